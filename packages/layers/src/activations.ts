@@ -1,0 +1,72 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Layer } from './module.js';
+
+/** The activations TorchVision's blocks use, by name (`null`: none). */
+export type ActivationName = 'relu' | 'relu6' | 'hardswish' | 'hardsigmoid' | 'sigmoid';
+
+export const ACTIVATIONS: readonly ActivationName[] = ['relu', 'relu6', 'hardswish', 'hardsigmoid', 'sigmoid'];
+
+/**
+ * PyTorch's `hardswish`: `x · min(max(x + 3, 0), 6) / 6`, elementwise, any shape and float32.
+ *
+ * @example hardswish(tf.tensor([-4, 0, 1])) // [0, 0, 0.6667]
+ */
+export function hardswish<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.mul(x, hardsigmoid(x)));
+}
+
+/** PyTorch's `hardsigmoid`: `min(max(x + 3, 0), 6) / 6`, elementwise, any shape and float32. */
+export function hardsigmoid<T extends tf.Tensor>(x: T): T {
+  return tf.tidy(() => tf.div(tf.relu6(tf.add(x, 3)), 6));
+}
+
+/** Applies an activation by name; `null` returns `x` itself. */
+export function activate<T extends tf.Tensor>(x: T, activation: ActivationName | null): T {
+  switch (activation) {
+    case null:
+      return x;
+    case 'relu':
+      return tf.relu(x);
+    case 'relu6':
+      return tf.relu6(x);
+    case 'sigmoid':
+      return tf.sigmoid(x);
+    case 'hardswish':
+      return hardswish(x);
+    case 'hardsigmoid':
+      return hardsigmoid(x);
+  }
+}
+
+/**
+ * The part of an activation tfjs can fuse into a convolution or matmul, and what must follow it.
+ * WASM fuses linear/relu/relu6/sigmoid/…, not hardswish or hardsigmoid.
+ */
+export function splitFusable(activation: ActivationName | null): {
+  fused: 'linear' | 'relu' | 'relu6' | 'sigmoid';
+  after: ActivationName | null;
+} {
+  if (activation === 'relu' || activation === 'relu6' || activation === 'sigmoid') return { fused: activation, after: null };
+  return { fused: 'linear', after: activation };
+}
+
+/** An activation as a module (`nn.ReLU`, `nn.Hardswish`, …): no parameters, any tensor rank. */
+export class Activation<T extends tf.Tensor = tf.Tensor4D> extends Layer<T> {
+  constructor(readonly activation: ActivationName) {
+    super();
+  }
+  forward(x: T): T {
+    return activate(x, this.activation);
+  }
+}
+
+/** `nn.Dropout` at inference: the identity. */
+export class Dropout<T extends tf.Tensor = tf.Tensor4D> extends Layer<T> {
+  constructor(readonly p: number) {
+    super();
+    if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout probability has to be between 0 and 1, but got ${p}`);
+  }
+  forward(x: T): T {
+    return x;
+  }
+}

@@ -1,0 +1,128 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { activate, splitFusable, type ActivationName } from './activations.js';
+
+/** Geometry of a 2-D convolution, in TorchVision's terms. */
+export interface ConvGeometry {
+  inChannels: number;
+  outChannels: number;
+  kernelSize: number;
+  stride: number;
+  padding: number;
+  dilation: number;
+  groups: number;
+}
+
+export function validateGeometry(g: ConvGeometry): void {
+  for (const k of ['inChannels', 'outChannels', 'kernelSize', 'stride', 'dilation', 'groups'] as const) {
+    if (!Number.isInteger(g[k]) || g[k] < 1) throw new RangeError(`${k} must be a positive integer, got ${g[k]}`);
+  }
+  if (!Number.isInteger(g.padding) || g.padding < 0) throw new RangeError(`padding must be a non-negative integer, got ${g.padding}`);
+  if (g.inChannels % g.groups || g.outChannels % g.groups) {
+    throw new RangeError(`in_channels (${g.inChannels}) and out_channels (${g.outChannels}) must be divisible by groups (${g.groups})`);
+  }
+  if (g.stride > 1 && g.dilation > 1) {
+    throw new RangeError(`stride ${g.stride} with dilation ${g.dilation} is not supported: TorchVision's models never combine them`);
+  }
+}
+
+/**
+ * A convolution ready to run on NHWC input: filters converted from PyTorch's OIHW once, BatchNorm
+ * already folded into weights and bias by the caller.
+ */
+export class ConvKernel {
+  private constructor(
+    private readonly g: ConvGeometry,
+    private readonly filters: tf.Tensor4D[],
+    private readonly bias: tf.Tensor1D | null,
+    private readonly activation: ActivationName | null,
+    private readonly depthwise: boolean,
+  ) {}
+
+  /**
+   * @param weight PyTorch layout `[out, in/groups, k, k]`, float32.
+   * @param bias `[out]` or null.
+   */
+  static create(g: ConvGeometry, weight: Float32Array, bias: Float32Array | null, activation: ActivationName | null): ConvKernel {
+    const k = g.kernelSize;
+    const depthwise = g.groups > 1 && g.groups === g.inChannels && g.groups === g.outChannels;
+    const filters: tf.Tensor4D[] = [];
+    if (depthwise) {
+      // [C,1,kh,kw] → [kh,kw,C,1]
+      const C = g.outChannels;
+      const out = new Float32Array(weight.length);
+      for (let c = 0; c < C; c++) for (let i = 0; i < k * k; i++) out[i * C + c] = weight[c * k * k + i]!;
+      filters.push(tf.tensor4d(out, [k, k, C, 1]));
+    } else {
+      const inPer = g.inChannels / g.groups;
+      const outPer = g.outChannels / g.groups;
+      for (let grp = 0; grp < g.groups; grp++) {
+        // [O,I,kh,kw] → [kh,kw,I,O] for this group's output channels
+        const out = new Float32Array(k * k * inPer * outPer);
+        for (let o = 0; o < outPer; o++) {
+          const src = (grp * outPer + o) * inPer * k * k;
+          for (let i = 0; i < inPer; i++) {
+            for (let s = 0; s < k * k; s++) out[(s * inPer + i) * outPer + o] = weight[src + i * k * k + s]!;
+          }
+        }
+        filters.push(tf.tensor4d(out, [k, k, inPer, outPer]));
+      }
+    }
+    return new ConvKernel(g, filters, bias ? tf.tensor1d(bias) : null, activation, depthwise);
+  }
+
+  tensors(): tf.Tensor[] {
+    return this.bias ? [...this.filters, this.bias] : [...this.filters];
+  }
+
+  /** Runs the convolution (plus bias and activation) on NHWC input `[N, H, W, inChannels]`. */
+  apply(x: tf.Tensor4D): tf.Tensor4D {
+    const { g } = this;
+    const channels = x.shape[3];
+    if (channels !== g.inChannels) {
+      throw new RangeError(`expected input with ${g.inChannels} channels, got ${channels} (shape [${x.shape.join(', ')}], NHWC)`);
+    }
+    // A number is symmetric explicit padding, as PyTorch's; never 'same' (asymmetric at stride 2).
+    const pad = g.padding;
+    const { fused, after } = splitFusable(this.activation);
+    return tf.tidy(() => {
+      let y: tf.Tensor4D;
+      if (this.depthwise) {
+        y = tf.fused.depthwiseConv2d<tf.Tensor4D>({
+          x,
+          filter: this.filters[0]!,
+          strides: g.stride,
+          pad,
+          dilations: g.dilation,
+          bias: this.bias ?? undefined,
+          activation: fused,
+        });
+      } else if (g.groups === 1) {
+        y = tf.fused.conv2d<tf.Tensor4D>({
+          x,
+          filter: this.filters[0]!,
+          strides: g.stride,
+          pad,
+          dilations: g.dilation,
+          bias: this.bias ?? undefined,
+          activation: fused,
+        });
+      } else {
+        const inputs = tf.split(x, g.groups, 3) as tf.Tensor4D[];
+        const biases = this.bias ? (tf.split(this.bias, g.groups) as tf.Tensor1D[]) : [];
+        const outs = inputs.map((xi, i) =>
+          tf.fused.conv2d({
+            x: xi,
+            filter: this.filters[i]!,
+            strides: g.stride,
+            pad,
+            dilations: g.dilation,
+            bias: biases[i],
+            activation: fused,
+          }),
+        );
+        y = tf.concat(outs, 3);
+      }
+      return activate(y, after);
+    });
+  }
+}

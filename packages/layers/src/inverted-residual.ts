@@ -1,0 +1,98 @@
+import * as tf from '@tensorflow/tfjs-core';
+import type { ActivationName } from './activations.js';
+import { makeDivisible } from './make-divisible.js';
+import { Conv2dNormActivation, SqueezeExcitation } from './misc.js';
+import { Layer, Sequential } from './module.js';
+import type { NormLayer } from './nn.js';
+
+/**
+ * One row of MobileNetV3's Tables 1 and 2, with channels already scaled by `widthMult`
+ * (TorchVision's `InvertedResidualConfig`).
+ */
+export interface InvertedResidualConfig {
+  readonly inputChannels: number;
+  readonly kernel: number;
+  readonly expandedChannels: number;
+  readonly outChannels: number;
+  readonly useSe: boolean;
+  /** `HS` (hardswish) or `RE` (ReLU). */
+  readonly activation: 'HS' | 'RE';
+  readonly stride: number;
+  readonly dilation: number;
+}
+
+/** TorchVision's `InvertedResidualConfig.adjust_channels`. */
+export function adjustChannels(channels: number, widthMult: number): number {
+  return makeDivisible(channels * widthMult, 8);
+}
+
+/** Builds a config from a table row of unscaled channels, as TorchVision's `bneck_conf`. */
+export function invertedResidualConfig(
+  inputChannels: number,
+  kernel: number,
+  expandedChannels: number,
+  outChannels: number,
+  useSe: boolean,
+  activation: 'HS' | 'RE',
+  stride: number,
+  dilation: number,
+  widthMult: number,
+): InvertedResidualConfig {
+  return {
+    inputChannels: adjustChannels(inputChannels, widthMult),
+    kernel,
+    expandedChannels: adjustChannels(expandedChannels, widthMult),
+    outChannels: adjustChannels(outChannels, widthMult),
+    useSe,
+    activation,
+    stride,
+    dilation,
+  };
+}
+
+/**
+ * MobileNetV3's inverted residual block (TorchVision `mobilenetv3.InvertedResidual`): optional 1x1
+ * expansion, depthwise conv (dilated instead of strided when `dilation > 1`), activation before
+ * squeeze-and-excite, 1x1 projection, and the residual when stride is 1 and channels match.
+ * Keys `block.0.*`, `block.1.*`, ….
+ */
+export class InvertedResidual extends Layer {
+  readonly block: Sequential;
+  readonly useResConnect: boolean;
+  readonly outChannels: number;
+
+  constructor(cnf: InvertedResidualConfig, normLayer: NormLayer) {
+    super();
+    if (!(cnf.stride >= 1 && cnf.stride <= 2)) throw new RangeError(`illegal stride value ${cnf.stride}: valid are 1 and 2`);
+    this.useResConnect = cnf.stride === 1 && cnf.inputChannels === cnf.outChannels;
+    const activation: ActivationName = cnf.activation === 'HS' ? 'hardswish' : 'relu';
+    const layers: Layer[] = [];
+    if (cnf.expandedChannels !== cnf.inputChannels) {
+      layers.push(new Conv2dNormActivation(cnf.inputChannels, cnf.expandedChannels, { kernelSize: 1, normLayer, activation }));
+    }
+    layers.push(
+      new Conv2dNormActivation(cnf.expandedChannels, cnf.expandedChannels, {
+        kernelSize: cnf.kernel,
+        stride: cnf.dilation > 1 ? 1 : cnf.stride,
+        dilation: cnf.dilation,
+        groups: cnf.expandedChannels,
+        normLayer,
+        activation,
+      }),
+    );
+    if (cnf.useSe) {
+      const squeeze = makeDivisible(Math.floor(cnf.expandedChannels / 4), 8);
+      layers.push(new SqueezeExcitation(cnf.expandedChannels, squeeze, { scaleActivation: 'hardsigmoid' }));
+    }
+    layers.push(new Conv2dNormActivation(cnf.expandedChannels, cnf.outChannels, { kernelSize: 1, normLayer, activation: null }));
+    this.block = this.registerModule('block', new Sequential(layers));
+    this.outChannels = cnf.outChannels;
+  }
+
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const y = this.block.forward(x);
+      return this.useResConnect ? tf.add(y, x) : y;
+    });
+  }
+}

@@ -1,0 +1,115 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { Activation, type ActivationName } from './activations.js';
+import { ConvKernel } from './conv.js';
+import { Layer } from './module.js';
+import { Conv2d, globalAvgPool, type FoldableNorm, type NormLayer, batchNorm2d } from './nn.js';
+
+export interface Conv2dNormActivationOptions {
+  kernelSize?: number;
+  stride?: number;
+  /** Default `(kernelSize - 1) / 2 · dilation`, as TorchVision. */
+  padding?: number;
+  groups?: number;
+  dilation?: number;
+  /** `null` for no norm layer; default `nn.BatchNorm2d` (eps 1e-5). */
+  normLayer?: NormLayer | null;
+  /** Default `relu`; `null` for none. */
+  activation?: ActivationName | null;
+  /** Default: a bias only when there is no norm layer. */
+  bias?: boolean;
+}
+
+/**
+ * TorchVision's `Conv2dNormActivation`: conv, norm, activation, as a sequence with keys `0.*`
+ * (conv), `1.*` (norm). At build time the norm is folded into the convolution, so inference runs
+ * one fused conv (+ hardswish where tfjs cannot fuse it). Input and output NHWC float32.
+ */
+export class Conv2dNormActivation extends Layer {
+  readonly conv: Conv2d;
+  readonly norm: FoldableNorm | null;
+  readonly outChannels: number;
+  private readonly activation: ActivationName | null;
+  private kernel: ConvKernel | null = null;
+  protected override readonly buildsChildren = true;
+
+  constructor(inChannels: number, outChannels: number, options: Conv2dNormActivationOptions = {}) {
+    super();
+    const kernelSize = options.kernelSize ?? 3;
+    const dilation = options.dilation ?? 1;
+    const normLayer = options.normLayer === undefined ? batchNorm2d() : options.normLayer;
+    this.activation = options.activation === undefined ? 'relu' : options.activation;
+    this.conv = this.registerModule(
+      '0',
+      new Conv2d(inChannels, outChannels, {
+        kernelSize,
+        stride: options.stride ?? 1,
+        padding: options.padding ?? Math.floor((kernelSize - 1) / 2) * dilation,
+        dilation,
+        groups: options.groups ?? 1,
+        bias: options.bias ?? normLayer === null,
+      }),
+    );
+    this.norm = normLayer ? this.registerModule('1', normLayer(outChannels)) : null;
+    if (this.norm && this.norm.numFeatures !== outChannels) throw new Error('norm layer has the wrong number of features');
+    // The activation module holds no weights; it is registered so the child indices match TorchVision's.
+    if (this.activation) this.registerModule(this.norm ? '2' : '1', new Activation(this.activation));
+    this.outChannels = outChannels;
+  }
+
+  /** Folds the norm into the conv: `w'[o] = w[o]·scale[o]`, `b'[o] = b[o]·scale[o] + shift[o]`. */
+  protected override build(): void {
+    const w = this.conv.weight.value;
+    const b = this.conv.bias?.value ?? null;
+    let weight = w;
+    let bias = b;
+    if (this.norm) {
+      const { scale, shift } = this.norm.scaleShift();
+      const per = w.length / this.outChannels;
+      weight = new Float32Array(w.length);
+      bias = new Float32Array(this.outChannels);
+      for (let o = 0; o < this.outChannels; o++) {
+        const s = scale[o]!;
+        for (let i = o * per; i < (o + 1) * per; i++) weight[i] = w[i]! * s;
+        bias[o] = (b ? b[o]! * s : 0) + shift[o]!;
+      }
+    }
+    this.kernel = ConvKernel.create(this.conv.geometry, weight, bias, this.activation);
+    for (const t of this.kernel.tensors()) this.own(t);
+  }
+
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    this.assertBuilt();
+    return this.kernel!.apply(x);
+  }
+}
+
+/**
+ * TorchVision's `SqueezeExcitation`: global average pool, `fc1` (1x1 conv with bias), activation
+ * (ReLU), `fc2`, scale activation (hardsigmoid in MobileNetV3), then `scale · input`.
+ * Keys `fc1.weight` `[squeeze, C, 1, 1]`, `fc1.bias`, `fc2.weight`, `fc2.bias`.
+ */
+export class SqueezeExcitation extends Layer {
+  readonly fc1: Conv2d;
+  readonly fc2: Conv2d;
+
+  constructor(
+    readonly inputChannels: number,
+    readonly squeezeChannels: number,
+    options: { activation?: ActivationName; scaleActivation?: ActivationName } = {},
+  ) {
+    super();
+    this.fc1 = this.registerModule('fc1', new Conv2d(inputChannels, squeezeChannels, { activation: options.activation ?? 'relu' }));
+    this.fc2 = this.registerModule(
+      'fc2',
+      new Conv2d(squeezeChannels, inputChannels, { activation: options.scaleActivation ?? 'sigmoid' }),
+    );
+  }
+
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const pooled = tf.reshape(globalAvgPool(x), [x.shape[0], 1, 1, x.shape[3]]) as tf.Tensor4D;
+      const scale = this.fc2.forward(this.fc1.forward(pooled));
+      return tf.mul(scale, x);
+    });
+  }
+}

@@ -1,0 +1,242 @@
+import type * as tf from '@tensorflow/tfjs-core';
+import { numel, toFloat32, type DType, type HostTensor, type StateDict } from './host-tensor.js';
+import type { Rng } from './random.js';
+
+/**
+ * One entry of a module's `state_dict`: a learnable parameter or a buffer (BatchNorm's running
+ * statistics). Values live on the host as float32 until the module builds its tfjs tensors.
+ */
+export class Parameter {
+  data: Float32Array | null = null;
+  constructor(
+    readonly shape: readonly number[],
+    /** Parameters count towards `numParams`; buffers (`running_mean`, …) do not. */
+    readonly kind: 'parameter' | 'buffer' = 'parameter',
+    /** The dtype TorchVision stores it with (`num_batches_tracked` is int64). */
+    readonly dtype: DType = 'float32',
+  ) {}
+
+  /** The values; throws when nothing was loaded or initialised yet. */
+  get value(): Float32Array {
+    if (!this.data) throw new Error('parameter has no value yet: load a state dict or initialise the weights');
+    return this.data;
+  }
+
+  set(values: Float32Array): void {
+    if (values.length !== numel(this.shape)) {
+      throw new RangeError(`expected ${numel(this.shape)} values for shape [${this.shape.join(', ')}], got ${values.length}`);
+    }
+    this.data = values;
+  }
+}
+
+/** Every problem `loadStateDict` found, in one error, as PyTorch reports them. */
+export class StateDictError extends Error {
+  constructor(
+    readonly missingKeys: string[],
+    readonly unexpectedKeys: string[],
+    readonly shapeMismatches: { key: string; expected: number[]; actual: number[] }[],
+  ) {
+    const lines: string[] = [];
+    if (missingKeys.length) lines.push(`Missing key(s) in state_dict: ${missingKeys.map((k) => `"${k}"`).join(', ')}.`);
+    if (unexpectedKeys.length) lines.push(`Unexpected key(s) in state_dict: ${unexpectedKeys.map((k) => `"${k}"`).join(', ')}.`);
+    for (const m of shapeMismatches) {
+      lines.push(
+        `size mismatch for ${m.key}: copying a param with shape [${m.actual.join(', ')}] from checkpoint, the shape in current model is [${m.expected.join(', ')}].`,
+      );
+    }
+    super(`Error(s) in loading state_dict:\n  ${lines.join('\n  ')}`);
+    this.name = 'StateDictError';
+  }
+}
+
+export interface LoadStateDictOptions {
+  /** Like PyTorch's `strict`: when true (default) any missing or unexpected key is an error. */
+  strict?: boolean;
+}
+
+export interface LoadStateDictResult {
+  missingKeys: string[];
+  unexpectedKeys: string[];
+}
+
+/**
+ * A tree of modules whose parameter names are TorchVision's `state_dict` keys. Subclasses
+ * register parameters and children in TorchVision's order, and turn host weights into tfjs
+ * tensors in `build()` (where BatchNorm folding happens).
+ */
+export abstract class Module {
+  private readonly ownParams = new Map<string, Parameter>();
+  private readonly children = new Map<string, Module>();
+  private readonly tensors: tf.Tensor[] = [];
+  private built = false;
+
+  protected registerParameter(name: string, shape: readonly number[]): Parameter {
+    return this.register(name, new Parameter(shape, 'parameter'));
+  }
+
+  protected registerBuffer(name: string, shape: readonly number[], dtype: DType = 'float32'): Parameter {
+    return this.register(name, new Parameter(shape, 'buffer', dtype));
+  }
+
+  private register(name: string, p: Parameter): Parameter {
+    if (this.ownParams.has(name) || this.children.has(name)) throw new Error(`duplicate name "${name}"`);
+    this.ownParams.set(name, p);
+    return p;
+  }
+
+  protected registerModule<M extends Module>(name: string, module: M): M {
+    if (this.ownParams.has(name) || this.children.has(name)) throw new Error(`duplicate name "${name}"`);
+    this.children.set(name, module);
+    return module;
+  }
+
+  /** Direct children, by name. */
+  namedChildren(): [string, Module][] {
+    return [...this.children];
+  }
+
+  /** Every parameter and buffer, keyed as in TorchVision's `state_dict`. */
+  *namedStateEntries(prefix = ''): Generator<[string, Parameter]> {
+    for (const [name, p] of this.ownParams) yield [prefix + name, p];
+    for (const [name, child] of this.children) yield* child.namedStateEntries(`${prefix}${name}.`);
+  }
+
+  /** The number of learnable parameters, as `sum(p.numel() for p in model.parameters())`. */
+  numParams(): number {
+    let n = 0;
+    for (const [, p] of this.namedStateEntries()) if (p.kind === 'parameter') n += numel(p.shape);
+    return n;
+  }
+
+  /**
+   * Copies a TorchVision `state_dict` into this module and builds its tensors. With `strict`
+   * (default), every missing key, unexpected key and shape mismatch is reported in one
+   * `StateDictError`; shape mismatches are errors either way.
+   */
+  loadStateDict(stateDict: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
+    const strict = options.strict ?? true;
+    const own = new Map(this.namedStateEntries());
+    const missingKeys: string[] = [];
+    const unexpectedKeys: string[] = [];
+    const shapeMismatches: { key: string; expected: number[]; actual: number[] }[] = [];
+    for (const [key, p] of own) {
+      const t = stateDict.get(key);
+      if (!t) {
+        missingKeys.push(key);
+      } else if (!sameShape(t.shape, p.shape)) {
+        shapeMismatches.push({ key, expected: [...p.shape], actual: [...t.shape] });
+      }
+    }
+    for (const key of stateDict.keys()) if (!own.has(key)) unexpectedKeys.push(key);
+    if (shapeMismatches.length || (strict && (missingKeys.length || unexpectedKeys.length))) {
+      throw new StateDictError(strict ? missingKeys : [], strict ? unexpectedKeys : [], shapeMismatches);
+    }
+    for (const [key, p] of own) {
+      const t = stateDict.get(key);
+      if (t) p.set(copyFloat32(t));
+    }
+    this.rebuild();
+    return { missingKeys, unexpectedKeys };
+  }
+
+  /** The module's weights as a state dict (float32 except the int64 counters). */
+  stateDict(): StateDict {
+    const out: StateDict = new Map();
+    for (const [key, p] of this.namedStateEntries()) {
+      if (p.dtype === 'int64') {
+        out.set(key, { dtype: 'int64', shape: [...p.shape], data: BigInt64Array.from(p.value, (v) => BigInt(v)) });
+      } else {
+        out.set(key, { dtype: 'float32', shape: [...p.shape], data: p.value });
+      }
+    }
+    return out;
+  }
+
+  /** Fills every parameter with TorchVision's default initialisation, from a seeded generator. */
+  initWeights(rng: Rng): this {
+    this.visit((m) => m.resetParameters(rng));
+    this.rebuild();
+    return this;
+  }
+
+  /** Leaf modules set their own parameters here (TorchVision's `reset_parameters` / model init). */
+  protected resetParameters(_rng: Rng): void {}
+
+  private visit(fn: (m: Module) => void): void {
+    fn(this);
+    for (const child of this.children.values()) child.visit(fn);
+  }
+
+  /** Disposes this module's tensors and builds them again from the host weights. */
+  protected rebuild(): void {
+    this.visit((m) => m.releaseTensors());
+    const buildTree = (m: Module): void => {
+      m.build();
+      m.built = true;
+      if (!m.buildsChildren) for (const child of m.children.values()) buildTree(child);
+    };
+    buildTree(this);
+  }
+
+  /** True for a module whose `build()` consumes its children's weights (the BatchNorm fold). */
+  protected readonly buildsChildren: boolean = false;
+
+  /**
+   * Turns host weights into tfjs tensors. A module that consumes its children's weights (the
+   * BatchNorm fold) builds them itself; children that hold nothing to build do nothing.
+   */
+  protected build(): void {}
+
+  /** Records a tensor this module owns, so that `dispose()` releases it. */
+  protected own<T extends tf.Tensor>(t: T): T {
+    this.tensors.push(t);
+    return t;
+  }
+
+  protected assertBuilt(): void {
+    if (!this.built) throw new Error(`${this.constructor.name} has no weights: call loadStateDict() or initWeights() first`);
+  }
+
+  private releaseTensors(): void {
+    for (const t of this.tensors) t.dispose();
+    this.tensors.length = 0;
+    this.built = false;
+  }
+
+  /** Releases every tfjs tensor this module and its children hold. */
+  dispose(): void {
+    this.visit((m) => m.releaseTensors());
+  }
+}
+
+/** A module that maps one tensor to another: NHWC feature maps unless stated otherwise. */
+export abstract class Layer<T extends tf.Tensor = tf.Tensor4D> extends Module {
+  abstract forward(x: T): T;
+}
+
+/** TorchVision's `nn.Sequential`: children named `0`, `1`, … applied in order. */
+export class Sequential<T extends tf.Tensor = tf.Tensor4D> extends Layer<T> {
+  readonly layers: readonly Layer<T>[];
+  constructor(layers: Layer<T>[]) {
+    super();
+    layers.forEach((layer, i) => this.registerModule(String(i), layer));
+    this.layers = layers;
+  }
+
+  forward(x: T): T {
+    let y = x;
+    for (const layer of this.layers) y = layer.forward(y);
+    return y;
+  }
+}
+
+function sameShape(a: readonly number[], b: readonly number[]): boolean {
+  return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+function copyFloat32(t: HostTensor): Float32Array {
+  const values = toFloat32(t);
+  // Own a copy: the checkpoint's buffer may be a view the caller reuses or frees.
+  return values === t.data ? new Float32Array(values) : values;
+}

@@ -1,0 +1,218 @@
+import * as tf from '@tensorflow/tfjs-core';
+import { activate, splitFusable, type ActivationName } from './activations.js';
+import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
+import type { Module} from './module.js';
+import { Layer, type Parameter } from './module.js';
+import { normal, type Rng } from './random.js';
+
+export interface Conv2dOptions {
+  kernelSize?: number;
+  stride?: number;
+  padding?: number;
+  dilation?: number;
+  groups?: number;
+  bias?: boolean;
+  /** Applied after the bias; fused into the convolution where tfjs can. */
+  activation?: ActivationName | null;
+}
+
+/**
+ * `nn.Conv2d` on NHWC tensors. Keys `weight` `[out, in/groups, k, k]` and `bias` `[out]`.
+ *
+ * @example new Conv2d(16, 32, { kernelSize: 3, padding: 1 }).initWeights(seededRng(0)).forward(x)
+ */
+export class Conv2d extends Layer {
+  readonly geometry: ConvGeometry;
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  private readonly activation: ActivationName | null;
+  private kernel: ConvKernel | null = null;
+
+  constructor(inChannels: number, outChannels: number, options: Conv2dOptions = {}) {
+    super();
+    const kernelSize = options.kernelSize ?? 1;
+    this.geometry = {
+      inChannels,
+      outChannels,
+      kernelSize,
+      stride: options.stride ?? 1,
+      padding: options.padding ?? 0,
+      dilation: options.dilation ?? 1,
+      groups: options.groups ?? 1,
+    };
+    validateGeometry(this.geometry);
+    this.weight = this.registerParameter('weight', [outChannels, inChannels / this.geometry.groups, kernelSize, kernelSize]);
+    this.bias = options.bias === false ? null : this.registerParameter('bias', [outChannels]);
+    this.activation = options.activation ?? null;
+  }
+
+  /** TorchVision's model init: `kaiming_normal_(mode="fan_out")`, zero bias. */
+  protected override resetParameters(rng: Rng): void {
+    const { outChannels, kernelSize } = this.geometry;
+    const fanOut = outChannels * kernelSize * kernelSize;
+    this.weight.set(normal(rng, this.weight.shape.reduce((a, b) => a * b, 1), 0, Math.sqrt(2 / fanOut)));
+    this.bias?.set(new Float32Array(outChannels));
+  }
+
+  protected override build(): void {
+    this.kernel = ConvKernel.create(this.geometry, this.weight.value, this.bias?.value ?? null, this.activation);
+    for (const t of this.kernel.tensors()) this.own(t);
+  }
+
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    this.assertBuilt();
+    return this.kernel!.apply(x);
+  }
+}
+
+/** A normalisation layer BatchNorm-like enough to be folded into the preceding convolution. */
+export interface FoldableNorm extends Module {
+  readonly numFeatures: number;
+  /** Per-channel `scale` and `shift` such that `norm(x) = x·scale + shift` (float64). */
+  scaleShift(): { scale: Float64Array; shift: Float64Array };
+}
+
+abstract class AffineNorm extends Layer implements FoldableNorm {
+  readonly weight: Parameter;
+  readonly bias: Parameter;
+  readonly runningMean: Parameter;
+  readonly runningVar: Parameter;
+  private affine: { scale: tf.Tensor1D; shift: tf.Tensor1D } | null = null;
+
+  constructor(
+    readonly numFeatures: number,
+    readonly eps: number,
+    weightKind: 'parameter' | 'buffer',
+  ) {
+    super();
+    const reg = (name: string) =>
+      weightKind === 'parameter' ? this.registerParameter(name, [numFeatures]) : this.registerBuffer(name, [numFeatures]);
+    this.weight = reg('weight');
+    this.bias = reg('bias');
+    this.runningMean = this.registerBuffer('running_mean', [numFeatures]);
+    this.runningVar = this.registerBuffer('running_var', [numFeatures]);
+  }
+
+  scaleShift(): { scale: Float64Array; shift: Float64Array } {
+    const w = this.weight.value;
+    const b = this.bias.value;
+    const m = this.runningMean.value;
+    const v = this.runningVar.value;
+    const scale = new Float64Array(this.numFeatures);
+    const shift = new Float64Array(this.numFeatures);
+    for (let c = 0; c < this.numFeatures; c++) {
+      scale[c] = w[c]! / Math.sqrt(v[c]! + this.eps);
+      shift[c] = b[c]! - m[c]! * scale[c]!;
+    }
+    return { scale, shift };
+  }
+
+  protected override resetParameters(_rng: Rng): void {
+    const n = this.numFeatures;
+    this.weight.set(new Float32Array(n).fill(1));
+    this.bias.set(new Float32Array(n));
+    this.runningMean.set(new Float32Array(n));
+    this.runningVar.set(new Float32Array(n).fill(1));
+  }
+
+  protected override build(): void {
+    const { scale, shift } = this.scaleShift();
+    this.affine = { scale: this.own(tf.tensor1d(Float32Array.from(scale))), shift: this.own(tf.tensor1d(Float32Array.from(shift))) };
+  }
+
+  /** Standalone use (not folded): `x·scale + shift` over the channel axis of NHWC input. */
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    this.assertBuilt();
+    const { scale, shift } = this.affine!;
+    return tf.tidy(() => tf.add(tf.mul(x, scale), shift));
+  }
+}
+
+/** `nn.BatchNorm2d` in eval mode. Keys `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`. */
+export class BatchNorm2d extends AffineNorm {
+  readonly numBatchesTracked: Parameter;
+  constructor(
+    numFeatures: number,
+    options: { eps?: number; momentum?: number } = {},
+  ) {
+    super(numFeatures, options.eps ?? 1e-5, 'parameter');
+    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', [], 'int64');
+  }
+  protected override resetParameters(rng: Rng): void {
+    super.resetParameters(rng);
+    this.numBatchesTracked.set(new Float32Array(1));
+  }
+}
+
+/** `torchvision.ops.FrozenBatchNorm2d`: every entry a buffer, no `num_batches_tracked`, eps 1e-5. */
+export class FrozenBatchNorm2d extends AffineNorm {
+  constructor(numFeatures: number, options: { eps?: number } = {}) {
+    super(numFeatures, options.eps ?? 1e-5, 'buffer');
+  }
+}
+
+/** Makes the norm layer of a block for a channel count (TorchVision's `norm_layer` callable). */
+export type NormLayer = (numFeatures: number) => FoldableNorm;
+
+/** `partial(nn.BatchNorm2d, eps=…, momentum=…)`. */
+export function batchNorm2d(options: { eps?: number; momentum?: number } = {}): NormLayer {
+  return (n) => new BatchNorm2d(n, options);
+}
+
+/** `FrozenBatchNorm2d`, as TorchVision's detection models use with pretrained backbones. */
+export function frozenBatchNorm2d(options: { eps?: number } = {}): NormLayer {
+  return (n) => new FrozenBatchNorm2d(n, options);
+}
+
+/**
+ * `nn.Linear` on `[N, in]` float32 → `[N, out]`. Keys `weight` `[out, in]`, `bias` `[out]`.
+ */
+export class Linear extends Layer<tf.Tensor2D> {
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  private kernel: { w: tf.Tensor2D; b: tf.Tensor1D | null } | null = null;
+
+  constructor(
+    readonly inFeatures: number,
+    readonly outFeatures: number,
+    options: { bias?: boolean; activation?: ActivationName | null } = {},
+  ) {
+    super();
+    this.weight = this.registerParameter('weight', [outFeatures, inFeatures]);
+    this.bias = options.bias === false ? null : this.registerParameter('bias', [outFeatures]);
+    this.activation = options.activation ?? null;
+  }
+  private readonly activation: ActivationName | null;
+
+  /** TorchVision's classifier init: `normal_(0, 0.01)`, zero bias. */
+  protected override resetParameters(rng: Rng): void {
+    this.weight.set(normal(rng, this.inFeatures * this.outFeatures, 0, 0.01));
+    this.bias?.set(new Float32Array(this.outFeatures));
+  }
+
+  protected override build(): void {
+    const w = this.weight.value;
+    const t = new Float32Array(w.length);
+    const { inFeatures: I, outFeatures: O } = this;
+    for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) t[i * O + o] = w[o * I + i]!;
+    this.kernel = {
+      w: this.own(tf.tensor2d(t, [I, O])),
+      b: this.bias ? this.own(tf.tensor1d(this.bias.value)) : null,
+    };
+  }
+
+  forward(x: tf.Tensor2D): tf.Tensor2D {
+    this.assertBuilt();
+    if (x.shape[1] !== this.inFeatures) {
+      throw new RangeError(`expected input with ${this.inFeatures} features, got shape [${x.shape.join(', ')}]`);
+    }
+    const { w, b } = this.kernel!;
+    const { fused, after } = splitFusable(this.activation);
+    return tf.tidy(() => activate(tf.fused.matMul({ a: x, b: w, bias: b ?? undefined, activation: fused }) as tf.Tensor2D, after));
+  }
+}
+
+/** `nn.AdaptiveAvgPool2d(1)` then `torch.flatten(x, 1)`: `[N, H, W, C]` → `[N, C]`. */
+export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  return tf.mean(x, [1, 2]);
+}
