@@ -18,3 +18,6 @@ export type { CheckpointErrorCode } from './errors.js';
 export { CheckpointError } from './errors.js';
 export type { SafetensorsFile } from './safetensors.js';
 export { readSafetensors, writeSafetensors } from './safetensors.js';
+export type { TransformsPreset, Weights, WeightsEnum, WeightsMeta } from './weights-api.js';
+export { weights, getWeights } from './weights-api.js';
+export { IntermediateLayerGetter } from './intermediate-layer-getter.js';

@@ -1,6 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Activation, type ActivationName } from './activations.js';
-import { ConvKernel } from './conv.js';
 import { Layer } from './module.js';
 import { Conv2d, globalAvgPool, type FoldableNorm, type NormLayer, batchNorm2d } from './nn.js';
 
@@ -28,16 +27,13 @@ export class Conv2dNormActivation extends Layer {
   readonly conv: Conv2d;
   readonly norm: FoldableNorm | null;
   readonly outChannels: number;
-  private readonly activation: ActivationName | null;
-  private kernel: ConvKernel | null = null;
-  protected override readonly buildsChildren = true;
 
   constructor(inChannels: number, outChannels: number, options: Conv2dNormActivationOptions = {}) {
     super();
     const kernelSize = options.kernelSize ?? 3;
     const dilation = options.dilation ?? 1;
     const normLayer = options.normLayer === undefined ? batchNorm2d() : options.normLayer;
-    this.activation = options.activation === undefined ? 'relu' : options.activation;
+    const activation = options.activation === undefined ? 'relu' : options.activation;
     this.conv = this.registerModule(
       '0',
       new Conv2d(inChannels, outChannels, {
@@ -47,39 +43,18 @@ export class Conv2dNormActivation extends Layer {
         dilation,
         groups: options.groups ?? 1,
         bias: options.bias ?? normLayer === null,
+        activation,
       }),
     );
     this.norm = normLayer ? this.registerModule('1', normLayer(outChannels)) : null;
-    if (this.norm && this.norm.numFeatures !== outChannels) throw new Error('norm layer has the wrong number of features');
-    // The activation module holds no weights; it is registered so the child indices match TorchVision's.
-    if (this.activation) this.registerModule(this.norm ? '2' : '1', new Activation(this.activation));
+    if (this.norm) this.conv.absorb(this.norm, activation);
+    // The activation holds no weights and runs inside the conv; registered so indices match TorchVision's.
+    if (activation) this.registerModule(this.norm ? '2' : '1', new Activation(activation));
     this.outChannels = outChannels;
   }
 
-  /** Folds the norm into the conv: `w'[o] = w[o]·scale[o]`, `b'[o] = b[o]·scale[o] + shift[o]`. */
-  protected override build(): void {
-    const w = this.conv.weight.value;
-    const b = this.conv.bias?.value ?? null;
-    let weight = w;
-    let bias = b;
-    if (this.norm) {
-      const { scale, shift } = this.norm.scaleShift();
-      const per = w.length / this.outChannels;
-      weight = new Float32Array(w.length);
-      bias = new Float32Array(this.outChannels);
-      for (let o = 0; o < this.outChannels; o++) {
-        const s = scale[o]!;
-        for (let i = o * per; i < (o + 1) * per; i++) weight[i] = w[i]! * s;
-        bias[o] = (b ? b[o]! * s : 0) + shift[o]!;
-      }
-    }
-    this.kernel = ConvKernel.create(this.conv.geometry, weight, bias, this.activation);
-    for (const t of this.kernel.tensors()) this.own(t);
-  }
-
   forward(x: tf.Tensor4D): tf.Tensor4D {
-    this.assertBuilt();
-    return this.kernel!.apply(x);
+    return this.conv.forward(x);
   }
 }
 

@@ -171,21 +171,13 @@ export abstract class Module {
   /** Disposes this module's tensors and builds them again from the host weights. */
   protected rebuild(): void {
     this.visit((m) => m.releaseTensors());
-    const buildTree = (m: Module): void => {
+    this.visit((m) => {
       m.build();
       m.built = true;
-      if (!m.buildsChildren) for (const child of m.children.values()) buildTree(child);
-    };
-    buildTree(this);
+    });
   }
 
-  /** True for a module whose `build()` consumes its children's weights (the BatchNorm fold). */
-  protected readonly buildsChildren: boolean = false;
-
-  /**
-   * Turns host weights into tfjs tensors. A module that consumes its children's weights (the
-   * BatchNorm fold) builds them itself; children that hold nothing to build do nothing.
-   */
+  /** Turns host weights into tfjs tensors (a module with nothing to build does nothing). */
   protected build(): void {}
 
   /** Records a tensor this module owns, so that `dispose()` releases it. */

@@ -25,7 +25,8 @@ export class Conv2d extends Layer {
   readonly geometry: ConvGeometry;
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  private readonly activation: ActivationName | null;
+  private activation: ActivationName | null;
+  private norm: FoldableNorm | null = null;
   private kernel: ConvKernel | null = null;
 
   constructor(inChannels: number, outChannels: number, options: Conv2dOptions = {}) {
@@ -46,6 +47,22 @@ export class Conv2d extends Layer {
     this.activation = options.activation ?? null;
   }
 
+  /**
+   * Takes over the norm layer that follows this convolution (and the activation after it): at
+   * build time the norm is folded into weights and bias, so inference runs one fused conv and the
+   * norm module becomes the identity. The norm stays where TorchVision registers it, so its keys
+   * load as usual.
+   */
+  absorb(norm: FoldableNorm, activation: ActivationName | null = null): this {
+    if (norm.numFeatures !== this.geometry.outChannels) {
+      throw new RangeError(`norm layer has ${norm.numFeatures} features, the convolution ${this.geometry.outChannels} outputs`);
+    }
+    this.norm = norm;
+    this.activation = activation;
+    norm.absorbed = true;
+    return this;
+  }
+
   /** TorchVision's model init: `kaiming_normal_(mode="fan_out")`, zero bias. */
   protected override resetParameters(rng: Rng): void {
     const { outChannels, kernelSize } = this.geometry;
@@ -54,8 +71,25 @@ export class Conv2d extends Layer {
     this.bias?.set(new Float32Array(outChannels));
   }
 
+  /** Folds the norm into the conv: `w'[o] = w[o]·scale[o]`, `b'[o] = b[o]·scale[o] + shift[o]`. */
   protected override build(): void {
-    this.kernel = ConvKernel.create(this.geometry, this.weight.value, this.bias?.value ?? null, this.activation);
+    let weight = this.weight.value;
+    let bias = this.bias?.value ?? null;
+    if (this.norm) {
+      const { scale, shift } = this.norm.scaleShift();
+      const out = this.geometry.outChannels;
+      const per = weight.length / out;
+      const w = weight;
+      const b = bias;
+      weight = new Float32Array(w.length);
+      bias = new Float32Array(out);
+      for (let o = 0; o < out; o++) {
+        const s = scale[o]!;
+        for (let i = o * per; i < (o + 1) * per; i++) weight[i] = w[i]! * s;
+        bias[o] = (b ? b[o]! * s : 0) + shift[o]!;
+      }
+    }
+    this.kernel = ConvKernel.create(this.geometry, weight, bias, this.activation);
     for (const t of this.kernel.tensors()) this.own(t);
   }
 
@@ -68,6 +102,8 @@ export class Conv2d extends Layer {
 /** A normalisation layer BatchNorm-like enough to be folded into the preceding convolution. */
 export interface FoldableNorm extends Module {
   readonly numFeatures: number;
+  /** Set when a convolution folded this norm into itself: forward is then the identity. */
+  absorbed: boolean;
   /** Per-channel `scale` and `shift` such that `norm(x) = x·scale + shift` (float64). */
   scaleShift(): { scale: Float64Array; shift: Float64Array };
 }
@@ -78,6 +114,7 @@ abstract class AffineNorm extends Layer implements FoldableNorm {
   readonly runningMean: Parameter;
   readonly runningVar: Parameter;
   private affine: { scale: tf.Tensor1D; shift: tf.Tensor1D } | null = null;
+  absorbed = false;
 
   constructor(
     readonly numFeatures: number,
@@ -116,13 +153,15 @@ abstract class AffineNorm extends Layer implements FoldableNorm {
   }
 
   protected override build(): void {
+    if (this.absorbed) return;
     const { scale, shift } = this.scaleShift();
     this.affine = { scale: this.own(tf.tensor1d(Float32Array.from(scale))), shift: this.own(tf.tensor1d(Float32Array.from(shift))) };
   }
 
-  /** Standalone use (not folded): `x·scale + shift` over the channel axis of NHWC input. */
+  /** `x·scale + shift` over the channel axis of NHWC input; the identity once absorbed by a conv. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     this.assertBuilt();
+    if (this.absorbed) return x;
     const { scale, shift } = this.affine!;
     return tf.tidy(() => tf.add(tf.mul(x, scale), shift));
   }

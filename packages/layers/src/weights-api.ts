@@ -1,0 +1,50 @@
+/**
+ * Pretrained weights as a typed table, TorchVision's `WeightsEnum` (`torchvision/models/_api.py`):
+ * one entry per published checkpoint, with its URL, hash prefix, preprocessing and metrics.
+ */
+
+/** The preprocessing a checkpoint was trained with (TorchVision's `transforms/_presets.py`). */
+export type TransformsPreset =
+  | { kind: 'ImageClassification'; cropSize: number; resizeSize: number }
+  | { kind: 'SemanticSegmentation'; resizeSize: number }
+  | { kind: 'ObjectDetection' };
+
+export interface WeightsMeta {
+  /** Class names, index-aligned with the model's outputs. */
+  categories: readonly string[];
+  numParams: number;
+  /** Smallest input (height, width) the model accepts. */
+  minSize: readonly [number, number];
+  /** Published metrics by dataset, e.g. `{ 'ImageNet-1K': { 'acc@1': 74.042, 'acc@5': 91.34 } }`. */
+  metrics: Readonly<Record<string, Readonly<Record<string, number>>>>;
+  recipe: string;
+}
+
+export interface Weights {
+  url: string;
+  /** The first hex digits of the file's SHA-256, as in its name (`…-8738ca79.pth`). */
+  sha256Prefix: string;
+  transforms: TransformsPreset;
+  meta: WeightsMeta;
+}
+
+/** A model's weights table: named entries plus `DEFAULT`, which aliases one of them. */
+export type WeightsEnum<K extends string = string> = Readonly<Record<K | 'DEFAULT', Weights>>;
+
+/** Makes a `Weights` entry, taking the hash prefix from the URL's file name as torch.hub does. */
+export function weights(url: string, transforms: TransformsPreset, meta: WeightsMeta): Weights {
+  const m = /-([a-f0-9]+)\.[^/]*$/.exec(url);
+  if (!m) throw new Error(`weights URL ${url} carries no hash prefix`);
+  return { url, sha256Prefix: m[1]!, transforms, meta };
+}
+
+/**
+ * Looks a weights entry up by name (`IMAGENET1K_V1`, `DEFAULT`, …), with an error that lists the
+ * valid names.
+ */
+export function getWeights<K extends string>(table: WeightsEnum<K>, name: string, model: string): Weights {
+  if (!Object.prototype.hasOwnProperty.call(table, name)) {
+    throw new Error(`unknown weights "${name}" for ${model}; valid: ${Object.keys(table).join(', ')}`);
+  }
+  return table[name as K];
+}
