@@ -40,7 +40,7 @@ export class BasicBlock extends Layer {
     return tf.tidy(() => {
       const out = this.conv2.forward(this.conv1.forward(x));
       const identity = this.downsample ? this.downsample.forward(x) : x;
-      return tf.relu(tf.add(out, identity));
+      return tf.relu(tf.add(out, identity)) as tf.Tensor4D;
     });
   }
 }
@@ -70,7 +70,7 @@ export class Bottleneck extends Layer {
       let out = x;
       for (const c of this.convs) out = c.forward(out);
       const identity = this.downsample ? this.downsample.forward(x) : x;
-      return tf.relu(tf.add(out, identity));
+      return tf.relu(tf.add(out, identity)) as tf.Tensor4D;
     });
   }
 }

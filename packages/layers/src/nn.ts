@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, splitFusable, type ActivationName } from './activations.js';
 import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
-import type { Module} from './module.js';
 import { Layer, type Parameter } from './module.js';
 import { normal, type Rng } from './random.js';
 
@@ -100,7 +99,7 @@ export class Conv2d extends Layer {
 }
 
 /** A normalisation layer BatchNorm-like enough to be folded into the preceding convolution. */
-export interface FoldableNorm extends Module {
+export interface FoldableNorm extends Layer {
   readonly numFeatures: number;
   /** Set when a convolution folded this norm into itself: forward is then the identity. */
   absorbed: boolean;
