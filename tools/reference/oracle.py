@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 from common import versions, write_safetensors  # noqa: E402
 
-SUITES = ["layers", "backbone"]
+SUITES = ["layers", "backbone", "classify"]
 
 
 def main(argv):
@@ -32,6 +32,8 @@ def main(argv):
 
     def write(name, tensors, metadata):
         write_safetensors(os.path.join(out, name + ".safetensors"), tensors, {**meta_common, **metadata})
+
+    write.directory = out  # suites that save other files (checkpoints, images) put them here
 
     importlib.import_module(f"suite_{suite}").build(write)
 

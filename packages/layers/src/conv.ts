@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, splitFusable, type ActivationName } from './activations.js';
+import { recordMacs } from './profiling.js';
 
 /** Geometry of a 2-D convolution, in TorchVision's terms. */
 export interface ConvGeometry {
@@ -122,6 +123,8 @@ export class ConvKernel {
         );
         y = tf.concat(outs, 3);
       }
+      const [n, h, w] = y.shape;
+      recordMacs(n * h * w * g.outChannels * (g.inChannels / g.groups) * g.kernelSize * g.kernelSize);
       return activate(y, after);
     });
   }

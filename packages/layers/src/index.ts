@@ -21,3 +21,4 @@ export { readSafetensors, writeSafetensors } from './safetensors.js';
 export type { TransformsPreset, Weights, WeightsEnum, WeightsMeta } from './weights-api.js';
 export { weights, getWeights } from './weights-api.js';
 export { IntermediateLayerGetter } from './intermediate-layer-getter.js';
+export { countMacs, recordMacs } from './profiling.js';

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { activate, splitFusable, type ActivationName } from './activations.js';
 import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
 import { Layer, type Parameter } from './module.js';
+import { recordMacs } from './profiling.js';
 import { normal, type Rng } from './random.js';
 
 export interface Conv2dOptions {
@@ -246,6 +247,7 @@ export class Linear extends Layer<tf.Tensor2D> {
     }
     const { w, b } = this.kernel!;
     const { fused, after } = splitFusable(this.activation);
+    recordMacs(x.shape[0] * this.inFeatures * this.outFeatures);
     return tf.tidy(() => activate(tf.fused.matMul({ a: x, b: w, bias: b ?? undefined, activation: fused }) as tf.Tensor2D, after));
   }
 }

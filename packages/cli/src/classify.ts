@@ -1,0 +1,129 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { CLASSIFICATION_MODEL_NAMES } from '@mnv3/backbone';
+import { load, topk, type Classifier, type Prediction } from '@mnv3/classify';
+import { readNpy, toFloat32, writeNpy } from '@mnv3/layers';
+import { UsageError } from './errors.js';
+import { writeFileAtomic } from './files.js';
+
+export const CLASSIFY_USAGE = `usage: mnv3 classify --model NAME --weights SRC [--width-mult F] [--reduced-tail] [--dilated]
+                     [--num-classes N] [--topk K] [--json] [--save-raw FILE.npy] INPUT...
+
+  NAME     ${CLASSIFICATION_MODEL_NAMES.join(', ')}
+  SRC      a .pth or .safetensors file, or a registry name (IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT)
+  INPUT    an image file (PNG, JPEG), preprocessed with the weights' preset (TorchVision's V1 preset
+           for weight files), or a .npy of float32 [3,H,W] or [N,3,H,W] already-normalised input`;
+
+interface Row {
+  input: string;
+  top: Prediction[];
+}
+
+export async function classifyCommand(argv: string[], out: (s: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      weights: { type: 'string' },
+      'width-mult': { type: 'string' },
+      'reduced-tail': { type: 'boolean' },
+      dilated: { type: 'boolean' },
+      'num-classes': { type: 'string' },
+      topk: { type: 'string' },
+      json: { type: 'boolean' },
+      'save-raw': { type: 'string' },
+      progress: { type: 'boolean' },
+    },
+  });
+  if (!values.model) throw new UsageError(`--model is required; valid: ${CLASSIFICATION_MODEL_NAMES.join(', ')}`);
+  if (!values.weights) throw new UsageError('--weights is required: a .pth or .safetensors file, or IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT');
+  if (positionals.length === 0) throw new UsageError('no INPUT given: pass one or more image or .npy files');
+  const k = positiveInt(values.topk ?? '5', '--topk');
+  const widthMult = values['width-mult'] === undefined ? undefined : positiveFloat(values['width-mult'], '--width-mult');
+  const numClasses = values['num-classes'] === undefined ? undefined : positiveInt(values['num-classes'], '--num-classes');
+  if (values['save-raw'] && !values['save-raw'].endsWith('.npy')) throw new UsageError(`--save-raw needs a .npy file name, got ${values['save-raw']}`);
+  if (!CLASSIFICATION_MODEL_NAMES.includes(values.model as never)) {
+    throw new UsageError(`unknown model "${values.model}"; valid: ${CLASSIFICATION_MODEL_NAMES.join(', ')}`);
+  }
+
+  const classifier = await load(values.model, {
+    weights: values.weights,
+    widthMult,
+    reducedTail: values['reduced-tail'],
+    dilated: values.dilated,
+    numClasses,
+    progress: values.progress,
+  });
+  try {
+    const rows: Row[] = [];
+    const raw: Float32Array[] = [];
+    for (const input of positionals) {
+      if (input.toLowerCase().endsWith('.npy')) {
+        const logits = await npyLogits(classifier, input);
+        const n = classifier.model.numClasses;
+        const count = logits.length / n;
+        for (let i = 0; i < count; i++) {
+          const row = logits.subarray(i * n, (i + 1) * n);
+          raw.push(row);
+          rows.push({ input: count > 1 ? `${input}[${i}]` : input, top: topk(row, k, classifier.categories) });
+        }
+      } else {
+        const { data } = await classifier.logits(input);
+        raw.push(data as Float32Array);
+        rows.push({ input, top: topk(data as Float32Array, k, classifier.categories) });
+      }
+    }
+    if (values['save-raw']) {
+      const n = classifier.model.numClasses;
+      const all = new Float32Array(raw.length * n);
+      raw.forEach((r, i) => all.set(r, i * n));
+      await writeFileAtomic(values['save-raw'], writeNpy({ dtype: 'float32', shape: [raw.length, n], data: all }));
+    }
+    if (values.json) {
+      out(JSON.stringify({ model: values.model, results: rows }));
+    } else {
+      for (const row of rows) {
+        out(row.input);
+        row.top.forEach((p, i) => out(`  ${String(i + 1).padStart(2)}. ${p.score.toFixed(4)}  ${String(p.index).padStart(4)}  ${p.label}`));
+      }
+    }
+  } finally {
+    classifier.dispose();
+  }
+}
+
+/** Logits for a `.npy` of already-normalised NCHW float32 input, fed as is. */
+async function npyLogits(classifier: Classifier, path: string): Promise<Float32Array> {
+  const t = readNpy(new Uint8Array(await readFile(path)));
+  if (t.dtype !== 'float32') throw new Error(`${path}: expected float32 input, got ${t.dtype}`);
+  const shape = t.shape.length === 3 ? [1, ...t.shape] : [...t.shape];
+  if (shape.length !== 4 || shape[1] !== 3) {
+    throw new Error(`${path}: expected float32 [3,H,W] or [N,3,H,W] (NCHW, 3 channels), got [${t.shape.join(', ')}]`);
+  }
+  const [n, c, h, w] = shape as [number, number, number, number];
+  if (h < 1 || w < 1 || n < 1) throw new Error(`${path}: empty input [${t.shape.join(', ')}]`);
+  const x = tf.tidy(() => tf.transpose(tf.tensor4d(toFloat32(t), [n, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D);
+  try {
+    const y = classifier.model.forward(x);
+    const data = (await y.data()) as Float32Array;
+    y.dispose();
+    return data;
+  } finally {
+    x.dispose();
+  }
+}
+
+function positiveInt(s: string, flag: string): number {
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} needs a positive integer, got "${s}"`);
+  return v;
+}
+
+function positiveFloat(s: string, flag: string): number {
+  const v = Number(s);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} needs a positive number, got "${s}"`);
+  return v;
+}

@@ -1,0 +1,156 @@
+// The `mnv3 classify` contract, tested by running the built CLI as users do.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture } from '@mnv3/test-utils';
+import { readNpy, toFloat32, writeNpy } from '@mnv3/layers';
+
+const BIN = resolve(import.meta.dirname, '../dist/bin.js');
+const run = promisify(execFile);
+
+async function mnv3(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  try {
+    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (e) {
+    const err = e as { code: number; stdout: string; stderr: string };
+    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
+  }
+}
+
+const dir = () => fixtureDir('classify');
+const large = () => join(dir(), 'mobilenet_v3_large.pth');
+
+function top5(logits: Float32Array): number[] {
+  return Array.from(logits.keys())
+    .sort((a, b) => logits[b]! - logits[a]! || a - b)
+    .slice(0, 5);
+}
+
+describe('mnv3 classify', () => {
+  it('--json prints the contract, with TorchVision top-5 per photo', async () => {
+    const f = loadFixture('classify', 'pipeline');
+    const photos = (f.config.photos as string[]).map((p) => join(dir(), `${p}.png`));
+    const { code, stdout, stderr } = await mnv3(['classify', '--model', 'mobilenet_v3_large', '--weights', large(), '--json', ...photos]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const parsed = JSON.parse(stdout) as { model: string; results: { input: string; top: { index: number; label: string; score: number }[] }[] };
+    expect(Object.keys(parsed)).toEqual(['model', 'results']);
+    expect(parsed.model).toBe('mobilenet_v3_large');
+    expect(parsed.results.map((r) => r.input)).toEqual(photos);
+    for (const [i, r] of parsed.results.entries()) {
+      expect(Object.keys(r)).toEqual(['input', 'top']);
+      expect(r.top).toHaveLength(5);
+      expect(Object.keys(r.top[0]!)).toEqual(['index', 'label', 'score']);
+      const ref = toFloat32(fixtureTensor(f, `logits_${(f.config.photos as string[])[i]}`));
+      expect(r.top.map((t) => t.index)).toEqual(top5(ref));
+      const sum = r.top.reduce((a, t) => a + t.score, 0);
+      expect(sum).toBeGreaterThan(0);
+      expect(sum).toBeLessThanOrEqual(1 + 1e-9);
+    }
+  });
+
+  it('feeds a .npy batch as is and --save-raw writes TorchVision logits [N, numClasses]', async () => {
+    const f = loadFixture('classify', 'pipeline');
+    const out = join(mkdtempSync(join(tmpdir(), 'mnv3-cli-')), 'logits.npy');
+    const { code, stdout } = await mnv3([
+      'classify', '--model', 'mobilenet_v3_large', '--weights', large(), '--topk', '3', '--save-raw', out, join(dir(), 'batch.npy'),
+    ]);
+    expect(code).toBe(0);
+    expect(stdout).toContain('batch.npy[0]');
+    expect(stdout).toContain('batch.npy[1]');
+    const raw = readNpy(readFileSync(out));
+    expect(raw.shape).toEqual([2, 1000]);
+    assertScaledClose(toFloat32(raw), fixtureTensor(f, 'logits_batch'), 1e-4, { what: 'saved logits' });
+  });
+
+  it('reads legacy .pth checkpoints, custom class counts and architecture flags', async () => {
+    const f = loadFixture('classify', 'pipeline');
+    const out = join(mkdtempSync(join(tmpdir(), 'mnv3-cli-')), 'small.npy');
+    const { code } = await mnv3([
+      'classify', '--model', 'mobilenet_v3_small', '--weights', join(dir(), 'mobilenet_v3_small_10.pth'),
+      '--num-classes', '10', '--save-raw', out, '--json', join(dir(), 'batch.npy'),
+    ]);
+    expect(code).toBe(0);
+    assertScaledClose(toFloat32(readNpy(readFileSync(out))), fixtureTensor(f, 'logits_small_batch'), 1e-4, { what: 'small logits' });
+  });
+
+  it('prints a readable table without --json', async () => {
+    const { code, stdout } = await mnv3(['classify', '--model', 'mobilenet_v3_large', '--weights', large(), '--topk', '2', join(dir(), 'coffee.png')]);
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines[0]).toBe(join(dir(), 'coffee.png'));
+    expect(lines).toHaveLength(3);
+    expect(lines[1]).toMatch(/^\s+1\. 0\.\d{4}\s+\d+\s+\S/);
+  });
+
+  describe('bad input gets a clear error and no stack trace', () => {
+    const tmp = mkdtempSync(join(tmpdir(), 'mnv3-bad-'));
+    const cases: [string, () => string[], number, RegExp][] = [
+      ['unknown model', () => ['--model', 'mobilenet_v4', '--weights', large(), 'x.png'], 2, /unknown model "mobilenet_v4"; valid: mobilenet_v3_large, mobilenet_v3_small, mobilenet_v2, resnet18, resnet50/],
+      ['missing weights', () => ['--model', 'mobilenet_v3_large', 'x.png'], 2, /--weights is required/],
+      ['unknown option', () => ['--model', 'mobilenet_v3_large', '--weights', large(), '--bogus', 'x.png'], 2, /Unknown option '--bogus'/],
+      ['checkpoint of another model', () => ['--model', 'mobilenet_v3_large', '--weights', join(dir(), 'mobilenet_v3_small_10.pth'), join(dir(), 'coffee.png')], 1, /checkpoint does not fit mobilenet_v3_large/],
+      ['wrong --num-classes', () => ['--model', 'mobilenet_v3_large', '--weights', large(), '--num-classes', '10', join(dir(), 'coffee.png')], 1, /only the last layer differs: check numClasses.*classifier\.3\.weight: checkpoint \[1000, 1280\], model \[10, 1280\]/],
+      ['unreadable image', () => ['--model', 'mobilenet_v3_large', '--weights', large(), join(tmp, 'missing.png')], 1, /missing\.png/],
+      ['truncated image', () => {
+        const p = join(tmp, 'truncated.png');
+        writeFileSync(p, readFileSync(join(dir(), 'coffee.png')).subarray(0, 2000));
+        return ['--model', 'mobilenet_v3_large', '--weights', large(), p];
+      }, 1, /truncated\.png.*(truncated|corrupt|unexpected end)/i],
+      ['40000x40000 PNG header', () => {
+        const p = join(tmp, 'huge.png');
+        writeFileSync(p, hugePngHeader(40000, 40000));
+        return ['--model', 'mobilenet_v3_large', '--weights', large(), p];
+      }, 1, /40000.*40000|too large/i],
+      ['.npy of the wrong rank', () => {
+        const p = join(tmp, 'rank2.npy');
+        writeFileSync(p, writeNpy({ dtype: 'float32', shape: [3, 224], data: new Float32Array(3 * 224) }));
+        return ['--model', 'mobilenet_v3_large', '--weights', large(), p];
+      }, 1, /expected float32 \[3,H,W\] or \[N,3,H,W\].*got \[3, 224\]/],
+    ];
+    it.each(cases)('%s', async (_name, args, exitCode, message) => {
+      const { code, stderr } = await mnv3(['classify', ...args()]);
+      expect(code).toBe(exitCode);
+      expect(stderr).toMatch(message);
+      expect(stderr).not.toMatch(/^\s+at /m);
+    });
+
+    it('--save-raw leaves no file behind when the run fails', async () => {
+      const out = join(tmp, 'never.npy');
+      const { code } = await mnv3(['classify', '--model', 'mobilenet_v3_large', '--weights', large(), '--save-raw', out, join(dir(), 'coffee.png'), join(tmp, 'missing.png')]);
+      expect(code).toBe(1);
+      expect(existsSync(out)).toBe(false);
+      expect(readdirSync(tmp).filter((n) => n.includes('never'))).toEqual([]);
+    });
+  });
+});
+
+/** A valid PNG signature and IHDR chunk claiming the given size, with no image data. */
+function hugePngHeader(width: number, height: number): Uint8Array {
+  const ihdr = new Uint8Array(13);
+  const v = new DataView(ihdr.buffer);
+  v.setUint32(0, width);
+  v.setUint32(4, height);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const chunk = new Uint8Array(12 + 13);
+  const cv = new DataView(chunk.buffer);
+  cv.setUint32(0, 13);
+  chunk.set([0x49, 0x48, 0x44, 0x52], 4);
+  chunk.set(ihdr, 8);
+  cv.setUint32(21, crc32(chunk.subarray(4, 21)));
+  const sig = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+  return new Uint8Array([...sig, ...chunk]);
+}
+
+function crc32(bytes: Uint8Array): number {
+  let c = ~0;
+  for (const b of bytes) {
+    c ^= b;
+    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0xedb88320 : c >>> 1;
+  }
+  return ~c >>> 0;
+}
