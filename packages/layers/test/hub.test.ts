@@ -3,7 +3,7 @@
  * request the tests make is bounded: one per download attempt, each answered or cut at once.
  */
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -182,6 +182,20 @@ describe('downloadWeights', () => {
     await writeFile(join(checkpoints(), 'placed-by-hand.pth'), BODY);
     expect(await downloadWeights(`${base}/ok/placed-by-hand.pth`, { progress: false })).toBe(join(checkpoints(), 'placed-by-hand.pth'));
     expect(hits.has('/ok/placed-by-hand.pth')).toBe(false);
+  });
+
+  it('never takes a leftover .partial for the file, and sweeps stale ones', async () => {
+    await mkdir(checkpoints(), { recursive: true });
+    const stale = `${GOOD_NAME}.0123456789ab.partial`;
+    const live = `${GOOD_NAME}.ba9876543210.partial`;
+    await writeFile(join(checkpoints(), stale), BODY.subarray(0, 10));
+    await writeFile(join(checkpoints(), live), BODY.subarray(0, 10));
+    const hourAgo = new Date(Date.now() - 3600_000);
+    await utimes(join(checkpoints(), stale), hourAgo, hourAgo);
+    const path = await downloadWeights(`${base}/ok/${GOOD_NAME}`, { progress: false });
+    expectBody(await readFile(path));
+    expect(hits.get(`/ok/${GOOD_NAME}`)).toBe(1);
+    expect(await listing()).toEqual([GOOD_NAME, live].sort());
   });
 
   it('honours fileName, dir and an explicit sha256Prefix', async () => {

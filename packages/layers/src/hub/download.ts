@@ -3,7 +3,7 @@
  * (the caching part) and `download_url_to_file`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheDir } from './cache-dir.js';
@@ -108,6 +108,32 @@ function expectedLength(res: Response): number | undefined {
   return Number.isSafeInteger(n) ? n : undefined;
 }
 
+/**
+ * A `.partial` file untouched for this long belongs to a download that was killed (Ctrl-C, crash)
+ * before it could clean up: live downloads write to theirs continuously.
+ */
+const STALE_PARTIAL_MS = 10 * 60 * 1000;
+
+/** Removes `<name>.<random>.partial` files left by killed downloads (best effort). */
+async function removeStalePartials(dir: string, name: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir(dir);
+  } catch {
+    return;
+  }
+  const now = Date.now();
+  for (const entry of entries) {
+    if (!entry.startsWith(`${name}.`) || !/^\.[0-9a-f]{12}\.partial$/.test(entry.slice(name.length))) continue;
+    const path = join(dir, entry);
+    try {
+      if (now - (await stat(path)).mtimeMs > STALE_PARTIAL_MS) await rm(path, { force: true });
+    } catch {
+      // gone already, or not ours to remove
+    }
+  }
+}
+
 async function exists(path: string): Promise<boolean> {
   try {
     return (await stat(path)).isFile();
@@ -125,7 +151,9 @@ async function exists(path: string): Promise<boolean> {
  *   and the digest starts with the expected prefix, the file is renamed into place atomically.
  * - On any failure (HTTP error status, unreachable server, connection closed early, abort, hash
  *   mismatch) the partial file is deleted and a {@link HubError} is thrown: a later run never finds
- *   a broken file under the cached name.
+ *   a broken file under the cached name. (A process killed mid-download cannot clean up; its
+ *   `.partial` file is never read, and the next download of the same name removes it once it has
+ *   been untouched for 10 minutes.)
  *
  * Node only (`@mnv3/layers/hub`); browsers use `@mnv3/layers/hub-browser`.
  *
@@ -153,6 +181,7 @@ export async function downloadWeights(url: string | URL, options: DownloadOption
   } catch (e) {
     throw unwritable(dir, href, dest, e);
   }
+  await removeStalePartials(dir, name);
 
   const doFetch = options.fetch ?? globalThis.fetch;
   let res: Response;

@@ -28,6 +28,7 @@ export class HubError extends Error {
   constructor(
     readonly code: HubErrorCode,
     message: string,
+    /** What failed: the URL, the local (cache) path, the HTTP status, the underlying error. */
     readonly details: { url?: string; path?: string; status?: number; cause?: unknown } = {},
   ) {
     super(message, details.cause === undefined ? undefined : { cause: details.cause });

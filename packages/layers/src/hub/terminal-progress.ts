@@ -48,7 +48,7 @@ export async function startTerminalProgress(
     noTTYOutput: options.force,
     hideCursor: false,
     clearOnComplete: false,
-    gracefulExit: true,
+    gracefulExit: false, // its SIGINT handler would keep Ctrl-C from ending the process
     etaBuffer: 50,
     barsize: 30,
   });
