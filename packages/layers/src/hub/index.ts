@@ -1,0 +1,14 @@
+/**
+ * `@mnv3/layers/hub`: download-and-cache for checkpoints in Node, the analogue of torch.hub's
+ * `load_state_dict_from_url` / `download_url_to_file`. Node only (it uses `node:fs`, `node:crypto`);
+ * browsers use `@mnv3/layers/hub-browser`.
+ */
+export { cacheDir } from './cache-dir.js';
+export type { DownloadOptions } from './download.js';
+export { downloadWeights } from './download.js';
+export type { WeightsSource } from './load-bytes.js';
+export { loadBytes } from './load-bytes.js';
+export type { HubErrorCode } from './errors.js';
+export { HubError } from './errors.js';
+export type { ProgressCallback } from './hash.js';
+export { HASH_REGEX, hashPrefixFromFileName, formatBytes } from './hash.js';
