@@ -1,10 +1,12 @@
 // The `mnv3` command: thin verbs over the packages, a contract other tools script against.
 import { setupBackend } from '@mnv3/layers/backend';
+import { BENCH_USAGE, benchCommand } from './bench.js';
 import { CLASSIFY_USAGE, classifyCommand } from './classify.js';
 import { UsageError } from './errors.js';
 
 const VERBS: Record<string, { usage: string; run: (argv: string[], out: (s: string) => void) => Promise<void> }> = {
   classify: { usage: CLASSIFY_USAGE, run: classifyCommand },
+  bench: { usage: BENCH_USAGE, run: benchCommand },
 };
 
 const USAGE = `usage: mnv3 <verb> [options]\n\nverbs: ${Object.keys(VERBS).join(', ')}\nrun 'mnv3 <verb> --help' for a verb's options`;

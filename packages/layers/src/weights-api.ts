@@ -1,3 +1,5 @@
+import { hashPrefixFromFileName } from './hub/hash.js';
+
 /**
  * Pretrained weights as a typed table, TorchVision's `WeightsEnum` (`torchvision/models/_api.py`):
  * one entry per published checkpoint, with its URL, hash prefix, preprocessing and metrics.
@@ -33,9 +35,9 @@ export type WeightsEnum<K extends string = string> = Readonly<Record<K | 'DEFAUL
 
 /** Makes a `Weights` entry, taking the hash prefix from the URL's file name as torch.hub does. */
 export function weights(url: string, transforms: TransformsPreset, meta: WeightsMeta): Weights {
-  const m = /-([a-f0-9]+)\.[^/]*$/.exec(url);
-  if (!m) throw new Error(`weights URL ${url} carries no hash prefix`);
-  return { url, sha256Prefix: m[1]!, transforms, meta };
+  const prefix = hashPrefixFromFileName(url.slice(url.lastIndexOf('/') + 1));
+  if (!prefix) throw new Error(`weights URL ${url} carries no hash prefix`);
+  return { url, sha256Prefix: prefix, transforms, meta };
 }
 
 /**

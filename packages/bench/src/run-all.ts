@@ -1,0 +1,83 @@
+#!/usr/bin/env node
+// The benchmark pipeline: every model, side by side with ONNX Runtime Web/Node and PyTorch, then
+// JSON for machines, a markdown table and an SVG chart for people.
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { setupBackend } from '@mnv3/layers/backend';
+import { BENCH_MODELS } from './models.js';
+import { runPipeline } from './pipeline.js';
+import { latencyChart, markdownTable, type BenchReport } from './report.js';
+
+function writeAtomic(path: string, data: string): void {
+  mkdirSync(dirname(path), { recursive: true });
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, path);
+}
+
+const README_MARKER = '<!-- results -->';
+
+export function renderReadme(template: string, report: BenchReport, chartFile: string): string {
+  const head = template.includes(README_MARKER) ? template.slice(0, template.indexOf(README_MARKER)) : `${template.trimEnd()}\n\n`;
+  return (
+    `${head}${README_MARKER}\n` +
+    `Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores), Node ${report.machine.node}, ` +
+    `${report.runs} interleaved runs after ${report.warmup} warm-up rounds, ${report.results[0]?.threads ?? 1} thread(s). ` +
+    `Ratios are medians of per-round ratios (mnv3 time / peer time; below 1 means mnv3 is faster).\n\n` +
+    `${markdownTable(report)}\n\n![median latency](${chartFile})\n`
+  );
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      models: { type: 'string' },
+      runs: { type: 'string', default: '30' },
+      warmup: { type: 'string', default: '5' },
+      threads: { type: 'string', default: '1' },
+      out: { type: 'string', default: 'benchmarks' },
+      python: { type: 'string', default: process.env.MNV3_PYTHON ?? '/usr/bin/python3' },
+    },
+  });
+  const models = values.models ? values.models.split(',') : Object.keys(BENCH_MODELS);
+  for (const m of models) if (!BENCH_MODELS[m]) throw new Error(`unknown model "${m}"; valid: ${Object.keys(BENCH_MODELS).join(', ')}`);
+  const repoRoot = resolve(dirname(new URL(import.meta.url).pathname), '../../..');
+  const out = resolve(values.out);
+  await setupBackend({ backend: 'wasm' });
+  const { SingleBar, Presets } = await import('cli-progress');
+  const bar = new SingleBar({ format: '{model} [{bar}] {value}/{total} rounds', stream: process.stderr, gracefulExit: false }, Presets.shades_classic);
+  let current = '';
+  const report = await runPipeline({
+    models,
+    runs: Number(values.runs),
+    warmup: Number(values.warmup),
+    threads: Number(values.threads),
+    workDir: join(repoRoot, '.cache/bench'),
+    repoRoot,
+    python: values.python,
+    onProgress: (model, round, total) => {
+      if (model !== current) {
+        if (current) bar.stop();
+        bar.start(total, 0, { model });
+        current = model;
+      }
+      bar.update(round, { model });
+    },
+  });
+  bar.stop();
+  writeAtomic(join(out, 'results/latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  writeAtomic(join(out, 'results/latency.svg'), await latencyChart(report));
+  const readmePath = join(out, 'README.md');
+  let template = '# Benchmarks\n';
+  try {
+    template = readFileSync(readmePath, 'utf8');
+  } catch {
+    // first run
+  }
+  writeAtomic(readmePath, renderReadme(template, report, 'results/latency.svg'));
+  console.log(markdownTable(report));
+}
+
+await main();

@@ -1,0 +1,79 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import * as tf from '@tensorflow/tfjs-core';
+import { BENCH_MODELS, interleaved, ours, summarize } from '@mnv3/bench';
+import { UsageError } from './errors.js';
+
+export const BENCH_USAGE = `usage: mnv3 bench --model NAME [--input N,C,H,W] [--threads T] [--runs R] [--warmup W]
+                  [--weights FILE] [--json]
+
+  NAME     ${Object.keys(BENCH_MODELS).join(', ')}
+  --input  NCHW input shape (default: the model's usual one, e.g. 1,3,224,224)
+  --threads  WASM threads; Node's tfjs-wasm runs on 1 (threads need a cross-origin isolated browser)
+  --weights  a .pth or .safetensors file; seeded random weights otherwise
+
+Latency is the median after warm-up; for side-by-side ratios against ONNX Runtime and PyTorch
+run the pipeline: pnpm bench.`;
+
+export async function benchCommand(argv: string[], out: (s: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      input: { type: 'string' },
+      threads: { type: 'string', default: '1' },
+      runs: { type: 'string', default: '20' },
+      warmup: { type: 'string', default: '3' },
+      weights: { type: 'string' },
+      json: { type: 'boolean' },
+    },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
+  if (!values.model) throw new UsageError(`--model is required; valid: ${Object.keys(BENCH_MODELS).join(', ')}`);
+  if (!BENCH_MODELS[values.model]) throw new UsageError(`unknown model "${values.model}"; valid: ${Object.keys(BENCH_MODELS).join(', ')}`);
+  const runs = count(values.runs, '--runs', 1);
+  const warmup = count(values.warmup, '--warmup', 0);
+  const threads = count(values.threads, '--threads', 1);
+  if (threads !== 1) {
+    throw new UsageError(`--threads ${threads}: tfjs-wasm runs on one thread under Node; multi-threaded runs need a cross-origin isolated browser`);
+  }
+  let input: [number, number, number, number] | undefined;
+  if (values.input !== undefined) {
+    const parts = values.input.split(',').map(Number);
+    if (parts.length !== 4 || !parts.every((v) => Number.isInteger(v) && v > 0) || parts[1] !== 3) {
+      throw new UsageError(`--input needs N,3,H,W with positive integers, got "${values.input}"`);
+    }
+    input = parts as [number, number, number, number];
+  }
+  const weights = values.weights ? new Uint8Array(await readFile(values.weights)) : undefined;
+  const mine = await ours({ model: values.model, input, weights });
+  try {
+    const samples = await interleaved([mine], { warmup, runs });
+    const stats = summarize(samples.get(mine.name)!);
+    const result = {
+      model: values.model,
+      input: [...mine.input],
+      threads,
+      backend: tf.getBackend(),
+      runs: stats.runs,
+      median_ms: stats.median_ms,
+      min_ms: stats.min_ms,
+      max_ms: stats.max_ms,
+    };
+    if (values.json) out(JSON.stringify(result));
+    else {
+      out(`${result.model} ${result.input.join('x')} on ${result.backend}, ${threads} thread(s), ${runs} runs after ${warmup} warm-up`);
+      out(`median ${stats.median_ms.toFixed(2)} ms (min ${stats.min_ms.toFixed(2)}, max ${stats.max_ms.toFixed(2)}); ${(mine.params / 1e6).toFixed(2)} M params, ${(mine.macs / 1e9).toFixed(3)} GMACs`);
+    }
+  } finally {
+    mine.dispose();
+  }
+}
+
+function count(s: string, flag: string, min: number): number {
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < min) throw new UsageError(`${flag} needs an integer ≥ ${min}, got "${s}"`);
+  return v;
+}
