@@ -156,4 +156,4 @@ def build(write, out):
     arrays["v2"] = rng.standard_normal((2, 2)).astype(np.float32)
     with open(os.path.join(out, "npy_v2.npy"), "wb") as f:
         np.lib.format.write_array(f, arrays["v2"], version=(2, 0))
-    write("npy_expected", {k: np.ascontiguousarray(v).astype(v.dtype.newbyteorder("=")) for k, v in arrays.items()}, {})
+    write("npy_expected", {k: v.astype(v.dtype.newbyteorder("="), order="C") for k, v in arrays.items()}, {})

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { CheckpointError } from './errors.js';
+import type { StateDict } from './host-tensor.js';
 import { findStateDict, loadTorchCheckpoint, readStateDict } from './torch-load.js';
 import { PickleWriter, legacyCheckpoint, le, makeZip, stateDictPickle, zipCheckpoint, type TensorSpec } from '../test/helpers/torch-bytes.js';
 
@@ -24,7 +25,7 @@ const specs: TensorSpec[] = [
 ];
 const longStorage = le(BigInt64Array.of(-5n));
 
-function expectValues(sd: Map<string, { shape: readonly number[]; data: ArrayLike<number | bigint> }>): void {
+function expectValues(sd: StateDict): void {
   expect([...sd.get('w')!.data]).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
   expect(sd.get('wt')!.shape).toEqual([4, 3]);
   expect([...sd.get('wt')!.data]).toEqual([0, 4, 8, 1, 5, 9, 2, 6, 10, 3, 7, 11]);
