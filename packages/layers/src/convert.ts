@@ -15,7 +15,11 @@ export interface ConvertOptions extends ReadStateDictOptions {
 
 const FLOATS = new Set(['float64', 'float32', 'float16', 'bfloat16']);
 
-/** Casts a floating-point tensor to float32 or float16 (round to nearest even); others unchanged. */
+/**
+ * Casts a floating-point tensor to float32 or float16 (round to nearest even); others unchanged.
+ * float64 goes through float32 on its way to float16, which can differ from torch's direct
+ * `.half()` by one ulp in rare double-rounding ties.
+ */
 export function castFloat(t: HostTensor, dtype: 'float32' | 'float16'): HostTensor {
   if (!FLOATS.has(t.dtype) || t.dtype === dtype) return t;
   const f = toFloat32(t);

@@ -1,6 +1,7 @@
 import { DTYPE_SIZE, allocate, numel, type DType, type HostTensor, type HostTypedArray } from './host-tensor.js';
 import { CheckpointError } from './errors.js';
 import { copyOut } from './safetensors.js';
+import { latin1 } from './pickle.js';
 
 /** numpy's dtype codes (without the byte-order character) ↔ ours. */
 const NPY_TO_DTYPE: Readonly<Record<string, DType>> = {
@@ -160,11 +161,12 @@ export function readNpy(bytes: Uint8Array): HostTensor {
   if (headerStart + headerLen > bytes.byteLength) {
     throw new CheckpointError('truncated', `.npy header claims ${headerLen} bytes but the file holds ${bytes.byteLength - headerStart}`);
   }
+  const headerBytes = bytes.subarray(headerStart, headerStart + headerLen);
   let text: string;
   try {
-    text = new TextDecoder(major === 3 ? 'utf-8' : 'latin1', { fatal: true }).decode(bytes.subarray(headerStart, headerStart + headerLen));
+    text = major === 3 ? new TextDecoder('utf-8', { fatal: true }).decode(headerBytes) : latin1(headerBytes);
   } catch {
-    throw new CheckpointError('corrupt', '.npy header is not valid text');
+    throw new CheckpointError('corrupt', '.npy header is not valid UTF-8');
   }
   const header = parseHeader(text);
   const descr = header.descr;

@@ -45,7 +45,13 @@ const MAX_LONG_BYTES = 4096;
 const MAX_LINE = 4096;
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
-const latin1 = new TextDecoder('latin1');
+
+/** ISO-8859-1 (as Python's 'latin1'; TextDecoder's 'latin1' label is really windows-1252). */
+export function latin1(b: Uint8Array): string {
+  let s = '';
+  for (let i = 0; i < b.length; i += 8192) s += String.fromCharCode(...b.subarray(i, i + 8192));
+  return s;
+}
 
 /** Whether a value is a Python tuple as this unpickler represents it (a frozen array). */
 export function isTuple(v: unknown): v is readonly unknown[] {
@@ -127,7 +133,7 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
     let i = pos;
     while (i < limit && bytes[i] !== 0x0a) i++;
     if (i >= limit) fail(i >= end ? 'truncated' : 'corrupt', 'text line without a newline');
-    const s = latin1.decode(bytes.subarray(pos, i));
+    const s = latin1(bytes.subarray(pos, i));
     pos = i + 1;
     return s;
   };
@@ -319,7 +325,7 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
         try {
           push(utf8.decode(b));
         } catch {
-          push(latin1.decode(b));
+          push(latin1(b));
         }
         break;
       }
@@ -331,7 +337,7 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
         try {
           push(utf8.decode(b));
         } catch {
-          push(latin1.decode(b));
+          push(latin1(b));
         }
         break;
       }

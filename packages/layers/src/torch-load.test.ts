@@ -142,5 +142,7 @@ describe('loadTorchCheckpoint on hand-built files', () => {
     expect(findStateDict(new Map<string, unknown>([['ema', sd]]), 'ema')).toEqual(sd);
     const e = errorOf(() => findStateDict(new Map<string, unknown>([['epoch', 3], ['optim', new Map()]])));
     expect(e.message).toMatch(/keys "epoch", "optim"/);
+    const mixed = errorOf(() => findStateDict(new Map<string, unknown>([['w', sd.get('w')], ['step', 7]])));
+    expect(mixed.message).toMatch(/mixes tensors with other values at keys "step"/);
   });
 });

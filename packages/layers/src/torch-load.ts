@@ -1,7 +1,7 @@
 import { DTYPE_SIZE, allocate, numel, type DType, type HostTensor, type HostTypedArray, type StateDict } from './host-tensor.js';
 import { CheckpointError } from './errors.js';
 import { copyOut } from './safetensors.js';
-import { isTuple, unpickle, type UnpickleHooks } from './pickle.js';
+import { isTuple, latin1, unpickle, type UnpickleHooks } from './pickle.js';
 import { looksLikeZip, openZip, type ZipArchive } from './zip.js';
 
 /** Limits for {@link loadTorchCheckpoint} and {@link readStateDict}. */
@@ -131,6 +131,7 @@ const KNOWN_UNSUPPORTED = new Set([
   'torch._utils._rebuild_tensor_v3',
   'torch._utils._rebuild_wrapper_subclass',
   'torch._utils._rebuild_device_tensor_from_numpy',
+  'torch.serialization._get_layout',
 ]);
 
 function findGlobal(module: string, name: string): Global {
@@ -283,7 +284,7 @@ function makeLoader(persistent: (pid: readonly unknown[]) => StorageRef, maxOutp
     },
     persistentLoad(pid) {
       if (!isTuple(pid) || pid.length < 1) throw new CheckpointError('corrupt', 'persistent id is not a tuple');
-      const kind = pid[0] instanceof Uint8Array ? new TextDecoder('latin1').decode(pid[0]) : pid[0];
+      const kind = pid[0] instanceof Uint8Array ? latin1(pid[0]) : pid[0];
       if (kind !== 'storage') throw new CheckpointError('unsupported', `persistent id of kind ${JSON.stringify(String(kind))}; only storages are allowed`);
       return persistent(pid);
     },
@@ -504,7 +505,7 @@ export function loadTorchCheckpoint(bytes: Uint8Array, options: TorchLoadOptions
   return guard(() => {
     if (looksLikeZip(bytes)) return loadZip(bytes, options);
     if (bytes.length >= 2 && bytes[0] === 0x80) return loadLegacy(bytes, options);
-    if (bytes.length >= 262 && new TextDecoder('latin1').decode(bytes.subarray(257, 262)) === 'ustar') {
+    if (bytes.length >= 262 && latin1(bytes.subarray(257, 262)) === 'ustar') {
       throw new CheckpointError('unsupported', 'tar-based torch.save files (PyTorch < 0.4) are not supported');
     }
     if (bytes.length < 4) throw new CheckpointError('truncated', `file of ${bytes.length} bytes is too short for a checkpoint`);
@@ -550,6 +551,13 @@ export function findStateDict(checkpoint: unknown, key?: string): StateDict {
     for (const k of STATE_DICT_KEYS) {
       const sd = asStateDict(checkpoint.get(k));
       if (sd) return sd;
+    }
+    if ([...checkpoint.values()].some(isHostTensor)) {
+      const odd = [...checkpoint].filter(([k, v]) => typeof k !== 'string' || !isHostTensor(v)).map(([k]) => k);
+      throw new CheckpointError(
+        'unsupported',
+        `the checkpoint's top-level dict mixes tensors with other values at keys ${describeKeys(new Map(odd.map((k) => [k, null])))}; a state dict maps names to tensors only`,
+      );
     }
     throw new CheckpointError(
       'unsupported',
