@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { fc, test } from '@fast-check/vitest';
 import { CheckpointError } from './errors.js';
 import { isTuple, unpickle, type UnpickleHooks } from './pickle.js';
-import { loadTorchCheckpoint } from './torch-load.js';
+import { loadTorchCheckpoint, readStateDict } from './torch-load.js';
 import { PickleWriter, legacyCheckpoint, zipCheckpoint } from '../test/helpers/torch-bytes.js';
 
 const refuse: UnpickleHooks = {
@@ -9,14 +10,14 @@ const refuse: UnpickleHooks = {
     throw new CheckpointError('forbidden-global', `forbidden global "${m}.${n}"`);
   },
   reduce: () => {
-    throw new Error('unreachable');
+    throw new CheckpointError('corrupt', 'not callable here');
   },
   newObject: () => {
-    throw new Error('unreachable');
+    throw new CheckpointError('corrupt', 'not callable here');
   },
   build: (o) => o,
   persistentLoad: () => {
-    throw new Error('unreachable');
+    throw new CheckpointError('corrupt', 'not callable here');
   },
 };
 
@@ -165,5 +166,27 @@ describe('unpickle', () => {
     expect(codeOf(() => load([0x80, 2, 0x74, 0x2e]))).toBe('corrupt'); // TUPLE without MARK
     expect(codeOf(() => load([0x80, 9, 0x4e, 0x2e]))).toBe('unsupported'); // protocol 9
     expect(codeOf(() => load([0x80, 5, 0x97, 0x2e]))).toBe('unsupported'); // NEXT_BUFFER
+  });
+
+  // Every opcode byte the unpickler knows, plus small arguments, so random soups get past byte one.
+  const OPS = [0x80, 0x95, 0x2e, 0x28, 0x30, 0x31, 0x32, 0x4e, 0x88, 0x89, 0x4a, 0x4b, 0x4d, 0x8a, 0x8b, 0x49, 0x4c, 0x46, 0x47, 0x58, 0x8c, 0x8d, 0x55, 0x54, 0x43, 0x42, 0x8e, 0x96, 0x29, 0x85, 0x86, 0x87, 0x74, 0x5d, 0x6c, 0x61, 0x65, 0x7d, 0x64, 0x73, 0x75, 0x8f, 0x90, 0x91, 0x71, 0x72, 0x94, 0x70, 0x68, 0x6a, 0x67, 0x63, 0x93, 0x52, 0x81, 0x92, 0x62, 0x51, 0x69, 0x6f, 0x0a, 0, 1, 2, 0xff];
+  const soup = fc.array(fc.oneof(fc.constantFrom(...OPS), fc.integer({ min: 0, max: 255 })), { maxLength: 200 }).map((a) => Uint8Array.from([0x80, 2, ...a]));
+
+  test.prop([soup], { numRuns: 2000 })('random opcode soups only ever throw CheckpointError', (bytes) => {
+    try {
+      unpickle(bytes, 0, refuse);
+    } catch (e) {
+      if (!(e instanceof CheckpointError)) throw e;
+    }
+  });
+
+  test.prop([soup], { numRuns: 1000 })('random pickles inside torch.save containers only ever throw CheckpointError', (bytes) => {
+    for (const file of [zipCheckpoint([], {}, { pickle: bytes }), legacyCheckpoint([], {}, { pickle: bytes })]) {
+      try {
+        readStateDict(file);
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw e;
+      }
+    }
   });
 });
