@@ -122,4 +122,17 @@ describe('.npy', () => {
     expect(codeOf(() => readNpy(header("__import__('os').system('x')")))).toMatch(/^corrupt/);
     expect(() => writeNpy({ dtype: 'bfloat16', shape: [1], data: new Uint16Array(1) })).toThrow(/bfloat16 has no NumPy equivalent/);
   });
+
+  test.prop([fc.constantFrom(...DTYPES), fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 })])(
+    'byte flips in a valid file load or throw CheckpointError',
+    (dtype, flips) => {
+      const b = writeNpy(filled(dtype, [3, 2], 1)).slice();
+      for (const [pos, x] of flips) b[pos % 80] = b[pos % 80]! ^ x; // the header region
+      try {
+        readNpy(b);
+      } catch (e) {
+        if (!(e instanceof CheckpointError)) throw e;
+      }
+    },
+  );
 });

@@ -142,6 +142,15 @@ function fortranToC(src: HostTypedArray, shape: readonly number[], dtype: DType)
  * @example const t = readNpy(await fs.readFile('weights.npy'));
  */
 export function readNpy(bytes: Uint8Array): HostTensor {
+  try {
+    return parseNpy(bytes);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw e;
+    throw new CheckpointError('corrupt', `.npy file is malformed (${(e as Error)?.name}: ${(e as Error)?.message})`);
+  }
+}
+
+function parseNpy(bytes: Uint8Array): HostTensor {
   if (bytes.byteLength < 10) throw new CheckpointError('truncated', `.npy file of ${bytes.byteLength} bytes has no header`);
   if (!MAGIC.every((b, i) => bytes[i] === b)) throw new CheckpointError('corrupt', 'not an .npy file: the magic string \\x93NUMPY is missing');
   const major = bytes[6]!;
