@@ -33,10 +33,14 @@ def write_safetensors(path, tensors, metadata):
     blobs = []
     offset = 0
     for name, value in tensors.items():
+        st_dtype = None
+        if isinstance(value, torch.Tensor) and value.dtype == torch.bfloat16:
+            # numpy has no bfloat16: write the raw bit patterns.
+            value, st_dtype = value.detach().cpu().contiguous().view(torch.int16), "BF16"
         arr = value.detach().cpu().numpy() if isinstance(value, torch.Tensor) else np.asarray(value)
         arr = arr.copy(order="C")  # ascontiguousarray would turn 0-d scalars into shape [1]
         data = arr.tobytes()
-        header[name] = {"dtype": _ST_DTYPES[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
+        header[name] = {"dtype": st_dtype or _ST_DTYPES[arr.dtype], "shape": list(arr.shape), "data_offsets": [offset, offset + len(data)]}
         blobs.append(data)
         offset += len(data)
     raw = json.dumps(header).encode()

@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 from common import versions, write_safetensors  # noqa: E402
 
-SUITES = ["layers", "backbone", "classify"]
+SUITES = ["layers", "checkpoints", "backbone", "classify"]
 
 
 def main(argv):
@@ -33,9 +33,12 @@ def main(argv):
     def write(name, tensors, metadata):
         write_safetensors(os.path.join(out, name + ".safetensors"), tensors, {**meta_common, **metadata})
 
-    write.directory = out  # suites that save other files (checkpoints, images) put them here
-
-    importlib.import_module(f"suite_{suite}").build(write)
+    build = importlib.import_module(f"suite_{suite}").build
+    # Suites that write files other than safetensors cases (e.g. .pth, .npy) take the directory too.
+    if build.__code__.co_argcount >= 2:
+        build(write, out)
+    else:
+        build(write)
 
 
 if __name__ == "__main__":

@@ -23,8 +23,7 @@ def photos():
     return [(name, os.path.join(root, name)) for name in PHOTOS if os.path.exists(os.path.join(root, name))]
 
 
-def build(write):
-    out = write.directory
+def build(write, out):
     model = models.mobilenet_v3_large()
     calibrate_batchnorm(randomize(model, 3001), (8, 3, 224, 224), 3001)
     torch.save(model.state_dict(), os.path.join(out, "mobilenet_v3_large.pth"))

@@ -22,3 +22,11 @@ export type { TransformsPreset, Weights, WeightsEnum, WeightsMeta } from './weig
 export { weights, getWeights } from './weights-api.js';
 export { IntermediateLayerGetter } from './intermediate-layer-getter.js';
 export { countMacs, recordMacs } from './profiling.js';
+export type { TorchLoadOptions, ReadStateDictOptions } from './torch-load.js';
+export { loadTorchCheckpoint, readStateDict, findStateDict, isHostTensor, PythonObject } from './torch-load.js';
+export { isTuple } from './pickle.js';
+export { readNpy, writeNpy } from './npy.js';
+export type { ConvertOptions } from './convert.js';
+export { convertToSafetensors, castFloat } from './convert.js';
+export type { CheckpointFormat } from './checkpoint.js';
+export { readCheckpoint, sniffCheckpointFormat } from './checkpoint.js';
