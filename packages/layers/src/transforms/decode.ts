@@ -145,7 +145,11 @@ function decodePngRgb(b: Uint8Array, maxPixels: number): RgbImage {
   try {
     png = decodePngData(b, { checkCrc: true });
   } catch (e) {
-    throw new ImageError('corrupt', `PNG is corrupt: ${(e as Error).message}`, { cause: e });
+    const msg = (e as Error).message;
+    if (/filter: undefined/.test(msg)) {
+      throw new ImageError('truncated', `PNG is truncated: its image data ends before the ${header.width}×${header.height} pixels the header announces`, { cause: e });
+    }
+    throw new ImageError('corrupt', `PNG is corrupt: ${msg}`, { cause: e });
   }
   return pngToRgb(png, header.colorType);
 }
