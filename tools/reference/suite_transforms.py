@@ -26,6 +26,7 @@ warnings.filterwarnings("ignore", message="Palette images with Transparency")
 SKIMAGE = "/usr/lib/python3/dist-packages/skimage/data"
 
 PIL_FILTERS = {
+    "nearest": Image.NEAREST,
     "bilinear": Image.BILINEAR,
     "bicubic": Image.BICUBIC,
     "box": Image.BOX,
@@ -139,7 +140,7 @@ def resize_targets(h, w):
         if th * tw <= 400_000 and (th, tw) != (h, w):
             out.append([th, tw, "bilinear"])
     out += [[224, 224, "bilinear"], [13, 29, "bilinear"]]
-    for interp in ["bicubic", "box", "hamming", "lanczos"]:
+    for interp in ["nearest", "bicubic", "box", "hamming", "lanczos"]:
         out.append([max(1, int(h * 0.43)), max(1, int(w * 0.77)), interp])
         out.append([min(3 * h, 300), min(2 * w + 1, 300), interp])
     return out

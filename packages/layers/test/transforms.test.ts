@@ -198,7 +198,7 @@ describe('bad input gives clear errors', () => {
   it('bad sizes and options name the valid choices', () => {
     const img: RgbImage = { width: 1, height: 1, data: new Uint8Array([1, 2, 3]) };
     expect(() => resize(img, 0)).toThrow(/positive integers/);
-    expect(() => resize(img, 10, { interpolation: 'nearest' as Interpolation })).toThrow(/choose one of bilinear, bicubic, box, hamming, lanczos/);
+    expect(() => resize(img, 10, { interpolation: 'nearest-exact' as Interpolation })).toThrow(/choose one of nearest, bilinear, bicubic, box, hamming, lanczos/);
     expect(() => resize(img, 10, { antialias: false })).toThrow(/antialias/);
     expect(() => resize(img, 10, { maxSize: 10 })).toThrow(/maxSize = 10 must be strictly greater/);
     expect(() => resize({ width: 0, height: 0, data: new Uint8Array(0) }, 10)).toThrow(/at least 1×1/);

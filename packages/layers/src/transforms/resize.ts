@@ -5,13 +5,16 @@
 import { ImageError, MAX_IMAGE_PIXELS, assertRgbImage, type RgbImage } from './image.js';
 
 /**
- * Resampling filters, named as TorchVision's `InterpolationMode` (lower case). All are Pillow's
- * antialiased convolution filters: the kernel widens by the downscale factor.
+ * Resampling filters, named as TorchVision's `InterpolationMode` (lower case). All but `nearest`
+ * are Pillow's antialiased convolution filters (the kernel widens by the downscale factor);
+ * `nearest` is Pillow's nearest-neighbour scaling (`ImagingScaleAffine`).
  */
-export type Interpolation = 'bilinear' | 'bicubic' | 'box' | 'hamming' | 'lanczos';
+export type Interpolation = 'nearest' | 'bilinear' | 'bicubic' | 'box' | 'hamming' | 'lanczos';
 
 /** The interpolation modes `resize` accepts. */
-export const INTERPOLATIONS: readonly Interpolation[] = ['bilinear', 'bicubic', 'box', 'hamming', 'lanczos'];
+export const INTERPOLATIONS: readonly Interpolation[] = ['nearest', 'bilinear', 'bicubic', 'box', 'hamming', 'lanczos'];
+
+type FilterName = Exclude<Interpolation, 'nearest'>;
 
 interface Filter {
   readonly fn: (x: number) => number;
@@ -27,7 +30,7 @@ function sinc(x: number): number {
 const F054 = Math.fround(0.54);
 const F046 = Math.fround(0.46);
 
-const FILTERS: Readonly<Record<Interpolation, Filter>> = {
+const FILTERS: Readonly<Record<FilterName, Filter>> = {
   box: { support: 0.5, fn: (x) => (x > -0.5 && x <= 0.5 ? 1 : 0) },
   bilinear: {
     support: 1,
@@ -162,6 +165,46 @@ function resampleVertical(src: Uint8Array, width: number, outHeight: number, c: 
 }
 
 /**
+ * Pillow's NEAREST resize (`ImagingScaleAffine`): source coordinates accumulate `in / out` in
+ * float64 from half a step, truncated; pixels whose source falls outside stay black.
+ */
+function scaleNearest(img: RgbImage, width: number, height: number): RgbImage {
+  const a0 = img.width / width;
+  const a4 = img.height / height;
+  const xintab = new Int32Array(width);
+  let xmin = width;
+  let xmax = 0;
+  let xo = a0 * 0.5;
+  for (let x = 0; x < width; x++) {
+    const xin = xo < 0 ? -1 : Math.trunc(xo);
+    if (xin >= 0 && xin < img.width) {
+      xmax = x + 1;
+      if (x < xmin) xmin = x;
+      xintab[x] = xin;
+    }
+    xo += a0;
+  }
+  const out = new Uint8Array(width * height * 3);
+  const src = img.data;
+  let yo = a4 * 0.5;
+  for (let y = 0; y < height; y++) {
+    const yi = yo < 0 ? -1 : Math.trunc(yo);
+    if (yi >= 0 && yi < img.height) {
+      const row = yi * img.width;
+      for (let x = xmin; x < xmax; x++) {
+        const s = (row + xintab[x]!) * 3;
+        const o = (y * width + x) * 3;
+        out[o] = src[s]!;
+        out[o + 1] = src[s + 1]!;
+        out[o + 2] = src[s + 2]!;
+      }
+    }
+    yo += a4;
+  }
+  return { width, height, data: out };
+}
+
+/**
  * Pillow's `Image.resize((width, height), filter)` on an RGB image, bit-exact with Pillow 9.4:
  * a horizontal pass then a vertical pass, each skipped when that side keeps its size, only over the
  * rows the vertical pass needs.
@@ -175,8 +218,8 @@ function resampleVertical(src: Uint8Array, width: number, outHeight: number, c: 
  */
 export function resampleImage(img: RgbImage, width: number, height: number, interpolation: Interpolation = 'bilinear'): RgbImage {
   assertRgbImage(img, 'resize');
-  const filter = FILTERS[interpolation];
-  if (!filter) {
+  const filter = interpolation === 'nearest' ? null : FILTERS[interpolation];
+  if (filter === undefined || !INTERPOLATIONS.includes(interpolation)) {
     throw new ImageError('invalid-argument', `resize: unknown interpolation "${String(interpolation)}"; choose one of ${INTERPOLATIONS.join(', ')}`);
   }
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
@@ -188,6 +231,7 @@ export function resampleImage(img: RgbImage, width: number, height: number, inte
   const needH = width !== img.width;
   const needV = height !== img.height;
   if (!needH && !needV) return { width, height, data: img.data.slice() };
+  if (filter === null) return scaleNearest(img, width, height);
 
   const vert = precomputeCoeffs(img.height, 0, img.height, height, filter);
   let data = img.data;
