@@ -48,9 +48,28 @@ def _chunk(kind, data):
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
 
 
-def raw_png(samples, depth, color_type, plte=None, trns=None):
-    """A PNG of raw sample values (H x W x C), any bit depth, filter type 0."""
+ADAM7 = [(0, 0, 8, 8), (4, 0, 8, 8), (0, 4, 4, 8), (2, 0, 4, 4), (0, 2, 2, 4), (1, 0, 2, 2), (0, 1, 1, 2)]
+
+
+def raw_png(samples, depth, color_type, plte=None, trns=None, interlace=False):
+    """A PNG of raw sample values (H x W x C), any bit depth, filter type 0, optionally Adam7."""
     h, w, _ = samples.shape
+    if interlace:
+        data = b"".join(
+            _scanlines(samples[ys::ystep, xs::xstep], depth) for xs, ys, xstep, ystep in ADAM7 if xs < w and ys < h
+        )
+    else:
+        data = _scanlines(samples, depth)
+    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 1 if interlace else 0))
+    if plte is not None:
+        out += _chunk(b"PLTE", bytes(np.asarray(plte, np.uint8).reshape(-1)))
+    if trns is not None:
+        out += _chunk(b"tRNS", trns)
+    return out + _chunk(b"IDAT", zlib.compress(data, 6)) + _chunk(b"IEND", b"")
+
+
+def _scanlines(samples, depth):
+    h = samples.shape[0]
     rows = []
     for y in range(h):
         row = samples[y].reshape(-1)
@@ -66,12 +85,7 @@ def raw_png(samples, depth, color_type, plte=None, trns=None):
                 v = (v << depth) | r[:, i]
             b = v.astype(np.uint8).tobytes()
         rows.append(b"\0" + b)
-    out = b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, depth, color_type, 0, 0, 0))
-    if plte is not None:
-        out += _chunk(b"PLTE", bytes(np.asarray(plte, np.uint8).reshape(-1)))
-    if trns is not None:
-        out += _chunk(b"tRNS", trns)
-    return out + _chunk(b"IDAT", zlib.compress(b"".join(rows), 6)) + _chunk(b"IEND", b"")
+    return b"".join(rows)
 
 
 def pil_png(img, **kw):
@@ -125,6 +139,11 @@ def synthetic():
     plte = rng.integers(0, 256, (5, 3))
     yield "raw_p4_short_palette_6x7", raw_png(rng.integers(0, 16, (6, 7, 1)), 4, 3, plte=plte, trns=b"\x00\x80"), "4-bit P, indices past PLTE"
     yield "raw_p2_5x9", raw_png(rng.integers(0, 4, (5, 9, 1)), 2, 3, plte=rng.integers(0, 256, (4, 3))), "2-bit P"
+    yield "raw_adam7_rgb_37x23", raw_png(smooth_rgb(37, 23, 12), 8, 2, interlace=True), "Adam7-interlaced RGB"
+    yield "raw_adam7_gray2_13x11", raw_png(rng.integers(0, 4, (13, 11, 1)), 2, 0, interlace=True), "Adam7 2-bit grey"
+    yield "raw_adam7_rgba16_9x10", raw_png(rng.integers(0, 65536, (9, 10, 4)), 16, 6, interlace=True), "Adam7 16-bit RGBA"
+    yield "raw_adam7_p4_5x3", raw_png(rng.integers(0, 16, (5, 3, 1)), 4, 3, plte=rng.integers(0, 256, (16, 3)), interlace=True), "Adam7 4-bit P"
+    yield "raw_adam7_1x1", raw_png(np.array([[[10, 20, 30]]]), 8, 2, interlace=True), "Adam7 1x1"
     yield "raw_p1_3x10", raw_png(rng.integers(0, 2, (3, 10, 1)), 1, 3, plte=rng.integers(0, 256, (2, 3))), "1-bit P"
 
 

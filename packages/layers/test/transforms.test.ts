@@ -2,6 +2,7 @@
 // (fixtures from tools/reference/suite_transforms.py). PNG decoding and resizing must be bit-exact;
 // preset tensors within 1e-3; JPEG differences from libjpeg-turbo are measured and reported.
 import { readFileSync } from 'node:fs';
+import { crc32, deflateSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { fixtureTensor, listFixtures, loadFixture, type Fixture } from '@mnv3/test-utils';
 import {
@@ -140,6 +141,31 @@ function pngHeader(width: number, height: number, depth = 8, colorType = 2): Uin
   return b;
 }
 
+/** A complete 8-bit RGB PNG whose IDAT holds `rows` scanlines of a `width × height` image. */
+function pngWithRows(width: number, height: number, rows: number, cut = 1): Uint8Array {
+  const chunk = (type: string, data: Uint8Array): Buffer => {
+    const body = Buffer.concat([Buffer.from(type, 'latin1'), data]);
+    const b = Buffer.alloc(body.length + 8);
+    b.writeUInt32BE(data.length, 0);
+    body.copy(b, 4);
+    b.writeUInt32BE(crc32(body), body.length + 4);
+    return b;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(width, 0);
+  ihdr.writeUInt32BE(height, 4);
+  ihdr.set([8, 2, 0, 0, 0], 8);
+  const raw = new Uint8Array(rows * (1 + width * 3));
+  for (let i = 0; i < raw.length; i++) raw[i] = i % (1 + width * 3) === 0 ? 0 : (i * 2654435761) >>> 24; // filter 0, noisy pixels
+  const z = deflateSync(raw);
+  return Buffer.concat([
+    Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]),
+    chunk('IHDR', ihdr),
+    chunk('IDAT', z.subarray(0, Math.floor(z.length * cut))),
+    chunk('IEND', new Uint8Array(0)),
+  ]);
+}
+
 function jpegHeader(width: number, height: number): Uint8Array {
   return new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 0, 4, 0, 0, 0xff, 0xc0, 0, 11, 8, height >> 8, height & 255, width >> 8, width & 255, 3, 1, 0x22, 0]);
 }
@@ -162,6 +188,18 @@ describe('bad input gives clear errors', () => {
   it('truncated PNG', () => {
     expectImageError(() => decodeImage(astronaut.subarray(0, astronaut.length >> 1)), 'truncated', /PNG is truncated/);
     expectImageError(() => decodeImage(astronaut.subarray(0, 20)), 'truncated', /PNG is truncated/);
+  });
+
+  it('PNG image data that ends early', () => {
+    expect(decodeImage(pngWithRows(4, 4, 4)).data.length).toBe(48);
+    expectImageError(() => decodeImage(pngWithRows(4, 4, 2)), 'truncated', /holds 26 of the 52 bytes a 4×4 image needs/);
+    expectImageError(() => decodeImage(pngWithRows(4, 4, 4, 0.5)), 'truncated', /inflating the image data failed/);
+  });
+
+  it('bad chunk CRC', () => {
+    const bad = astronaut.slice();
+    bad[29] = bad[29]! ^ 1; // inside IHDR's CRC
+    expectImageError(() => decodeImage(bad), 'corrupt', /bad CRC in chunk IHDR/);
   });
 
   it('corrupt PNG data', () => {
