@@ -26,7 +26,7 @@ export type { Interpolation, ResizeOptions } from './transforms/resize.js';
 export { INTERPOLATIONS, resize, resampleImage, computeResizedOutputSize } from './transforms/resize.js';
 export { crop, centerCrop, centerCropOffsets } from './transforms/crop.js';
 export type { FloatImage } from './transforms/tensor.js';
-export { IMAGENET_MEAN, IMAGENET_STD, toTensor, normalize, hwcToChw, chwToHwc } from './transforms/tensor.js';
+export { IMAGENET_MEAN, IMAGENET_STD, toTensor, normalize, hwcToChw, chwToHwc, toNchw } from './transforms/tensor.js';
 export type {
   ImageClassificationOptions,
   ImageClassificationPreset,

@@ -74,7 +74,8 @@ function checkInterpolation(v: Interpolation | undefined, what: string): Interpo
  * const x = v1.apply(decodeImage(bytes)); // x.shape = [224, 224, 3]
  */
 export function ImageClassification(options: ImageClassificationOptions): ImageClassificationPreset {
-  const cropSize = positiveInt(options?.cropSize, 'ImageClassification: cropSize');
+  options = options ?? ({} as ImageClassificationOptions);
+  const cropSize = positiveInt(options.cropSize, 'ImageClassification: cropSize');
   const resizeSize = positiveInt(options.resizeSize ?? 256, 'ImageClassification: resizeSize');
   const interpolation = checkInterpolation(options.interpolation, 'ImageClassification');
   const mean = Object.freeze([...(options.mean ?? IMAGENET_MEAN)]);
@@ -103,7 +104,8 @@ export function ImageClassification(options: ImageClassificationOptions): ImageC
  * const x = seg.apply(img);
  */
 export function SemanticSegmentation(options: SemanticSegmentationOptions): SemanticSegmentationPreset {
-  const resizeSize = options?.resizeSize === null ? null : positiveInt(options?.resizeSize, 'SemanticSegmentation: resizeSize');
+  options = options ?? ({} as SemanticSegmentationOptions);
+  const resizeSize = options.resizeSize === null ? null : positiveInt(options.resizeSize, 'SemanticSegmentation: resizeSize');
   const interpolation = checkInterpolation(options.interpolation, 'SemanticSegmentation');
   const mean = Object.freeze([...(options.mean ?? IMAGENET_MEAN)]);
   const std = Object.freeze([...(options.std ?? IMAGENET_STD)]);

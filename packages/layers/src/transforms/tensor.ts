@@ -101,3 +101,17 @@ export function chwToHwc(data: Float32Array, shape: readonly [number, number, nu
   for (let p = 0; p < plane; p++) for (let ch = 0; ch < c; ch++) out[p * c + ch] = data[ch * plane + p]!;
   return out;
 }
+
+/**
+ * A preset's HWC output as a batch of one in TorchVision's NCHW layout, for comparing with
+ * `.npy` files or TorchVision tensors.
+ *
+ * @param image float32 `[H, W, C]`, HWC.
+ * @returns float32 data with shape `[1, C, H, W]`.
+ * @example
+ * const { data, shape } = toNchw(ImageClassification({ cropSize: 224 }).apply(img)); // shape [1, 3, 224, 224]
+ */
+export function toNchw(image: FloatImage): { data: Float32Array; shape: [1, number, number, number] } {
+  const [h, w, c] = image.shape;
+  return { data: hwcToChw(image.data, image.shape), shape: [1, c, h, w] };
+}
