@@ -117,8 +117,10 @@ function decodeJpegRgb(b: Uint8Array, maxPixels: number): RgbImage {
  * `Image.open(f).convert('RGB')` (TorchVision's image loader) does: greyscale replicated, palette
  * looked up (transparency dropped), alpha dropped without compositing, 16-bit samples reduced to
  * their high byte (16-bit greyscale clipped to 255, as Pillow's mode "I"), 1-bit as 0/255, no
- * EXIF rotation and no colour management. PNG output is bit-exact with Pillow; JPEG decoders differ
- * from libjpeg-turbo by a level or two on some pixels.
+ * EXIF rotation and no colour management. PNG output is bit-exact with Pillow. JPEG (jpeg-js) is
+ * not: its IDCT and chroma upsampling differ from libjpeg-turbo's, by up to 3–4 levels on photos
+ * and more along sharp colour edges in 4:2:0 files (jpeg-js replicates chroma samples where
+ * libjpeg-turbo interpolates them).
  *
  * Throws `ImageError` naming the problem: `unknown-format`, `truncated`, `corrupt`, `too-large`
  * (checked on the header before allocating), `empty`, `unsupported`.
