@@ -1,5 +1,6 @@
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface, type Interface } from 'node:readline';
+import type * as OrtWeb from 'onnxruntime-web';
 import type { Candidate } from './stats.js';
 
 /** A peer runtime that could not be set up, with the reason: reported as missing, never as zero. */
@@ -23,8 +24,8 @@ export function benchInput(h: number, w: number): Float32Array {
   return x;
 }
 
-type OrtModule = typeof import('onnxruntime-web');
-type OrtSession = import('onnxruntime-web').InferenceSession;
+type OrtModule = typeof OrtWeb;
+type OrtSession = OrtWeb.InferenceSession;
 
 function ortPeer(name: string, ort: OrtModule, session: OrtSession, h: number, w: number): Peer {
   const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', benchInput(h, w), [1, 3, h, w]) };

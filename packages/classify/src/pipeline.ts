@@ -6,7 +6,7 @@ import {
   type ClassifierBuildOptions,
   type ImageClassifier,
 } from '@mnv3/backbone';
-import { ImageClassification, StateDictError, getWeights, type HostTensor, type ImageClassificationPreset, type StateDict, type Weights } from '@mnv3/layers';
+import { ImageClassification, StateDictError, getWeights, type ImageClassificationPreset, type StateDict, type Weights } from '@mnv3/layers';
 import { toImageBatch, type ImageInput } from './inputs.js';
 import { resolveStateDict, type WeightsSource } from './weights-source.js';
 import { topk, type Prediction } from './topk.js';
@@ -22,6 +22,12 @@ export interface LoadOptions extends ClassifierBuildOptions {
   weights?: WeightsSource;
   /** Download progress on stderr (Node). Default: when stderr is a terminal. */
   progress?: boolean;
+}
+
+/** Raw logits: float32 `[N, numClasses]`, row-major. */
+export interface Logits {
+  data: Float32Array;
+  shape: [number, number];
 }
 
 export interface ClassifyOptions {
@@ -49,7 +55,7 @@ export class Classifier {
    *
    * @example const { data, shape } = await classifier.logits(['cat.png', 'dog.png']);
    */
-  async logits(input: ImageInput | readonly ImageInput[]): Promise<HostTensor> {
+  async logits(input: ImageInput | readonly ImageInput[]): Promise<Logits> {
     const inputs = Array.isArray(input) ? (input as readonly ImageInput[]) : [input as ImageInput];
     const rows: Float32Array[] = [];
     for (const item of inputs) {
@@ -70,7 +76,7 @@ export class Classifier {
       data.set(r, offset);
       offset += r.length;
     }
-    return { dtype: 'float32', shape: [data.length / n, n], data };
+    return { shape: [data.length / n, n], data };
   }
 
   /**

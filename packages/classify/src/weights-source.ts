@@ -6,7 +6,8 @@ import { readCheckpoint, type StateDict, type Weights } from '@mnv3/layers';
  */
 export type WeightsSource = string | URL | Uint8Array | ArrayBuffer | StateDict | Weights;
 
-const isNode = typeof process !== 'undefined' && !!process.versions?.node;
+// Checked through globalThis so the module type-checks and runs without Node's types.
+const isNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 
 /** Fetches (and in Node caches, with hash check) the weights, and reads them into a state dict. */
 export async function resolveStateDict(source: WeightsSource, options: { progress?: boolean } = {}): Promise<StateDict> {

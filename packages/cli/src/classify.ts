@@ -72,8 +72,8 @@ export async function classifyCommand(argv: string[], out: (s: string) => void):
         }
       } else {
         const { data } = await classifier.logits(input);
-        raw.push(data as Float32Array);
-        rows.push({ input, top: topk(data as Float32Array, k, classifier.categories) });
+        raw.push(data);
+        rows.push({ input, top: topk(data, k, classifier.categories) });
       }
     }
     if (values['save-raw']) {

@@ -30,3 +30,23 @@ export type { ConvertOptions } from './convert.js';
 export { convertToSafetensors, castFloat } from './convert.js';
 export type { CheckpointFormat } from './checkpoint.js';
 export { readCheckpoint, sniffCheckpointFormat } from './checkpoint.js';
+export type { RgbImage, ImageErrorCode } from './transforms/image.js';
+export { ImageError, MAX_IMAGE_PIXELS, rgbImage, checkImageSize } from './transforms/image.js';
+export type { ImageFormat, ImageHeader, DecodeImageOptions } from './transforms/decode.js';
+export { decodeImage, readImageHeader, sniffImageFormat } from './transforms/decode.js';
+export type { Interpolation, ResizeOptions } from './transforms/resize.js';
+export { INTERPOLATIONS, resize, resampleImage, computeResizedOutputSize } from './transforms/resize.js';
+export { crop, centerCrop, centerCropOffsets } from './transforms/crop.js';
+export type { FloatImage } from './transforms/tensor.js';
+export { IMAGENET_MEAN, IMAGENET_STD, toTensor, normalize, hwcToChw, chwToHwc, toNchw } from './transforms/tensor.js';
+export type {
+  ImageClassificationOptions,
+  ImageClassificationPreset,
+  SemanticSegmentationOptions,
+  SemanticSegmentationPreset,
+} from './transforms/presets.js';
+export { ImageClassification, SemanticSegmentation } from './transforms/presets.js';
+export type { BrowserImageSource } from './transforms/browser.js';
+export { imageDataToRgb, readBrowserImage } from './transforms/browser.js';
+export type { ImageSource } from './transforms/load-image.js';
+export { loadImage } from './transforms/load-image.js';
