@@ -49,6 +49,11 @@ def build(write, out):
         tensors[f"preset_{key}"] = x
         tensors[f"logits_{key}"] = y[0]
 
+    # A 1x1 photo is valid input for TorchVision (min_size (1, 1)): resized to 256, cropped to 224.
+    Image.new("RGB", (1, 1), (200, 120, 40)).save(os.path.join(out, "tiny.png"))
+    with torch.no_grad():
+        tensors["logits_tiny"] = model(preset(Image.open(os.path.join(out, "tiny.png")).convert("RGB"))[None])[0]
+
     x = varied_input((2, 3, 224, 224), 3003)
     np.save(os.path.join(out, "batch.npy"), x.numpy())
     with torch.no_grad():

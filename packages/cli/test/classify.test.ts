@@ -87,6 +87,14 @@ describe('mnv3 classify', () => {
     expect(lines[1]).toMatch(/^\s+1\. 0\.\d{4}\s+\d+\s+\S/);
   });
 
+  it('classifies a 1x1 image as TorchVision does (resized up to 256, cropped to 224)', async () => {
+    const f = loadFixture('classify', 'pipeline');
+    const { code, stdout } = await mnv3(['classify', '--model', 'mobilenet_v3_large', '--weights', large(), '--json', join(dir(), 'tiny.png')]);
+    expect(code).toBe(0);
+    const top = (JSON.parse(stdout) as { results: { top: { index: number }[] }[] }).results[0]!.top.map((t) => t.index);
+    expect(top).toEqual(top5(toFloat32(fixtureTensor(f, 'logits_tiny'))));
+  });
+
   describe('bad input gets a clear error and no stack trace', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'mnv3-bad-'));
     const cases: [string, () => string[], number, RegExp][] = [
