@@ -133,6 +133,7 @@ export const LRASPP_MobileNet_V3_Large_Weights: WeightsEnum<'COCO_WITH_VOC_LABEL
 // ---------------------------------------------------------------------------------------------
 // Builder.
 
+/** Options of `lrasppMobileNetV3Large` (TorchVision's kwargs, camelCase). */
 export interface LRASPPMobileNetV3LargeOptions extends SegmentationBuildOptions {
   /** Output classes including the background; default 21 (VOC), or the weights' category count. */
   numClasses?: number;

@@ -113,3 +113,14 @@ describe('LR-ASPP facts and errors', () => {
     model.dispose();
   });
 });
+
+describe('backbone taps', () => {
+  it('uses TorchVision\'s stage indices of the dilated MobileNetV3-Large: low = child 4 (40 ch), high = child 16 (960 ch)', async () => {
+    const { mobilenetV3Large } = await import('@mnv3/backbone');
+    const { mobileNetV3StageIndices } = await import('@mnv3/layers');
+    expect(mobileNetV3StageIndices(mobilenetV3Large({ dilated: true }).features)).toEqual([0, 2, 4, 7, 13, 16]);
+    const model = lrasppMobileNetV3Large();
+    expect(model.backbone.layers).toHaveLength(17);
+    expect([...model.backbone.namedStateEntries()][0]![0]).toBe('0.0.weight');
+  });
+});

@@ -17,6 +17,7 @@ export interface PixelImage {
   channels: 3 | 4;
 }
 
+/** Options of `colorizeMask`. */
 export interface ColorizeOptions {
   /** uint8 `[k, 3]` RGB rows, indexed by class; default `VOC_PALETTE` (256 entries). */
   palette?: Uint8Array;
@@ -74,6 +75,7 @@ export function colorizeMask(mask: ClassMap, options: ColorizeOptions = {}): Pix
   return { data: out, width: mask.width, height: mask.height, channels };
 }
 
+/** Options of `overlayMask`. */
 export interface OverlayOptions {
   /** Weight of the mask colour, 0..1; default 0.5: `round((1 − α)·photo + α·colour)`. */
   alpha?: number;

@@ -20,6 +20,7 @@ export interface VocSample extends VocSampleEntry {
   mask: ClassMap & { data: Uint8Array; palette: Uint8Array | null };
 }
 
+/** Which samples `listVocSegmentation` / `readVocSegmentation` return. */
 export interface VocSegmentationOptions {
   /**
    * Reads the ids from `ImageSets/Segmentation/<split>.txt` (`train`, `val`, `trainval`, …);
