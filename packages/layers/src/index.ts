@@ -9,7 +9,7 @@ export type { ActivationName } from './activations.js';
 export { ACTIVATIONS, Activation, Dropout, activate, hardswish, hardsigmoid } from './activations.js';
 export type { ConvGeometry } from './conv.js';
 export type { Conv2dOptions, FoldableNorm, NormLayer } from './nn.js';
-export { Conv2d, BatchNorm2d, FrozenBatchNorm2d, Linear, batchNorm2d, frozenBatchNorm2d, globalAvgPool } from './nn.js';
+export { AdaptiveAvgPool2d, Conv2d, BatchNorm2d, FrozenBatchNorm2d, Linear, batchNorm2d, frozenBatchNorm2d, globalAvgPool } from './nn.js';
 export type { Conv2dNormActivationOptions } from './misc.js';
 export { Conv2dNormActivation, SqueezeExcitation } from './misc.js';
 export type { InvertedResidualConfig } from './inverted-residual.js';
@@ -19,7 +19,7 @@ export { CheckpointError } from './errors.js';
 export type { SafetensorsFile } from './safetensors.js';
 export { readSafetensors, writeSafetensors } from './safetensors.js';
 export type { TransformsPreset, Weights, WeightsEnum, WeightsMeta } from './weights-api.js';
-export { weights, getWeights } from './weights-api.js';
+export { weights, getWeights, overwriteValueParam } from './weights-api.js';
 export { IntermediateLayerGetter } from './intermediate-layer-getter.js';
 export { countMacs, recordMacs } from './profiling.js';
 export type { TorchLoadOptions, ReadStateDictOptions } from './torch-load.js';
@@ -50,3 +50,22 @@ export type { BrowserImageSource } from './transforms/browser.js';
 export { imageDataToRgb, readBrowserImage } from './transforms/browser.js';
 export type { ImageSource } from './transforms/load-image.js';
 export { loadImage } from './transforms/load-image.js';
+export { IntermediateLayerGetterModule } from './intermediate-layer-getter.js';
+export type { ClassMap, ColorizeOptions, OverlayOptions, PixelImage, SegmentationBuildOptions, SegmentationMetrics, SegmentationModelEntry, SegmentationOutput } from './segmentation/index.js';
+export {
+  ConfusionMatrix,
+  SegmentationModel,
+  VOC_CATEGORIES,
+  VOC_IGNORE_INDEX,
+  VOC_PALETTE,
+  colorizeMask,
+  decodeMaskPng,
+  encodeImagePng,
+  encodeMaskPng,
+  formatFixed1,
+  interpolateBilinear,
+  logitsToClassMaps,
+  mobileNetV3StageIndices,
+  overlayMask,
+  vocColormap,
+} from './segmentation/index.js';

@@ -60,6 +60,8 @@ export class InvertedResidual extends Layer {
   readonly block: Sequential;
   readonly useResConnect: boolean;
   readonly outChannels: number;
+  /** TorchVision's `_is_cn`: the block is strided (stride > 1 in its config, even when dilated instead). */
+  readonly isCn: boolean;
 
   constructor(cnf: InvertedResidualConfig, normLayer: NormLayer) {
     super();
@@ -87,6 +89,7 @@ export class InvertedResidual extends Layer {
     layers.push(new Conv2dNormActivation(cnf.expandedChannels, cnf.outChannels, { kernelSize: 1, normLayer, activation: null }));
     this.block = this.registerModule('block', new Sequential(layers));
     this.outChannels = cnf.outChannels;
+    this.isCn = cnf.stride > 1;
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {

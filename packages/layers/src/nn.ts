@@ -256,3 +256,17 @@ export class Linear extends Layer<tf.Tensor2D> {
 export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
   return tf.mean(x, [1, 2]);
 }
+
+/**
+ * `nn.AdaptiveAvgPool2d(1)` keeping the spatial axes: NHWC `[N, H, W, C]` → `[N, 1, 1, C]`. Only
+ * output size 1 exists here (the only one TorchVision's MobileNet heads use).
+ */
+export class AdaptiveAvgPool2d extends Layer {
+  constructor(readonly outputSize: 1 = 1) {
+    super();
+    if (outputSize !== 1) throw new RangeError(`AdaptiveAvgPool2d supports output size 1 only, got ${String(outputSize)}`);
+  }
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.mean(x, [1, 2], true);
+  }
+}

@@ -30,3 +30,6 @@ export async function readImageFile(path: string, options: DecodeImageOptions = 
   }
   return decodeImage(await readFile(path), options);
 }
+
+export type { VocSample, VocSampleEntry, VocSegmentationOptions } from './segmentation/voc-dataset.js';
+export { listVocSegmentation, readVocSample, readVocSegmentation } from './segmentation/voc-dataset.js';

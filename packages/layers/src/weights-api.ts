@@ -50,3 +50,16 @@ export function getWeights<K extends string>(table: WeightsEnum<K>, name: string
   }
   return table[name as K];
 }
+
+/**
+ * TorchVision's `_ovewrite_value_param`: a builder option that a checkpoint fixes takes the
+ * checkpoint's value; an explicit different value is an error with TorchVision's message.
+ *
+ * @example overwriteValueParam('num_classes', options.numClasses, weights.meta.categories.length)
+ */
+export function overwriteValueParam<T>(param: string, actual: T | undefined, expected: T): T {
+  if (actual !== undefined && actual !== expected) {
+    throw new Error(`The parameter '${param}' expected value ${String(expected)} but got ${String(actual)} instead.`);
+  }
+  return expected;
+}

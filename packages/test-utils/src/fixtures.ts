@@ -30,7 +30,34 @@ export function ensureFixtures(suite: string): string {
   const dir = fixtureDir(suite);
   const stamp = oracleStamp();
   const stampFile = join(dir, '.stamp');
-  if (existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp) return dir;
+  const fresh = () => existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp;
+  if (fresh()) return dir;
+  // Several packages read the same suite (segmentation) and turbo runs their tests in parallel:
+  // one process generates, the others wait for it instead of replacing the folder under it.
+  mkdirSync(dirname(dir), { recursive: true });
+  const lock = `${dir}.lock`;
+  const started = Date.now();
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      break;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+      if (Date.now() - started > 30 * 60_000) throw new Error(`waited 30 min for ${lock}: remove it if no oracle is running`);
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
+      if (fresh()) return dir;
+    }
+  }
+  try {
+    if (fresh()) return dir;
+    generate(suite, dir, stamp);
+  } finally {
+    rmSync(lock, { recursive: true, force: true });
+  }
+  return dir;
+}
+
+function generate(suite: string, dir: string, stamp: string): void {
   try {
     execFileSync(ORACLE_PYTHON, ['-c', 'import torch, torchvision'], { stdio: 'pipe' });
   } catch {
@@ -45,9 +72,7 @@ export function ensureFixtures(suite: string): string {
   execFileSync(ORACLE_PYTHON, [join(ORACLE_DIR, 'oracle.py'), suite, tmp], { stdio: ['ignore', 'inherit', 'inherit'] });
   writeFileSync(join(tmp, '.stamp'), stamp);
   rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dirname(dir), { recursive: true });
   renameSync(tmp, dir);
-  return dir;
 }
 
 export interface Fixture {

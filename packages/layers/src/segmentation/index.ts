@@ -1,0 +1,10 @@
+export { interpolateBilinear } from './interpolate.js';
+export { VOC_CATEGORIES, VOC_IGNORE_INDEX, VOC_PALETTE, vocColormap } from './voc.js';
+export type { SegmentationMetrics } from './confusion-matrix.js';
+export { ConfusionMatrix, formatFixed1 } from './confusion-matrix.js';
+export type { ClassMap, ColorizeOptions, OverlayOptions, PixelImage } from './render.js';
+export { colorizeMask, decodeMaskPng, encodeImagePng, encodeMaskPng, overlayMask } from './render.js';
+export { logitsToClassMaps } from './class-map.js';
+export { mobileNetV3StageIndices } from './stage-indices.js';
+export type { SegmentationBuildOptions, SegmentationModelEntry, SegmentationOutput } from './segmentation-model.js';
+export { SegmentationModel } from './segmentation-model.js';

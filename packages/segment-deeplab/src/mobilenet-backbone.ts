@@ -1,0 +1,42 @@
+import { mobilenetV3Large } from '@mnv3/backbone';
+import { IntermediateLayerGetterModule, mobileNetV3StageIndices, overwriteValueParam, type Weights } from '@mnv3/layers';
+
+/**
+ * The dilated MobileNetV3-Large `features` cut as TorchVision's `_deeplabv3_mobilenetv3` cuts it:
+ * `out` = stage index `[-1]` (C5, output stride 16, 960 channels, child 16) and, with `aux`,
+ * `aux` = `[-4]` (C2, output stride 8, 40 channels, child 4). Children are registered as
+ * `0` … `16`, so under a model's `backbone` the keys are TorchVision's.
+ */
+export function deeplabMobileNetV3Backbone(aux: boolean): {
+  backbone: IntermediateLayerGetterModule;
+  outChannels: number;
+  auxChannels: number;
+} {
+  const mnv3 = mobilenetV3Large({ dilated: true });
+  const stages = mobileNetV3StageIndices(mnv3.features);
+  const outPos = stages[stages.length - 1]!;
+  const auxPos = stages[stages.length - 4]!;
+  const returnLayers: Record<string, string> = { [String(outPos)]: 'out' };
+  if (aux) returnLayers[String(auxPos)] = 'aux';
+  return {
+    backbone: new IntermediateLayerGetterModule(mnv3.features, returnLayers),
+    outChannels: mnv3.featureChannels[outPos]!,
+    auxChannels: mnv3.featureChannels[auxPos]!,
+  };
+}
+
+/** `numClasses` and `auxLoss` as TorchVision's builders settle them (weights fix both for DeepLabV3). */
+export function resolveOptions(
+  options: { numClasses?: number; auxLoss?: boolean; weights?: Weights },
+  weightsFixAux: boolean,
+): { numClasses: number; auxLoss: boolean } {
+  let numClasses = options.numClasses;
+  let auxLoss = options.auxLoss;
+  if (options.weights) {
+    numClasses = overwriteValueParam('num_classes', numClasses, options.weights.meta.categories.length);
+    if (weightsFixAux) auxLoss = overwriteValueParam('aux_loss', auxLoss, true);
+  }
+  const n = numClasses ?? 21;
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`numClasses must be a positive integer, got ${n}`);
+  return { numClasses: n, auxLoss: auxLoss ?? false };
+}

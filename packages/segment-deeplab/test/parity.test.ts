@@ -1,0 +1,140 @@
+// TorchVision's DeepLabV3 and FCN (MobileNetV3-Large) against ours on seeded random weights
+// (tools/reference/suite_segmentation.py), with and without the aux head.
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { assertScaledClose, fixtureTensor, loadFixture, nchwToNhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
+import { StateDictError, VOC_CATEGORIES, getWeights, toFloat32, type HostTensor } from '@mnv3/layers';
+import { DEEPLAB_MODELS, DeepLabV3_MobileNet_V3_Large_Weights, deeplabv3MobileNetV3Large, fcnMobileNetV3Large } from '../src/index.js';
+
+const TOL = 1e-4;
+const SIZES = ['520x520', '320x320', '257x300'];
+const CASES = [
+  ['deeplabv3_mobilenet_v3_large', false],
+  ['deeplabv3_mobilenet_v3_large', true],
+  ['fcn_mobilenet_v3_large', false],
+  ['fcn_mobilenet_v3_large', true],
+] as const;
+
+function nhwc(t: HostTensor): tf.Tensor4D {
+  const { data, shape } = nchwToNhwc(toFloat32(t), t.shape);
+  return tf.tensor4d(data, shape);
+}
+
+/** Share of pixels whose argmax over classes agrees; NCHW host logits. */
+function argmaxAgreement(actual: Float32Array, expected: Float32Array, shape: readonly number[]): number {
+  const [n, c, h, w] = shape as [number, number, number, number];
+  let agree = 0;
+  for (let b = 0; b < n; b++)
+    for (let p = 0; p < h * w; p++) {
+      let ia = 0;
+      let ie = 0;
+      for (let k = 1; k < c; k++) {
+        const o = (b * c + k) * h * w + p;
+        if (actual[o]! > actual[(b * c + ia) * h * w + p]!) ia = k;
+        if (expected[o]! > expected[(b * c + ie) * h * w + p]!) ie = k;
+      }
+      if (ia === ie) agree++;
+    }
+  return agree / (n * h * w);
+}
+
+describe.each(CASES)('%s (auxLoss %s) matches TorchVision 0.14', (name, auxLoss) => {
+  const fixtureName = `${name}${auxLoss ? '_aux' : ''}`;
+  const build = () => DEEPLAB_MODELS[name].build({ auxLoss });
+
+  it('has TorchVision\'s parameter count and state dict keys, in order', () => {
+    const f = loadFixture('segmentation', fixtureName);
+    const model = build();
+    expect(model.numParams()).toBe(f.config.numParams);
+    expect([...model.namedStateEntries()].map(([k]) => k)).toEqual([...f.stateDict.keys()]);
+    model.dispose();
+  });
+
+  it.each(SIZES)('@%s: out (and aux) within 1e-4·max(1, max|ref|), argmax agreement ≥ 0.9999, no leaks', async (size) => {
+    const f = loadFixture('segmentation', fixtureName);
+    const model = build();
+    model.loadStateDict(f.stateDict);
+    const before = tf.memory().numTensors;
+    const x = nhwc(fixtureTensor(f, `input_${size}`));
+    const y = model.forward(x);
+    expect(Object.keys(y)).toEqual(auxLoss ? ['out', 'aux'] : ['out']);
+    for (const head of auxLoss ? (['out', 'aux'] as const) : (['out'] as const)) {
+      const expected = fixtureTensor(f, `${head}_${size}`);
+      const [n, ch, h, w] = expected.shape as [number, number, number, number];
+      const t = y[head]!;
+      expect(t.shape).toEqual([n, h, w, ch]);
+      const actual = await nhwcTensorToNchw(t);
+      const report = assertScaledClose(actual, expected, TOL, { what: `${fixtureName} ${head} @${size}` });
+      expect(report.maxAbsExpected).toBeGreaterThan(1);
+      const agreement = argmaxAgreement(actual, toFloat32(expected), expected.shape);
+      expect(agreement).toBeGreaterThanOrEqual(0.9999);
+      console.info(
+        `${fixtureName} ${head} @${size}: max |diff| ${report.maxAbsDiff.toExponential(2)} (max |ref| ${report.maxAbsExpected.toFixed(2)}, ` +
+          `scaled ${(report.maxAbsDiff / Math.max(1, report.maxAbsExpected)).toExponential(2)}), argmax agreement ${(agreement * 100).toFixed(4)}%`,
+      );
+    }
+    tf.dispose([x, y.out, ...(y.aux ? [y.aux] : [])]);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+});
+
+describe('DeepLabV3 / FCN facts and errors', () => {
+  it('parameter counts as TorchVision\'s constructions', () => {
+    expect(deeplabv3MobileNetV3Large({ auxLoss: true }).numParams()).toBe(11_029_328);
+    expect(deeplabv3MobileNetV3Large().numParams()).toBe(11_025_477);
+    expect(fcnMobileNetV3Large({ auxLoss: true }).numParams()).toBe(5_054_944);
+    expect(fcnMobileNetV3Large().numParams()).toBe(5_051_093);
+  });
+
+  it('weights table as TorchVision\'s; the weights imply auxLoss and 21 classes', () => {
+    const w = getWeights(DeepLabV3_MobileNet_V3_Large_Weights, 'COCO_WITH_VOC_LABELS_V1', 'deeplabv3_mobilenet_v3_large');
+    expect(DeepLabV3_MobileNet_V3_Large_Weights.DEFAULT).toBe(w);
+    expect(w.url).toBe('https://download.pytorch.org/models/deeplabv3_mobilenet_v3_large-fc3c493d.pth');
+    expect(w.sha256Prefix).toBe('fc3c493d');
+    expect(w.transforms).toEqual({ kind: 'SemanticSegmentation', resizeSize: 520 });
+    expect(w.meta.numParams).toBe(11_029_328);
+    expect(w.meta.metrics).toEqual({ 'COCO-val2017-VOC-labels': { miou: 60.3, pixel_acc: 91.2 } });
+    expect(w.meta.categories).toBe(VOC_CATEGORIES);
+    const model = deeplabv3MobileNetV3Large({ weights: w });
+    expect(model.auxClassifier).not.toBeNull();
+    expect(model.numClasses).toBe(21);
+    expect(model.numParams()).toBe(w.meta.numParams);
+    expect(() => deeplabv3MobileNetV3Large({ weights: w, auxLoss: false })).toThrow("The parameter 'aux_loss' expected value true but got false instead.");
+    expect(() => deeplabv3MobileNetV3Large({ weights: w, numClasses: 3 })).toThrow("The parameter 'num_classes' expected value 21 but got 3 instead.");
+    expect(() => fcnMobileNetV3Large({ weights: w })).toThrow(/fcn_mobilenet_v3_large has no published weights/);
+    expect(DEEPLAB_MODELS.fcn_mobilenet_v3_large.weights).toBeNull();
+  });
+
+  it('a wrong numClasses is a size mismatch on both heads', () => {
+    const f = loadFixture('segmentation', 'deeplabv3_mobilenet_v3_large_aux');
+    const model = deeplabv3MobileNetV3Large({ numClasses: 5, auxLoss: true });
+    let error: unknown;
+    try {
+      model.loadStateDict(f.stateDict);
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(StateDictError);
+    const keys = (error as StateDictError).shapeMismatches.map((m) => m.key);
+    expect(keys).toEqual(['classifier.4.weight', 'classifier.4.bias', 'aux_classifier.4.weight', 'aux_classifier.4.bias']);
+    expect((error as Error).message).toMatch(
+      /size mismatch for classifier\.4\.weight: copying a param with shape \[21, 256, 1, 1\] from checkpoint, the shape in current model is \[5, 256, 1, 1\]/,
+    );
+    expect(() => fcnMobileNetV3Large({ numClasses: 2.5 })).toThrow(/numClasses must be a positive integer, got 2.5/);
+  });
+
+  it('the aux checkpoint on a model without aux head names the unexpected keys; FCN weights do not load into DeepLabV3', () => {
+    const aux = loadFixture('segmentation', 'deeplabv3_mobilenet_v3_large_aux');
+    const model = deeplabv3MobileNetV3Large();
+    expect(() => model.loadStateDict(aux.stateDict)).toThrow(/Unexpected key\(s\) in state_dict: "aux_classifier\.0\.weight"/);
+    const result = model.loadStateDict(aux.stateDict, { strict: false });
+    expect(result.unexpectedKeys).toHaveLength(8); // conv, BatchNorm (5 entries), classifier weight and bias
+    expect(result.missingKeys).toEqual([]);
+    model.dispose();
+    const fcn = loadFixture('segmentation', 'fcn_mobilenet_v3_large');
+    const deeplab = deeplabv3MobileNetV3Large();
+    expect(() => deeplab.loadStateDict(fcn.stateDict)).toThrow(StateDictError);
+    expect(() => deeplab.loadStateDict(fcn.stateDict)).toThrow(/Missing key\(s\) in state_dict: "classifier\.0\.convs\.0\.0\.weight"/);
+  });
+});

@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+    setupFiles: ['@mnv3/test-utils/setup-wasm'],
+    globalSetup: ['./test/global-setup.ts'],
+    testTimeout: 60_000,
+  },
+});
