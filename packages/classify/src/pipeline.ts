@@ -6,9 +6,8 @@ import {
   type ClassifierBuildOptions,
   type ImageClassifier,
 } from '@mnv3/backbone';
-import { ImageClassification, StateDictError, getWeights, type ImageClassificationPreset, type StateDict, type Weights } from '@mnv3/layers';
+import { ImageClassification, getWeights, loadWeightsInto, resolveStateDict, type WeightsSource, type ImageClassificationPreset, type StateDict, type Weights } from '@mnv3/layers';
 import { toImageBatch, type ImageInput } from './inputs.js';
-import { resolveStateDict, type WeightsSource } from './weights-source.js';
 import { topk, type Prediction } from './topk.js';
 
 /** TorchVision's V1 classification preset: used when weights come from a file, which carries none. */
@@ -129,7 +128,7 @@ export async function load(name: string, options: LoadOptions = {}): Promise<Cla
   const model = buildClassifier(modelName, { ...options, numClasses });
   try {
     const stateDict: StateDict = await resolveStateDict(registry ?? source, { progress: options.progress });
-    loadChecked(model, stateDict, modelName);
+    loadWeightsInto(model, stateDict, modelName);
   } catch (e) {
     model.dispose();
     throw e;
@@ -141,26 +140,4 @@ export async function load(name: string, options: LoadOptions = {}): Promise<Cla
       : [];
   const preset = registry?.transforms.kind === 'ImageClassification' ? registry.transforms : DEFAULT_PRESET;
   return new Classifier(modelName, model, categories, ImageClassification(preset), registry);
-}
-
-/** `loadStateDict` with an error that says, in a few lines, why the checkpoint does not fit. */
-export function loadChecked(model: ImageClassifier, stateDict: StateDict, name: string): void {
-  try {
-    model.loadStateDict(stateDict);
-  } catch (e) {
-    if (!(e instanceof StateDictError)) throw e;
-    const parts: string[] = [];
-    const few = (keys: string[]) => keys.slice(0, 3).join(', ') + (keys.length > 3 ? ', …' : '');
-    if (e.shapeMismatches.length) {
-      const m = e.shapeMismatches[0]!;
-      parts.push(`${e.shapeMismatches.length} shape mismatch(es), e.g. ${m.key}: checkpoint [${m.actual.join(', ')}], model [${m.expected.join(', ')}]`);
-    }
-    if (e.missingKeys.length) parts.push(`${e.missingKeys.length} missing key(s): ${few(e.missingKeys)}`);
-    if (e.unexpectedKeys.length) parts.push(`${e.unexpectedKeys.length} unexpected key(s): ${few(e.unexpectedKeys)}`);
-    const hint =
-      e.shapeMismatches.length && e.shapeMismatches.every((m) => m.key.startsWith('classifier.') || m.key.startsWith('fc.'))
-        ? ' (only the last layer differs: check numClasses)'
-        : ' (is it a checkpoint for another model or configuration?)';
-    throw new Error(`the checkpoint does not fit ${name}${hint}: ${parts.join('; ')}`, { cause: e });
-  }
 }

@@ -51,10 +51,27 @@ export { imageDataToRgb, readBrowserImage } from './transforms/browser.js';
 export type { ImageSource } from './transforms/load-image.js';
 export { loadImage } from './transforms/load-image.js';
 export { IntermediateLayerGetterModule } from './intermediate-layer-getter.js';
-export type { ClassMap, ColorizeOptions, OverlayOptions, PixelImage, SegmentationBuildOptions, SegmentationMetrics, SegmentationModelEntry, SegmentationOutput } from './segmentation/index.js';
+export type {
+  ClassMap,
+  ClassShare,
+  ColorizeOptions,
+  LoadSegmenterOptions,
+  OverlayOptions,
+  PixelImage,
+  SegmentOptions,
+  SegmentationBuildOptions,
+  SegmentationMetrics,
+  SegmentationModelEntry,
+  SegmentationOutput,
+  SegmentationResult,
+} from './segmentation/index.js';
 export {
   ConfusionMatrix,
+  SEGMENTATION_RESIZE_SIZES,
   SegmentationModel,
+  Segmenter,
+  classShares,
+  loadSegmenter,
   VOC_CATEGORIES,
   VOC_IGNORE_INDEX,
   VOC_PALETTE,
@@ -69,3 +86,5 @@ export {
   overlayMask,
   vocColormap,
 } from './segmentation/index.js';
+export type { WeightsSource } from './weights-source.js';
+export { resolveStateDict, loadWeightsInto } from './weights-source.js';

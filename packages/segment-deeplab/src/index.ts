@@ -12,4 +12,4 @@ export {
 export { FCN, FCNHead, fcnMobileNetV3Large } from './fcn.js';
 export { deeplabMobileNetV3Backbone } from './mobilenet-backbone.js';
 export type { DeepLabModelName } from './models.js';
-export { DEEPLAB_MODELS } from './models.js';
+export { DEEPLAB_MODELS, load } from './models.js';

@@ -1,4 +1,4 @@
-import type { SegmentationModelEntry } from '@mnv3/layers';
+import { loadSegmenter, type LoadSegmenterOptions, type Segmenter, type SegmentationModelEntry } from '@mnv3/layers';
 import { LRASPP_MobileNet_V3_Large_Weights, lrasppMobileNetV3Large } from './lraspp.js';
 
 /**
@@ -11,3 +11,16 @@ export const LRASPP_MODELS = {
 
 /** TorchVision names of the LR-ASPP models. */
 export type LRASPPModelName = keyof typeof LRASPP_MODELS;
+
+/**
+ * Builds an LR-ASPP model by TorchVision name, loads its weights and wraps it with TorchVision's
+ * eval preset (520, or 320 for speed).
+ *
+ * @example const s = await load('lraspp_mobilenet_v3_large', { weights: 'COCO_WITH_VOC_LABELS_V1' });
+ */
+export async function load(name: string, options: LoadSegmenterOptions): Promise<Segmenter> {
+  if (!Object.prototype.hasOwnProperty.call(LRASPP_MODELS, name)) {
+    throw new Error(`unknown model "${name}"; valid: ${Object.keys(LRASPP_MODELS).join(', ')}`);
+  }
+  return loadSegmenter(name, LRASPP_MODELS[name as LRASPPModelName], options);
+}

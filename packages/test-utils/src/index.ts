@@ -2,3 +2,4 @@ export type { CloseOptions, CloseReport } from './close.js';
 export { compareClose, assertClose, assertScaledClose, nchwToNhwc, nhwcTensorToNchw } from './close.js';
 export type { Fixture } from './fixtures.js';
 export { REPO_ROOT, ORACLE_PYTHON, fixtureDir, ensureFixtures, listFixtures, loadFixture, fixtureTensor } from './fixtures.js';
+export { expectSegmentationMatches } from './segmentation.js';

@@ -8,3 +8,5 @@ export { logitsToClassMaps } from './class-map.js';
 export { mobileNetV3StageIndices } from './stage-indices.js';
 export type { SegmentationBuildOptions, SegmentationModelEntry, SegmentationOutput } from './segmentation-model.js';
 export { SegmentationModel } from './segmentation-model.js';
+export type { ClassShare, LoadSegmenterOptions, SegmentOptions, SegmentationResult } from './pipeline.js';
+export { SEGMENTATION_RESIZE_SIZES, Segmenter, classShares, loadSegmenter } from './pipeline.js';
