@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, splitFusable, type ActivationName } from './activations.js';
+import { fastBackend, runKernel } from './kernels/fast.js';
+import { Mnv3Activation, Mnv3DepthwiseConv2d } from './kernels/names.js';
 import { recordMacs } from './profiling.js';
 
 /** Geometry of a 2-D convolution, in TorchVision's terms. */
@@ -71,6 +73,23 @@ export class ConvKernel {
     return new ConvKernel(g, filters, bias ? tf.tensor1d(bias) : null, activation, depthwise);
   }
 
+  /** The filter (`[k,k,in,out]`, or `[k,k,C,1]` depthwise) of an ungrouped or depthwise conv. */
+  get filter(): tf.Tensor4D {
+    return this.filters[0]!;
+  }
+
+  get biasTensor(): tf.Tensor1D | null {
+    return this.bias;
+  }
+
+  get activationName(): ActivationName | null {
+    return this.activation;
+  }
+
+  get geometry(): Readonly<ConvGeometry> {
+    return this.g;
+  }
+
   tensors(): tf.Tensor[] {
     return this.bias ? [...this.filters, this.bias] : [...this.filters];
   }
@@ -81,6 +100,10 @@ export class ConvKernel {
     const channels = x.shape[3];
     if (channels !== g.inChannels) {
       throw new RangeError(`expected input with ${g.inChannels} channels, got ${channels} (shape [${x.shape.join(', ')}], NHWC)`);
+    }
+    if (x.dtype === 'float32' && fastBackend()) {
+      const y = this.applyFast(x);
+      if (y) return y;
     }
     // A number is symmetric explicit padding, as PyTorch's; never 'same' (asymmetric at stride 2).
     const pad = g.padding;
@@ -127,5 +150,50 @@ export class ConvKernel {
       recordMacs(n * h * w * g.outChannels * (g.inChannels / g.groups) * g.kernelSize * g.kernelSize);
       return activate(y, after);
     });
+  }
+
+  /**
+   * The fast path (tfjs' wasm backend with our kernels loaded): depthwise convolutions in our own
+   * kernel with bias and activation fused; other convolutions call tfjs' FusedConv2D kernel
+   * directly (no op wrapper, no tidy) and hardswish/hardsigmoid run as one pass after it.
+   * Returns null for what it does not cover (grouped convs, sigmoid after depthwise).
+   */
+  private applyFast(x: tf.Tensor4D): tf.Tensor4D | null {
+    const { g } = this;
+    let y: tf.Tensor4D;
+    if (this.depthwise) {
+      if (this.activation === 'sigmoid') return null;
+      const inputs: tf.NamedTensorMap = { x, filter: this.filters[0]! };
+      if (this.bias) inputs.bias = this.bias;
+      y = runKernel<tf.Tensor4D>(Mnv3DepthwiseConv2d, inputs, {
+        stride: g.stride,
+        pad: g.padding,
+        dilation: g.dilation,
+        activation: this.activation ?? 'linear',
+      });
+    } else if (g.groups === 1) {
+      const { fused, after } = splitFusable(this.activation);
+      const inputs: tf.NamedTensorMap = { x, filter: this.filters[0]! };
+      if (this.bias) inputs.bias = this.bias;
+      y = runKernel<tf.Tensor4D>('FusedConv2D', inputs, {
+        strides: [g.stride, g.stride],
+        pad: g.padding,
+        dataFormat: 'NHWC',
+        dilations: [g.dilation, g.dilation],
+        dimRoundingMode: undefined,
+        activation: fused,
+        leakyreluAlpha: 0,
+      });
+      if (after) {
+        const z = runKernel<tf.Tensor4D>(Mnv3Activation, { x: y }, { activation: after });
+        y.dispose();
+        y = z;
+      }
+    } else {
+      return null;
+    }
+    const [n, h, w] = y.shape;
+    recordMacs(n * h * w * g.outChannels * (g.inChannels / g.groups) * g.kernelSize * g.kernelSize);
+    return y;
   }
 }

@@ -1,5 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationName } from './activations.js';
+import { fastBackend, runKernel } from './kernels/fast.js';
+import { Mnv3Add } from './kernels/names.js';
 import { makeDivisible } from './make-divisible.js';
 import { Conv2dNormActivation, SqueezeExcitation } from './misc.js';
 import { Layer, Sequential } from './module.js';
@@ -92,7 +94,9 @@ export class InvertedResidual extends Layer {
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       const y = this.block.forward(x);
-      return this.useResConnect ? tf.add(y, x) : y;
+      if (!this.useResConnect) return y;
+      if (x.dtype === 'float32' && fastBackend()) return runKernel<tf.Tensor4D>(Mnv3Add, { a: y, b: x });
+      return tf.add(y, x);
     });
   }
 }

@@ -97,6 +97,12 @@ export class Conv2d extends Layer {
     this.assertBuilt();
     return this.kernel!.apply(x);
   }
+
+  /** The built kernel (folded weights as tfjs tensors), for fused fast paths. */
+  get convKernel(): ConvKernel {
+    this.assertBuilt();
+    return this.kernel!;
+  }
 }
 
 /** A normalisation layer BatchNorm-like enough to be folded into the preceding convolution. */

@@ -1,0 +1,233 @@
+// WASM SIMD kernels for the fast path of @mnv3/layers, in AssemblyScript (compiled by
+// scripts/build-wasm.mjs into src/kernels/wasm-binary.generated.ts).
+//
+// The module imports the tfjs WASM backend's memory, so every pointer here is a byte offset of a
+// tfjs tensor (or of scratch space malloc'd from that heap). Nothing here allocates, keeps state or
+// has static data: the module owns no part of the shared memory.
+//
+// Layout: NHWC float32. Activations: 0 linear, 1 relu, 2 relu6, 3 hardswish, 4 hardsigmoid.
+// min/max use the pseudo-min/max instructions (one instruction each on x86/ARM); the formulas
+// follow the plain tfjs-op path: hardswish(x) = x · (min(max(x + 3, 0), 6) / 6).
+
+
+const ZERO4: v128 = f32x4.splat(0);
+const THREE4: v128 = f32x4.splat(3);
+const SIX4: v128 = f32x4.splat(6);
+
+@inline function act4(v: v128, act: i32): v128 {
+  if (act == 1) return f32x4.pmax(ZERO4, v);
+  if (act == 2) return f32x4.pmin(SIX4, f32x4.pmax(ZERO4, v));
+  if (act == 3) return f32x4.mul(v, f32x4.div(f32x4.pmin(SIX4, f32x4.pmax(ZERO4, f32x4.add(v, THREE4))), SIX4));
+  if (act == 4) return f32x4.div(f32x4.pmin(SIX4, f32x4.pmax(ZERO4, f32x4.add(v, THREE4))), SIX4);
+  return v;
+}
+
+@inline function relu6s(v: f32): f32 {
+  const r: f32 = v > 0 ? v : 0;
+  return r < 6 ? r : 6;
+}
+
+@inline function act1(v: f32, act: i32): f32 {
+  if (act == 1) return v > 0 ? v : 0;
+  if (act == 2) return relu6s(v);
+  if (act == 3) return v * (relu6s(v + 3) / 6);
+  if (act == 4) return relu6s(v + 3) / 6;
+  return v;
+}
+
+/** out[i] = act(x[i]) for n floats (in place when out == x). */
+export function activation(x: usize, out: usize, n: i32, act: i32): void {
+  let i = 0;
+  for (; i + 8 <= n; i += 8) {
+    const o = <usize>i << 2;
+    v128.store(out + o, act4(v128.load(x + o), act));
+    v128.store(out + o, act4(v128.load(x + o, 16), act), 16);
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, act1(load<f32>(x + o), act));
+  }
+}
+
+/** out[i] = act(a[i] + b[i]) for n floats. */
+export function add(a: usize, b: usize, out: usize, n: i32, act: i32): void {
+  let i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const o = <usize>i << 2;
+    v128.store(out + o, act4(f32x4.add(v128.load(a + o), v128.load(b + o)), act));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    store<f32>(out + o, act1(load<f32>(a + o) + load<f32>(b + o), act));
+  }
+}
+
+/**
+ * MobileNetV3's squeeze-and-excitation in one call, per image of `[P pixels, C channels]`:
+ * pooled = mean over pixels; hidden = relu(pooled · w1 + b1) (w1 `[C][S]`); gate =
+ * hardsigmoid(hidden · w2 + b2) (w2 `[S][C]`); out = x · gate. `scratch` holds 2C + S floats.
+ */
+export function squeezeExcite(
+  x: usize, w1: usize, b1: usize, w2: usize, b2: usize, out: usize, scratch: usize,
+  n: i32, p: i32, c: i32, s: i32,
+): void {
+  const pooled = scratch;
+  const gate = scratch + (<usize>c << 2);
+  const hidden = gate + (<usize>c << 2);
+  const c4 = c & ~3;
+  const rowBytes = <usize>c << 2;
+  for (let b = 0; b < n; b++) {
+    const xb = x + <usize>b * <usize>p * rowBytes;
+    const ob = out + <usize>b * <usize>p * rowBytes;
+    // mean over pixels
+    for (let j = 0; j < c; j++) store<f32>(pooled + (<usize>j << 2), 0);
+    for (let q = 0; q < p; q++) {
+      const row = xb + <usize>q * rowBytes;
+      let j = 0;
+      for (; j < c4; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(pooled + o, f32x4.add(v128.load(pooled + o), v128.load(row + o)));
+      }
+      for (; j < c; j++) {
+        const o = <usize>j << 2;
+        store<f32>(pooled + o, load<f32>(pooled + o) + load<f32>(row + o));
+      }
+    }
+    for (let j = 0; j < c; j++) store<f32>(pooled + (<usize>j << 2), load<f32>(pooled + (<usize>j << 2)) / <f32>p);
+    // fc1 + relu
+    const s4 = s & ~3;
+    for (let k = 0; k < s; k++) store<f32>(hidden + (<usize>k << 2), load<f32>(b1 + (<usize>k << 2)));
+    for (let j = 0; j < c; j++) {
+      const pj = f32x4.splat(load<f32>(pooled + (<usize>j << 2)));
+      const pjs = load<f32>(pooled + (<usize>j << 2));
+      const wrow = w1 + <usize>j * (<usize>s << 2);
+      let k = 0;
+      for (; k < s4; k += 4) {
+        const o = <usize>k << 2;
+        v128.store(hidden + o, f32x4.add(v128.load(hidden + o), f32x4.mul(pj, v128.load(wrow + o))));
+      }
+      for (; k < s; k++) {
+        const o = <usize>k << 2;
+        store<f32>(hidden + o, load<f32>(hidden + o) + pjs * load<f32>(wrow + o));
+      }
+    }
+    for (let k = 0; k < s; k++) {
+      const v = load<f32>(hidden + (<usize>k << 2));
+      store<f32>(hidden + (<usize>k << 2), v > 0 ? v : 0);
+    }
+    // fc2 + hardsigmoid
+    for (let j = 0; j < c; j++) store<f32>(gate + (<usize>j << 2), load<f32>(b2 + (<usize>j << 2)));
+    for (let k = 0; k < s; k++) {
+      const hk = f32x4.splat(load<f32>(hidden + (<usize>k << 2)));
+      const hks = load<f32>(hidden + (<usize>k << 2));
+      const wrow = w2 + <usize>k * rowBytes;
+      let j = 0;
+      for (; j < c4; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(gate + o, f32x4.add(v128.load(gate + o), f32x4.mul(hk, v128.load(wrow + o))));
+      }
+      for (; j < c; j++) {
+        const o = <usize>j << 2;
+        store<f32>(gate + o, load<f32>(gate + o) + hks * load<f32>(wrow + o));
+      }
+    }
+    for (let j = 0; j < c; j++) store<f32>(gate + (<usize>j << 2), act1(load<f32>(gate + (<usize>j << 2)), 4));
+    // scale
+    for (let q = 0; q < p; q++) {
+      const row = xb + <usize>q * rowBytes;
+      const orow = ob + <usize>q * rowBytes;
+      let j = 0;
+      for (; j < c4; j += 4) {
+        const o = <usize>j << 2;
+        v128.store(orow + o, f32x4.mul(v128.load(row + o), v128.load(gate + o)));
+      }
+      for (; j < c; j++) {
+        const o = <usize>j << 2;
+        store<f32>(orow + o, load<f32>(row + o) * load<f32>(gate + o));
+      }
+    }
+  }
+}
+
+/**
+ * Depthwise convolution, NHWC, filter `[k, k, C]`, optional bias `[C]` (0: none), symmetric explicit
+ * padding, then an activation. Vectorised over channels: 16 at a time, then 4, then one by one.
+ */
+export function depthwise(
+  x: usize, w: usize, bias: usize, out: usize,
+  n: i32, h: i32, wd: i32, c: i32,
+  k: i32, stride: i32, dil: i32, pad: i32, oh: i32, ow: i32, act: i32,
+): void {
+  const rowBytes = <usize>c << 2;
+  const c16 = c & ~15;
+  const c4 = c & ~3;
+  for (let b = 0; b < n; b++) {
+    const xb = x + <usize>b * <usize>h * <usize>wd * rowBytes;
+    for (let oy = 0; oy < oh; oy++) {
+      const iy0 = oy * stride - pad;
+      // taps with 0 <= iy0 + ky·dil < h
+      let kyLo = 0;
+      while (kyLo < k && iy0 + kyLo * dil < 0) kyLo++;
+      let kyHi = k;
+      while (kyHi > kyLo && iy0 + (kyHi - 1) * dil >= h) kyHi--;
+      for (let ox = 0; ox < ow; ox++) {
+        const ix0 = ox * stride - pad;
+        let kxLo = 0;
+        while (kxLo < k && ix0 + kxLo * dil < 0) kxLo++;
+        let kxHi = k;
+        while (kxHi > kxLo && ix0 + (kxHi - 1) * dil >= wd) kxHi--;
+        const orow = out + ((<usize>b * <usize>oh + <usize>oy) * <usize>ow + <usize>ox) * rowBytes;
+        let j = 0;
+        for (; j < c16; j += 16) {
+          const jo = <usize>j << 2;
+          let a0: v128, a1: v128, a2: v128, a3: v128;
+          if (bias) {
+            a0 = v128.load(bias + jo); a1 = v128.load(bias + jo, 16); a2 = v128.load(bias + jo, 32); a3 = v128.load(bias + jo, 48);
+          } else {
+            a0 = ZERO4; a1 = ZERO4; a2 = ZERO4; a3 = ZERO4;
+          }
+          for (let ky = kyLo; ky < kyHi; ky++) {
+            const xr = xb + <usize>(iy0 + ky * dil) * <usize>wd * rowBytes + jo;
+            const wr = w + <usize>(ky * k) * rowBytes + jo;
+            for (let kx = kxLo; kx < kxHi; kx++) {
+              const xp = xr + <usize>(ix0 + kx * dil) * rowBytes;
+              const wp = wr + <usize>kx * rowBytes;
+              a0 = f32x4.add(a0, f32x4.mul(v128.load(xp), v128.load(wp)));
+              a1 = f32x4.add(a1, f32x4.mul(v128.load(xp, 16), v128.load(wp, 16)));
+              a2 = f32x4.add(a2, f32x4.mul(v128.load(xp, 32), v128.load(wp, 32)));
+              a3 = f32x4.add(a3, f32x4.mul(v128.load(xp, 48), v128.load(wp, 48)));
+            }
+          }
+          v128.store(orow + jo, act4(a0, act));
+          v128.store(orow + jo, act4(a1, act), 16);
+          v128.store(orow + jo, act4(a2, act), 32);
+          v128.store(orow + jo, act4(a3, act), 48);
+        }
+        for (; j < c4; j += 4) {
+          const jo = <usize>j << 2;
+          let a0: v128 = bias ? v128.load(bias + jo) : ZERO4;
+          for (let ky = kyLo; ky < kyHi; ky++) {
+            const xr = xb + <usize>(iy0 + ky * dil) * <usize>wd * rowBytes + jo;
+            const wr = w + <usize>(ky * k) * rowBytes + jo;
+            for (let kx = kxLo; kx < kxHi; kx++) {
+              a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + <usize>(ix0 + kx * dil) * rowBytes), v128.load(wr + <usize>kx * rowBytes)));
+            }
+          }
+          v128.store(orow + jo, act4(a0, act));
+        }
+        for (; j < c; j++) {
+          const jo = <usize>j << 2;
+          let a: f32 = bias ? load<f32>(bias + jo) : 0;
+          for (let ky = kyLo; ky < kyHi; ky++) {
+            const xr = xb + <usize>(iy0 + ky * dil) * <usize>wd * rowBytes + jo;
+            const wr = w + <usize>(ky * k) * rowBytes + jo;
+            for (let kx = kxLo; kx < kxHi; kx++) {
+              a += load<f32>(xr + <usize>(ix0 + kx * dil) * rowBytes) * load<f32>(wr + <usize>kx * rowBytes);
+            }
+          }
+          store<f32>(orow + jo, act1(a, act));
+        }
+      }
+    }
+  }
+}
