@@ -49,19 +49,6 @@ export function activation(x: usize, out: usize, n: i32, act: i32): void {
   }
 }
 
-/** out[i] = act(a[i] + b[i]) for n floats. */
-export function add(a: usize, b: usize, out: usize, n: i32, act: i32): void {
-  let i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const o = <usize>i << 2;
-    v128.store(out + o, act4(f32x4.add(v128.load(a + o), v128.load(b + o)), act));
-  }
-  for (; i < n; i++) {
-    const o = <usize>i << 2;
-    store<f32>(out + o, act1(load<f32>(a + o) + load<f32>(b + o), act));
-  }
-}
-
 /**
  * MobileNetV3's squeeze-and-excitation in one call, per image of `[P pixels, C channels]`:
  * pooled = mean over pixels; hidden = relu(pooled · w1 + b1) (w1 `[C][S]`); gate =
@@ -228,6 +215,135 @@ export function depthwise(
           store<f32>(orow + jo, act1(a, act));
         }
       }
+    }
+  }
+}
+
+/**
+ * 1x1 convolution (a GEMM): x `[p][ci]` · w `[ci][co]` (tfjs' `[1,1,ci,co]` filter as is) + bias,
+ * then an activation, then plus an optional residual `res` `[p][co]` (0: none). Tiles of 4 pixels
+ * × 8 output channels in registers, input values splatted, weights loaded as rows.
+ */
+export function pointwise(x: usize, w: usize, bias: usize, res: usize, out: usize, p: i32, ci: i32, co: i32, act: i32): void {
+  const inRow = <usize>ci << 2;
+  const outRow = <usize>co << 2;
+  const co8 = co & ~7;
+  let r = 0;
+  for (; r + 4 <= p; r += 4) {
+    const x0 = x + <usize>r * inRow;
+    const x1 = x0 + inRow;
+    const x2 = x1 + inRow;
+    const x3 = x2 + inRow;
+    const o0 = out + <usize>r * outRow;
+    const r0 = res ? res + <usize>r * outRow : 0;
+    let ob = 0;
+    for (; ob < co8; ob += 8) {
+      const obo = <usize>ob << 2;
+      let b0: v128 = ZERO4, b1: v128 = ZERO4;
+      if (bias) {
+        b0 = v128.load(bias + obo);
+        b1 = v128.load(bias + obo, 16);
+      }
+      let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
+      let wp = w + obo;
+      for (let i = 0; i < ci; i++) {
+        const io = <usize>i << 2;
+        const w0 = v128.load(wp);
+        const w1 = v128.load(wp, 16);
+        wp += outRow;
+        let s = v128.load32_splat(x0 + io);
+        a00 = f32x4.add(a00, f32x4.mul(s, w0));
+        a01 = f32x4.add(a01, f32x4.mul(s, w1));
+        s = v128.load32_splat(x1 + io);
+        a10 = f32x4.add(a10, f32x4.mul(s, w0));
+        a11 = f32x4.add(a11, f32x4.mul(s, w1));
+        s = v128.load32_splat(x2 + io);
+        a20 = f32x4.add(a20, f32x4.mul(s, w0));
+        a21 = f32x4.add(a21, f32x4.mul(s, w1));
+        s = v128.load32_splat(x3 + io);
+        a30 = f32x4.add(a30, f32x4.mul(s, w0));
+        a31 = f32x4.add(a31, f32x4.mul(s, w1));
+      }
+      const op = o0 + obo;
+      a00 = act4(a00, act); a01 = act4(a01, act); a10 = act4(a10, act); a11 = act4(a11, act);
+      a20 = act4(a20, act); a21 = act4(a21, act); a30 = act4(a30, act); a31 = act4(a31, act);
+      if (res) {
+        const rp = r0 + obo;
+        a00 = f32x4.add(a00, v128.load(rp)); a01 = f32x4.add(a01, v128.load(rp, 16));
+        a10 = f32x4.add(a10, v128.load(rp + outRow)); a11 = f32x4.add(a11, v128.load(rp + outRow, 16));
+        a20 = f32x4.add(a20, v128.load(rp + 2 * outRow)); a21 = f32x4.add(a21, v128.load(rp + 2 * outRow, 16));
+        a30 = f32x4.add(a30, v128.load(rp + 3 * outRow)); a31 = f32x4.add(a31, v128.load(rp + 3 * outRow, 16));
+      }
+      v128.store(op, a00); v128.store(op, a01, 16);
+      v128.store(op + outRow, a10); v128.store(op + outRow, a11, 16);
+      v128.store(op + 2 * outRow, a20); v128.store(op + 2 * outRow, a21, 16);
+      v128.store(op + 3 * outRow, a30); v128.store(op + 3 * outRow, a31, 16);
+    }
+    if (ob < co) {
+      pointwiseRows(x0, w, bias, r0, o0, 4, ci, co, ob, act);
+    }
+  }
+  if (r < p) {
+    const o0 = out + <usize>r * outRow;
+    const r0 = res ? res + <usize>r * outRow : 0;
+    pointwiseRows(x + <usize>r * inRow, w, bias, r0, o0, p - r, ci, co, 0, act);
+  }
+}
+
+/** Rows one at a time, output channels from `from`: 8, then 4, then 1 at a time (edges). */
+function pointwiseRows(x: usize, w: usize, bias: usize, res: usize, out: usize, rows: i32, ci: i32, co: i32, from: i32, act: i32): void {
+  const inRow = <usize>ci << 2;
+  const outRow = <usize>co << 2;
+  const co8 = co & ~7;
+  const co4 = co & ~3;
+  for (let r = 0; r < rows; r++) {
+    const xr = x + <usize>r * inRow;
+    const or = out + <usize>r * outRow;
+    const rr = res ? res + <usize>r * outRow : 0;
+    let ob = from;
+    for (; ob + 8 <= co8; ob += 8) {
+      const obo = <usize>ob << 2;
+      let a0: v128 = bias ? v128.load(bias + obo) : ZERO4;
+      let a1: v128 = bias ? v128.load(bias + obo, 16) : ZERO4;
+      let wp = w + obo;
+      for (let i = 0; i < ci; i++) {
+        const s = v128.load32_splat(xr + (<usize>i << 2));
+        a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+        a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+        wp += outRow;
+      }
+      a0 = act4(a0, act);
+      a1 = act4(a1, act);
+      if (res) {
+        a0 = f32x4.add(a0, v128.load(rr + obo));
+        a1 = f32x4.add(a1, v128.load(rr + obo, 16));
+      }
+      v128.store(or + obo, a0);
+      v128.store(or + obo, a1, 16);
+    }
+    for (; ob + 4 <= co4; ob += 4) {
+      const obo = <usize>ob << 2;
+      let a0: v128 = bias ? v128.load(bias + obo) : ZERO4;
+      let wp = w + obo;
+      for (let i = 0; i < ci; i++) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(xr + (<usize>i << 2)), v128.load(wp)));
+        wp += outRow;
+      }
+      a0 = act4(a0, act);
+      if (res) a0 = f32x4.add(a0, v128.load(rr + obo));
+      v128.store(or + obo, a0);
+    }
+    for (; ob < co; ob++) {
+      const obo = <usize>ob << 2;
+      let a: f32 = bias ? load<f32>(bias + obo) : 0;
+      let wp = w + obo;
+      for (let i = 0; i < ci; i++) {
+        a += load<f32>(xr + (<usize>i << 2)) * load<f32>(wp);
+        wp += outRow;
+      }
+      a = act1(a, act);
+      if (res) a += load<f32>(rr + obo);
+      store<f32>(or + obo, a);
     }
   }
 }

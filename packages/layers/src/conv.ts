@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, splitFusable, type ActivationName } from './activations.js';
 import { fastBackend, runKernel } from './kernels/fast.js';
-import { Mnv3Activation, Mnv3DepthwiseConv2d } from './kernels/names.js';
+import { Mnv3Activation, Mnv3DepthwiseConv2d, Mnv3PointwiseConv2d } from './kernels/names.js';
 import { recordMacs } from './profiling.js';
 
 /** Geometry of a 2-D convolution, in TorchVision's terms. */
@@ -153,24 +153,41 @@ export class ConvKernel {
   }
 
   /**
-   * The fast path (tfjs' wasm backend with our kernels loaded): depthwise convolutions in our own
-   * kernel with bias and activation fused; other convolutions call tfjs' FusedConv2D kernel
-   * directly (no op wrapper, no tidy) and hardswish/hardsigmoid run as one pass after it.
-   * Returns null for what it does not cover (grouped convs, sigmoid after depthwise).
+   * Runs the convolution and adds `residual` (same shape as the output) after the activation, as
+   * the inverted residual block does: fused into the 1x1 kernel on the fast path.
    */
-  private applyFast(x: tf.Tensor4D): tf.Tensor4D | null {
+  applyWithResidual(x: tf.Tensor4D, residual: tf.Tensor4D): tf.Tensor4D {
+    if (x.dtype === 'float32' && residual.dtype === 'float32' && fastBackend()) {
+      const y = this.applyFast(x, residual);
+      if (y) return y;
+    }
+    return tf.tidy(() => tf.add(this.apply(x), residual));
+  }
+
+  /**
+   * The fast path (tfjs' wasm backend with our kernels loaded): 1x1 convolutions in our GEMM
+   * kernel and depthwise ones in our depthwise kernel, each with bias, activation (and the
+   * residual, for 1x1) fused; other convolutions call tfjs' FusedConv2D kernel directly (no op
+   * wrapper, no tidy) with hardswish/hardsigmoid as one pass after it. Returns null for what it
+   * does not cover (grouped convs, sigmoid outside tfjs' fusable set, a residual on a kxk conv).
+   */
+  private applyFast(x: tf.Tensor4D, residual?: tf.Tensor4D): tf.Tensor4D | null {
     const { g } = this;
+    const activation = this.activation ?? 'linear';
+    const pointwise = g.groups === 1 && g.kernelSize === 1 && g.stride === 1 && g.padding === 0;
+    if (activation === 'sigmoid' && (this.depthwise || pointwise)) return null;
     let y: tf.Tensor4D;
-    if (this.depthwise) {
-      if (this.activation === 'sigmoid') return null;
+    if (pointwise) {
       const inputs: tf.NamedTensorMap = { x, filter: this.filters[0]! };
       if (this.bias) inputs.bias = this.bias;
-      y = runKernel<tf.Tensor4D>(Mnv3DepthwiseConv2d, inputs, {
-        stride: g.stride,
-        pad: g.padding,
-        dilation: g.dilation,
-        activation: this.activation ?? 'linear',
-      });
+      if (residual) inputs.residual = residual;
+      y = runKernel<tf.Tensor4D>(Mnv3PointwiseConv2d, inputs, { activation });
+    } else if (residual) {
+      return null;
+    } else if (this.depthwise) {
+      const inputs: tf.NamedTensorMap = { x, filter: this.filters[0]! };
+      if (this.bias) inputs.bias = this.bias;
+      y = runKernel<tf.Tensor4D>(Mnv3DepthwiseConv2d, inputs, { stride: g.stride, pad: g.padding, dilation: g.dilation, activation });
     } else if (g.groups === 1) {
       const { fused, after } = splitFusable(this.activation);
       const inputs: tf.NamedTensorMap = { x, filter: this.filters[0]! };

@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationName } from './activations.js';
-import { fastBackend, runKernel } from './kernels/fast.js';
-import { Mnv3Add } from './kernels/names.js';
+import { fastBackend } from './kernels/fast.js';
 import { makeDivisible } from './make-divisible.js';
 import { Conv2dNormActivation, SqueezeExcitation } from './misc.js';
 import { Layer, Sequential } from './module.js';
@@ -60,6 +59,8 @@ export function invertedResidualConfig(
  */
 export class InvertedResidual extends Layer {
   readonly block: Sequential;
+  /** The 1x1 projection (last layer of `block`), which takes the residual add on the fast path. */
+  private readonly project: Conv2dNormActivation;
   readonly useResConnect: boolean;
   readonly outChannels: number;
 
@@ -86,17 +87,22 @@ export class InvertedResidual extends Layer {
       const squeeze = makeDivisible(Math.floor(cnf.expandedChannels / 4), 8);
       layers.push(new SqueezeExcitation(cnf.expandedChannels, squeeze, { scaleActivation: 'hardsigmoid' }));
     }
-    layers.push(new Conv2dNormActivation(cnf.expandedChannels, cnf.outChannels, { kernelSize: 1, normLayer, activation: null }));
+    this.project = new Conv2dNormActivation(cnf.expandedChannels, cnf.outChannels, { kernelSize: 1, normLayer, activation: null });
+    layers.push(this.project);
     this.block = this.registerModule('block', new Sequential(layers));
     this.outChannels = cnf.outChannels;
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const y = this.block.forward(x);
-      if (!this.useResConnect) return y;
-      if (x.dtype === 'float32' && fastBackend()) return runKernel<tf.Tensor4D>(Mnv3Add, { a: y, b: x });
-      return tf.add(y, x);
+      if (!this.useResConnect) return this.block.forward(x);
+      if (x.dtype === 'float32' && fastBackend()) {
+        // The residual add fused into the projection (a 1x1 conv): one pass less.
+        let y = x;
+        for (const layer of this.block.layers) y = layer === this.project ? this.project.conv.forwardWithResidual(y, x) : layer.forward(y);
+        return y;
+      }
+      return tf.add(this.block.forward(x), x);
     });
   }
 }

@@ -98,6 +98,12 @@ export class Conv2d extends Layer {
     return this.kernel!.apply(x);
   }
 
+  /** `forward(x) + residual`, the add fused into the convolution where the fast path can. */
+  forwardWithResidual(x: tf.Tensor4D, residual: tf.Tensor4D): tf.Tensor4D {
+    this.assertBuilt();
+    return this.kernel!.applyWithResidual(x, residual);
+  }
+
   /** The built kernel (folded weights as tfjs tensors), for fused fast paths. */
   get convKernel(): ConvKernel {
     this.assertBuilt();

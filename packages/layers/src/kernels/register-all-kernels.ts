@@ -4,11 +4,16 @@
  */
 import { getKernel, registerKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { mnv3ActivationConfig } from './Mnv3Activation.js';
-import { mnv3AddConfig } from './Mnv3Add.js';
 import { mnv3DepthwiseConv2dConfig } from './Mnv3DepthwiseConv2d.js';
+import { mnv3PointwiseConv2dConfig } from './Mnv3PointwiseConv2d.js';
 import { mnv3SqueezeExciteConfig } from './Mnv3SqueezeExcite.js';
 
-const kernelConfigs: KernelConfig[] = [mnv3ActivationConfig, mnv3AddConfig, mnv3DepthwiseConv2dConfig, mnv3SqueezeExciteConfig];
+const kernelConfigs: KernelConfig[] = [
+  mnv3ActivationConfig,
+  mnv3DepthwiseConv2dConfig,
+  mnv3PointwiseConv2dConfig,
+  mnv3SqueezeExciteConfig,
+];
 
 export function registerAllKernels(): void {
   for (const config of kernelConfigs) {

@@ -9,8 +9,8 @@ import { WASM_BASE64 } from './wasm-binary.generated.js';
 /** The exports of assembly/kernels.ts. Pointers are byte offsets into the tfjs heap. */
 export interface KernelExports {
   activation(x: number, out: number, n: number, act: number): void;
-  add(a: number, b: number, out: number, n: number, act: number): void;
   squeezeExcite(x: number, w1: number, b1: number, w2: number, b2: number, out: number, scratch: number, n: number, p: number, c: number, s: number): void;
+  pointwise(x: number, w: number, bias: number, res: number, out: number, p: number, ci: number, co: number, act: number): void;
   depthwise(
     x: number,
     w: number,
