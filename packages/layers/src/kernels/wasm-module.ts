@@ -70,6 +70,7 @@ interface Loaded {
 let compiled: WebAssembly.Module | null = null;
 let compiling: Promise<WebAssembly.Module> | null = null;
 const loaded = new WeakMap<object, Loaded>();
+const pending = new WeakMap<object, Promise<boolean>>();
 /** Backends where loading failed (no SIMD, no memory export…): they stay on the plain path. */
 const failed = new WeakSet<object>();
 
@@ -79,45 +80,54 @@ function memoryOf(backend: WasmBackendLike): WebAssembly.Memory {
   return memory;
 }
 
-function instantiate(backend: WasmBackendLike, module: WebAssembly.Module): Loaded {
-  const instance = new WebAssembly.Instance(module, { env: { memory: memoryOf(backend) } });
+function record(backend: WasmBackendLike, instance: WebAssembly.Instance): Loaded {
   const l: Loaded = { exports: instance.exports as unknown as KernelExports, scratch: { ptr: 0, bytes: 0 } };
   loaded.set(backend, l);
   return l;
 }
 
 /**
- * Compiles (asynchronously, as browsers require for modules over 4 KB on the main thread) and
- * instantiates the kernels for a wasm backend. Returns false where that is impossible (e.g. no
- * WASM SIMD): the layers then keep to the plain tfjs ops.
+ * Compiles and instantiates the kernels for a wasm backend asynchronously (browsers refuse
+ * synchronous compilation of modules over 4 KB on the main thread). Resolves to false where that
+ * is impossible (e.g. no WASM SIMD): the layers then keep to the plain tfjs ops.
  */
-export async function prepareKernels(backend: WasmBackendLike): Promise<boolean> {
-  if (loaded.has(backend)) return true;
-  if (failed.has(backend)) return false;
-  try {
-    compiling ??= WebAssembly.compile(decodeBase64(WASM_BASE64) as Uint8Array<ArrayBuffer>);
-    compiled = await compiling;
-    instantiate(backend, compiled);
-    return true;
-  } catch {
-    failed.add(backend);
-    return false;
+export function prepareKernels(backend: WasmBackendLike): Promise<boolean> {
+  if (loaded.has(backend)) return Promise.resolve(true);
+  if (failed.has(backend)) return Promise.resolve(false);
+  let p = pending.get(backend);
+  if (!p) {
+    p = (async () => {
+      try {
+        compiling ??= WebAssembly.compile(decodeBase64(WASM_BASE64) as Uint8Array<ArrayBuffer>);
+        compiled = await compiling;
+        if (!loaded.has(backend)) record(backend, await WebAssembly.instantiate(compiled, { env: { memory: memoryOf(backend) } }));
+        return true;
+      } catch {
+        failed.add(backend);
+        return false;
+      } finally {
+        pending.delete(backend);
+      }
+    })();
+    pending.set(backend, p);
   }
+  return p;
 }
 
 /**
- * The kernels for this backend, loading them synchronously the first time if `prepareKernels`
- * did not run (fine in Node and workers); null when they cannot load.
+ * The kernels for this backend. When `prepareKernels` has not run, loads them synchronously
+ * (fine in Node and workers); where the platform refuses that (a browser's main thread), starts
+ * loading them asynchronously and returns null meanwhile, so the caller takes the plain path.
  */
 export function kernelsFor(backend: WasmBackendLike): Loaded | null {
   const l = loaded.get(backend);
   if (l) return l;
-  if (failed.has(backend)) return null;
+  if (failed.has(backend) || pending.has(backend)) return null;
   try {
     compiled ??= new WebAssembly.Module(decodeBase64(WASM_BASE64) as Uint8Array<ArrayBuffer>);
-    return instantiate(backend, compiled);
+    return record(backend, new WebAssembly.Instance(compiled, { env: { memory: memoryOf(backend) } }));
   } catch {
-    failed.add(backend);
+    void prepareKernels(backend);
     return null;
   }
 }
