@@ -137,8 +137,90 @@ export function squeezeExcite(
 }
 
 /**
+ * One output pixel of the depthwise convolution: `nky × nkx` in-bounds taps starting at input
+ * `xs` and filter `ws`, walked by pointer increments (no per-tap index arithmetic).
+ */
+function dwPixels(
+  count: i32, xstep: usize, xs: usize, ws: usize, bias: usize, op: usize, c: i32, nky: i32, nkx: i32,
+  dx: usize, dy: usize, wdy: usize, rowBytes: usize, act: i32,
+): void {
+  const c16 = c & ~15;
+  const c4 = c & ~3;
+  for (let q = 0; q < count; q++, xs += xstep, op += rowBytes) {
+  let j = 0;
+  for (; j < c16; j += 16) {
+    const jo = <usize>j << 2;
+    let a0: v128, a1: v128, a2: v128, a3: v128;
+    if (bias) {
+      a0 = v128.load(bias + jo); a1 = v128.load(bias + jo, 16); a2 = v128.load(bias + jo, 32); a3 = v128.load(bias + jo, 48);
+    } else {
+      a0 = ZERO4; a1 = ZERO4; a2 = ZERO4; a3 = ZERO4;
+    }
+    let xr = xs + jo;
+    let wr = ws + jo;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      for (let kx = 0; kx < nkx; kx++) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(xp), v128.load(wp)));
+        a1 = f32x4.add(a1, f32x4.mul(v128.load(xp, 16), v128.load(wp, 16)));
+        a2 = f32x4.add(a2, f32x4.mul(v128.load(xp, 32), v128.load(wp, 32)));
+        a3 = f32x4.add(a3, f32x4.mul(v128.load(xp, 48), v128.load(wp, 48)));
+        xp += dx;
+        wp += rowBytes;
+      }
+      xr += dy;
+      wr += wdy;
+    }
+    v128.store(op + jo, act4(a0, act));
+    v128.store(op + jo, act4(a1, act), 16);
+    v128.store(op + jo, act4(a2, act), 32);
+    v128.store(op + jo, act4(a3, act), 48);
+  }
+  for (; j < c4; j += 4) {
+    const jo = <usize>j << 2;
+    let a0: v128 = bias ? v128.load(bias + jo) : ZERO4;
+    let xr = xs + jo;
+    let wr = ws + jo;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      for (let kx = 0; kx < nkx; kx++) {
+        a0 = f32x4.add(a0, f32x4.mul(v128.load(xp), v128.load(wp)));
+        xp += dx;
+        wp += rowBytes;
+      }
+      xr += dy;
+      wr += wdy;
+    }
+    v128.store(op + jo, act4(a0, act));
+  }
+  for (; j < c; j++) {
+    const jo = <usize>j << 2;
+    let a: f32 = bias ? load<f32>(bias + jo) : 0;
+    let xr = xs + jo;
+    let wr = ws + jo;
+    for (let ky = 0; ky < nky; ky++) {
+      let xp = xr;
+      let wp = wr;
+      for (let kx = 0; kx < nkx; kx++) {
+        a += load<f32>(xp) * load<f32>(wp);
+        xp += dx;
+        wp += rowBytes;
+      }
+      xr += dy;
+      wr += wdy;
+    }
+    store<f32>(op + jo, act1(a, act));
+  }
+  }
+}
+
+/**
  * Depthwise convolution, NHWC, filter `[k, k, C]`, optional bias `[C]` (0: none), symmetric explicit
- * padding, then an activation. Vectorised over channels: 16 at a time, then 4, then one by one.
+ * padding, then an activation. Vectorised over channels: 16 at a time, then 4, then one by one;
+ * at the borders only the taps inside the input are visited; the run of output pixels of a row
+ * whose taps are all inside in x goes in one call.
  */
 export function depthwise(
   x: usize, w: usize, bias: usize, out: usize,
@@ -146,74 +228,43 @@ export function depthwise(
   k: i32, stride: i32, dil: i32, pad: i32, oh: i32, ow: i32, act: i32,
 ): void {
   const rowBytes = <usize>c << 2;
-  const c16 = c & ~15;
-  const c4 = c & ~3;
+  const dx = <usize>dil * rowBytes;
+  const dy = <usize>dil * <usize>wd * rowBytes;
+  const wdy = <usize>k * rowBytes;
   for (let b = 0; b < n; b++) {
     const xb = x + <usize>b * <usize>h * <usize>wd * rowBytes;
     for (let oy = 0; oy < oh; oy++) {
       const iy0 = oy * stride - pad;
-      // taps with 0 <= iy0 + ky·dil < h
       let kyLo = 0;
       while (kyLo < k && iy0 + kyLo * dil < 0) kyLo++;
       let kyHi = k;
       while (kyHi > kyLo && iy0 + (kyHi - 1) * dil >= h) kyHi--;
+      const orow = out + (<usize>b * <usize>oh + <usize>oy) * <usize>ow * rowBytes;
+      const xrow = xb + <usize>(iy0 + kyLo * dil) * <usize>wd * rowBytes;
+      const xstep = <usize>stride * rowBytes;
       for (let ox = 0; ox < ow; ox++) {
         const ix0 = ox * stride - pad;
+        if (ix0 >= 0 && ix0 + (k - 1) * dil < wd) {
+          // every later pixel up to the last with ix0 + (k-1)·dil < wd is inside in x too
+          const last = min((wd - 1 - (k - 1) * dil + pad) / stride, ow - 1);
+          const count = last - ox + 1;
+          dwPixels(count, xstep, xrow + <usize>ix0 * rowBytes, w + <usize>(kyLo * k) * rowBytes, bias, orow + <usize>ox * rowBytes,
+            c, kyHi - kyLo, k, dx, dy, wdy, rowBytes, act);
+          ox = last;
+          continue;
+        }
         let kxLo = 0;
         while (kxLo < k && ix0 + kxLo * dil < 0) kxLo++;
         let kxHi = k;
         while (kxHi > kxLo && ix0 + (kxHi - 1) * dil >= wd) kxHi--;
-        const orow = out + ((<usize>b * <usize>oh + <usize>oy) * <usize>ow + <usize>ox) * rowBytes;
-        let j = 0;
-        for (; j < c16; j += 16) {
-          const jo = <usize>j << 2;
-          let a0: v128, a1: v128, a2: v128, a3: v128;
-          if (bias) {
-            a0 = v128.load(bias + jo); a1 = v128.load(bias + jo, 16); a2 = v128.load(bias + jo, 32); a3 = v128.load(bias + jo, 48);
-          } else {
-            a0 = ZERO4; a1 = ZERO4; a2 = ZERO4; a3 = ZERO4;
-          }
-          for (let ky = kyLo; ky < kyHi; ky++) {
-            const xr = xb + <usize>(iy0 + ky * dil) * <usize>wd * rowBytes + jo;
-            const wr = w + <usize>(ky * k) * rowBytes + jo;
-            for (let kx = kxLo; kx < kxHi; kx++) {
-              const xp = xr + <usize>(ix0 + kx * dil) * rowBytes;
-              const wp = wr + <usize>kx * rowBytes;
-              a0 = f32x4.add(a0, f32x4.mul(v128.load(xp), v128.load(wp)));
-              a1 = f32x4.add(a1, f32x4.mul(v128.load(xp, 16), v128.load(wp, 16)));
-              a2 = f32x4.add(a2, f32x4.mul(v128.load(xp, 32), v128.load(wp, 32)));
-              a3 = f32x4.add(a3, f32x4.mul(v128.load(xp, 48), v128.load(wp, 48)));
-            }
-          }
-          v128.store(orow + jo, act4(a0, act));
-          v128.store(orow + jo, act4(a1, act), 16);
-          v128.store(orow + jo, act4(a2, act), 32);
-          v128.store(orow + jo, act4(a3, act), 48);
-        }
-        for (; j < c4; j += 4) {
-          const jo = <usize>j << 2;
-          let a0: v128 = bias ? v128.load(bias + jo) : ZERO4;
-          for (let ky = kyLo; ky < kyHi; ky++) {
-            const xr = xb + <usize>(iy0 + ky * dil) * <usize>wd * rowBytes + jo;
-            const wr = w + <usize>(ky * k) * rowBytes + jo;
-            for (let kx = kxLo; kx < kxHi; kx++) {
-              a0 = f32x4.add(a0, f32x4.mul(v128.load(xr + <usize>(ix0 + kx * dil) * rowBytes), v128.load(wr + <usize>kx * rowBytes)));
-            }
-          }
-          v128.store(orow + jo, act4(a0, act));
-        }
-        for (; j < c; j++) {
-          const jo = <usize>j << 2;
-          let a: f32 = bias ? load<f32>(bias + jo) : 0;
-          for (let ky = kyLo; ky < kyHi; ky++) {
-            const xr = xb + <usize>(iy0 + ky * dil) * <usize>wd * rowBytes + jo;
-            const wr = w + <usize>(ky * k) * rowBytes + jo;
-            for (let kx = kxLo; kx < kxHi; kx++) {
-              a += load<f32>(xr + <usize>(ix0 + kx * dil) * rowBytes) * load<f32>(wr + <usize>kx * rowBytes);
-            }
-          }
-          store<f32>(orow + jo, act1(a, act));
-        }
+        dwPixels(
+          1, 0,
+          xrow + <usize>(ix0 + kxLo * dil) * rowBytes,
+          w + <usize>(kyLo * k + kxLo) * rowBytes,
+          bias,
+          orow + <usize>ox * rowBytes,
+          c, kyHi - kyLo, kxHi - kxLo, dx, dy, wdy, rowBytes, act,
+        );
       }
     }
   }

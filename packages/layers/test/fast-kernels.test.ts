@@ -129,6 +129,12 @@ describe('fast depthwise convolution matches tfjs', () => {
     { k: 3, stride: 1, dilation: 1, padding: 0, h: 7, w: 9, c: 12, act: 'relu' },
     { k: 3, stride: 2, dilation: 1, padding: 2, h: 8, w: 9, c: 7, act: 'hardswish' },
     { k: 3, stride: 1, dilation: 1, h: 5, w: 5, c: 21, act: null, bias: false },
+    { k: 5, stride: 2, dilation: 1, h: 13, w: 15, c: 33, act: 'hardswish' },
+    { k: 3, stride: 1, dilation: 2, h: 9, w: 16, c: 40, act: 'relu' },
+    { k: 5, stride: 1, dilation: 1, padding: 0, h: 6, w: 11, c: 24, act: 'relu6' },
+    // padding wider than the kernel: output pixels with no tap inside the input at all
+    { k: 3, stride: 1, dilation: 1, padding: 3, h: 4, w: 5, c: 9, act: 'hardswish' },
+    { k: 3, stride: 2, dilation: 1, padding: 3, h: 5, w: 4, c: 18, act: 'relu' },
   ];
   for (const cs of cases) {
     it(`k${cs.k} s${cs.stride} d${cs.dilation} p${cs.padding ?? 'default'} ${cs.h}×${cs.w}×${cs.c} ${cs.act ?? 'linear'}${cs.bias === false ? ' no bias' : ''}`, async () => {
