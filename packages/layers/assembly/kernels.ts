@@ -398,3 +398,35 @@ function pointwiseRows(x: usize, w: usize, bias: usize, res: usize, out: usize, 
     }
   }
 }
+
+/** Global average pooling: out `[n][c]` = mean over the `p` pixels of x `[n][p][c]`. */
+export function meanPixels(x: usize, out: usize, n: i32, p: i32, c: i32): void {
+  const rowBytes = <usize>c << 2;
+  const c4 = c & ~3;
+  const fp = <f32>p;
+  for (let b = 0; b < n; b++) {
+    const xb = x + <usize>b * <usize>p * rowBytes;
+    const ob = out + <usize>b * rowBytes;
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const jo = <usize>j << 2;
+      let a: v128 = ZERO4;
+      let xp = xb + jo;
+      for (let q = 0; q < p; q++) {
+        a = f32x4.add(a, v128.load(xp));
+        xp += rowBytes;
+      }
+      v128.store(ob + jo, f32x4.div(a, f32x4.splat(fp)));
+    }
+    for (; j < c; j++) {
+      const jo = <usize>j << 2;
+      let a: f32 = 0;
+      let xp = xb + jo;
+      for (let q = 0; q < p; q++) {
+        a += load<f32>(xp);
+        xp += rowBytes;
+      }
+      store<f32>(ob + jo, a / fp);
+    }
+  }
+}

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, splitFusable, type ActivationName } from './activations.js';
 import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
+import { fastBackend, runKernel } from './kernels/fast.js';
+import { Mnv3GlobalAvgPool } from './kernels/names.js';
 import { Layer, type Parameter } from './module.js';
 import { recordMacs } from './profiling.js';
 import { normal, type Rng } from './random.js';
@@ -266,5 +268,6 @@ export class Linear extends Layer<tf.Tensor2D> {
 
 /** `nn.AdaptiveAvgPool2d(1)` then `torch.flatten(x, 1)`: `[N, H, W, C]` → `[N, C]`. */
 export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  if (x.dtype === 'float32' && fastBackend()) return runKernel<tf.Tensor2D>(Mnv3GlobalAvgPool, { x });
   return tf.mean(x, [1, 2]);
 }

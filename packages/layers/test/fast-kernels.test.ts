@@ -16,6 +16,7 @@ import {
   SqueezeExcitation,
   batchNorm2d,
   getKernelMode,
+  globalAvgPool,
   hardsigmoid,
   hardswish,
   normal,
@@ -195,6 +196,22 @@ describe('fast 1x1 convolution matches tfjs', () => {
       layer.dispose();
     }
   });
+});
+
+describe('fast global average pooling matches tfjs', () => {
+  for (const shape of [
+    [2, 7, 9, 17],
+    [1, 7, 7, 960],
+    [1, 1, 1, 3],
+  ] as [number, number, number, number][]) {
+    it(`on [${shape.join(', ')}]`, async () => {
+      const x = randomInput(shape, shape[3]);
+      const r = await bothPaths(() => globalAvgPool(x));
+      assertScaledClose(r.fast, r.plain, TOL, { shape: r.shape });
+      expect(r.fastKernels).toContain('Mnv3GlobalAvgPool');
+      x.dispose();
+    });
+  }
 });
 
 describe('fast squeeze-and-excitation matches tfjs', () => {

@@ -10,6 +10,7 @@ import { WASM_BASE64 } from './wasm-binary.generated.js';
 export interface KernelExports {
   activation(x: number, out: number, n: number, act: number): void;
   squeezeExcite(x: number, w1: number, b1: number, w2: number, b2: number, out: number, scratch: number, n: number, p: number, c: number, s: number): void;
+  meanPixels(x: number, out: number, n: number, p: number, c: number): void;
   pointwise(x: number, w: number, bias: number, res: number, out: number, p: number, ci: number, co: number, act: number): void;
   depthwise(
     x: number,
