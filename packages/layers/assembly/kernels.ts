@@ -270,15 +270,36 @@ export function depthwise(
   }
 }
 
+/** Lanes [0, n) from p, zeros elsewhere (n in 0..4): edges without reading past an array. */
+@inline function loadN(p: usize, n: i32): v128 {
+  let v: v128 = ZERO4;
+  if (n > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  if (n > 3) v = f32x4.replace_lane(v, 3, load<f32>(p, 12));
+  return v;
+}
+
+/** Stores lanes [0, n) of v at p (n in 0..4). */
+@inline function storeN(p: usize, v: v128, n: i32): void {
+  if (n > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+  if (n > 3) store<f32>(p, f32x4.extract_lane(v, 3), 12);
+}
+
 /**
- * 1x1 convolution (a GEMM): x `[p][ci]` · w `[ci][co]` (tfjs' `[1,1,ci,co]` filter as is) + bias,
- * then an activation, then plus an optional residual `res` `[p][co]` (0: none). Tiles of 4 pixels
- * × 8 output channels in registers, input values splatted, weights loaded as rows.
+ * 1x1 convolution (a GEMM): x `[p][ci]` times the filter, + bias `[co]`, then an activation, then
+ * plus an optional residual `res` `[p][co]` (0: none). The filter is packed in blocks of 8 output
+ * channels, `w[co/8 rounded up][ci][8]`, zero-padded, so each block's weights are one sequential
+ * stream. Tiles of 4 pixels × 8 output channels in registers, input values splatted.
  */
 export function pointwise(x: usize, w: usize, bias: usize, res: usize, out: usize, p: i32, ci: i32, co: i32, act: i32): void {
   const inRow = <usize>ci << 2;
   const outRow = <usize>co << 2;
-  const co8 = co & ~7;
+  const blockBytes = <usize>ci << 5;
+  const full = co >> 3;
+  const rem = co & 7;
   let r = 0;
   for (; r + 4 <= p; r += 4) {
     const x0 = x + <usize>r * inRow;
@@ -287,21 +308,20 @@ export function pointwise(x: usize, w: usize, bias: usize, res: usize, out: usiz
     const x3 = x2 + inRow;
     const o0 = out + <usize>r * outRow;
     const r0 = res ? res + <usize>r * outRow : 0;
-    let ob = 0;
-    for (; ob < co8; ob += 8) {
-      const obo = <usize>ob << 2;
+    for (let bi = 0; bi < full; bi++) {
+      const obo = <usize>bi << 5;
       let b0: v128 = ZERO4, b1: v128 = ZERO4;
       if (bias) {
         b0 = v128.load(bias + obo);
         b1 = v128.load(bias + obo, 16);
       }
       let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      let wp = w + obo;
+      let wp = w + <usize>bi * blockBytes;
       for (let i = 0; i < ci; i++) {
         const io = <usize>i << 2;
         const w0 = v128.load(wp);
         const w1 = v128.load(wp, 16);
-        wp += outRow;
+        wp += 32;
         let s = v128.load32_splat(x0 + io);
         a00 = f32x4.add(a00, f32x4.mul(s, w0));
         a01 = f32x4.add(a01, f32x4.mul(s, w1));
@@ -330,73 +350,46 @@ export function pointwise(x: usize, w: usize, bias: usize, res: usize, out: usiz
       v128.store(op + 2 * outRow, a20); v128.store(op + 2 * outRow, a21, 16);
       v128.store(op + 3 * outRow, a30); v128.store(op + 3 * outRow, a31, 16);
     }
-    if (ob < co) {
-      pointwiseRows(x0, w, bias, r0, o0, 4, ci, co, ob, act);
+    if (rem) {
+      for (let q = 0; q < 4; q++) {
+        pointwiseBlock(x0 + <usize>q * inRow, w + <usize>full * blockBytes, bias, r0 ? r0 + <usize>q * outRow : 0, o0 + <usize>q * outRow, ci, full << 3, rem, act);
+      }
     }
   }
-  if (r < p) {
-    const o0 = out + <usize>r * outRow;
-    const r0 = res ? res + <usize>r * outRow : 0;
-    pointwiseRows(x + <usize>r * inRow, w, bias, r0, o0, p - r, ci, co, 0, act);
+  for (; r < p; r++) {
+    const xr = x + <usize>r * inRow;
+    const rr = res ? res + <usize>r * outRow : 0;
+    const or = out + <usize>r * outRow;
+    for (let bi = 0; bi < full; bi++) pointwiseBlock(xr, w + <usize>bi * blockBytes, bias, rr, or, ci, bi << 3, 8, act);
+    if (rem) pointwiseBlock(xr, w + <usize>full * blockBytes, bias, rr, or, ci, full << 3, rem, act);
   }
 }
 
-/** Rows one at a time, output channels from `from`: 8, then 4, then 1 at a time (edges). */
-function pointwiseRows(x: usize, w: usize, bias: usize, res: usize, out: usize, rows: i32, ci: i32, co: i32, from: i32, act: i32): void {
-  const inRow = <usize>ci << 2;
-  const outRow = <usize>co << 2;
-  const co8 = co & ~7;
-  const co4 = co & ~3;
-  for (let r = 0; r < rows; r++) {
-    const xr = x + <usize>r * inRow;
-    const or = out + <usize>r * outRow;
-    const rr = res ? res + <usize>r * outRow : 0;
-    let ob = from;
-    for (; ob + 8 <= co8; ob += 8) {
-      const obo = <usize>ob << 2;
-      let a0: v128 = bias ? v128.load(bias + obo) : ZERO4;
-      let a1: v128 = bias ? v128.load(bias + obo, 16) : ZERO4;
-      let wp = w + obo;
-      for (let i = 0; i < ci; i++) {
-        const s = v128.load32_splat(xr + (<usize>i << 2));
-        a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
-        a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
-        wp += outRow;
-      }
-      a0 = act4(a0, act);
-      a1 = act4(a1, act);
-      if (res) {
-        a0 = f32x4.add(a0, v128.load(rr + obo));
-        a1 = f32x4.add(a1, v128.load(rr + obo, 16));
-      }
-      v128.store(or + obo, a0);
-      v128.store(or + obo, a1, 16);
-    }
-    for (; ob + 4 <= co4; ob += 4) {
-      const obo = <usize>ob << 2;
-      let a0: v128 = bias ? v128.load(bias + obo) : ZERO4;
-      let wp = w + obo;
-      for (let i = 0; i < ci; i++) {
-        a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(xr + (<usize>i << 2)), v128.load(wp)));
-        wp += outRow;
-      }
-      a0 = act4(a0, act);
-      if (res) a0 = f32x4.add(a0, v128.load(rr + obo));
-      v128.store(or + obo, a0);
-    }
-    for (; ob < co; ob++) {
-      const obo = <usize>ob << 2;
-      let a: f32 = bias ? load<f32>(bias + obo) : 0;
-      let wp = w + obo;
-      for (let i = 0; i < ci; i++) {
-        a += load<f32>(xr + (<usize>i << 2)) * load<f32>(wp);
-        wp += outRow;
-      }
-      a = act1(a, act);
-      if (res) a += load<f32>(rr + obo);
-      store<f32>(or + obo, a);
-    }
+/**
+ * One pixel, one block of `count` (1..8) output channels from `ob`: the edges of `pointwise`.
+ * `wb` points at the block's packed weights; bias, residual and output are indexed by `ob`.
+ */
+function pointwiseBlock(xr: usize, wb: usize, bias: usize, rr: usize, or: usize, ci: i32, ob: i32, count: i32, act: i32): void {
+  const obo = <usize>ob << 2;
+  const n0 = min(count, 4);
+  const n1 = count - n0;
+  let a0: v128 = bias ? loadN(bias + obo, n0) : ZERO4;
+  let a1: v128 = bias ? loadN(bias + obo + 16, n1) : ZERO4;
+  let wp = wb;
+  for (let i = 0; i < ci; i++) {
+    const s = v128.load32_splat(xr + (<usize>i << 2));
+    a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+    a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+    wp += 32;
   }
+  a0 = act4(a0, act);
+  a1 = act4(a1, act);
+  if (rr) {
+    a0 = f32x4.add(a0, loadN(rr + obo, n0));
+    a1 = f32x4.add(a1, loadN(rr + obo + 16, n1));
+  }
+  storeN(or + obo, a0, n0);
+  storeN(or + obo + 16, a1, n1);
 }
 
 /** Global average pooling: out `[n][c]` = mean over the `p` pixels of x `[n][p][c]`. */

@@ -33,13 +33,23 @@ export function validateGeometry(g: ConvGeometry): void {
  * already folded into weights and bias by the caller.
  */
 export class ConvKernel {
+  /**
+   * A 1x1 convolution's filter packed for our GEMM kernel (`[ceil(out/8)][in][8]`, zero-padded).
+   * A 1x1 convolution holds one layout at a time, converting on demand: packed while the fast
+   * path runs it, `[1,1,in,out]` (in `filters`) for tfjs ops; weights are never held twice.
+   */
+  private packed: tf.Tensor1D | null = null;
+  private readonly pointwise: boolean;
+
   private constructor(
     private readonly g: ConvGeometry,
-    private readonly filters: tf.Tensor4D[],
+    private filters: tf.Tensor4D[],
     private readonly bias: tf.Tensor1D | null,
     private readonly activation: ActivationName | null,
     private readonly depthwise: boolean,
-  ) {}
+  ) {
+    this.pointwise = g.groups === 1 && g.kernelSize === 1 && g.stride === 1 && g.padding === 0;
+  }
 
   /**
    * @param weight PyTorch layout `[out, in/groups, k, k]`, float32.
@@ -70,12 +80,55 @@ export class ConvKernel {
         filters.push(tf.tensor4d(out, [k, k, inPer, outPer]));
       }
     }
-    return new ConvKernel(g, filters, bias ? tf.tensor1d(bias) : null, activation, depthwise);
+    const kernel = new ConvKernel(g, filters, bias ? tf.tensor1d(bias) : null, activation, depthwise);
+    // Built where the fast path will run it: pack now, once, rather than in the first forward pass.
+    if (kernel.pointwise && fastBackend()) kernel.packedFilter();
+    return kernel;
+  }
+
+  /** The `[k,k,in,out]` filter (group `i`), converted back from the packed layout if needed. */
+  private unpackedFilter(i = 0): tf.Tensor4D {
+    if (!this.filters.length && this.packed) {
+      const { inChannels: ci, outChannels: co } = this.g;
+      const nb = Math.ceil(co / 8);
+      const packed = this.packed;
+      const f = tf.keep(
+        tf.tidy(() => {
+          const w = tf.reshape(tf.transpose(tf.reshape(packed, [nb, ci, 8]), [1, 0, 2]), [ci, nb * 8]);
+          return tf.reshape(tf.slice(w, [0, 0], [ci, co]), [1, 1, ci, co]) as tf.Tensor4D;
+        }),
+      );
+      this.filters = [f];
+      this.packed = null;
+      packed.dispose();
+    }
+    return this.filters[i]!;
+  }
+
+  /** The 1x1 filter packed for Mnv3PointwiseConv2d (the unpacked one is released). */
+  private packedFilter(): tf.Tensor1D {
+    if (!this.packed) {
+      const { inChannels: ci, outChannels: co } = this.g;
+      const nb = Math.ceil(co / 8);
+      const f = this.filters[0]!;
+      this.packed = tf.keep(
+        tf.tidy(() => {
+          const w = tf.pad(tf.reshape(f, [ci, co]), [
+            [0, 0],
+            [0, nb * 8 - co],
+          ]);
+          return tf.reshape(tf.transpose(tf.reshape(w, [ci, nb, 8]), [1, 0, 2]), [nb * ci * 8]) as tf.Tensor1D;
+        }),
+      );
+      this.filters = [];
+      f.dispose();
+    }
+    return this.packed;
   }
 
   /** The filter (`[k,k,in,out]`, or `[k,k,C,1]` depthwise) of an ungrouped or depthwise conv. */
   get filter(): tf.Tensor4D {
-    return this.filters[0]!;
+    return this.unpackedFilter();
   }
 
   get biasTensor(): tf.Tensor1D | null {
@@ -90,8 +143,13 @@ export class ConvKernel {
     return this.g;
   }
 
-  tensors(): tf.Tensor[] {
-    return this.bias ? [...this.filters, this.bias] : [...this.filters];
+  /** Releases every tensor this kernel holds. */
+  dispose(): void {
+    for (const f of this.filters) f.dispose();
+    this.packed?.dispose();
+    this.bias?.dispose();
+    this.filters = [];
+    this.packed = null;
   }
 
   /** Runs the convolution (plus bias and activation) on NHWC input `[N, H, W, inChannels]`. */
@@ -113,7 +171,7 @@ export class ConvKernel {
       if (this.depthwise) {
         y = tf.fused.depthwiseConv2d<tf.Tensor4D>({
           x,
-          filter: this.filters[0]!,
+          filter: this.unpackedFilter(),
           strides: g.stride,
           pad,
           dilations: g.dilation,
@@ -123,7 +181,7 @@ export class ConvKernel {
       } else if (g.groups === 1) {
         y = tf.fused.conv2d<tf.Tensor4D>({
           x,
-          filter: this.filters[0]!,
+          filter: this.unpackedFilter(),
           strides: g.stride,
           pad,
           dilations: g.dilation,
@@ -136,7 +194,7 @@ export class ConvKernel {
         const outs = inputs.map((xi, i) =>
           tf.fused.conv2d({
             x: xi,
-            filter: this.filters[i]!,
+            filter: this.unpackedFilter(i),
             strides: g.stride,
             pad,
             dilations: g.dilation,
@@ -174,23 +232,23 @@ export class ConvKernel {
   private applyFast(x: tf.Tensor4D, residual?: tf.Tensor4D): tf.Tensor4D | null {
     const { g } = this;
     const activation = this.activation ?? 'linear';
-    const pointwise = g.groups === 1 && g.kernelSize === 1 && g.stride === 1 && g.padding === 0;
+    const pointwise = this.pointwise;
     if (activation === 'sigmoid' && (this.depthwise || pointwise)) return null;
     let y: tf.Tensor4D;
     if (pointwise) {
-      const inputs: tf.NamedTensorMap = { x, filter: this.filters[0]! };
+      const inputs: tf.NamedTensorMap = { x, filter: this.packedFilter() };
       if (this.bias) inputs.bias = this.bias;
       if (residual) inputs.residual = residual;
-      y = runKernel<tf.Tensor4D>(Mnv3PointwiseConv2d, inputs, { activation });
+      y = runKernel<tf.Tensor4D>(Mnv3PointwiseConv2d, inputs, { activation, outChannels: g.outChannels });
     } else if (residual) {
       return null;
     } else if (this.depthwise) {
-      const inputs: tf.NamedTensorMap = { x, filter: this.filters[0]! };
+      const inputs: tf.NamedTensorMap = { x, filter: this.unpackedFilter() };
       if (this.bias) inputs.bias = this.bias;
       y = runKernel<tf.Tensor4D>(Mnv3DepthwiseConv2d, inputs, { stride: g.stride, pad: g.padding, dilation: g.dilation, activation });
     } else if (g.groups === 1) {
       const { fused, after } = splitFusable(this.activation);
-      const inputs: tf.NamedTensorMap = { x, filter: this.filters[0]! };
+      const inputs: tf.NamedTensorMap = { x, filter: this.unpackedFilter() };
       if (this.bias) inputs.bias = this.bias;
       y = runKernel<tf.Tensor4D>('FusedConv2D', inputs, {
         strides: [g.stride, g.stride],

@@ -92,7 +92,7 @@ export class Conv2d extends Layer {
       }
     }
     this.kernel = ConvKernel.create(this.geometry, weight, bias, this.activation);
-    for (const t of this.kernel.tensors()) this.own(t);
+    this.own(this.kernel);
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {

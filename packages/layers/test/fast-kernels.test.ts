@@ -184,6 +184,25 @@ describe('fast 1x1 convolution matches tfjs', () => {
     await expectSame(layer, x, 'Mnv3PointwiseConv2d');
   });
 
+  it('switches the filter layout back and forth with the mode, and dispose() releases it all', async () => {
+    const before = tf.memory().numTensors;
+    const layer = randomize(new Conv2dNormActivation(12, 20, { kernelSize: 1, activation: 'hardswish' }), 8);
+    const x = randomInput([1, 5, 7, 12], 3);
+    const outs: Float32Array[] = [];
+    for (const mode of ['fast', 'plain', 'fast', 'plain'] as const) {
+      setKernelMode(mode);
+      const y = layer.forward(x);
+      outs.push((await y.data()) as Float32Array);
+      y.dispose();
+    }
+    assertScaledClose(outs[2]!, outs[0]!, 0);
+    assertScaledClose(outs[3]!, outs[1]!, 0);
+    assertScaledClose(outs[0]!, outs[1]!, TOL);
+    x.dispose();
+    layer.dispose();
+    expect(tf.memory().numTensors).toBe(before);
+  });
+
   it('strided 1x1 and kxk convolutions stay on tfjs FusedConv2D, hardswish after them on ours', async () => {
     for (const [k, s] of [
       [1, 2],
