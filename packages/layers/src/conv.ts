@@ -81,8 +81,9 @@ export class ConvKernel {
       }
     }
     const kernel = new ConvKernel(g, filters, bias ? tf.tensor1d(bias) : null, activation, depthwise);
-    // Built where the fast path will run it: pack now, once, rather than in the first forward pass.
-    if (kernel.pointwise && fastBackend()) kernel.packedFilter();
+    // Built where the fast path will run it: pack now, once, rather than in the first forward pass
+    // (sigmoid stays on tfjs' fused kernels, with the plain layout).
+    if (kernel.pointwise && activation !== 'sigmoid' && fastBackend()) kernel.packedFilter();
     return kernel;
   }
 
@@ -137,10 +138,6 @@ export class ConvKernel {
 
   get activationName(): ActivationName | null {
     return this.activation;
-  }
-
-  get geometry(): Readonly<ConvGeometry> {
-    return this.g;
   }
 
   /** Releases every tensor this kernel holds. */
