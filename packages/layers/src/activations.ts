@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
+import { fastBackend, runKernel } from './kernels/fast.js';
+import { Mnv3Activation } from './kernels/names.js';
 import { Layer } from './module.js';
 
 /** The activations TorchVision's blocks use, by name (`null`: none). */
@@ -12,11 +14,13 @@ export const ACTIVATIONS: readonly ActivationName[] = ['relu', 'relu6', 'hardswi
  * @example hardswish(tf.tensor([-4, 0, 1])) // [0, 0, 0.6667]
  */
 export function hardswish<T extends tf.Tensor>(x: T): T {
+  if (x.dtype === 'float32' && fastBackend()) return runKernel<T>(Mnv3Activation, { x }, { activation: 'hardswish' });
   return tf.tidy(() => tf.mul(x, hardsigmoid(x)));
 }
 
 /** PyTorch's `hardsigmoid`: `min(max(x + 3, 0), 6) / 6`, elementwise, any shape and float32. */
 export function hardsigmoid<T extends tf.Tensor>(x: T): T {
+  if (x.dtype === 'float32' && fastBackend()) return runKernel<T>(Mnv3Activation, { x }, { activation: 'hardsigmoid' });
   return tf.tidy(() => tf.div(tf.relu6(tf.add(x, 3)), 6));
 }
 

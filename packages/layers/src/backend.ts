@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import { prepareFastKernels } from './kernels/fast.js';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -23,6 +24,8 @@ export interface BackendInfo {
   backend: BackendName;
   simd: boolean;
   threads: boolean;
+  /** Whether our fused WASM SIMD kernels loaded (used while the kernel mode is `fast`). */
+  fastKernels: boolean;
 }
 
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
@@ -55,10 +58,13 @@ export async function setupBackend(options: BackendOptions = {}): Promise<Backen
   }
   if (!ok) throw new Error(`could not initialise the ${backend} backend (is WebAssembly blocked, or are the .wasm files not served? see wasmPaths)`);
   await tf.ready();
+  // Our WASM SIMD kernels share the backend's memory; compiled here, asynchronously, as browsers want.
+  const fastKernels = backend === 'wasm' && (await prepareFastKernels());
   const env = tf.env();
   return {
     backend,
     simd: backend === 'wasm' && env.getBool('WASM_HAS_SIMD_SUPPORT'),
     threads: backend === 'wasm' && env.getBool('WASM_HAS_MULTITHREAD_SUPPORT'),
+    fastKernels,
   };
 }

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationName } from './activations.js';
+import { fastBackend } from './kernels/fast.js';
 import { makeDivisible } from './make-divisible.js';
 import { Conv2dNormActivation, SqueezeExcitation } from './misc.js';
 import { Layer, Sequential } from './module.js';
@@ -58,6 +59,8 @@ export function invertedResidualConfig(
  */
 export class InvertedResidual extends Layer {
   readonly block: Sequential;
+  /** The 1x1 projection (last layer of `block`), which takes the residual add on the fast path. */
+  private readonly project: Conv2dNormActivation;
   readonly useResConnect: boolean;
   readonly outChannels: number;
   /** TorchVision's `_is_cn`: the block is strided (stride > 1 in its config, even when dilated instead). */
@@ -86,7 +89,8 @@ export class InvertedResidual extends Layer {
       const squeeze = makeDivisible(Math.floor(cnf.expandedChannels / 4), 8);
       layers.push(new SqueezeExcitation(cnf.expandedChannels, squeeze, { scaleActivation: 'hardsigmoid' }));
     }
-    layers.push(new Conv2dNormActivation(cnf.expandedChannels, cnf.outChannels, { kernelSize: 1, normLayer, activation: null }));
+    this.project = new Conv2dNormActivation(cnf.expandedChannels, cnf.outChannels, { kernelSize: 1, normLayer, activation: null });
+    layers.push(this.project);
     this.block = this.registerModule('block', new Sequential(layers));
     this.outChannels = cnf.outChannels;
     this.isCn = cnf.stride > 1;
@@ -94,8 +98,14 @@ export class InvertedResidual extends Layer {
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
-      const y = this.block.forward(x);
-      return this.useResConnect ? tf.add(y, x) : y;
+      if (!this.useResConnect) return this.block.forward(x);
+      if (x.dtype === 'float32' && fastBackend()) {
+        // The residual add fused into the projection (a 1x1 conv): one pass less.
+        let y = x;
+        for (const layer of this.block.layers) y = layer === this.project ? this.project.conv.forwardWithResidual(y, x) : layer.forward(y);
+        return y;
+      }
+      return tf.add(this.block.forward(x), x);
     });
   }
 }

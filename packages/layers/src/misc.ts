@@ -1,6 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Activation, type ActivationName } from './activations.js';
+import { fastBackend, runKernel } from './kernels/fast.js';
+import { Mnv3SqueezeExcite } from './kernels/names.js';
 import { Layer } from './module.js';
+import { recordMacs } from './profiling.js';
 import { Conv2d, globalAvgPool, type FoldableNorm, type NormLayer, batchNorm2d } from './nn.js';
 
 export interface Conv2dNormActivationOptions {
@@ -81,6 +84,18 @@ export class SqueezeExcitation extends Layer {
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    if (x.dtype === 'float32' && fastBackend()) {
+      const k1 = this.fc1.convKernel;
+      const k2 = this.fc2.convKernel;
+      const b1 = k1.biasTensor;
+      const b2 = k2.biasTensor;
+      // One kernel for MobileNetV3's SE (ReLU, hardsigmoid); other activations take the plain path.
+      if (b1 && b2 && k1.activationName === 'relu' && k2.activationName === 'hardsigmoid') {
+        const [n] = x.shape;
+        recordMacs(2 * n * this.inputChannels * this.squeezeChannels);
+        return runKernel<tf.Tensor4D>(Mnv3SqueezeExcite, { x, w1: k1.filter, b1, w2: k2.filter, b2 });
+      }
+    }
     return tf.tidy(() => {
       const pooled = tf.reshape(globalAvgPool(x), [x.shape[0], 1, 1, x.shape[3]]) as tf.Tensor4D;
       const scale = this.fc2.forward(this.fc1.forward(pooled));

@@ -68,7 +68,7 @@ export interface LoadStateDictResult {
 export abstract class Module {
   private readonly ownParams = new Map<string, Parameter>();
   private readonly children = new Map<string, Module>();
-  private readonly tensors: tf.Tensor[] = [];
+  private readonly tensors: { dispose(): void }[] = [];
   private built = false;
 
   protected registerParameter(name: string, shape: readonly number[]): Parameter {
@@ -180,8 +180,8 @@ export abstract class Module {
   /** Turns host weights into tfjs tensors (a module with nothing to build does nothing). */
   protected build(): void {}
 
-  /** Records a tensor this module owns, so that `dispose()` releases it. */
-  protected own<T extends tf.Tensor>(t: T): T {
+  /** Records a tensor (or anything disposable) this module owns, so that `dispose()` releases it. */
+  protected own<T extends { dispose(): void }>(t: T): T {
     this.tensors.push(t);
     return t;
   }

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, splitFusable, type ActivationName } from './activations.js';
 import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
+import { fastBackend, runKernel } from './kernels/fast.js';
+import { Mnv3GlobalAvgPool } from './kernels/names.js';
 import { Layer, type Parameter } from './module.js';
 import { recordMacs } from './profiling.js';
 import { normal, type Rng } from './random.js';
@@ -90,12 +92,24 @@ export class Conv2d extends Layer {
       }
     }
     this.kernel = ConvKernel.create(this.geometry, weight, bias, this.activation);
-    for (const t of this.kernel.tensors()) this.own(t);
+    this.own(this.kernel);
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     this.assertBuilt();
     return this.kernel!.apply(x);
+  }
+
+  /** `forward(x) + residual`, the add fused into the convolution where the fast path can. */
+  forwardWithResidual(x: tf.Tensor4D, residual: tf.Tensor4D): tf.Tensor4D {
+    this.assertBuilt();
+    return this.kernel!.applyWithResidual(x, residual);
+  }
+
+  /** The built kernel (folded weights as tfjs tensors), for fused fast paths. */
+  get convKernel(): ConvKernel {
+    this.assertBuilt();
+    return this.kernel!;
   }
 }
 
@@ -254,6 +268,7 @@ export class Linear extends Layer<tf.Tensor2D> {
 
 /** `nn.AdaptiveAvgPool2d(1)` then `torch.flatten(x, 1)`: `[N, H, W, C]` → `[N, C]`. */
 export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
+  if (x.dtype === 'float32' && fastBackend()) return runKernel<tf.Tensor2D>(Mnv3GlobalAvgPool, { x });
   return tf.mean(x, [1, 2]);
 }
 

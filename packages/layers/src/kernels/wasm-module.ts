@@ -1,0 +1,151 @@
+/**
+ * Loads our WASM SIMD kernels (assembly/kernels.ts, embedded base64) into the tfjs WASM backend's
+ * own memory: the module imports that `WebAssembly.Memory`, so the kernels read and write tfjs
+ * tensors in place, by address. Memory growth needs no care here: the instance sees the same
+ * Memory object, and no JS view of it is kept.
+ */
+import { WASM_BASE64 } from './wasm-binary.generated.js';
+
+/** The exports of assembly/kernels.ts. Pointers are byte offsets into the tfjs heap. */
+export interface KernelExports {
+  activation(x: number, out: number, n: number, act: number): void;
+  squeezeExcite(x: number, w1: number, b1: number, w2: number, b2: number, out: number, scratch: number, n: number, p: number, c: number, s: number): void;
+  meanPixels(x: number, out: number, n: number, p: number, c: number): void;
+  pointwise(x: number, w: number, bias: number, res: number, out: number, p: number, ci: number, co: number, act: number): void;
+  depthwise(
+    x: number,
+    w: number,
+    bias: number,
+    out: number,
+    n: number,
+    h: number,
+    wd: number,
+    c: number,
+    k: number,
+    stride: number,
+    dil: number,
+    pad: number,
+    oh: number,
+    ow: number,
+    act: number,
+  ): void;
+}
+
+/** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use (typed here, not imported). */
+export interface WasmBackendLike {
+  wasm: { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
+  dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
+  makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
+}
+
+/** Activation codes shared with assembly/kernels.ts. */
+export const ACT_CODE = { linear: 0, relu: 1, relu6: 2, hardswish: 3, hardsigmoid: 4 } as const;
+export type ActCodeName = keyof typeof ACT_CODE;
+
+const BASE64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+
+function decodeBase64(s: string): Uint8Array {
+  const lookup = new Uint8Array(128);
+  for (let i = 0; i < BASE64.length; i++) lookup[BASE64.charCodeAt(i)] = i;
+  const clean = s.replace(/=+$/, '');
+  const out = new Uint8Array(Math.floor((clean.length * 3) / 4));
+  let o = 0;
+  for (let i = 0; i < clean.length; i += 4) {
+    const a = lookup[clean.charCodeAt(i)]!;
+    const b = lookup[clean.charCodeAt(i + 1)]!;
+    const c = i + 2 < clean.length ? lookup[clean.charCodeAt(i + 2)]! : 0;
+    const d = i + 3 < clean.length ? lookup[clean.charCodeAt(i + 3)]! : 0;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    if (o < out.length) out[o++] = (v >> 16) & 255;
+    if (o < out.length) out[o++] = (v >> 8) & 255;
+    if (o < out.length) out[o++] = v & 255;
+  }
+  return out;
+}
+
+interface Loaded {
+  exports: KernelExports;
+  scratch: { ptr: number; bytes: number };
+}
+
+let compiled: WebAssembly.Module | null = null;
+let compiling: Promise<WebAssembly.Module> | null = null;
+const loaded = new WeakMap<object, Loaded>();
+const pending = new WeakMap<object, Promise<boolean>>();
+/** Backends where loading failed (no SIMD, no memory export…): they stay on the plain path. */
+const failed = new WeakSet<object>();
+
+function memoryOf(backend: WasmBackendLike): WebAssembly.Memory {
+  const memory = backend.wasm.asm?.memory;
+  if (!(memory instanceof WebAssembly.Memory)) throw new Error('the tfjs wasm backend does not expose its WebAssembly.Memory');
+  return memory;
+}
+
+function record(backend: WasmBackendLike, instance: WebAssembly.Instance): Loaded {
+  const l: Loaded = { exports: instance.exports as unknown as KernelExports, scratch: { ptr: 0, bytes: 0 } };
+  loaded.set(backend, l);
+  return l;
+}
+
+/**
+ * Compiles and instantiates the kernels for a wasm backend asynchronously (browsers refuse
+ * synchronous compilation of modules over 4 KB on the main thread). Resolves to false where that
+ * is impossible (e.g. no WASM SIMD): the layers then keep to the plain tfjs ops.
+ */
+export function prepareKernels(backend: WasmBackendLike): Promise<boolean> {
+  if (loaded.has(backend)) return Promise.resolve(true);
+  if (failed.has(backend)) return Promise.resolve(false);
+  let p = pending.get(backend);
+  if (!p) {
+    p = (async () => {
+      try {
+        compiling ??= WebAssembly.compile(decodeBase64(WASM_BASE64) as Uint8Array<ArrayBuffer>);
+        compiled = await compiling;
+        if (!loaded.has(backend)) record(backend, await WebAssembly.instantiate(compiled, { env: { memory: memoryOf(backend) } }));
+        return true;
+      } catch {
+        failed.add(backend);
+        return false;
+      } finally {
+        pending.delete(backend);
+      }
+    })();
+    pending.set(backend, p);
+  }
+  return p;
+}
+
+/**
+ * The kernels for this backend. When `prepareKernels` has not run, loads them synchronously
+ * (fine in Node and workers); where the platform refuses that (a browser's main thread), starts
+ * loading them asynchronously and returns null meanwhile, so the caller takes the plain path.
+ */
+export function kernelsFor(backend: WasmBackendLike): Loaded | null {
+  const l = loaded.get(backend);
+  if (l) return l;
+  if (failed.has(backend) || pending.has(backend)) return null;
+  try {
+    compiled ??= new WebAssembly.Module(decodeBase64(WASM_BASE64) as Uint8Array<ArrayBuffer>);
+    return record(backend, new WebAssembly.Instance(compiled, { env: { memory: memoryOf(backend) } }));
+  } catch {
+    void prepareKernels(backend);
+    return null;
+  }
+}
+
+/** A scratch area of at least `bytes` on the tfjs heap (grown by malloc, kept for reuse). */
+export function scratch(backend: WasmBackendLike, l: Loaded, bytes: number): number {
+  if (l.scratch.bytes < bytes) {
+    if (l.scratch.ptr) backend.wasm._free(l.scratch.ptr);
+    l.scratch.ptr = backend.wasm._malloc(bytes);
+    l.scratch.bytes = bytes;
+  }
+  return l.scratch.ptr;
+}
+
+/** The address of a tensor's data on the tfjs heap. */
+export function addressOf(backend: WasmBackendLike, t: { dataId: object }): number {
+  const d = backend.dataIdMap.get(t.dataId);
+  if (!d) throw new Error('tensor is not on the wasm backend');
+  return d.memoryOffset;
+}
