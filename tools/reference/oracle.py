@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 from common import versions, write_safetensors  # noqa: E402
 
-SUITES = ["layers", "backbone"]
+SUITES = ["layers", "backbone", "detection"]
 
 
 def main(argv):
