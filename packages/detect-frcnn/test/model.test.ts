@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { assertScaledClose, fixtureTensor, loadFixture, nchwToNhwc, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
 import { toFloat32 } from '@mnv3/layers';
 import { GeneralizedRCNNTransform, buildDetector, boxIou, type Detections, type FasterRCNN, type HostFeatureMap } from '../src/index.js';
-import { f32, hwcImage, ints, maxAbsDiff, nhwcMap } from './helpers.js';
+import { f32, hwcImage, ints, nhwcMap } from './helpers.js';
 
 interface Config {
   builder: string;
