@@ -28,3 +28,5 @@ export {
   fasterrcnnMobileNetV3Large320Fpn,
   fasterrcnnMobileNetV3LargeFpn,
 } from './faster-rcnn.js';
+export type { CocoAnnotation, CocoDataset, CocoEvalAccumulated, CocoEvalParams, CocoResult, EvalImg } from './coco-eval.js';
+export { COCOeval, COCO_STAT_NAMES, bboxIou, defaultCocoEvalParams, linspace, toCocoResults } from './coco-eval.js';
