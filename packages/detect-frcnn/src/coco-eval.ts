@@ -379,11 +379,17 @@ export class COCOeval {
             if (ap) {
               for (let r = 0; r < R; r++) {
                 const v = precision[(((t * R + r) * K + k) * A + a) * M + m]!;
-                if (v > -1) (sum += v), n++;
+                if (v > -1) {
+                  sum += v;
+                  n++;
+                }
               }
             } else {
               const v = recall[((t * K + k) * A + a) * M + m]!;
-              if (v > -1) (sum += v), n++;
+              if (v > -1) {
+                sum += v;
+                n++;
+              }
             }
           }
         }
