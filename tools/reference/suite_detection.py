@@ -123,6 +123,17 @@ def build_ops(write):
         img = torch.rand((3, h, w), generator=g)
         t[f"resize_in_{i}"] = img
         t[f"resize_out_{i}"] = faster_rcnn.GeneralizedRCNNTransform(mn, mx, [0.0] * 3, [1.0] * 3).resize(img)[0]
+    # draw_bounding_boxes (PIL's rectangle and default bitmap font)
+    from torchvision.utils import draw_bounding_boxes
+
+    img = (torch.rand((3, 60, 90), generator=g) * 255).to(torch.uint8)
+    dboxes = torch.tensor([[5.7, 4.2, 40.9, 30.1], [30, 20, 85, 58], [-3, 50, 20, 70], [60, 2, 62, 3]])
+    t["draw_in"] = img
+    t["draw_boxes"] = dboxes
+    t["draw_out_labels"] = draw_bounding_boxes(img, dboxes, labels=["person", "dog 17", "N/A", "x"], width=2)
+    t["draw_out_fill"] = draw_bounding_boxes(img, dboxes, colors=[(255, 0, 0), (0, 255, 0), (0, 0, 255), (9, 99, 199)], fill=True)
+    t["draw_in_gray"] = img[:1]
+    t["draw_out_gray"] = draw_bounding_boxes(img[:1], dboxes[:2], labels=["a", "b"], colors=(10, 200, 30), width=3)
     write("ops", t, {"config": {}})
 
 

@@ -30,3 +30,5 @@ export {
 } from './faster-rcnn.js';
 export type { CocoAnnotation, CocoDataset, CocoEvalAccumulated, CocoEvalParams, CocoResult, EvalImg } from './coco-eval.js';
 export { COCOeval, COCO_STAT_NAMES, bboxIou, defaultCocoEvalParams, linspace, toCocoResults } from './coco-eval.js';
+export type { DrawBoundingBoxesOptions, Rgb, RgbImage } from './draw.js';
+export { drawBoundingBoxes, encodePng, generateColorPalette } from './draw.js';
