@@ -139,7 +139,7 @@ export interface FasterRCNNMobileNetV3LargeFpnOptions {
   weightsBackbone?: string | null;
   /** Default 91 (COCO with background and N/A). */
   numClasses?: number;
-  /** 0–6; validated, no effect at inference. Default 3 with weights, else 6. */
+  /** 0–6 with weights (validated; no effect at inference). Default 3; without weights always 6, as TorchVision. */
   trainableBackboneLayers?: number;
   /** Overrides the norm layer choice (`frozenBatchNorm2d()` or `batchNorm2d()`, eps 1e-5). */
   normLayer?: NormLayer;
@@ -185,8 +185,9 @@ function build(name: BuilderName, table: WeightsEnum<'COCO_V1'>, options: Faster
   numClasses ??= 91;
   checkNumber('numClasses', numClasses, true, 1);
   const isTrained = w !== null || options.weightsBackbone != null;
+  // _validate_trainable_layers: without weights TorchVision warns and trains every layer.
   const trainable = isTrained ? (options.trainableBackboneLayers ?? 3) : 6;
-  checkNumber('trainableBackboneLayers', options.trainableBackboneLayers ?? trainable, true, 0, 6);
+  checkNumber('trainableBackboneLayers', trainable, true, 0, 6);
   const normLayer = options.normLayer ?? (isTrained ? frozenBatchNorm2d() : batchNorm2d());
 
   const conf = mobilenetV3Conf('mobilenet_v3_large');
