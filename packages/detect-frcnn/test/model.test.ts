@@ -149,6 +149,11 @@ describe.each(CASES)('%s matches TorchVision 0.14', (name) => {
     const proposals = c.proposals.map((_, i) => f32(f, `proposals_${i}`));
     const pooled = model.roiHeads.boxRoiPool.forward(feats, proposals, c.imageSizes);
     expect(model.roiHeads.boxRoiPool.scales).toEqual(Array.from(f32(f, 'box_roi_pool_scales')));
+    // TorchVision's default featmap_names ['0', '1', '2', '3'] leave out 'pool', and both '0'
+    // (features.13, after its stride-2 conv) and '1' are at stride 32: k_min = k_max = 5, so
+    // every box is pooled from '0'.
+    expect(model.roiHeads.boxRoiPool.scales).toEqual([1 / 32, 1 / 32]);
+    expect([model.roiHeads.boxRoiPool.mapLevels!.kMin, model.roiHeads.boxRoiPool.mapLevels!.kMax]).toEqual([5, 5]);
     const per = 256 * 49;
     assertScaledClose(pooled.subarray(0, 64 * per), fixtureTensor(f, 'box_features_0_head'), 1e-5, { what: 'box features image 0' });
     const n0 = proposals[0]!.length / 4;
