@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { assertScaledClose, fixtureTensor, loadFixture, nchwToNhwc, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
 import { toFloat32 } from '@mnv3/layers';
-import { GeneralizedRCNNTransform, buildDetector, boxIou, type Detections, type FasterRCNN, type HostFeatureMap } from '../src/index.js';
+import { GeneralizedRCNNTransform, buildDetector, boxIou, detectObjects, type Detections, type FasterRCNN, type HostFeatureMap } from '../src/index.js';
 import { f32, hwcImage, ints, nhwcMap } from './helpers.js';
 
 interface Config {
@@ -212,6 +212,19 @@ describe.each(CASES)('%s matches TorchVision 0.14', (name) => {
     expect(total).toBeGreaterThanOrEqual(20);
     expect(matchedCount / total).toBeGreaterThanOrEqual(0.97);
     expect(p99).toBeLessThan(tol.p99px);
+    model.dispose();
+  });
+});
+
+describe('inputs', () => {
+  it('tf.Tensor3D images give the same detections as host images (and stay undisposed)', async () => {
+    const { model, images } = setup('fasterrcnn_mobilenet_v3_large_320_fpn_bn');
+    const fromHost = await detectObjects(model, images);
+    const tensors = images.map((im) => tf.tensor3d(im.data, im.shape));
+    const fromTensors = await model.forward(tensors);
+    expect(fromTensors).toEqual(fromHost);
+    expect(tensors.every((t) => !t.isDisposed)).toBe(true);
+    tf.dispose(tensors);
     model.dispose();
   });
 });
