@@ -72,10 +72,7 @@ export class FasterRCNN extends Module {
         for (const t of featureTensors.values()) t.dispose();
       }
       const detectionsResized = await this.roiHeads.forward(features, proposals.map((p) => p.boxes), imageList.imageSizes);
-      const detections = detectionsResized.map((d, i) => ({
-        ...d,
-        boxes: GeneralizedRCNNTransform.resizeBoxes(d.boxes, imageList.imageSizes[i]!, originalSizes[i]!),
-      }));
+      const detections = this.transform.postprocess(detectionsResized, imageList.imageSizes, originalSizes);
       return { imageList, originalSizes, features, proposals, detectionsResized, detections };
     } finally {
       imageList.tensors.dispose();

@@ -183,6 +183,18 @@ export class GeneralizedRCNNTransform {
   }
 
   /**
+   * `postprocess`: each image's detections with boxes mapped from its resized size back to its
+   * original size (both `(height, width)`); labels and scores unchanged.
+   */
+  postprocess<D extends { boxes: Float32Array }>(
+    results: readonly D[],
+    imageShapes: readonly (readonly [number, number])[],
+    originalSizes: readonly (readonly [number, number])[],
+  ): D[] {
+    return results.map((r, i) => ({ ...r, boxes: GeneralizedRCNNTransform.resizeBoxes(r.boxes, imageShapes[i]!, originalSizes[i]!) }));
+  }
+
+  /**
    * `resize_boxes` from the resized `imageShape` back to `originalSize` (both `(height, width)`):
    * x scaled by `orig_w / resized_w`, y by `orig_h / resized_h`, in float32. Returns a new array.
    */
