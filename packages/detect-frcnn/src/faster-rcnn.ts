@@ -1,0 +1,283 @@
+import { Module, batchNorm2d, frozenBatchNorm2d, getWeights, weights, type NormLayer, type WeightsEnum } from '@mnv3/layers';
+import { MobileNet_V3_Large_Weights, mobilenetV3Conf, mobilenetV3Large } from '@mnv3/backbone';
+import { AnchorGenerator } from './anchor-utils.js';
+import { mobilenetExtractor, type BackboneWithFPN } from './backbone-utils.js';
+import { COCO_CATEGORIES } from './coco-categories.js';
+import { MultiScaleRoIAlign } from './ops/poolers.js';
+import type { HostFeatureMap } from './ops/roi-align.js';
+import { FastRCNNPredictor, RoIHeads, TwoMLPHead, type Detections } from './roi-heads.js';
+import { RPNHead, RegionProposalNetwork, type Proposals } from './rpn.js';
+import { GeneralizedRCNNTransform, type DetectionImage, type ImageList } from './transform.js';
+
+/** Everything one forward pass computes, stage by stage (for inspection and parity tests). */
+export interface FasterRCNNTrace {
+  imageList: ImageList;
+  originalSizes: [number, number][];
+  /** FPN maps by name, NHWC host arrays. */
+  features: Map<string, HostFeatureMap>;
+  proposals: Proposals[];
+  /** Detections in resized-image coordinates, before `postprocess`. */
+  detectionsResized: Detections[];
+  detections: Detections[];
+}
+
+/**
+ * TorchVision's `FasterRCNN` (a `GeneralizedRCNN`) at inference: `transform`, `backbone`
+ * (`BackboneWithFPN`), `rpn`, `roi_heads`, then boxes mapped back to the original image sizes.
+ * State dict keys as TorchVision's: `backbone.body.*`, `backbone.fpn.*`, `rpn.head.*`,
+ * `roi_heads.box_head.*`, `roi_heads.box_predictor.*`.
+ */
+export class FasterRCNN extends Module {
+  readonly backbone: BackboneWithFPN;
+  readonly rpn: RegionProposalNetwork;
+  readonly roiHeads: RoIHeads;
+
+  constructor(
+    backbone: BackboneWithFPN,
+    rpn: RegionProposalNetwork,
+    roiHeads: RoIHeads,
+    readonly transform: GeneralizedRCNNTransform,
+    /** Class names by label, when known (COCO's for the COCO builders). */
+    readonly categories: readonly string[] | null = null,
+  ) {
+    super();
+    this.backbone = this.registerModule('backbone', backbone);
+    this.rpn = this.registerModule('rpn', rpn);
+    this.roiHeads = this.registerModule('roi_heads', roiHeads);
+  }
+
+  /**
+   * Detects objects in each image: float32 `[H, W, 3]` (HWC, RGB) in [0, 1], any size. Returns per
+   * image `{ boxes [K, 4] (x1, y1, x2, y2) in the image's pixels, labels, scores }` by decreasing
+   * score, as TorchVision's `model(images)` in eval mode. Input tensors are not disposed.
+   */
+  async forward(images: readonly DetectionImage[]): Promise<Detections[]> {
+    return (await this.trace(images)).detections;
+  }
+
+  /** `forward`, keeping every stage's result. */
+  async trace(images: readonly DetectionImage[]): Promise<FasterRCNNTrace> {
+    if (!Array.isArray(images)) throw new TypeError('images must be an array of [H, W, 3] float32 images');
+    const originalSizes = images.map((im) => [im.shape[0], im.shape[1]] as [number, number]);
+    const imageList = await this.transform.forward(images);
+    try {
+      const featureTensors = this.backbone.forward(imageList.tensors);
+      const features = new Map<string, HostFeatureMap>();
+      let proposals: Proposals[];
+      try {
+        const [, H, W] = imageList.tensors.shape;
+        proposals = await this.rpn.forward([H, W], imageList.imageSizes, [...featureTensors.values()]);
+        for (const [name, t] of featureTensors) features.set(name, { data: (await t.data()) as Float32Array, shape: t.shape });
+      } finally {
+        for (const t of featureTensors.values()) t.dispose();
+      }
+      const detectionsResized = await this.roiHeads.forward(features, proposals.map((p) => p.boxes), imageList.imageSizes);
+      const detections = this.transform.postprocess(detectionsResized, imageList.imageSizes, originalSizes);
+      return { imageList, originalSizes, features, proposals, detectionsResized, detections };
+    } finally {
+      imageList.tensors.dispose();
+    }
+  }
+}
+
+/** Detects objects in float images with a Faster R-CNN: `model.forward(images)`. */
+export function detectObjects(model: FasterRCNN, images: readonly DetectionImage[]): Promise<Detections[]> {
+  return model.forward(images);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Weights.
+
+const COMMON_META = { categories: COCO_CATEGORIES, minSize: [1, 1] as const };
+
+/** TorchVision's `FasterRCNN_MobileNet_V3_Large_FPN_Weights`. */
+export const FasterRCNN_MobileNet_V3_Large_FPN_Weights: WeightsEnum<'COCO_V1'> = (() => {
+  const v1 = weights(
+    'https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth',
+    { kind: 'ObjectDetection' },
+    {
+      ...COMMON_META,
+      numParams: 19386354,
+      recipe: 'https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-fpn',
+      metrics: { 'COCO-val2017': { box_map: 32.8 } },
+    },
+  );
+  return { COCO_V1: v1, DEFAULT: v1 };
+})();
+
+/** TorchVision's `FasterRCNN_MobileNet_V3_Large_320_FPN_Weights`. */
+export const FasterRCNN_MobileNet_V3_Large_320_FPN_Weights: WeightsEnum<'COCO_V1'> = (() => {
+  const v1 = weights(
+    'https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth',
+    { kind: 'ObjectDetection' },
+    {
+      ...COMMON_META,
+      numParams: 19386354,
+      recipe: 'https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-320-fpn',
+      metrics: { 'COCO-val2017': { box_map: 22.8 } },
+    },
+  );
+  return { COCO_V1: v1, DEFAULT: v1 };
+})();
+
+// ---------------------------------------------------------------------------------------------
+// Builders.
+
+/** Keyword arguments of TorchVision's builders, camelCased. */
+export interface FasterRCNNMobileNetV3LargeFpnOptions {
+  /**
+   * Pretrained detector weights by name (`COCO_V1`, `DEFAULT`), or null. As TorchVision, naming
+   * weights (or `weightsBackbone`) builds the backbone with `FrozenBatchNorm2d` — the key set of
+   * the published checkpoints — and fixes `numClasses` to the weights' 91 categories. Nothing is
+   * downloaded: load the checkpoint's state dict with `loadStateDict`.
+   */
+  weights?: string | null;
+  /** ImageNet backbone weights by name (`IMAGENET1K_V1`, …), or null; selects FrozenBatchNorm2d too. */
+  weightsBackbone?: string | null;
+  /** Default 91 (COCO with background and N/A). */
+  numClasses?: number;
+  /** 0–6 with weights (validated; no effect at inference). Default 3; without weights always 6, as TorchVision. */
+  trainableBackboneLayers?: number;
+  /** Overrides the norm layer choice (`frozenBatchNorm2d()` or `batchNorm2d()`, eps 1e-5). */
+  normLayer?: NormLayer;
+  minSize?: number;
+  maxSize?: number;
+  imageMean?: readonly number[];
+  imageStd?: readonly number[];
+  sizeDivisible?: number;
+  /** Anchor sizes per FPN map. Default `[[32, 64, 128, 256, 512]] × 3`. */
+  anchorSizes?: readonly (readonly number[])[];
+  /** Aspect ratios (height / width) per FPN map. Default `[[0.5, 1, 2]] × 3`. */
+  aspectRatios?: readonly (readonly number[])[];
+  rpnPreNmsTopNTest?: number;
+  rpnPostNmsTopNTest?: number;
+  rpnNmsThresh?: number;
+  rpnScoreThresh?: number;
+  /** Feature maps the box head pools from. Default TorchVision's `['0', '1', '2', '3']`. */
+  boxRoiPoolFeatmapNames?: readonly string[];
+  boxScoreThresh?: number;
+  boxNmsThresh?: number;
+  boxDetectionsPerImg?: number;
+  bboxRegWeights?: readonly [number, number, number, number];
+}
+
+type BuilderName = 'fasterrcnn_mobilenet_v3_large_fpn' | 'fasterrcnn_mobilenet_v3_large_320_fpn';
+
+function checkNumber(name: string, v: number, integer: boolean, min: number, max = Infinity): void {
+  if (typeof v !== 'number' || Number.isNaN(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
+    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${String(v)}`);
+  }
+}
+
+function build(name: BuilderName, table: WeightsEnum<'COCO_V1'>, options: FasterRCNNMobileNetV3LargeFpnOptions): FasterRCNN {
+  const w = options.weights != null ? getWeights(table, options.weights, name) : null;
+  if (options.weightsBackbone != null && w === null) getWeights(MobileNet_V3_Large_Weights, options.weightsBackbone, 'mobilenet_v3_large');
+  let numClasses = options.numClasses;
+  if (w) {
+    if (numClasses !== undefined && numClasses !== w.meta.categories.length) {
+      throw new RangeError(`The parameter 'numClasses' expected value ${w.meta.categories.length} but got ${numClasses} instead.`);
+    }
+    numClasses = w.meta.categories.length;
+  }
+  numClasses ??= 91;
+  checkNumber('numClasses', numClasses, true, 1);
+  const isTrained = w !== null || options.weightsBackbone != null;
+  // _validate_trainable_layers: without weights TorchVision warns and trains every layer.
+  const trainable = isTrained ? (options.trainableBackboneLayers ?? 3) : 6;
+  checkNumber('trainableBackboneLayers', trainable, true, 0, 6);
+  const normLayer = options.normLayer ?? (isTrained ? frozenBatchNorm2d() : batchNorm2d());
+
+  const conf = mobilenetV3Conf('mobilenet_v3_large');
+  const body = mobilenetV3Large({ normLayer });
+  const backbone = mobilenetExtractor(body, conf.settings.map((s) => s.stride), trainable);
+
+  const is320 = name === 'fasterrcnn_mobilenet_v3_large_320_fpn';
+  const anchorSizes = options.anchorSizes ?? [[32, 64, 128, 256, 512], [32, 64, 128, 256, 512], [32, 64, 128, 256, 512]];
+  const aspectRatios = options.aspectRatios ?? anchorSizes.map(() => [0.5, 1.0, 2.0]);
+  const anchorGenerator = new AnchorGenerator(anchorSizes, aspectRatios);
+  const numAnchors = anchorGenerator.numAnchorsPerLocation();
+  if (new Set(numAnchors).size !== 1) throw new RangeError(`every FPN map needs the same number of anchors per location for RPNHead, got [${numAnchors.join(', ')}]`);
+  const rpnOpts = {
+    preNmsTopN: options.rpnPreNmsTopNTest ?? (is320 ? 150 : 1000),
+    postNmsTopN: options.rpnPostNmsTopNTest ?? (is320 ? 150 : 1000),
+    nmsThresh: options.rpnNmsThresh ?? 0.7,
+    scoreThresh: options.rpnScoreThresh ?? (is320 ? 0.05 : 0.0),
+  };
+  checkNumber('rpnPreNmsTopNTest', rpnOpts.preNmsTopN, true, 0);
+  checkNumber('rpnPostNmsTopNTest', rpnOpts.postNmsTopN, true, 0);
+  checkNumber('rpnNmsThresh', rpnOpts.nmsThresh, false, 0, 1);
+  checkNumber('rpnScoreThresh', rpnOpts.scoreThresh, false, 0, 1);
+  const rpn = new RegionProposalNetwork(anchorGenerator, new RPNHead(backbone.outChannels, numAnchors[0]!), rpnOpts);
+
+  const pool = new MultiScaleRoIAlign(options.boxRoiPoolFeatmapNames ?? ['0', '1', '2', '3'], 7, 2);
+  const representationSize = 1024;
+  const headOpts = {
+    scoreThresh: options.boxScoreThresh ?? 0.05,
+    nmsThresh: options.boxNmsThresh ?? 0.5,
+    detectionsPerImg: options.boxDetectionsPerImg ?? 100,
+    bboxRegWeights: options.bboxRegWeights,
+  };
+  checkNumber('boxScoreThresh', headOpts.scoreThresh, false, 0, 1);
+  checkNumber('boxNmsThresh', headOpts.nmsThresh, false, 0, 1);
+  checkNumber('boxDetectionsPerImg', headOpts.detectionsPerImg, true, 0);
+  const roiHeads = new RoIHeads(
+    pool,
+    new TwoMLPHead(backbone.outChannels * 7 * 7, representationSize),
+    new FastRCNNPredictor(representationSize, numClasses),
+    headOpts,
+  );
+  const transform = new GeneralizedRCNNTransform({
+    minSize: options.minSize ?? (is320 ? 320 : 800),
+    maxSize: options.maxSize ?? (is320 ? 640 : 1333),
+    imageMean: options.imageMean,
+    imageStd: options.imageStd,
+    sizeDivisible: options.sizeDivisible,
+  });
+  return new FasterRCNN(backbone, rpn, roiHeads, transform, numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : null);
+}
+
+/**
+ * Faster R-CNN with a MobileNetV3-Large FPN backbone, as
+ * `torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(**kwargs)` (min size 800, max
+ * 1333, 1000 proposals per level and image). No weights are loaded: call `loadStateDict` with
+ * TorchVision's checkpoint (build with `weights: 'COCO_V1'` for its FrozenBatchNorm2d keys) or
+ * `initWeights`.
+ *
+ * @example const model = fasterrcnnMobileNetV3LargeFpn({ weights: 'DEFAULT' }); model.loadStateDict(sd);
+ */
+export function fasterrcnnMobileNetV3LargeFpn(options: FasterRCNNMobileNetV3LargeFpnOptions = {}): FasterRCNN {
+  return build('fasterrcnn_mobilenet_v3_large_fpn', FasterRCNN_MobileNet_V3_Large_FPN_Weights, options);
+}
+
+/**
+ * `torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(**kwargs)`: the low-resolution
+ * variant (min size 320, max 640, 150 proposals, RPN score threshold 0.05).
+ */
+export function fasterrcnnMobileNetV3Large320Fpn(options: FasterRCNNMobileNetV3LargeFpnOptions = {}): FasterRCNN {
+  return build('fasterrcnn_mobilenet_v3_large_320_fpn', FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, options);
+}
+
+/** A detection model by TorchVision name: its builder and weights table. */
+export interface DetectionModelEntry {
+  build: (options?: FasterRCNNMobileNetV3LargeFpnOptions) => FasterRCNN;
+  weights: WeightsEnum<'COCO_V1'>;
+}
+
+/** The detection builders by TorchVision name. */
+export const DETECTION_MODELS: Readonly<Record<BuilderName, DetectionModelEntry>> = Object.freeze({
+  fasterrcnn_mobilenet_v3_large_fpn: { build: fasterrcnnMobileNetV3LargeFpn, weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights },
+  fasterrcnn_mobilenet_v3_large_320_fpn: { build: fasterrcnnMobileNetV3Large320Fpn, weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights },
+});
+
+/** The names `DETECTION_MODELS` holds. */
+export type DetectionModelName = BuilderName;
+export const DETECTION_MODEL_NAMES = Object.keys(DETECTION_MODELS) as DetectionModelName[];
+
+/** Builds a detection model by TorchVision name, with an error listing the valid names. */
+export function buildDetector(name: string, options: FasterRCNNMobileNetV3LargeFpnOptions = {}): FasterRCNN {
+  if (!Object.prototype.hasOwnProperty.call(DETECTION_MODELS, name)) {
+    throw new Error(`unknown detection model "${name}"; valid: ${DETECTION_MODEL_NAMES.join(', ')}`);
+  }
+  return DETECTION_MODELS[name as DetectionModelName].build(options);
+}
+

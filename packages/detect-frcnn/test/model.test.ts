@@ -1,0 +1,230 @@
+// Faster R-CNN MobileNetV3-Large FPN against TorchVision 0.14, stage by stage and end to end, on
+// seeded random weights with a sharpened box classifier (tools/reference/suite_detection.py).
+import * as tf from '@tensorflow/tfjs-core';
+import { describe, expect, it } from 'vitest';
+import { assertScaledClose, fixtureTensor, loadFixture, nchwToNhwc, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
+import { toFloat32 } from '@mnv3/layers';
+import { GeneralizedRCNNTransform, buildDetector, boxIou, detectObjects, type Detections, type FasterRCNN, type HostFeatureMap } from '../src/index.js';
+import { f32, hwcImage, ints, nhwcMap } from './helpers.js';
+
+interface Config {
+  builder: string;
+  frozen: boolean;
+  numParams: number;
+  originalSizes: [number, number][];
+  imageSizes: [number, number][];
+  detections: number[];
+  proposals: number[];
+}
+
+/**
+ * End-to-end tolerances. Through the whole backbone our FPN maps differ from TorchVision's by
+ * ~2.5e-5 relative (float32 summation order, XNNPACK vs oneDNN); at 800 px on the astronaut photo
+ * (FPN values up to 40) that is 1e-3 absolute, which the random, sharpened box head turns into
+ * score differences up to ~5e-4 and box differences up to ~0.05 px. From TorchVision's own
+ * features the same head agrees to 3e-6 (previous test), so this is upstream float noise.
+ */
+const TOLERANCES: Record<string, { score: number; p99px: number }> = {
+  fasterrcnn_mobilenet_v3_large_fpn: { score: 1e-3, p99px: 0.05 },
+  fasterrcnn_mobilenet_v3_large_320_fpn: { score: 1e-4, p99px: 1e-2 },
+  fasterrcnn_mobilenet_v3_large_320_fpn_bn: { score: 1e-4, p99px: 1e-2 },
+};
+
+const CASES = ['fasterrcnn_mobilenet_v3_large_fpn', 'fasterrcnn_mobilenet_v3_large_320_fpn', 'fasterrcnn_mobilenet_v3_large_320_fpn_bn'];
+
+function setup(name: string): { f: Fixture; c: Config; model: FasterRCNN; images: ReturnType<typeof hwcImage>[] } {
+  const f = loadFixture('detection', name);
+  const c = f.config as unknown as Config;
+  // Frozen fixtures carry the COCO checkpoints' key set: TorchVision builds that when weights are named.
+  const model = buildDetector(c.builder, c.frozen ? { weights: 'COCO_V1' } : {});
+  model.loadStateDict(f.stateDict);
+  const images = c.originalSizes.map((_, i) => hwcImage(f, `image_${i}`));
+  return { f, c, model, images };
+}
+
+function tvFeatures(f: Fixture): Map<string, HostFeatureMap> {
+  return new Map(['0', '1', 'pool'].map((k) => [k, nhwcMap(f, `features_${k}`)]));
+}
+
+/**
+ * Matches our detections to TorchVision's greedily by label and IoU > 0.99 (best IoU first).
+ * Returns the matched pairs and the worst score and coordinate differences.
+ */
+function matchDetections(ours: Detections, tv: { boxes: Float32Array; labels: number[]; scores: Float32Array }) {
+  const n = ours.labels.length;
+  const m = tv.labels.length;
+  const iou = boxIou(ours.boxes, tv.boxes);
+  const pairs: { i: number; j: number; iou: number }[] = [];
+  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) if (ours.labels[i] === tv.labels[j] && iou[i * m + j]! > 0.99) pairs.push({ i, j, iou: iou[i * m + j]! });
+  pairs.sort((a, b) => b.iou - a.iou);
+  const usedI = new Set<number>();
+  const usedJ = new Set<number>();
+  const matched: { i: number; j: number; scoreDiff: number; coordDiff: number }[] = [];
+  for (const p of pairs) {
+    if (usedI.has(p.i) || usedJ.has(p.j)) continue;
+    usedI.add(p.i);
+    usedJ.add(p.j);
+    let coordDiff = 0;
+    for (let k = 0; k < 4; k++) coordDiff = Math.max(coordDiff, Math.abs(ours.boxes[4 * p.i + k]! - tv.boxes[4 * p.j + k]!));
+    matched.push({ i: p.i, j: p.j, scoreDiff: Math.abs(ours.scores[p.i]! - tv.scores[p.j]!), coordDiff });
+  }
+  return { matched, n, m };
+}
+
+describe.each(CASES)('%s matches TorchVision 0.14', (name) => {
+  it('parameter count, strict state dict, transform, anchors, backbone + FPN', async () => {
+    const { f, c, model, images } = setup(name);
+    expect(model.numParams()).toBe(c.numParams);
+    // FrozenBatchNorm2d holds buffers only; BatchNorm2d's weight and bias are parameters.
+    expect(c.numParams).toBe(c.frozen ? 19_386_354 : 19_410_754);
+    const before = tf.memory().numTensors;
+    // transform: normalised, resized, padded batch and image sizes
+    const il = await model.transform.forward(images);
+    expect(il.imageSizes).toEqual(c.imageSizes);
+    expect(il.imageSizes).toEqual(ints(f, 'image_sizes').reduce<number[][]>((a, v, i) => (i % 2 ? a[a.length - 1]!.push(v) : a.push([v]), a), []));
+    const transformed = fixtureTensor(f, 'transformed');
+    expect([il.tensors.shape[0], il.tensors.shape[3], il.tensors.shape[1], il.tensors.shape[2]]).toEqual(transformed.shape);
+    assertScaledClose(await nhwcTensorToNchw(il.tensors), transformed, 1e-5, { what: 'transformed batch' });
+    il.tensors.dispose();
+    // backbone + FPN on TorchVision's batch
+    const { data, shape } = nchwToNhwc(toFloat32(transformed), transformed.shape);
+    const x = tf.tensor4d(data, shape);
+    const feats = model.backbone.forward(x);
+    expect([...feats.keys()]).toEqual(['0', '1', 'pool']);
+    for (const [k, v] of feats) {
+      const r = assertScaledClose(await nhwcTensorToNchw(v), fixtureTensor(f, `features_${k}`), 1e-4, { what: `features ${k}` });
+      expect(r.maxAbsExpected).toBeGreaterThan(0.1);
+    }
+    // anchors
+    const grid = [...feats.values()].map((t) => [t.shape[1], t.shape[2]] as [number, number]);
+    expect(Array.from(model.rpn.anchorGenerator.forward([shape[1], shape[2]], grid))).toEqual(Array.from(f32(f, 'anchors')));
+    tf.dispose([x, ...feats.values()]);
+    expect(tf.memory().numTensors).toBe(before);
+    model.dispose();
+  });
+
+  it('RPN proposals from TorchVision features', async () => {
+    const { f, c, model } = setup(name);
+    const feats = tvFeatures(f);
+    const tensors = [...feats.values()].map((m) => tf.tensor4d(m.data, m.shape as [number, number, number, number]));
+    const batch = fixtureTensor(f, 'transformed').shape;
+    const proposals = await model.rpn.forward([batch[2]!, batch[3]!], c.imageSizes, tensors);
+    tf.dispose(tensors);
+    proposals.forEach((p, i) => {
+      const expected = f32(f, `proposals_${i}`);
+      expect(p.boxes.length).toBe(expected.length);
+      // The same boxes; the order of exactly tied probabilities may differ (TorchVision sorts the
+      // per-level NMS results with an unstable sort), so match as sets, and count rows in place.
+      const n = expected.length / 4;
+      let inPlace = 0;
+      let matched = 0;
+      const used = new Uint8Array(n);
+      for (let j = 0; j < n; j++) {
+        const close = (k: number) => [0, 1, 2, 3].every((c) => Math.abs(p.boxes[4 * k + c]! - expected[4 * j + c]!) < 1e-2);
+        if (close(j)) {
+          inPlace++;
+          if (!used[j]) {
+            used[j] = 1;
+            matched++;
+            continue;
+          }
+        }
+        for (let k = 0; k < n; k++) {
+          if (!used[k] && close(k)) {
+            used[k] = 1;
+            matched++;
+            break;
+          }
+        }
+      }
+      console.log(`${name} image ${i}: ${matched}/${n} proposals matched, ${inPlace} in place`);
+      expect(matched / n).toBeGreaterThanOrEqual(0.99);
+    });
+    model.dispose();
+  });
+
+  it('RoIAlign box features and box head from TorchVision proposals', async () => {
+    const { f, c, model } = setup(name);
+    const feats = tvFeatures(f);
+    const proposals = c.proposals.map((_, i) => f32(f, `proposals_${i}`));
+    const pooled = model.roiHeads.boxRoiPool.forward(feats, proposals, c.imageSizes);
+    expect(model.roiHeads.boxRoiPool.scales).toEqual(Array.from(f32(f, 'box_roi_pool_scales')));
+    // TorchVision's default featmap_names ['0', '1', '2', '3'] leave out 'pool', and both '0'
+    // (features.13, after its stride-2 conv) and '1' are at stride 32: k_min = k_max = 5, so
+    // every box is pooled from '0'.
+    expect(model.roiHeads.boxRoiPool.scales).toEqual([1 / 32, 1 / 32]);
+    expect([model.roiHeads.boxRoiPool.mapLevels!.kMin, model.roiHeads.boxRoiPool.mapLevels!.kMax]).toEqual([5, 5]);
+    const per = 256 * 49;
+    assertScaledClose(pooled.subarray(0, 64 * per), fixtureTensor(f, 'box_features_0_head'), 1e-5, { what: 'box features image 0' });
+    const n0 = proposals[0]!.length / 4;
+    assertScaledClose(pooled.subarray(n0 * per, (n0 + 64) * per), fixtureTensor(f, 'box_features_1_head'), 1e-5, { what: 'box features image 1' });
+    const { classLogits, boxRegression } = await model.roiHeads.predict(pooled.subarray(0, 64 * per), 64);
+    assertScaledClose(classLogits, fixtureTensor(f, 'class_logits_0_head'), 1e-4, { what: 'class logits' });
+    assertScaledClose(boxRegression, fixtureTensor(f, 'box_regression_0_head'), 1e-4, { what: 'box regression' });
+    model.dispose();
+  });
+
+  it('detections from TorchVision features and proposals: labels, boxes, scores and order (up to near-ties)', async () => {
+    const { f, c, model } = setup(name);
+    const proposals = c.proposals.map((_, i) => f32(f, `proposals_${i}`));
+    const dets = await model.roiHeads.forward(tvFeatures(f), proposals, c.imageSizes);
+    dets.forEach((d, i) => {
+      const boxes = GeneralizedRCNNTransform.resizeBoxes(d.boxes, c.imageSizes[i]!, c.originalSizes[i]!);
+      const tv = { boxes: f32(f, `boxes_${i}`), labels: ints(f, `labels_${i}`), scores: f32(f, `scores_${i}`) };
+      const { matched, n, m } = matchDetections({ ...d, boxes }, tv);
+      expect(n).toBe(m);
+      expect(matched.length, `matched detections of image ${i}`).toBe(m);
+      for (const p of matched) {
+        expect(p.scoreDiff).toBeLessThan(1e-4);
+        expect(p.coordDiff).toBeLessThan(1e-2);
+        // Same position, except swaps of near-tied scores (e.g. 0.05167084 vs 0.05167078).
+        if (p.i !== p.j) expect(Math.abs(tv.scores[p.i]! - tv.scores[p.j]!), `order at ${p.j} of image ${i}`).toBeLessThan(1e-6);
+      }
+    });
+    model.dispose();
+  });
+
+  it('end to end: detections matched by label and IoU > 0.99', async () => {
+    const { f, c, model, images } = setup(name);
+    const tol = TOLERANCES[name]!;
+    const before = tf.memory().numTensors;
+    const dets = await model.forward(images);
+    expect(tf.memory().numTensors).toBe(before);
+    let total = 0;
+    let matchedCount = 0;
+    const coordDiffs: number[] = [];
+    dets.forEach((d, i) => {
+      expect(d.boxes.length).toBe(d.labels.length * 4);
+      for (let k = 1; k < d.scores.length; k++) expect(d.scores[k]!).toBeLessThanOrEqual(d.scores[k - 1]!);
+      const tv = { boxes: f32(f, `boxes_${i}`), labels: ints(f, `labels_${i}`), scores: f32(f, `scores_${i}`) };
+      expect(tv.labels.length).toBe(c.detections[i]);
+      const { matched, n, m } = matchDetections(d, tv);
+      total += Math.max(n, m);
+      matchedCount += matched.length;
+      for (const p of matched) {
+        expect(p.scoreDiff, `score of TorchVision's detection ${p.j} in image ${i}`).toBeLessThan(tol.score);
+        coordDiffs.push(p.coordDiff);
+      }
+    });
+    coordDiffs.sort((a, b) => a - b);
+    const p99 = coordDiffs[Math.floor(coordDiffs.length * 0.99)] ?? 0;
+    console.log(`${name}: matched ${matchedCount}/${total}, coords max ${coordDiffs[coordDiffs.length - 1]} px, p99 ${p99} px`);
+    expect(total).toBeGreaterThanOrEqual(20);
+    expect(matchedCount / total).toBeGreaterThanOrEqual(0.97);
+    expect(p99).toBeLessThan(tol.p99px);
+    model.dispose();
+  });
+});
+
+describe('inputs', () => {
+  it('tf.Tensor3D images give the same detections as host images (and stay undisposed)', async () => {
+    const { model, images } = setup('fasterrcnn_mobilenet_v3_large_320_fpn_bn');
+    const fromHost = await detectObjects(model, images);
+    const tensors = images.map((im) => tf.tensor3d(im.data, im.shape));
+    const fromTensors = await model.forward(tensors);
+    expect(fromTensors).toEqual(fromHost);
+    expect(tensors.every((t) => !t.isDisposed)).toBe(true);
+    tf.dispose(tensors);
+    model.dispose();
+  });
+});
