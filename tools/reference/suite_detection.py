@@ -271,14 +271,23 @@ def build_model_case(write, name, builder, frozen, images, seed, min_dets):
     )
     print(name, config["detections"], config["proposals"], "sharpen", factor, flush=True)
     write(name, t, {"config": config})
+    return model
 
 
-def build(write):
+def build(write, out):
     build_ops(write)
     g = torch.Generator().manual_seed(5)
     imgs_a = [smooth_image(g, 300, 500), png_image("astronaut.png"), smooth_image(g, 333, 517)]
     build_model_case(write, "fasterrcnn_mobilenet_v3_large_fpn", "fasterrcnn_mobilenet_v3_large_fpn", True, imgs_a, 3001, 30)
     imgs_b = [smooth_image(g, 480, 640), png_image("chelsea.png"), smooth_image(g, 333, 517)]
-    build_model_case(write, "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn", True, imgs_b, 3002, 30)
+    model = build_model_case(write, "fasterrcnn_mobilenet_v3_large_320_fpn", "fasterrcnn_mobilenet_v3_large_320_fpn", True, imgs_b, 3002, 30)
+    # The pipeline and `mnv3 detect`: this model as a torch.save checkpoint (FrozenBatchNorm2d keys,
+    # as TorchVision's published ones) and one photo run alone, as a user would.
+    torch.save(model.state_dict(), os.path.join(out, "fasterrcnn_320.pth"))
+    with open(os.path.join(SKIMAGE, "chelsea.png"), "rb") as src, open(os.path.join(out, "chelsea.png"), "wb") as dst:
+        dst.write(src.read())
+    with torch.no_grad():
+        (single,) = model([png_image("chelsea.png")])
+    write("pipeline_320_chelsea", {k: v for k, v in single.items()}, {"config": {"detections": len(single["boxes"])}})
     imgs_c = [png_image("coffee.png")]
     build_model_case(write, "fasterrcnn_mobilenet_v3_large_320_fpn_bn", "fasterrcnn_mobilenet_v3_large_320_fpn", False, imgs_c, 3003, 20)

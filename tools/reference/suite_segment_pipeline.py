@@ -45,5 +45,7 @@ def build(write, out):
                     logits = models[name](x[None])["out"]
                     full = F.interpolate(logits, size=(img.height, img.width), mode="bilinear", align_corners=False)
                 tensors[f"classes{size}_{name}_{key}"] = full.argmax(1)[0].to(torch.uint8)
+                if (size, name, key) == (320, "lraspp", "chelsea"):
+                    tensors["out320_lraspp_chelsea"] = logits[0]  # at the preset's size, for .npy input
                 tensors[f"logits{size}_{name}_{key}"] = full[0]
     write("pipeline", tensors, {"config": {"photos": [p[:-4] for p in PHOTOS]}})

@@ -1,11 +1,11 @@
-import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { CLASSIFICATION_MODEL_NAMES } from '@mnv3/backbone';
 import { load, topk, type Classifier, type Prediction } from '@mnv3/classify';
-import { readNpy, toFloat32, writeNpy } from '@mnv3/layers';
+import { writeNpy } from '@mnv3/layers';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
+import { isNpy, readNchwNpy } from './inputs.js';
 
 export const CLASSIFY_USAGE = `usage: mnv3 classify --model NAME --weights SRC [--width-mult F] [--reduced-tail] [--dilated]
                      [--num-classes N] [--topk K] [--json] [--save-raw FILE.npy] INPUT...
@@ -61,7 +61,7 @@ export async function classifyCommand(argv: string[], out: (s: string) => void):
     const rows: Row[] = [];
     const raw: Float32Array[] = [];
     for (const input of positionals) {
-      if (input.toLowerCase().endsWith('.npy')) {
+      if (isNpy(input)) {
         const logits = await npyLogits(classifier, input);
         const n = classifier.model.numClasses;
         const count = logits.length / n;
@@ -97,32 +97,25 @@ export async function classifyCommand(argv: string[], out: (s: string) => void):
 
 /** Logits for a `.npy` of already-normalised NCHW float32 input, fed as is. */
 async function npyLogits(classifier: Classifier, path: string): Promise<Float32Array> {
-  const t = readNpy(new Uint8Array(await readFile(path)));
-  if (t.dtype !== 'float32') throw new Error(`${path}: expected float32 input, got ${t.dtype}`);
-  const shape = t.shape.length === 3 ? [1, ...t.shape] : [...t.shape];
-  if (shape.length !== 4 || shape[1] !== 3) {
-    throw new Error(`${path}: expected float32 [3,H,W] or [N,3,H,W] (NCHW, 3 channels), got [${t.shape.join(', ')}]`);
-  }
-  const [n, c, h, w] = shape as [number, number, number, number];
-  if (h < 1 || w < 1 || n < 1) throw new Error(`${path}: empty input [${t.shape.join(', ')}]`);
-  const x = tf.tidy(() => tf.transpose(tf.tensor4d(toFloat32(t), [n, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D);
+  const { data, shape } = await readNchwNpy(path);
+  const x = tf.tidy(() => tf.transpose(tf.tensor4d(data, shape), [0, 2, 3, 1]) as tf.Tensor4D);
   try {
     const y = classifier.model.forward(x);
-    const data = (await y.data()) as Float32Array;
+    const logits = (await y.data()) as Float32Array;
     y.dispose();
-    return data;
+    return logits;
   } finally {
     x.dispose();
   }
 }
 
-function positiveInt(s: string, flag: string): number {
+export function positiveInt(s: string, flag: string): number {
   const v = Number(s);
   if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} needs a positive integer, got "${s}"`);
   return v;
 }
 
-function positiveFloat(s: string, flag: string): number {
+export function positiveFloat(s: string, flag: string): number {
   const v = Number(s);
   if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} needs a positive number, got "${s}"`);
   return v;

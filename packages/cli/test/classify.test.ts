@@ -1,25 +1,11 @@
 // The `mnv3 classify` contract, tested by running the built CLI as users do.
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture } from '@mnv3/test-utils';
 import { readNpy, toFloat32, writeNpy } from '@mnv3/layers';
-
-const BIN = resolve(import.meta.dirname, '../dist/bin.js');
-const run = promisify(execFile);
-
-async function mnv3(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, [BIN, ...args], { maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
+import { mnv3 } from './run.js';
 
 const dir = () => fixtureDir('classify');
 const large = () => join(dir(), 'mobilenet_v3_large.pth');

@@ -1,5 +1,5 @@
 import { ensureFixtures } from '@mnv3/test-utils';
 
 export default function setup(): void {
-  ensureFixtures('classify');
+  for (const suite of ['classify', 'segment_pipeline', 'detection']) ensureFixtures(suite);
 }

@@ -32,3 +32,5 @@ export type { CocoAnnotation, CocoDataset, CocoEvalAccumulated, CocoEvalParams, 
 export { COCOeval, COCO_STAT_NAMES, bboxIou, defaultCocoEvalParams, linspace, toCocoResults } from './coco-eval.js';
 export type { DrawBoundingBoxesOptions, Rgb, RgbImage } from './draw.js';
 export { drawBoundingBoxes, encodePng, generateColorPalette } from './draw.js';
+export type { DetectionResult, LoadDetectorOptions } from './pipeline.js';
+export { Detector, load, toDetectionResult } from './pipeline.js';

@@ -1,0 +1,78 @@
+import { parseArgs } from 'node:util';
+import { DETECTION_MODEL_NAMES, load, type DetectionResult } from '@mnv3/detect-frcnn';
+import { positiveInt } from './classify.js';
+import { UsageError } from './errors.js';
+import { writeFileAtomic } from './files.js';
+import { isNpy, numberedPath, readNchwNpy } from './inputs.js';
+
+export const DETECT_USAGE = `usage: mnv3 detect --model NAME --weights SRC [--num-classes N] [--score-thresh F] [--json]
+                   [--draw OUT.png] INPUT...
+
+  NAME     ${DETECTION_MODEL_NAMES.join(', ')}
+  SRC      a .pth or .safetensors file, or a registry name (COCO_V1, DEFAULT)
+  INPUT    an image file (PNG, JPEG), or a .npy of float32 [3,H,W] in [0,1] (TorchVision's model
+           input before the model's own transform), fed as is
+  --score-thresh  minimum class probability of a detection (TorchVision's box_score_thresh, 0.05)
+  --draw   the image with boxes, names and scores drawn (OUT-<i>.png for several inputs)`;
+
+export async function detectCommand(argv: string[], out: (s: string) => void): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      model: { type: 'string' },
+      weights: { type: 'string' },
+      'num-classes': { type: 'string' },
+      'score-thresh': { type: 'string' },
+      json: { type: 'boolean' },
+      draw: { type: 'string' },
+      progress: { type: 'boolean' },
+    },
+  });
+  if (!values.model) throw new UsageError(`--model is required; valid: ${DETECTION_MODEL_NAMES.join(', ')}`);
+  if (!DETECTION_MODEL_NAMES.includes(values.model as never)) {
+    throw new UsageError(`unknown model "${values.model}"; valid: ${DETECTION_MODEL_NAMES.join(', ')}`);
+  }
+  if (!values.weights) throw new UsageError('--weights is required: a .pth or .safetensors file, or COCO_V1, DEFAULT');
+  if (positionals.length === 0) throw new UsageError('no INPUT given: pass one or more image or .npy files');
+  if (values.draw && !values.draw.toLowerCase().endsWith('.png')) throw new UsageError(`--draw needs a .png file name, got ${values.draw}`);
+  if (values.draw && positionals.some(isNpy)) throw new UsageError('--draw needs image inputs: a .npy input has no photo to draw on');
+  let boxScoreThresh: number | undefined;
+  if (values['score-thresh'] !== undefined) {
+    boxScoreThresh = Number(values['score-thresh']);
+    if (!(boxScoreThresh >= 0 && boxScoreThresh <= 1)) throw new UsageError(`--score-thresh needs a number in [0, 1], got "${values['score-thresh']}"`);
+  }
+  const numClasses = values['num-classes'] === undefined ? undefined : positiveInt(values['num-classes'], '--num-classes');
+  const detector = await load(values.model, { weights: values.weights, numClasses, boxScoreThresh, progress: values.progress });
+  try {
+    const results: ({ input: string } & DetectionResult)[] = [];
+    for (const input of positionals) {
+      let r: DetectionResult;
+      if (isNpy(input)) {
+        const { data, shape } = await readNchwNpy(input);
+        if (shape[0] !== 1) throw new Error(`${input}: expected one float32 [3,H,W] image, got a batch of ${shape[0]}`);
+        const [, , h, w] = shape;
+        const hwc = new Float32Array(data.length);
+        for (let c = 0; c < 3; c++) for (let i = 0; i < h * w; i++) hwc[i * 3 + c] = data[c * h * w + i]!;
+        r = await detector.detectFloat({ data: hwc, shape: [h, w, 3] });
+      } else {
+        r = await detector.detect(input);
+      }
+      results.push({ input, ...r });
+    }
+    if (values.draw) {
+      for (const [i, r] of results.entries()) await writeFileAtomic(numberedPath(values.draw, i, results.length), await detector.drawPng(r.input, r));
+    }
+    if (values.json) {
+      out(JSON.stringify({ model: values.model, results: results.map((r) => ({ input: r.input, boxes: r.boxes, labels: r.labels, scores: r.scores, names: r.names })) }));
+    } else {
+      for (const r of results) {
+        out(`${r.input}: ${r.labels.length} detection(s)`);
+        r.boxes.forEach((b, i) => out(`  ${r.scores[i]!.toFixed(3)}  ${r.names[i]!.padEnd(16)} [${b.map((v) => v.toFixed(1)).join(', ')}]`));
+      }
+    }
+  } finally {
+    detector.dispose();
+  }
+}
