@@ -1,11 +1,14 @@
 """Benchmark peers made by TorchVision: the same seeded random weights as a state dict (for our
 models), an ONNX export (for ONNX Runtime), and a PyTorch CPU timing server.
 
-    /usr/bin/python3 tools/reference/bench_peers.py export MODEL H W OUT_DIR
-        writes OUT_DIR/MODEL.pth and OUT_DIR/MODEL.onnx (input NCHW [1,3,H,W], named "input")
-    /usr/bin/python3 tools/reference/bench_peers.py serve MODEL H W THREADS
+    /usr/bin/python3 tools/reference/bench_peers.py export MODEL SHAPE OUT_DIR
+        writes OUT_DIR/weights.pth and OUT_DIR/model.onnx; SHAPE is the input, e.g. 1,3,224,224
+        (a detection model takes one image, 3,H,W)
+    /usr/bin/python3 tools/reference/bench_peers.py serve MODEL SHAPE THREADS
         reads one command per line from stdin: "run" times one forward pass and prints its
         milliseconds; "quit" exits. Used by the benchmark to interleave PyTorch with the others.
+
+MODEL is a TorchVision name, with "@520" / "@320" for the segmentation models' input size.
 """
 import os
 import sys
@@ -15,44 +18,79 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import torch  # noqa: E402
 from torchvision import models  # noqa: E402
+from torchvision.models import detection, segmentation  # noqa: E402
 
 from common import calibrate_batchnorm, randomize  # noqa: E402
+from suite_segmentation import fcn_mobilenet_v3_large  # noqa: E402
 
 CLASSIFIERS = ["mobilenet_v3_large", "mobilenet_v3_small", "mobilenet_v2", "resnet18", "resnet50"]
+SEGMENTERS = {
+    "lraspp_mobilenet_v3_large": lambda: segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None),
+    "deeplabv3_mobilenet_v3_large": lambda: segmentation.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None),
+    "fcn_mobilenet_v3_large": fcn_mobilenet_v3_large,
+}
+DETECTORS = {
+    "fasterrcnn_mobilenet_v3_large_fpn": detection.fasterrcnn_mobilenet_v3_large_fpn,
+    "fasterrcnn_mobilenet_v3_large_320_fpn": detection.fasterrcnn_mobilenet_v3_large_320_fpn,
+}
 
 
-def build(name, h, w):
-    if name not in CLASSIFIERS:
-        sys.exit(f"unknown model {name}; valid: {', '.join(CLASSIFIERS)}")
-    model = getattr(models, name)()
-    calibrate_batchnorm(randomize(model, 4242), (2, 3, h, w), 4242, batches=1)
+def build(name):
+    base = name.split("@")[0]
+    if base in CLASSIFIERS:
+        model = getattr(models, base)()
+    elif base in SEGMENTERS:
+        model = SEGMENTERS[base]()
+    elif base in DETECTORS:
+        model = DETECTORS[base](weights=None, weights_backbone=None)
+        randomize(model, 4242)
+        calibrate_batchnorm(model.backbone.body, (2, 3, 320, 320), 4242, batches=1)
+        return model.eval()
+    else:
+        sys.exit(f"unknown model {name}; valid: {', '.join(CLASSIFIERS + list(SEGMENTERS) + list(DETECTORS))}")
+    calibrate_batchnorm(randomize(model, 4242), (2, 3, 224, 224), 4242, batches=1)
     return model.eval()
+
+
+def bench_input(shape):
+    """Values in [0, 1), the same formula as the TypeScript side's benchInput."""
+    n = 1
+    for d in shape:
+        n *= d
+    s, out = 12345, []
+    for _ in range(n):
+        s = (s * 1103515245 + 12345) % 4294967296
+        out.append(s / 4294967296)
+    return torch.tensor(out, dtype=torch.float32).reshape(shape)
+
+
+def call(model, x):
+    return model([x]) if x.dim() == 3 else model(x)
 
 
 def main(argv):
     torch.manual_seed(0)
-    cmd, name, h, w = argv[1], argv[2], int(argv[3]), int(argv[4])
+    cmd, name, shape = argv[1], argv[2], [int(v) for v in argv[3].split(",")]
+    model = build(name)
+    x = bench_input(shape)
     if cmd == "export":
-        out = argv[5]
+        out = argv[4]
         os.makedirs(out, exist_ok=True)
-        model = build(name, h, w)
-        torch.save(model.state_dict(), os.path.join(out, name + ".pth"))
-        torch.onnx.export(model, torch.zeros(1, 3, h, w), os.path.join(out, name + ".onnx"), opset_version=13,
-                          input_names=["input"], output_names=["output"])
+        torch.save(model.state_dict(), os.path.join(out, "weights.pth"))
+        args = ([x],) if x.dim() == 3 else x
+        torch.onnx.export(model, args, os.path.join(out, "model.onnx"), opset_version=13, input_names=["input"])
     elif cmd == "serve":
-        torch.set_num_threads(int(argv[5]))
-        model = build(name, h, w)
-        x = torch.randn(1, 3, h, w)
+        torch.set_num_threads(int(argv[4]))
         print("ready", flush=True)
         with torch.no_grad():
             for line in sys.stdin:
                 if line.strip() != "run":
                     break
                 t0 = time.perf_counter()
-                model(x)
+                call(model, x)
                 print((time.perf_counter() - t0) * 1000, flush=True)
     else:
-        sys.exit("usage: bench_peers.py export|serve MODEL H W ...")
+        sys.exit("usage: bench_peers.py export|serve MODEL SHAPE ...")
 
 
 if __name__ == "__main__":

@@ -1,34 +1,92 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { CLASSIFICATION_MODEL_NAMES, buildClassifier } from '@mnv3/backbone';
-import type { Module } from '@mnv3/layers';
+import { DETECTION_MODEL_NAMES, buildDetector } from '@mnv3/detect-frcnn';
+import type { Module, SegmentationModelEntry } from '@mnv3/layers';
+import { DEEPLAB_MODELS } from '@mnv3/segment-deeplab';
+import { LRASPP_MODELS } from '@mnv3/segment-lraspp';
 
-/** A model as the benchmark runs it: one NHWC batch in, whatever tensors out. */
+/** A model as the benchmark runs it: one input in TorchVision's layout, one whole inference. */
 export interface BenchModel {
   module: Module;
-  run(x: tf.Tensor4D): tf.Tensor | tf.Tensor[];
+  /** Runs the model on `x` (as `prepare` made it) and waits for every output value. */
+  run(x: tf.Tensor): Promise<void>;
+  /** Our layout of the input: NHWC for images, HWC for one detection image. */
+  prepare(input: Float32Array, shape: readonly number[]): tf.Tensor;
 }
 
 export interface BenchEntry {
-  /** Default input, NCHW as TorchVision users write it. */
-  input: readonly [number, number, number, number];
+  /** Default input in TorchVision's layout: NCHW, or CHW for one detection image. */
+  input: readonly number[];
   build(): BenchModel;
 }
 
+const nchwToNhwc = (data: Float32Array, shape: readonly number[]): tf.Tensor =>
+  tf.tidy(() => tf.transpose(tf.tensor4d(data, shape as [number, number, number, number]), [0, 2, 3, 1]));
+
+async function readAll(y: tf.Tensor | tf.Tensor[]): Promise<void> {
+  for (const t of Array.isArray(y) ? y : [y]) {
+    await t.data();
+    t.dispose();
+  }
+}
+
 const classifiers = Object.fromEntries(
-  CLASSIFICATION_MODEL_NAMES.map((name) => [
+  CLASSIFICATION_MODEL_NAMES.map((name): [string, BenchEntry] => [
     name,
     {
-      input: [1, 3, 224, 224] as const,
-      build: (): BenchModel => {
+      input: [1, 3, 224, 224],
+      build: () => {
         const m = buildClassifier(name);
-        return { module: m, run: (x) => m.forward(x) };
+        return { module: m, prepare: nchwToNhwc, run: (x) => readAll(m.forward(x as tf.Tensor4D)) };
       },
     },
   ]),
-) as Record<string, BenchEntry>;
+);
 
-/** Every model the benchmark knows, by TorchVision name. */
-export const BENCH_MODELS: Readonly<Record<string, BenchEntry>> = { ...classifiers };
+const SEGMENTATION: Record<string, SegmentationModelEntry> = { ...LRASPP_MODELS, ...DEEPLAB_MODELS };
+const segmenters = Object.fromEntries(
+  Object.entries(SEGMENTATION).flatMap(([name, entry]) =>
+    [520, 320].map((size): [string, BenchEntry] => [
+      `${name}@${size}`,
+      {
+        input: [1, 3, size, size],
+        build: () => {
+          const m = entry.build();
+          return {
+            module: m,
+            prepare: nchwToNhwc,
+            run: (x) => {
+              const { out, aux } = m.forward(x as tf.Tensor4D);
+              return readAll(aux ? [out, aux] : out);
+            },
+          };
+        },
+      },
+    ]),
+  ),
+);
+
+const detectors = Object.fromEntries(
+  DETECTION_MODEL_NAMES.map((name): [string, BenchEntry] => [
+    name,
+    {
+      input: [3, 480, 640],
+      build: () => {
+        const m = buildDetector(name);
+        return {
+          module: m,
+          prepare: (data, shape) => tf.tidy(() => tf.transpose(tf.tensor3d(data, shape as [number, number, number]), [1, 2, 0])),
+          run: async (x) => {
+            await m.forward([x as tf.Tensor3D]);
+          },
+        };
+      },
+    },
+  ]),
+);
+
+/** Every model the benchmark knows, by TorchVision name (`@520` / `@320`: segmentation input size). */
+export const BENCH_MODELS: Readonly<Record<string, BenchEntry>> = { ...classifiers, ...segmenters, ...detectors };
 
 export function benchEntry(name: string): BenchEntry {
   const entry = BENCH_MODELS[name];

@@ -1,20 +1,19 @@
-import * as tf from '@tensorflow/tfjs-core';
-import { countMacs, readCheckpoint, seededRng, type StateDict } from '@mnv3/layers';
+import { countMacsAsync, readCheckpoint, seededRng } from '@mnv3/layers';
 import { benchEntry, type BenchModel } from './models.js';
 import { benchInput } from './peers.js';
 import type { Candidate } from './stats.js';
 
 export interface OursOptions {
   model: string;
-  /** NCHW, as TorchVision writes it; our models run the NHWC transpose. */
-  input?: readonly [number, number, number, number];
+  /** Input in TorchVision's layout (NCHW, or CHW for a detection image); default the model's own. */
+  input?: readonly number[];
   /** Weights file bytes; random (seeded) weights otherwise. */
   weights?: Uint8Array;
 }
 
 export interface Ours extends Candidate {
   model: BenchModel;
-  input: readonly [number, number, number, number];
+  input: readonly number[];
   params: number;
   macs: number;
   /** Bytes → first result: read the checkpoint, build, fold, first inference. */
@@ -26,25 +25,17 @@ export interface Ours extends Candidate {
 export async function ours(options: OursOptions): Promise<Ours> {
   const entry = benchEntry(options.model);
   const input = options.input ?? entry.input;
-  const [n, c, h, w] = input;
+  if (input.length !== entry.input.length) {
+    throw new Error(`${options.model} takes a rank-${entry.input.length} input like [${entry.input.join(',')}], got [${input.join(',')}]`);
+  }
   const t0 = performance.now();
   const model = entry.build();
-  if (options.weights) {
-    const sd: StateDict = readCheckpoint(options.weights);
-    model.module.loadStateDict(sd);
-  } else {
-    model.module.initWeights(seededRng(0));
-  }
-  const nchw = new Float32Array(n * c * h * w);
-  for (let b = 0; b < n; b++) nchw.set(benchInput(h, w).subarray(0, c * h * w), b * c * h * w);
-  const x = tf.tidy(() => tf.transpose(tf.tensor4d(nchw, [n, c, h, w]), [0, 2, 3, 1]) as tf.Tensor4D);
-  const first = () => {
-    const y = model.run(x);
-    return Promise.all((Array.isArray(y) ? y : [y]).map(async (t) => (await t.data(), t.dispose())));
-  };
-  await first();
+  if (options.weights) model.module.loadStateDict(readCheckpoint(options.weights));
+  else model.module.initWeights(seededRng(0));
+  const x = model.prepare(benchInput(input), input);
+  await model.run(x);
   const loadMs = performance.now() - t0;
-  const macs = countMacs(() => tf.dispose(model.run(x)));
+  const macs = await countMacsAsync(() => model.run(x));
   return {
     name: 'mnv3 (tfjs-wasm)',
     model,
@@ -52,9 +43,7 @@ export async function ours(options: OursOptions): Promise<Ours> {
     params: model.module.numParams(),
     macs,
     loadMs,
-    run: async () => {
-      await first();
-    },
+    run: () => model.run(x),
     dispose: () => {
       x.dispose();
       model.module.dispose();

@@ -13,13 +13,16 @@ export interface Peer extends Candidate {
   close(): Promise<void>;
 }
 
-/** The input every peer runs: NCHW float32 `[1, 3, H, W]` of fixed pseudo-random values. */
-export function benchInput(h: number, w: number): Float32Array {
-  const x = new Float32Array(3 * h * w);
+/**
+ * The input every peer runs, in TorchVision's layout (NCHW, or CHW for a detection image): fixed
+ * pseudo-random values in [0, 1), the same formula as tools/reference/bench_peers.py.
+ */
+export function benchInput(shape: readonly number[]): Float32Array {
+  const x = new Float32Array(shape.reduce((a, b) => a * b, 1));
   let s = 12345;
   for (let i = 0; i < x.length; i++) {
-    s = (s * 1103515245 + 12345) >>> 0;
-    x[i] = (s / 4294967296) * 2 - 1;
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    x[i] = s / 4294967296;
   }
   return x;
 }
@@ -27,8 +30,8 @@ export function benchInput(h: number, w: number): Float32Array {
 type OrtModule = typeof OrtWeb;
 type OrtSession = OrtWeb.InferenceSession;
 
-function ortPeer(name: string, ort: OrtModule, session: OrtSession, h: number, w: number): Peer {
-  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', benchInput(h, w), [1, 3, h, w]) };
+function ortPeer(name: string, ort: OrtModule, session: OrtSession, shape: readonly number[]): Peer {
+  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', benchInput(shape), [...shape]) };
   return {
     name,
     run: async () => {
@@ -39,7 +42,7 @@ function ortPeer(name: string, ort: OrtModule, session: OrtSession, h: number, w
 }
 
 /** ONNX Runtime Web (its WASM build, SIMD) on the exported model, `threads` threads. */
-export async function ortWebPeer(onnxPath: string, h: number, w: number, threads: number): Promise<Peer | MissingPeer> {
+export async function ortWebPeer(onnxPath: string, shape: readonly number[], threads: number): Promise<Peer | MissingPeer> {
   const name = 'onnxruntime-web';
   try {
     const ort = (await import('onnxruntime-web')) as OrtModule;
@@ -47,19 +50,19 @@ export async function ortWebPeer(onnxPath: string, h: number, w: number, threads
     ort.env.wasm.simd = true;
     const { readFile } = await import('node:fs/promises');
     const session = await ort.InferenceSession.create(new Uint8Array(await readFile(onnxPath)), { executionProviders: ['wasm'] });
-    return ortPeer(name, ort, session, h, w);
+    return ortPeer(name, ort, session, shape);
   } catch (e) {
     return { name, missing: (e as Error).message };
   }
 }
 
 /** ONNX Runtime Node (native CPU) on the exported model, `threads` intra-op threads. */
-export async function ortNodePeer(onnxPath: string, h: number, w: number, threads: number): Promise<Peer | MissingPeer> {
+export async function ortNodePeer(onnxPath: string, shape: readonly number[], threads: number): Promise<Peer | MissingPeer> {
   const name = 'onnxruntime-node';
   try {
     const ort = (await import('onnxruntime-node')) as unknown as OrtModule;
     const session = await ort.InferenceSession.create(onnxPath, { intraOpNumThreads: threads, interOpNumThreads: 1 } as never);
-    return ortPeer(name, ort, session, h, w);
+    return ortPeer(name, ort, session, shape);
   } catch (e) {
     return { name, missing: (e as Error).message };
   }
@@ -69,11 +72,11 @@ export async function ortNodePeer(onnxPath: string, h: number, w: number, thread
  * PyTorch CPU through Debian's python3-torch: a child process that times one forward pass per
  * request (its own clock, no IPC in the number).
  */
-export async function pytorchPeer(python: string, script: string, model: string, h: number, w: number, threads: number): Promise<Peer | MissingPeer> {
+export async function pytorchPeer(python: string, script: string, model: string, shape: readonly number[], threads: number): Promise<Peer | MissingPeer> {
   const name = 'pytorch';
   let child: ChildProcessWithoutNullStreams;
   try {
-    child = spawn(python, [script, 'serve', model, String(h), String(w), String(threads)], { stdio: 'pipe' });
+    child = spawn(python, [script, 'serve', model, shape.join(','), String(threads)], { stdio: 'pipe' });
   } catch (e) {
     return { name, missing: (e as Error).message };
   }

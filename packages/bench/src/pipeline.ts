@@ -22,14 +22,14 @@ export interface PipelineOptions {
 }
 
 /** Exports the same seeded random weights as a state dict and ONNX, through TorchVision. */
-function exportPeers(o: PipelineOptions, model: string, h: number, w: number): { pth: string; onnx: string } | MissingPeer {
-  const dir = join(o.workDir, `${model}_${h}x${w}`);
-  const pth = join(dir, `${model}.pth`);
-  const onnx = join(dir, `${model}.onnx`);
+function exportPeers(o: PipelineOptions, model: string, shape: readonly number[]): { pth: string; onnx: string } | MissingPeer {
+  const dir = join(o.workDir, `${model.replace('@', '_')}_${shape.join('x')}`);
+  const pth = join(dir, 'weights.pth');
+  const onnx = join(dir, 'model.onnx');
   if (existsSync(onnx) && existsSync(pth)) return { pth, onnx };
   try {
     mkdirSync(dir, { recursive: true });
-    execFileSync(o.python, [join(o.repoRoot, 'tools/reference/bench_peers.py'), 'export', model, String(h), String(w), dir], { stdio: 'pipe' });
+    execFileSync(o.python, [join(o.repoRoot, 'tools/reference/bench_peers.py'), 'export', model, shape.join(','), dir], { stdio: 'pipe' });
     return { pth, onnx };
   } catch (e) {
     return { name: 'torchvision export', missing: `${(e as Error).message.split('\n')[0]}` };
@@ -40,17 +40,17 @@ function exportPeers(o: PipelineOptions, model: string, h: number, w: number): {
 export async function runPipeline(o: PipelineOptions): Promise<BenchReport> {
   const results: ModelResult[] = [];
   for (const model of o.models) {
-    const [, , h, w] = benchEntry(model).input;
-    const exported = exportPeers(o, model, h, w);
+    const shape = benchEntry(model).input;
+    const exported = exportPeers(o, model, shape);
     const weights = 'missing' in exported ? undefined : new Uint8Array(readFileSync(exported.pth));
     const mine = await ours({ model, weights });
     const peers: (Peer | MissingPeer)[] = [];
     if ('missing' in exported) {
       peers.push({ name: 'onnxruntime-web', missing: exported.missing }, { name: 'onnxruntime-node', missing: exported.missing });
     } else {
-      peers.push(await ortWebPeer(exported.onnx, h, w, o.threads), await ortNodePeer(exported.onnx, h, w, o.threads));
+      peers.push(await ortWebPeer(exported.onnx, shape, o.threads), await ortNodePeer(exported.onnx, shape, o.threads));
     }
-    peers.push(await pytorchPeer(o.python, join(o.repoRoot, 'tools/reference/bench_peers.py'), model, h, w, o.threads));
+    peers.push(await pytorchPeer(o.python, join(o.repoRoot, 'tools/reference/bench_peers.py'), model, shape, o.threads));
     const live = peers.filter((p): p is Peer => !isMissing(p));
     const samples = await interleaved([mine, ...live], {
       warmup: o.warmup,

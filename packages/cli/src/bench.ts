@@ -8,7 +8,7 @@ export const BENCH_USAGE = `usage: mnv3 bench --model NAME [--input N,C,H,W] [--
                   [--weights FILE] [--json]
 
   NAME     ${Object.keys(BENCH_MODELS).join(', ')}
-  --input  NCHW input shape (default: the model's usual one, e.g. 1,3,224,224)
+  --input  NCHW input shape (3,H,W for detection; default: the model's usual one, e.g. 1,3,224,224)
   --threads  WASM threads; Node's tfjs-wasm runs on 1 (threads need a cross-origin isolated browser)
   --weights  a .pth or .safetensors file; seeded random weights otherwise
 
@@ -39,13 +39,14 @@ export async function benchCommand(argv: string[], out: (s: string) => void): Pr
   if (threads !== 1) {
     throw new UsageError(`--threads ${threads}: tfjs-wasm runs on one thread under Node; multi-threaded runs need a cross-origin isolated browser`);
   }
-  let input: [number, number, number, number] | undefined;
+  let input: number[] | undefined;
   if (values.input !== undefined) {
+    const rank = BENCH_MODELS[values.model]!.input.length;
     const parts = values.input.split(',').map(Number);
-    if (parts.length !== 4 || !parts.every((v) => Number.isInteger(v) && v > 0) || parts[1] !== 3) {
-      throw new UsageError(`--input needs N,3,H,W with positive integers, got "${values.input}"`);
+    if (parts.length !== rank || !parts.every((v) => Number.isInteger(v) && v > 0) || parts[rank - 3] !== 3) {
+      throw new UsageError(`--input needs ${rank === 4 ? 'N,3,H,W' : '3,H,W (one detection image)'} with positive integers, got "${values.input}"`);
     }
-    input = parts as [number, number, number, number];
+    input = parts;
   }
   const weights = values.weights ? new Uint8Array(await readFile(values.weights)) : undefined;
   const mine = await ours({ model: values.model, input, weights });

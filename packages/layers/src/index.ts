@@ -21,7 +21,7 @@ export { readSafetensors, writeSafetensors } from './safetensors.js';
 export type { TransformsPreset, Weights, WeightsEnum, WeightsMeta } from './weights-api.js';
 export { weights, getWeights, overwriteValueParam } from './weights-api.js';
 export { IntermediateLayerGetter } from './intermediate-layer-getter.js';
-export { countMacs, recordMacs } from './profiling.js';
+export { countMacs, countMacsAsync, recordMacs } from './profiling.js';
 export type { KernelMode } from './kernels/fast.js';
 export { KERNEL_MODES, setKernelMode, getKernelMode, prepareFastKernels } from './kernels/fast.js';
 export type { TorchLoadOptions, ReadStateDictOptions } from './torch-load.js';

@@ -26,3 +26,17 @@ export function countMacs(fn: () => void): number {
   if (outer) outer.macs += counter.macs;
   return counter.macs;
 }
+
+/** `countMacs` for an async computation; nothing else may run inference meanwhile. */
+export async function countMacsAsync(fn: () => Promise<void>): Promise<number> {
+  const outer = active;
+  const counter = { macs: 0 };
+  active = counter;
+  try {
+    await fn();
+  } finally {
+    active = outer;
+  }
+  if (outer) outer.macs += counter.macs;
+  return counter.macs;
+}
