@@ -47,7 +47,11 @@ async function main(): Promise<void> {
   const out = resolve(values.out);
   await setupBackend({ backend: 'wasm' });
   const { SingleBar, Presets } = await import('cli-progress');
-  const bar = new SingleBar({ format: '{model} [{bar}] {value}/{total} rounds', stream: process.stderr, gracefulExit: false }, Presets.shades_classic);
+  // Outside a terminal (turbo, CI) the bar still prints a line every few seconds.
+  const bar = new SingleBar(
+    { format: '{model} [{bar}] {value}/{total} rounds', stream: process.stderr, gracefulExit: false, noTTYOutput: true, notTTYSchedule: 5000 },
+    Presets.shades_classic,
+  );
   let current = '';
   const report = await runPipeline({
     models,

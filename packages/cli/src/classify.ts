@@ -5,6 +5,7 @@ import { load, topk, type Classifier, type Prediction } from '@mnv3/classify';
 import { writeNpy } from '@mnv3/layers';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
+import { TASK_OPTIONS, checkTaskArgs } from './task-args.js';
 import { isNpy, readNchwNpy } from './inputs.js';
 
 export const CLASSIFY_USAGE = `usage: mnv3 classify --model NAME --weights SRC [--width-mult F] [--reduced-tail] [--dilated]
@@ -26,30 +27,21 @@ export async function classifyCommand(argv: string[], out: (s: string) => void):
     allowPositionals: true,
     strict: true,
     options: {
-      model: { type: 'string' },
-      weights: { type: 'string' },
+      ...TASK_OPTIONS,
       'width-mult': { type: 'string' },
       'reduced-tail': { type: 'boolean' },
       dilated: { type: 'boolean' },
-      'num-classes': { type: 'string' },
       topk: { type: 'string' },
-      json: { type: 'boolean' },
       'save-raw': { type: 'string' },
-      progress: { type: 'boolean' },
     },
   });
-  if (!values.model) throw new UsageError(`--model is required; valid: ${CLASSIFICATION_MODEL_NAMES.join(', ')}`);
-  if (!values.weights) throw new UsageError('--weights is required: a .pth or .safetensors file, or IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT');
-  if (positionals.length === 0) throw new UsageError('no INPUT given: pass one or more image or .npy files');
+  checkTaskArgs(values, positionals, CLASSIFICATION_MODEL_NAMES, 'IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT');
   const k = positiveInt(values.topk ?? '5', '--topk');
   const widthMult = values['width-mult'] === undefined ? undefined : positiveFloat(values['width-mult'], '--width-mult');
   const numClasses = values['num-classes'] === undefined ? undefined : positiveInt(values['num-classes'], '--num-classes');
   if (values['save-raw'] && !values['save-raw'].endsWith('.npy')) throw new UsageError(`--save-raw needs a .npy file name, got ${values['save-raw']}`);
-  if (!CLASSIFICATION_MODEL_NAMES.includes(values.model as never)) {
-    throw new UsageError(`unknown model "${values.model}"; valid: ${CLASSIFICATION_MODEL_NAMES.join(', ')}`);
-  }
 
-  const classifier = await load(values.model, {
+  const classifier = await load(values.model!, {
     weights: values.weights,
     widthMult,
     reducedTail: values['reduced-tail'],

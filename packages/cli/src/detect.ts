@@ -3,6 +3,7 @@ import { DETECTION_MODEL_NAMES, load, type DetectionResult } from '@mnv3/detect-
 import { positiveInt } from './classify.js';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
+import { TASK_OPTIONS, checkTaskArgs } from './task-args.js';
 import { isNpy, numberedPath, readNchwNpy } from './inputs.js';
 
 export const DETECT_USAGE = `usage: mnv3 detect --model NAME --weights SRC [--num-classes N] [--score-thresh F] [--json]
@@ -21,21 +22,12 @@ export async function detectCommand(argv: string[], out: (s: string) => void): P
     allowPositionals: true,
     strict: true,
     options: {
-      model: { type: 'string' },
-      weights: { type: 'string' },
-      'num-classes': { type: 'string' },
+      ...TASK_OPTIONS,
       'score-thresh': { type: 'string' },
-      json: { type: 'boolean' },
       draw: { type: 'string' },
-      progress: { type: 'boolean' },
     },
   });
-  if (!values.model) throw new UsageError(`--model is required; valid: ${DETECTION_MODEL_NAMES.join(', ')}`);
-  if (!DETECTION_MODEL_NAMES.includes(values.model as never)) {
-    throw new UsageError(`unknown model "${values.model}"; valid: ${DETECTION_MODEL_NAMES.join(', ')}`);
-  }
-  if (!values.weights) throw new UsageError('--weights is required: a .pth or .safetensors file, or COCO_V1, DEFAULT');
-  if (positionals.length === 0) throw new UsageError('no INPUT given: pass one or more image or .npy files');
+  const model = checkTaskArgs(values, positionals, DETECTION_MODEL_NAMES, 'COCO_V1, DEFAULT');
   if (values.draw && !values.draw.toLowerCase().endsWith('.png')) throw new UsageError(`--draw needs a .png file name, got ${values.draw}`);
   if (values.draw && positionals.some(isNpy)) throw new UsageError('--draw needs image inputs: a .npy input has no photo to draw on');
   let boxScoreThresh: number | undefined;
@@ -44,7 +36,7 @@ export async function detectCommand(argv: string[], out: (s: string) => void): P
     if (!(boxScoreThresh >= 0 && boxScoreThresh <= 1)) throw new UsageError(`--score-thresh needs a number in [0, 1], got "${values['score-thresh']}"`);
   }
   const numClasses = values['num-classes'] === undefined ? undefined : positiveInt(values['num-classes'], '--num-classes');
-  const detector = await load(values.model, { weights: values.weights, numClasses, boxScoreThresh, progress: values.progress });
+  const detector = await load(model, { weights: values.weights!, numClasses, boxScoreThresh, progress: values.progress });
   try {
     const results: ({ input: string } & DetectionResult)[] = [];
     for (const input of positionals) {
@@ -65,7 +57,7 @@ export async function detectCommand(argv: string[], out: (s: string) => void): P
       for (const [i, r] of results.entries()) await writeFileAtomic(numberedPath(values.draw, i, results.length), await detector.drawPng(r.input, r));
     }
     if (values.json) {
-      out(JSON.stringify({ model: values.model, results: results.map((r) => ({ input: r.input, boxes: r.boxes, labels: r.labels, scores: r.scores, names: r.names })) }));
+      out(JSON.stringify({ model, results: results.map((r) => ({ input: r.input, boxes: r.boxes, labels: r.labels, scores: r.scores, names: r.names })) }));
     } else {
       for (const r of results) {
         out(`${r.input}: ${r.labels.length} detection(s)`);

@@ -19,6 +19,7 @@ import { LRASPP_MODELS } from '@mnv3/segment-lraspp';
 import { positiveInt } from './classify.js';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
+import { TASK_OPTIONS, checkTaskArgs } from './task-args.js';
 import { isNpy, numberedPath, readNchwNpy } from './inputs.js';
 
 const SEGMENTATION_MODELS: Readonly<Record<string, SegmentationModelEntry>> = { ...LRASPP_MODELS, ...DEEPLAB_MODELS };
@@ -48,23 +49,16 @@ export async function segmentCommand(argv: string[], out: (s: string) => void): 
     allowPositionals: true,
     strict: true,
     options: {
-      model: { type: 'string' },
-      weights: { type: 'string' },
-      'num-classes': { type: 'string' },
+      ...TASK_OPTIONS,
       'aux-loss': { type: 'boolean' },
       resize: { type: 'string', default: '520' },
-      json: { type: 'boolean' },
       'save-raw': { type: 'string' },
       mask: { type: 'string' },
       overlay: { type: 'string' },
-      progress: { type: 'boolean' },
     },
   });
-  if (!values.model) throw new UsageError(`--model is required; valid: ${NAMES.join(', ')}`);
-  const entry = SEGMENTATION_MODELS[values.model];
-  if (!entry) throw new UsageError(`unknown model "${values.model}"; valid: ${NAMES.join(', ')}`);
-  if (!values.weights) throw new UsageError('--weights is required: a .pth or .safetensors file, or COCO_WITH_VOC_LABELS_V1, DEFAULT');
-  if (positionals.length === 0) throw new UsageError('no INPUT given: pass one or more image or .npy files');
+  const model = checkTaskArgs(values, positionals, NAMES, 'COCO_WITH_VOC_LABELS_V1, DEFAULT');
+  const entry = SEGMENTATION_MODELS[model]!;
   const resizeSize = Number(values.resize);
   if (!SEGMENTATION_RESIZE_SIZES.includes(resizeSize)) {
     throw new UsageError(`--resize ${values.resize} is not supported; valid: ${SEGMENTATION_RESIZE_SIZES.join(', ')}`);
@@ -76,8 +70,8 @@ export async function segmentCommand(argv: string[], out: (s: string) => void): 
   if (values.overlay && positionals.some(isNpy)) throw new UsageError('--overlay needs image inputs: a .npy input has no photo to draw on');
   const numClasses = values['num-classes'] === undefined ? undefined : positiveInt(values['num-classes'], '--num-classes');
 
-  const segmenter = await loadSegmenter(values.model, entry, {
-    weights: values.weights,
+  const segmenter = await loadSegmenter(model, entry, {
+    weights: values.weights!,
     numClasses,
     auxLoss: values['aux-loss'],
     resizeSize,
@@ -146,7 +140,7 @@ export async function segmentCommand(argv: string[], out: (s: string) => void): 
       }
     }
     if (values.json) {
-      out(JSON.stringify({ model: values.model, results: rows }));
+      out(JSON.stringify({ model, results: rows }));
     } else {
       for (const row of rows) {
         out(`${row.input} (${row.width}x${row.height})`);
