@@ -1,0 +1,189 @@
+// End to end, as a person uses the demo: build it with Vite, serve dist with `vite preview` (the
+// COOP/COEP headers come from vite.config.ts), open it in Debian's Chromium through
+// playwright-core, give it the oracle's random-weight checkpoint and real photos, and require the
+// page's top-5 to be what `mnv3 classify --json` prints for the same files.
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { join, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { preview, type PreviewServer } from 'vite';
+import { REPO_ROOT, fixtureDir } from '@mnv3/test-utils';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..');
+/** Screenshots land here (gitignored). */
+const ARTIFACTS = join(ROOT, '.artifacts');
+const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
+const CHROMIUM = process.env.MNV3_CHROMIUM ?? '/usr/bin/chromium';
+const PHOTOS = ['chelsea', 'coffee', 'astronaut'] as const;
+
+const fixture = (name: string) => join(fixtureDir('classify'), name);
+const LARGE = () => fixture('mobilenet_v3_large.pth');
+const SMALL_10 = () => fixture('mobilenet_v3_small_10.pth');
+
+interface Top {
+  index: number;
+  label: string;
+  score: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** What the CLI prints for the same checkpoint and photos: the reference for the page. */
+async function cliTop5(weights: string, photos: string[]): Promise<Map<string, Top[]>> {
+  const { stdout } = await run(process.execPath, [CLI, 'classify', '--model', 'mobilenet_v3_large', '--weights', weights, '--json', ...photos], {
+    maxBuffer: 16 << 20,
+  });
+  const parsed = JSON.parse(stdout) as { results: { input: string; top: Top[] }[] };
+  return new Map(parsed.results.map((r) => [r.input, r.top]));
+}
+
+async function pageTop5(page: Page): Promise<Top[]> {
+  return page.$$eval('[data-testid="top5-row"]', (rows) =>
+    rows.map((r) => {
+      const el = r as HTMLElement;
+      return { index: Number(el.dataset.index), label: el.querySelector('.label')!.textContent!, score: Number(el.dataset.score) };
+    }),
+  );
+}
+
+/** Waits until the page has finished `runs` runs and says "ready". */
+async function waitForRuns(page: Page, runs: number): Promise<void> {
+  await page.waitForFunction(
+    (n) => {
+      const status = document.querySelector<HTMLElement>('[data-testid="status"]')!;
+      if (status.dataset.state === 'error') throw new Error(`the page shows an error: ${document.querySelector('[data-testid="error"]')!.textContent}`);
+      return status.dataset.state === 'ready' && document.querySelector<HTMLElement>('[data-testid="result"]')!.dataset.runs === String(n);
+    },
+    runs,
+    { timeout: 240_000, polling: 100 },
+  );
+}
+
+async function waitForError(page: Page): Promise<string> {
+  await page.waitForSelector('[data-testid="status"][data-state="error"]', { timeout: 240_000 });
+  return (await page.textContent('[data-testid="error"]')) ?? '';
+}
+
+let server: PreviewServer;
+let browser: Browser;
+let url: string;
+let reference: Map<string, Top[]>;
+const pageErrors: string[] = [];
+
+async function openPage(): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(url);
+  await page.waitForSelector('[data-testid="backend"][data-state="ready"]', { timeout: 60_000 });
+  return page;
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const photos = PHOTOS.map((p) => fixture(`${p}.png`));
+  // The build, and the CLI's answers (its own process, WASM backend in Node), side by side.
+  const [, ref] = await Promise.all([run(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT }), cliTop5(LARGE(), photos)]);
+  reference = ref;
+  server = await preview({ root: ROOT, logLevel: 'warn', preview: { host: '127.0.0.1', port: await freePort(), strictPort: true, open: false } });
+  url = server.resolvedUrls!.local[0]!;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('web demo in Chromium', () => {
+  it('is served cross-origin isolated and runs WASM with SIMD and threads', async () => {
+    const res = await fetch(url);
+    expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    const page = await openPage();
+    const badge = await page.$eval('[data-testid="backend"]', (el) => ({ ...(el as HTMLElement).dataset, text: el.textContent }));
+    expect(badge).toMatchObject({ backend: 'wasm', simd: 'true', threads: 'true', isolated: 'true' });
+    expect(badge.text).toMatch(/^WASM · SIMD on · threads on \(\d+\)$/);
+    // Every classification model is offered; detection and segmentation are listed as coming.
+    expect(await page.$$eval('[data-testid="model"] option', (o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual([
+      'mobilenet_v3_large',
+      'mobilenet_v3_small',
+      'mobilenet_v2',
+      'resnet18',
+      'resnet50',
+    ]);
+    expect(await page.$$eval('[data-testid="task"] option:disabled', (o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(['detection', 'segmentation']);
+    await page.close();
+  });
+
+  it("shows the CLI's top-5 for the oracle's checkpoint and real photos (file picker, then drag and drop)", async () => {
+    const page = await openPage();
+    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+
+    for (const [i, photo] of ['chelsea', 'coffee'].entries()) {
+      await page.setInputFiles('[data-testid="image-file"]', fixture(`${photo}.png`));
+      await waitForRuns(page, i + 1);
+      const top = await pageTop5(page);
+      const ref = reference.get(fixture(`${photo}.png`))!;
+      expect(top.map((t) => t.index), photo).toEqual(ref.map((t) => t.index));
+      expect(top.map((t) => t.label), photo).toEqual(ref.map((t) => t.label));
+      for (const [j, t] of top.entries()) expect(Math.abs(t.score - ref[j]!.score), `${photo} score ${j}`).toBeLessThan(1e-4);
+      expect(await page.textContent('[data-testid="status"]')).toMatch(/^ready/);
+      expect(Number(await page.getAttribute('[data-testid="latency"]', 'data-ms'))).toBeGreaterThan(0);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'classification.png') });
+
+    // Drag and drop: a File dropped on the page is routed by its name (an image here).
+    const bytes = readFileSync(fixture('astronaut.png')).toString('base64');
+    const dataTransfer = await page.evaluateHandle((b64) => {
+      const dt = new DataTransfer();
+      const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([raw], 'astronaut.png', { type: 'image/png' }));
+      return dt;
+    }, bytes);
+    await page.dispatchEvent('body', 'drop', { dataTransfer });
+    await waitForRuns(page, 3);
+    expect((await pageTop5(page)).map((t) => t.index)).toEqual(reference.get(fixture('astronaut.png'))!.map((t) => t.index));
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says so in the page when the checkpoint is for another model', async () => {
+    const page = await openPage();
+    await page.setInputFiles('[data-testid="weights-file"]', SMALL_10());
+    const text = await waitForError(page);
+    expect(text).toContain('These weights are not for mobilenet_v3_large');
+    expect(text).toContain('the checkpoint does not fit mobilenet_v3_large');
+    expect(await page.$$('[data-testid="top5-row"]')).toHaveLength(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-wrong-checkpoint.png') });
+    await page.close();
+  });
+
+  it('says so in the page when the image cannot be read', async () => {
+    const page = await openPage();
+    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    const bogus = join(ARTIFACTS, 'not-an-image.png');
+    writeFileSync(bogus, 'this is text, not a PNG');
+    await page.setInputFiles('[data-testid="image-file"]', bogus);
+    expect(await waitForError(page)).toContain('Could not read the image');
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-bad-image.png') });
+    await page.close();
+  });
+});
