@@ -10,7 +10,7 @@ export interface BackendStatus {
   backend: 'wasm' | 'cpu';
   simd: boolean;
   threads: boolean;
-  /** Worker threads tfjs uses (1 without threads). */
+  /** XNNPACK's thread count as tfjs reports it (`getThreadsCount`; 1 without threads). */
   threadCount: number;
   /** SharedArrayBuffer is usable only on a cross-origin isolated page (COOP + COEP headers). */
   isolated: boolean;
@@ -22,12 +22,9 @@ const abs = (url: string) => new URL(url, location.href).href;
 
 export async function startBackend(): Promise<BackendStatus> {
   const isolated = globalThis.crossOriginIsolated === true;
-  // tfjs' own default leaves XNNPACK with one thread; ask for one per core (at most 4: beyond that
-  // a MobileNet gains little and the page competes with itself).
-  const threads = isolated ? Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1)) : undefined;
   try {
+    // Thread count: tfjs' default (XNNPACK's pool as tfjs sizes it from the core count).
     const info = await setupBackend({
-      threads,
       wasmPaths: {
         'tfjs-backend-wasm.wasm': abs(wasmPlain),
         'tfjs-backend-wasm-simd.wasm': abs(wasmSimd),

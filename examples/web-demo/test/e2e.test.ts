@@ -4,8 +4,9 @@
 // page's top-5 to be what `mnv3 classify --json` prints for the same files.
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
 import { createServer } from 'node:net';
-import { join, resolve } from 'node:path';
+import { extname, join, normalize, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -77,16 +78,34 @@ async function waitForError(page: Page): Promise<string> {
   return (await page.textContent('[data-testid="error"]')) ?? '';
 }
 
+/** `dist` served by plain node:http with no COOP/COEP: the page is not cross-origin isolated. */
+async function serveWithoutIsolation(): Promise<{ server: Server; url: string }> {
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+  const dist = join(ROOT, 'dist');
+  const server = createHttpServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = path === '/' ? '/index.html' : path;
+    try {
+      const body = readFileSync(join(dist, file));
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/` };
+}
+
 let server: PreviewServer;
 let browser: Browser;
 let url: string;
 let reference: Map<string, Top[]>;
 const pageErrors: string[] = [];
 
-async function openPage(): Promise<Page> {
+async function openPage(at = url): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
-  await page.goto(url);
+  await page.goto(at);
   await page.waitForSelector('[data-testid="backend"][data-state="ready"]', { timeout: 60_000 });
   return page;
 }
@@ -147,7 +166,7 @@ describe('web demo in Chromium', () => {
       expect(await page.textContent('[data-testid="status"]')).toMatch(/^ready/);
       expect(Number(await page.getAttribute('[data-testid="latency"]', 'data-ms'))).toBeGreaterThan(0);
     }
-    await page.screenshot({ path: join(ARTIFACTS, 'classification.png') });
+    await page.screenshot({ path: join(ARTIFACTS, 'classification.png'), clip: { x: 0, y: 0, width: 1100, height: 540 } });
 
     // Drag and drop: a File dropped on the page is routed by its name (an image here).
     const bytes = readFileSync(fixture('astronaut.png')).toString('base64');
@@ -185,5 +204,23 @@ describe('web demo in Chromium', () => {
     expect(await waitForError(page)).toContain('Could not read the image');
     await page.screenshot({ path: join(ARTIFACTS, 'classification-bad-image.png') });
     await page.close();
+  });
+
+  it('works single-threaded, with the same answers, when the page is not cross-origin isolated', async () => {
+    const plain = await serveWithoutIsolation();
+    try {
+      const page = await openPage(plain.url);
+      const badge = await page.$eval('[data-testid="backend"]', (el) => ({ ...(el as HTMLElement).dataset, text: el.textContent }));
+      expect(badge).toMatchObject({ backend: 'wasm', simd: 'true', threads: 'false', isolated: 'false' });
+      expect(badge.text).toContain('threads off (page not cross-origin isolated');
+      await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+      await page.setInputFiles('[data-testid="image-file"]', fixture('chelsea.png'));
+      await waitForRuns(page, 1);
+      expect((await pageTop5(page)).map((t) => t.index)).toEqual(reference.get(fixture('chelsea.png'))!.map((t) => t.index));
+      await page.screenshot({ path: join(ARTIFACTS, 'classification-single-thread.png') });
+      await page.close();
+    } finally {
+      await new Promise((ok) => plain.server.close(ok));
+    }
   });
 });
