@@ -181,7 +181,8 @@ ui.weights.addEventListener('change', () => {
     });
     setWeights({ kind: 'registry', weights: entry, bytes });
   }).then(refresh, (e: unknown) => {
-    ui.weights.value = FILE_OPTION;
+    // Back to the weights still in use (the previous download, a file, or none).
+    ui.weights.value = state.weights?.kind === 'registry' ? state.weights.weights.name : FILE_OPTION;
     showError(e);
   });
 });

@@ -22,6 +22,10 @@ const CHROMIUM = process.env.MNV3_CHROMIUM ?? '/usr/bin/chromium';
 const PHOTOS = ['chelsea', 'coffee', 'astronaut'] as const;
 
 const fixture = (name: string) => join(fixtureDir('classify'), name);
+// TorchVision's URLs (from @mnv3/backbone's weights table). No test reaches the network: every
+// request to them is answered by page.route or refused by an offline context.
+const LARGE_V1_URL = 'https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth';
+const LARGE_V2_URL = 'https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth';
 const LARGE = () => fixture('mobilenet_v3_large.pth');
 const SMALL_10 = () => fixture('mobilenet_v3_small_10.pth');
 
@@ -222,5 +226,50 @@ describe('web demo in Chromium', () => {
     } finally {
       await new Promise((ok) => plain.server.close(ok));
     }
+  });
+
+  it('pretrained weights come through @mnv3/layers/hub-browser and Cache Storage', async () => {
+    const page = await openPage();
+    // Stand-in for TorchVision's server (CORS like the real one), used only to fill the cache:
+    // the oracle's file does not carry the published hash, so it can only arrive as a cache hit.
+    const body = readFileSync(LARGE());
+    let requests = 0;
+    await page.route('https://download.pytorch.org/**', (route) => {
+      requests++;
+      return route.fulfill({ status: 200, body, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream' } });
+    });
+    await page.evaluate(async (u) => (await caches.open('mnv3-checkpoints')).put(u, await fetch(u)), LARGE_V1_URL);
+    expect(requests).toBe(1);
+    await page.selectOption('[data-testid="weights"]', 'IMAGENET1K_V1');
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    expect(requests).toBe(1); // served from Cache Storage, no download
+    expect(await page.textContent('[data-testid="weights-info"]')).toContain(`IMAGENET1K_V1 from ${LARGE_V1_URL}`);
+    await page.setInputFiles('[data-testid="image-file"]', fixture('chelsea.png'));
+    await waitForRuns(page, 1);
+    // IMAGENET1K_V1's preset and labels are what the CLI uses for a weight file: same answers.
+    const top = await pageTop5(page);
+    const ref = reference.get(fixture('chelsea.png'))!;
+    expect(top.map((t) => t.index)).toEqual(ref.map((t) => t.index));
+    expect(top.map((t) => t.label)).toEqual(ref.map((t) => t.label));
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-pretrained-cached.png') });
+
+    // A download whose SHA-256 does not start with the prefix in the file name is refused, uncached.
+    await page.selectOption('[data-testid="weights"]', 'IMAGENET1K_V2');
+    expect(await waitForError(page)).toContain('is not the expected one');
+    expect(requests).toBe(2);
+    expect(await page.evaluate(async (u) => !!(await (await caches.open('mnv3-checkpoints')).match(u)), LARGE_V2_URL)).toBe(false);
+    expect(await page.inputValue('[data-testid="weights"]')).toBe('IMAGENET1K_V1'); // still in use
+    await page.close();
+  });
+
+  it('says so in the page when pretrained weights cannot be downloaded (offline)', async () => {
+    const page = await openPage();
+    await page.context().setOffline(true);
+    await page.selectOption('[data-testid="weights"]', 'IMAGENET1K_V2');
+    const text = await waitForError(page);
+    expect(text).toContain('Could not download the weights: you seem to be offline');
+    expect(text).toContain('load it from disk instead');
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-offline.png') });
+    await page.close();
   });
 });
