@@ -205,8 +205,9 @@ function drawPreview(img: RgbImage): void {
   }
   ui.preview.getContext('2d')!.putImageData(new ImageData(rgba, width, height), 0, 0);
   ui.placeholder.hidden = true;
-  ui.preview.hidden = false;
-  ui.overlay.hidden = false;
+  // While the webcam runs the live video is what people look at; the frame shows once it stops.
+  ui.preview.hidden = stream !== null;
+  ui.overlay.hidden = stream !== null;
 }
 
 class ImageReadError extends Error {
@@ -280,7 +281,7 @@ function stopWebcam(): void {
   ui.capture.hidden = true;
   ui.liveLabel.hidden = true;
   ui.webcam.textContent = 'Start webcam';
-  if (state.image) ui.preview.hidden = false;
+  if (state.image) ui.preview.hidden = ui.overlay.hidden = false;
 }
 
 ui.webcam.addEventListener('click', async () => {
