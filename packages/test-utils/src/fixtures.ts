@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { readSafetensors, type HostTensor, type StateDict } from '@mnv3/layers';
@@ -32,22 +32,10 @@ export function ensureFixtures(suite: string): string {
   const stampFile = join(dir, '.stamp');
   const fresh = () => existsSync(stampFile) && readFileSync(stampFile, 'utf8') === stamp;
   if (fresh()) return dir;
-  // Several packages read the same suite (segmentation) and turbo runs their tests in parallel:
-  // one process generates, the others wait for it instead of replacing the folder under it.
-  mkdirSync(dirname(dir), { recursive: true });
-  const lock = `${dir}.lock`;
-  const started = Date.now();
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      if (Date.now() - started > 30 * 60_000) throw new Error(`waited 30 min for ${lock}: remove it if no oracle is running`);
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 500);
-      if (fresh()) return dir;
-    }
-  }
+  // One writer per suite: turbo sets up several packages' tests at once (cli and classify both
+  // use 'classify'); without the lock each made the suite and swapped the directory while another
+  // package's tests were reading it. Waiters find the winner's fixtures fresh and use them.
+  const lock = acquireLock(`${dir}.lock`);
   try {
     if (fresh()) return dir;
     generate(suite, dir, stamp);
@@ -55,6 +43,49 @@ export function ensureFixtures(suite: string): string {
     rmSync(lock, { recursive: true, force: true });
   }
   return dir;
+}
+
+const sleepMs = (ms: number) => Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, ms);
+
+/** mkdir is atomic: the process that creates the lock directory owns it; its pid is inside. */
+function acquireLock(lock: string): string {
+  mkdirSync(dirname(lock), { recursive: true });
+  const deadline = Date.now() + 30 * 60_000;
+  for (;;) {
+    try {
+      mkdirSync(lock);
+      writeFileSync(join(lock, 'pid'), String(process.pid));
+      return lock;
+    } catch (e) {
+      if ((e as { code?: string }).code !== 'EEXIST') throw e;
+    }
+    if (lockIsStale(lock)) {
+      rmSync(lock, { recursive: true, force: true });
+      continue;
+    }
+    if (Date.now() > deadline) throw new Error(`waited 30 minutes for ${lock} (held by another test run); remove it if no run is going on`);
+    sleepMs(250);
+  }
+}
+
+/** A lock whose owner is gone (killed run), or that never got its pid file within a minute. */
+function lockIsStale(lock: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(lock, 'pid'), 'utf8'));
+  } catch {
+    try {
+      return Date.now() - statSync(lock).mtimeMs > 60_000;
+    } catch {
+      return false; // just released
+    }
+  }
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (e) {
+    return (e as { code?: string }).code === 'ESRCH';
+  }
 }
 
 function generate(suite: string, dir: string, stamp: string): void {

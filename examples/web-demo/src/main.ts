@@ -1,0 +1,380 @@
+// The page: task, model, weights and image in; the task's result, latency and backend out.
+// Nothing here is specific to classification: every task goes through its descriptor
+// (./tasks/types.ts), so detection and segmentation plug in by being added to TASKS.
+import { CheckpointError, ImageError, loadImage, type RgbImage } from '@mnv3/layers';
+import { HubError, downloadWeights, formatBytes } from '@mnv3/layers/hub-browser';
+import { describeBackend, startBackend, type BackendStatus } from './backend.js';
+import { PLANNED_TASKS, TASKS, type AnyTask, type WeightsInput } from './tasks/index.js';
+
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+const ui = {
+  backend: $<HTMLParagraphElement>('backend'),
+  task: $<HTMLSelectElement>('task'),
+  model: $<HTMLSelectElement>('model'),
+  weights: $<HTMLSelectElement>('weights'),
+  weightsFile: $<HTMLInputElement>('weights-file'),
+  weightsInfo: $<HTMLParagraphElement>('weights-info'),
+  imageFile: $<HTMLInputElement>('image-file'),
+  webcam: $<HTMLButtonElement>('webcam'),
+  capture: $<HTMLButtonElement>('capture'),
+  live: $<HTMLInputElement>('live'),
+  liveLabel: $<HTMLLabelElement>('live-label'),
+  placeholder: $<HTMLParagraphElement>('placeholder'),
+  preview: $<HTMLCanvasElement>('preview'),
+  overlay: $<HTMLCanvasElement>('overlay'),
+  video: $<HTMLVideoElement>('video'),
+  status: $<HTMLParagraphElement>('status'),
+  latency: $<HTMLParagraphElement>('latency'),
+  error: $<HTMLDivElement>('error'),
+  panel: $<HTMLDivElement>('panel'),
+  dropHint: $<HTMLDivElement>('drop-hint'),
+};
+
+const state = {
+  task: TASKS[0]!,
+  model: TASKS[0]!.models[0]!.name,
+  weights: null as (WeightsInput & { id: number }) | null,
+  loaded: null as { key: string; model: unknown; task: AnyTask } | null,
+  image: null as RgbImage | null,
+  runs: 0,
+  weightsCounter: 0,
+};
+
+// ---------------------------------------------------------------------------------------------
+// Status, errors
+
+type StatusState = 'idle' | 'busy' | 'ready' | 'error';
+
+function setStatus(s: StatusState, text: string): void {
+  ui.status.dataset.state = s;
+  ui.status.textContent = text;
+}
+
+/** A headline a person can act on, and the library's own message underneath. */
+function explain(e: unknown): { headline: string; detail: string } {
+  const detail = e instanceof Error ? e.message : String(e);
+  if (e instanceof HubError) {
+    const headline =
+      e.code === 'offline' || e.code === 'network'
+        ? 'Could not download the weights: you seem to be offline or the server is unreachable. Pick a checkpoint file instead.'
+        : 'Could not download the weights.';
+    return { headline, detail };
+  }
+  if (e instanceof ImageError || (e instanceof Error && e.name === 'ImageReadError')) {
+    return { headline: 'Could not read the image: give a PNG or JPEG (or another format your browser opens).', detail };
+  }
+  if (e instanceof CheckpointError) return { headline: 'This file is not a checkpoint that can be read (.pth from torch.save, or .safetensors).', detail };
+  if (/the checkpoint does not fit/.test(detail)) {
+    return { headline: `These weights are not for ${state.model}: pick the model the checkpoint was saved from.`, detail };
+  }
+  return { headline: 'Something went wrong.', detail };
+}
+
+function showError(e: unknown): void {
+  console.error(e);
+  const { headline, detail } = explain(e);
+  const strong = document.createElement('strong');
+  strong.textContent = headline;
+  const p = document.createElement('p');
+  p.textContent = detail;
+  ui.error.replaceChildren(strong, p);
+  ui.error.hidden = false;
+  setStatus('error', 'error');
+}
+
+function clearError(): void {
+  ui.error.hidden = true;
+  ui.error.replaceChildren();
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend
+
+const backendReady: Promise<BackendStatus> = startBackend().then((s) => {
+  ui.backend.textContent = describeBackend(s);
+  Object.assign(ui.backend.dataset, { state: 'ready', backend: s.backend, simd: String(s.simd), threads: String(s.threads), isolated: String(s.isolated) });
+  return s;
+});
+
+// ---------------------------------------------------------------------------------------------
+// Selectors
+
+function option(value: string, text: string, disabled = false): HTMLOptionElement {
+  const o = new Option(text, value);
+  o.disabled = disabled;
+  return o;
+}
+
+function fillTasks(): void {
+  ui.task.replaceChildren(...TASKS.map((t) => option(t.id, t.label)), ...PLANNED_TASKS.map((t) => option(t.id, t.label, true)));
+  ui.task.value = state.task.id;
+}
+
+function fillModels(): void {
+  ui.model.replaceChildren(...state.task.models.map((m) => option(m.name, m.name)));
+  ui.model.value = state.model;
+  fillWeights();
+}
+
+const FILE_OPTION = '';
+
+function fillWeights(): void {
+  const model = state.task.models.find((m) => m.name === state.model)!;
+  ui.weights.replaceChildren(
+    option(FILE_OPTION, 'none (use a file)'),
+    ...model.weights.map((w) => option(w.name, `${w.name}${w.isDefault ? ' (default)' : ''} — download`)),
+  );
+  ui.weights.value = state.weights?.kind === 'registry' ? state.weights.weights.name : FILE_OPTION;
+}
+
+ui.task.addEventListener('change', () => {
+  const task = TASKS.find((t) => t.id === ui.task.value);
+  if (!task) return;
+  state.task = task;
+  state.model = task.models[0]!.name;
+  if (state.weights?.kind === 'registry') setWeights(null);
+  fillModels();
+  void refresh();
+});
+
+ui.model.addEventListener('change', () => {
+  state.model = ui.model.value;
+  // Registry weights belong to one model; a user's file is kept (and checked against the new model).
+  if (state.weights?.kind === 'registry') setWeights(null);
+  fillWeights();
+  void refresh();
+});
+
+// ---------------------------------------------------------------------------------------------
+// Weights
+
+function setWeights(w: WeightsInput | null): void {
+  state.weights = w && { ...w, id: ++state.weightsCounter };
+  ui.weightsInfo.textContent = !w
+    ? 'no weights yet'
+    : w.kind === 'file'
+      ? `file ${w.fileName} (${formatBytes(w.bytes.byteLength)})`
+      : `${w.weights.name} from ${w.weights.entry.url} (${formatBytes(w.bytes.byteLength)}, cached in this browser)`;
+}
+
+async function useWeightsFile(file: File): Promise<void> {
+  ui.weights.value = FILE_OPTION;
+  setWeights({ kind: 'file', fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
+  await refresh();
+}
+
+ui.weightsFile.addEventListener('change', () => {
+  const file = ui.weightsFile.files?.[0];
+  if (file) void useWeightsFile(file).catch(showError);
+});
+
+ui.weights.addEventListener('change', () => {
+  const name = ui.weights.value;
+  const entry = state.task.models.find((m) => m.name === state.model)!.weights.find((w) => w.name === name);
+  if (!entry) return;
+  void queue(async () => {
+    clearError();
+    setStatus('busy', `downloading ${entry.name}…`);
+    const bytes = await downloadWeights(entry.entry.url, {
+      sha256Prefix: entry.entry.sha256Prefix,
+      progress: (received, total) => setStatus('busy', `downloading ${entry.name}: ${formatBytes(received)}${total ? ` of ${formatBytes(total)}` : ''}`),
+    });
+    setWeights({ kind: 'registry', weights: entry, bytes });
+  }).then(refresh, (e: unknown) => {
+    // Back to the weights still in use (the previous download, a file, or none).
+    ui.weights.value = state.weights?.kind === 'registry' ? state.weights.weights.name : FILE_OPTION;
+    showError(e);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Images
+
+function drawPreview(img: RgbImage): void {
+  const { width, height, data } = img;
+  const rgba = new Uint8ClampedArray(width * height * 4);
+  for (let i = 0, j = 0; i < data.length; i += 3, j += 4) {
+    rgba[j] = data[i]!;
+    rgba[j + 1] = data[i + 1]!;
+    rgba[j + 2] = data[i + 2]!;
+    rgba[j + 3] = 255;
+  }
+  for (const c of [ui.preview, ui.overlay]) {
+    c.width = width;
+    c.height = height;
+  }
+  ui.preview.getContext('2d')!.putImageData(new ImageData(rgba, width, height), 0, 0);
+  ui.placeholder.hidden = true;
+  // While the webcam runs the live video is what people look at; the frame shows once it stops.
+  ui.preview.hidden = stream !== null;
+  ui.overlay.hidden = stream !== null;
+}
+
+class ImageReadError extends Error {
+  override name = 'ImageReadError';
+}
+
+async function readImage(source: Blob | HTMLVideoElement): Promise<RgbImage> {
+  try {
+    return await loadImage(source);
+  } catch (e) {
+    if (e instanceof ImageError) throw e;
+    // createImageBitmap's DOMException for a file that is no image at all
+    throw new ImageReadError(`${source instanceof File ? `${source.name}: ` : ''}${(e as Error).message}`, { cause: e });
+  }
+}
+
+async function useImage(source: Blob | HTMLVideoElement): Promise<void> {
+  const img = await readImage(source);
+  state.image = img;
+  if (!(source instanceof HTMLVideoElement)) stopWebcam();
+  drawPreview(img);
+  await refresh();
+}
+
+ui.imageFile.addEventListener('change', () => {
+  const file = ui.imageFile.files?.[0];
+  if (file) void useImage(file).catch(showError);
+});
+
+const CHECKPOINT_RE = /\.(pth|pt|bin|ckpt|safetensors)$/i;
+
+function takeFiles(files: Iterable<File>): void {
+  for (const file of files) {
+    if (CHECKPOINT_RE.test(file.name)) void useWeightsFile(file).catch(showError);
+    else void useImage(file).catch(showError);
+  }
+}
+
+let dragDepth = 0;
+document.addEventListener('dragenter', (e) => {
+  e.preventDefault();
+  dragDepth++;
+  ui.dropHint.hidden = false;
+});
+document.addEventListener('dragleave', () => {
+  if (--dragDepth <= 0) ui.dropHint.hidden = true;
+});
+document.addEventListener('dragover', (e) => e.preventDefault());
+document.addEventListener('drop', (e) => {
+  e.preventDefault();
+  dragDepth = 0;
+  ui.dropHint.hidden = true;
+  if (e.dataTransfer?.files.length) takeFiles(e.dataTransfer.files);
+});
+document.addEventListener('paste', (e) => {
+  const files = [...(e.clipboardData?.files ?? [])];
+  if (files.length) {
+    e.preventDefault();
+    takeFiles(files);
+  }
+});
+
+// Webcam: a frame is captured on demand, or continuously in live mode.
+let stream: MediaStream | null = null;
+
+function stopWebcam(): void {
+  ui.live.checked = false;
+  stream?.getTracks().forEach((t) => t.stop());
+  stream = null;
+  ui.video.hidden = true;
+  ui.capture.hidden = true;
+  ui.liveLabel.hidden = true;
+  ui.webcam.textContent = 'Start webcam';
+  if (state.image) ui.preview.hidden = ui.overlay.hidden = false;
+}
+
+ui.webcam.addEventListener('click', async () => {
+  if (stream) return stopWebcam();
+  try {
+    if (!navigator.mediaDevices?.getUserMedia) throw new Error('this browser gives no camera access here (it needs https or localhost)');
+    stream = await navigator.mediaDevices.getUserMedia({ video: { facingMode: 'environment' }, audio: false });
+  } catch (e) {
+    return showError(new Error(`Could not start the webcam: ${(e as Error).message}`));
+  }
+  ui.video.srcObject = stream;
+  ui.video.hidden = false;
+  ui.preview.hidden = true;
+  ui.overlay.hidden = true;
+  ui.placeholder.hidden = true;
+  ui.capture.hidden = false;
+  ui.liveLabel.hidden = false;
+  ui.webcam.textContent = 'Stop webcam';
+});
+
+async function captureFrame(): Promise<void> {
+  if (ui.video.readyState < 2) await new Promise((r) => ui.video.addEventListener('loadeddata', r, { once: true }));
+  await useImage(ui.video);
+}
+
+ui.capture.addEventListener('click', () => void captureFrame().catch(showError));
+
+ui.live.addEventListener('change', async () => {
+  while (ui.live.checked && stream) {
+    try {
+      await captureFrame();
+    } catch (e) {
+      ui.live.checked = false;
+      showError(e);
+    }
+    await new Promise((r) => requestAnimationFrame(r));
+  }
+});
+
+// ---------------------------------------------------------------------------------------------
+// Load and run, one step at a time
+
+let chain: Promise<unknown> = Promise.resolve();
+
+/** Runs `fn` after every step queued before it. */
+function queue<T>(fn: () => Promise<T>): Promise<T> {
+  const next = chain.then(fn);
+  chain = next.catch(() => undefined);
+  return next;
+}
+
+function refresh(): Promise<void> {
+  return queue(step).catch(showError);
+}
+
+async function step(): Promise<void> {
+  clearError();
+  await backendReady;
+  const task = state.task;
+  const w = state.weights;
+  if (!w) {
+    setStatus('idle', 'choose weights: a checkpoint file or pretrained weights');
+    return;
+  }
+  const key = `${task.id}/${state.model}/${w.id}`;
+  if (state.loaded?.key !== key) {
+    if (state.loaded) state.loaded.task.dispose(state.loaded.model);
+    state.loaded = null;
+    ui.panel.replaceChildren();
+    ui.latency.textContent = '';
+    setStatus('busy', `loading ${state.model}…`);
+    const t0 = performance.now();
+    const model = await task.load(state.model, w);
+    state.loaded = { key, model, task };
+    ui.latency.textContent = `model loaded in ${Math.round(performance.now() - t0)} ms`;
+  }
+  const image = state.image;
+  if (!image) {
+    setStatus('idle', 'model loaded: now give an image');
+    return;
+  }
+  setStatus('busy', 'running…');
+  const t0 = performance.now();
+  const result = await task.run(state.loaded.model, image);
+  const ms = performance.now() - t0;
+  task.render(result, { panel: ui.panel, overlay: ui.overlay, image });
+  state.runs++;
+  ui.panel.dataset.runs = String(state.runs);
+  ui.latency.dataset.ms = ms.toFixed(1);
+  ui.latency.textContent = `last run ${ms.toFixed(1)} ms (preprocessing + inference, ${image.width}×${image.height} input)${state.runs === 1 ? ', first run includes warm-up' : ''}`;
+  setStatus('ready', `ready: ${state.model}`);
+}
+
+fillTasks();
+fillModels();
+void refresh();

@@ -1,0 +1,305 @@
+// End to end, as a person uses the demo: build it with Vite, serve dist with `vite preview` (the
+// COOP/COEP headers come from vite.config.ts), open it in Debian's Chromium through
+// playwright-core, give it the oracle's random-weight checkpoint and real photos, and require the
+// page's top-5 to be what `mnv3 classify --json` prints for the same files.
+import { execFile } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer as createHttpServer, type Server } from 'node:http';
+import { createServer } from 'node:net';
+import { extname, join, normalize, resolve } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { preview, type PreviewServer } from 'vite';
+import { REPO_ROOT, fixtureDir } from '@mnv3/test-utils';
+
+const run = promisify(execFile);
+const ROOT = resolve(import.meta.dirname, '..');
+/** Screenshots land here (gitignored). */
+const ARTIFACTS = join(ROOT, '.artifacts');
+const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
+const CHROMIUM = process.env.MNV3_CHROMIUM ?? '/usr/bin/chromium';
+const PHOTOS = ['chelsea', 'coffee', 'astronaut', 'camera'] as const;
+
+const fixture = (name: string) => join(fixtureDir('classify'), name);
+// TorchVision's URLs (from @mnv3/backbone's weights table). No test reaches the network: every
+// request to them is answered by page.route or refused by an offline context.
+const LARGE_V1_URL = 'https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth';
+const LARGE_V2_URL = 'https://download.pytorch.org/models/mobilenet_v3_large-5c1a4163.pth';
+const LARGE = () => fixture('mobilenet_v3_large.pth');
+const SMALL_10 = () => fixture('mobilenet_v3_small_10.pth');
+
+interface Top {
+  index: number;
+  label: string;
+  score: number;
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
+  });
+}
+
+/** What the CLI prints for the same checkpoint and photos: the reference for the page. */
+async function cliTop5(weights: string, photos: string[]): Promise<Map<string, Top[]>> {
+  const { stdout } = await run(process.execPath, [CLI, 'classify', '--model', 'mobilenet_v3_large', '--weights', weights, '--json', ...photos], {
+    maxBuffer: 16 << 20,
+  });
+  const parsed = JSON.parse(stdout) as { results: { input: string; top: Top[] }[] };
+  return new Map(parsed.results.map((r) => [r.input, r.top]));
+}
+
+async function pageTop5(page: Page): Promise<Top[]> {
+  return page.$$eval('[data-testid="top5-row"]', (rows) =>
+    rows.map((r) => {
+      const el = r as HTMLElement;
+      return { index: Number(el.dataset.index), label: el.querySelector('.label')!.textContent!, score: Number(el.dataset.score) };
+    }),
+  );
+}
+
+/** Waits until the page has finished at least `runs` runs and says "ready". */
+async function waitForRuns(page: Page, runs: number): Promise<void> {
+  await page.waitForFunction(
+    (n) => {
+      const status = document.querySelector<HTMLElement>('[data-testid="status"]')!;
+      if (status.dataset.state === 'error') throw new Error(`the page shows an error: ${document.querySelector('[data-testid="error"]')!.textContent}`);
+      return status.dataset.state === 'ready' && Number(document.querySelector<HTMLElement>('[data-testid="result"]')!.dataset.runs) >= n;
+    },
+    runs,
+    { timeout: Number(process.env.MNV3_E2E_WAIT ?? 240_000), polling: 100 },
+  );
+}
+
+async function waitForError(page: Page): Promise<string> {
+  await page.waitForSelector('[data-testid="status"][data-state="error"]', { timeout: 240_000 });
+  return (await page.textContent('[data-testid="error"]')) ?? '';
+}
+
+/** `dist` served by plain node:http with no COOP/COEP: the page is not cross-origin isolated. */
+async function serveWithoutIsolation(): Promise<{ server: Server; url: string }> {
+  const types: Record<string, string> = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css', '.wasm': 'application/wasm' };
+  const dist = join(ROOT, 'dist');
+  const server = createHttpServer((req, res) => {
+    const path = normalize(decodeURIComponent(new URL(req.url ?? '/', 'http://x').pathname)).replace(/^(\.\.[/\\])+/, '');
+    const file = path === '/' ? '/index.html' : path;
+    try {
+      const body = readFileSync(join(dist, file));
+      res.writeHead(200, { 'content-type': types[extname(file)] ?? 'application/octet-stream' }).end(body);
+    } catch {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((ok) => server.listen(0, '127.0.0.1', ok));
+  return { server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}/` };
+}
+
+let server: PreviewServer;
+let browser: Browser;
+let url: string;
+let reference: Map<string, Top[]>;
+const pageErrors: string[] = [];
+
+async function openPage(at = url): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1100, height: 720 } });
+  page.on('pageerror', (e) => pageErrors.push(e.message));
+  await page.goto(at);
+  await page.waitForSelector('[data-testid="backend"][data-state="ready"]', { timeout: 60_000 });
+  return page;
+}
+
+beforeAll(async () => {
+  mkdirSync(ARTIFACTS, { recursive: true });
+  const photos = PHOTOS.map((p) => fixture(`${p}.png`));
+  // The build, and the CLI's answers (its own process, WASM backend in Node), side by side.
+  const [, ref] = await Promise.all([run(process.execPath, [join(ROOT, 'node_modules/vite/bin/vite.js'), 'build', '--logLevel', 'warn'], { cwd: ROOT }), cliTop5(LARGE(), photos)]);
+  reference = ref;
+  server = await preview({ root: ROOT, logLevel: 'warn', preview: { host: '127.0.0.1', port: await freePort(), strictPort: true, open: false } });
+  url = server.resolvedUrls!.local[0]!;
+  browser = await chromium.launch({
+    executablePath: CHROMIUM,
+    args: [
+      '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync',
+      // A synthetic camera, granted without a prompt, for the webcam test.
+      '--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream',
+    ],
+  });
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('web demo in Chromium', () => {
+  it('is served cross-origin isolated and runs WASM with SIMD and threads', async () => {
+    const res = await fetch(url);
+    expect(res.headers.get('cross-origin-opener-policy')).toBe('same-origin');
+    expect(res.headers.get('cross-origin-embedder-policy')).toBe('require-corp');
+    const page = await openPage();
+    const badge = await page.$eval('[data-testid="backend"]', (el) => ({ ...(el as HTMLElement).dataset, text: el.textContent }));
+    expect(badge).toMatchObject({ backend: 'wasm', simd: 'true', threads: 'true', isolated: 'true' });
+    expect(badge.text).toMatch(/^WASM · SIMD on · threads on \(\d+\)$/);
+    // Every classification model is offered; detection and segmentation are listed as coming.
+    expect(await page.$$eval('[data-testid="model"] option', (o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual([
+      'mobilenet_v3_large',
+      'mobilenet_v3_small',
+      'mobilenet_v2',
+      'resnet18',
+      'resnet50',
+    ]);
+    expect(await page.$$eval('[data-testid="task"] option:disabled', (o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual(['detection', 'segmentation']);
+    await page.close();
+  });
+
+  it("shows the CLI's top-5 for the oracle's checkpoint and real photos (file picker, then drag and drop)", async () => {
+    const page = await openPage();
+    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+
+    for (const [i, photo] of ['chelsea', 'coffee'].entries()) {
+      await page.setInputFiles('[data-testid="image-file"]', fixture(`${photo}.png`));
+      await waitForRuns(page, i + 1);
+      const top = await pageTop5(page);
+      const ref = reference.get(fixture(`${photo}.png`))!;
+      expect(top.map((t) => t.index), photo).toEqual(ref.map((t) => t.index));
+      expect(top.map((t) => t.label), photo).toEqual(ref.map((t) => t.label));
+      for (const [j, t] of top.entries()) expect(Math.abs(t.score - ref[j]!.score), `${photo} score ${j}`).toBeLessThan(1e-4);
+      expect(await page.textContent('[data-testid="status"]')).toMatch(/^ready/);
+      expect(Number(await page.getAttribute('[data-testid="latency"]', 'data-ms'))).toBeGreaterThan(0);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'classification.png'), clip: { x: 0, y: 0, width: 1100, height: 540 } });
+
+    // Drag and drop: a File dropped on the page is routed by its name (an image here).
+    const bytes = readFileSync(fixture('astronaut.png')).toString('base64');
+    const dataTransfer = await page.evaluateHandle((b64) => {
+      const dt = new DataTransfer();
+      const raw = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      dt.items.add(new File([raw], 'astronaut.png', { type: 'image/png' }));
+      return dt;
+    }, bytes);
+    await page.dispatchEvent('body', 'drop', { dataTransfer });
+    await waitForRuns(page, 3);
+    expect((await pageTop5(page)).map((t) => t.index)).toEqual(reference.get(fixture('astronaut.png'))!.map((t) => t.index));
+
+    // Paste: a grayscale PNG from the clipboard.
+    await page.evaluate((b64) => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([Uint8Array.from(atob(b64), (c) => c.charCodeAt(0))], 'camera.png', { type: 'image/png' }));
+      document.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    }, readFileSync(fixture('camera.png')).toString('base64'));
+    await waitForRuns(page, 4);
+    expect((await pageTop5(page)).map((t) => t.index)).toEqual(reference.get(fixture('camera.png'))!.map((t) => t.index));
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says so in the page when the checkpoint is for another model', async () => {
+    const page = await openPage();
+    await page.setInputFiles('[data-testid="weights-file"]', SMALL_10());
+    const text = await waitForError(page);
+    expect(text).toContain('These weights are not for mobilenet_v3_large');
+    expect(text).toContain('the checkpoint does not fit mobilenet_v3_large');
+    expect(await page.$$('[data-testid="top5-row"]')).toHaveLength(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-wrong-checkpoint.png') });
+    await page.close();
+  });
+
+  it('says so in the page when the image cannot be read', async () => {
+    const page = await openPage();
+    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    const bogus = join(ARTIFACTS, 'not-an-image.png');
+    writeFileSync(bogus, 'this is text, not a PNG');
+    await page.setInputFiles('[data-testid="image-file"]', bogus);
+    expect(await waitForError(page)).toContain('Could not read the image');
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-bad-image.png') });
+    await page.close();
+  });
+
+  it('works single-threaded, with the same answers, when the page is not cross-origin isolated', async () => {
+    const plain = await serveWithoutIsolation();
+    try {
+      const page = await openPage(plain.url);
+      const badge = await page.$eval('[data-testid="backend"]', (el) => ({ ...(el as HTMLElement).dataset, text: el.textContent }));
+      expect(badge).toMatchObject({ backend: 'wasm', simd: 'true', threads: 'false', isolated: 'false' });
+      expect(badge.text).toContain('threads off (page not cross-origin isolated');
+      await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+      await page.setInputFiles('[data-testid="image-file"]', fixture('chelsea.png'));
+      await waitForRuns(page, 1);
+      expect((await pageTop5(page)).map((t) => t.index)).toEqual(reference.get(fixture('chelsea.png'))!.map((t) => t.index));
+      await page.screenshot({ path: join(ARTIFACTS, 'classification-single-thread.png') });
+      await page.close();
+    } finally {
+      await new Promise((ok) => plain.server.close(ok));
+    }
+  });
+
+  it('pretrained weights come through @mnv3/layers/hub-browser and Cache Storage', async () => {
+    const page = await openPage();
+    // Stand-in for TorchVision's server (CORS like the real one), used only to fill the cache:
+    // the oracle's file does not carry the published hash, so it can only arrive as a cache hit.
+    const body = readFileSync(LARGE());
+    let requests = 0;
+    await page.route('https://download.pytorch.org/**', (route) => {
+      requests++;
+      return route.fulfill({ status: 200, body, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream' } });
+    });
+    await page.evaluate(async (u) => (await caches.open('mnv3-checkpoints')).put(u, await fetch(u)), LARGE_V1_URL);
+    expect(requests).toBe(1);
+    await page.selectOption('[data-testid="weights"]', 'IMAGENET1K_V1');
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    expect(requests).toBe(1); // served from Cache Storage, no download
+    expect(await page.textContent('[data-testid="weights-info"]')).toContain(`IMAGENET1K_V1 from ${LARGE_V1_URL}`);
+    await page.setInputFiles('[data-testid="image-file"]', fixture('chelsea.png'));
+    await waitForRuns(page, 1);
+    // IMAGENET1K_V1's preset and labels are what the CLI uses for a weight file: same answers.
+    const top = await pageTop5(page);
+    const ref = reference.get(fixture('chelsea.png'))!;
+    expect(top.map((t) => t.index)).toEqual(ref.map((t) => t.index));
+    expect(top.map((t) => t.label)).toEqual(ref.map((t) => t.label));
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-pretrained-cached.png') });
+
+    // A download whose SHA-256 does not start with the prefix in the file name is refused, uncached.
+    await page.selectOption('[data-testid="weights"]', 'IMAGENET1K_V2');
+    expect(await waitForError(page)).toContain('is not the expected one');
+    expect(requests).toBe(2);
+    expect(await page.evaluate(async (u) => !!(await (await caches.open('mnv3-checkpoints')).match(u)), LARGE_V2_URL)).toBe(false);
+    expect(await page.inputValue('[data-testid="weights"]')).toBe('IMAGENET1K_V1'); // still in use
+    await page.close();
+  });
+
+  it('says so in the page when pretrained weights cannot be downloaded (offline)', async () => {
+    const page = await openPage();
+    await page.context().setOffline(true);
+    await page.selectOption('[data-testid="weights"]', 'IMAGENET1K_V2');
+    const text = await waitForError(page);
+    expect(text).toContain('Could not download the weights: you seem to be offline');
+    expect(text).toContain('load it from disk instead');
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-offline.png') });
+    await page.close();
+  });
+
+  it('classifies webcam frames (Chromium\'s synthetic camera), once and live', async () => {
+    const page = await openPage();
+    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    await page.click('[data-testid="webcam"]');
+    await page.waitForSelector('[data-testid="capture"]:visible');
+    await page.click('[data-testid="capture"]');
+    await waitForRuns(page, 1);
+    expect(await page.$$('[data-testid="top5-row"]')).toHaveLength(5);
+    await page.check('#live');
+    await waitForRuns(page, 3); // live mode keeps classifying new frames
+    await page.click('[data-testid="webcam"]'); // stop
+    expect(await page.isChecked('#live')).toBe(false);
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-webcam.png') });
+    await page.close();
+  });
+});
