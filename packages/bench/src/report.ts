@@ -50,28 +50,33 @@ export function markdownTable(report: BenchReport): string {
   return [line(head), line(head.map(() => '---')), ...rows.map(line)].join('\n');
 }
 
-/** A grouped bar chart of median latencies (SVG), rendered with Vega-Lite. */
+/**
+ * A grouped bar chart (SVG, rendered with Vega-Lite) of each model's time relative to each peer,
+ * measured side by side (mnv3 / peer; a rule marks 1: left of it mnv3 is faster). Ratios rather
+ * than absolute times: they survive a noisy machine, and models far apart in cost share one axis.
+ */
 export async function latencyChart(report: BenchReport): Promise<string> {
   const vega = await import('vega');
   const vl = await import('vega-lite');
-  const values = report.results.flatMap((r) => [
-    { model: r.model, runtime: 'mnv3 (tfjs-wasm)', ms: r.ours.median_ms },
-    ...Object.entries(r.peers)
-      .filter((e): e is [string, LatencyStats] => !('missing' in e[1]))
-      .map(([runtime, s]) => ({ model: r.model, runtime, ms: s.median_ms })),
-  ]);
+  const order = report.results.map((r) => r.model);
+  const values = report.results.flatMap((r) => Object.entries(r.ratios).map(([peer, ratio]) => ({ model: r.model, peer, ratio })));
   const spec = vl.compile({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
-    title: `Median latency, ${report.results[0]?.threads ?? 1} thread(s), batch 1 (lower is better)`,
-    data: { values },
-    mark: 'bar',
-    encoding: {
-      y: { field: 'model', type: 'nominal', title: null },
-      yOffset: { field: 'runtime' },
-      x: { field: 'ms', type: 'quantitative', title: 'milliseconds' },
-      color: { field: 'runtime', type: 'nominal' },
-    },
-    width: 560,
+    title: `mnv3 time / peer time, ${report.results[0]?.threads ?? 1} thread(s), batch 1 (below 1: mnv3 faster)`,
+    width: 520,
+    layer: [
+      {
+        data: { values },
+        mark: 'bar',
+        encoding: {
+          y: { field: 'model', type: 'nominal', title: null, sort: order, axis: { labelLimit: 0 } },
+          yOffset: { field: 'peer' },
+          x: { field: 'ratio', type: 'quantitative', title: 'mnv3 / peer (median of per-round ratios)' },
+          color: { field: 'peer', type: 'nominal', title: 'peer', legend: { labelLimit: 0 } },
+        },
+      },
+      { data: { values: [{ one: 1 }] }, mark: { type: 'rule', color: 'black' }, encoding: { x: { field: 'one', type: 'quantitative' } } },
+    ],
   } as never).spec;
   const view = new vega.View(vega.parse(spec), { renderer: 'none' });
   return view.toSVG();

@@ -26,7 +26,7 @@ export function renderReadme(template: string, report: BenchReport, chartFile: s
     `Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores), Node ${report.machine.node}, ` +
     `${report.runs} interleaved runs after ${report.warmup} warm-up rounds, ${report.results[0]?.threads ?? 1} thread(s). ` +
     `Ratios are medians of per-round ratios (mnv3 time / peer time; below 1 means mnv3 is faster).\n\n` +
-    `${markdownTable(report)}\n\n![median latency](${chartFile})\n`
+    `${markdownTable(report)}\n\n![mnv3 time relative to each peer](${chartFile})\n`
   );
 }
 
