@@ -143,6 +143,7 @@ function settingControl(s: TaskSetting): HTMLElement {
   const value = state.settings[settingKey(s)] ?? s.default;
   const set = (v: SettingValue) => {
     state.settings[settingKey(s)] = v;
+    pending('applying the option…');
     void refresh();
   };
   const label = document.createElement('label');
@@ -232,9 +233,17 @@ function setWeights(w: WeightsInput | null): void {
       : `${w.weights.name} from ${w.weights.entry.url} (${formatBytes(w.bytes.byteLength)}, cached in this browser)`;
 }
 
+/** A new input is on its way: the previous error no longer applies. */
+function pending(text: string): void {
+  clearError();
+  setStatus('busy', text);
+}
+
 async function useWeightsFile(file: File): Promise<void> {
+  pending(`reading ${file.name}…`);
   ui.weights.value = FILE_OPTION;
-  setWeights({ kind: 'file', fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
+  // Read in the queue, so an image given meanwhile is run with these weights, not the previous ones.
+  await queue(async () => setWeights({ kind: 'file', fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) }));
   await refresh();
 }
 
@@ -300,6 +309,7 @@ async function readImage(source: Blob | HTMLVideoElement): Promise<RgbImage> {
 }
 
 async function useImage(source: Blob | HTMLVideoElement): Promise<void> {
+  if (!(source instanceof HTMLVideoElement)) pending('reading the image…');
   const img = await readImage(source);
   state.image = img;
   if (!(source instanceof HTMLVideoElement)) stopWebcam();

@@ -433,8 +433,10 @@ describe('segmentation in the web demo', () => {
     expect(text).toContain('the checkpoint does not fit deeplabv3_mobilenet_v3_large');
     await page.screenshot({ path: join(ARTIFACTS, 'segmentation-wrong-checkpoint.png') });
 
-    // A checkpoint with an aux head, without the box ticked: the page says to tick it.
+    // A checkpoint with an aux head, without the box ticked: the page says to tick it. (The previous
+    // error is still shown until the new file is read, so wait for the new message.)
     await page.setInputFiles('[data-testid="weights-file"]', DEEPLAB);
+    await page.waitForFunction(() => /auxiliary head/.test(document.querySelector('[data-testid="error"]')!.textContent ?? ''), undefined, { timeout: 240_000 });
     text = await waitForError(page);
     expect(text).toContain('tick "aux head"');
     expect(text).toContain('the checkpoint has an auxiliary head');
