@@ -500,3 +500,63 @@ describe('detection in the web demo', () => {
     expect(pageErrors).toEqual([]);
   });
 });
+
+describe('pretrained weights for segmentation and detection in the web demo', () => {
+  // As for classification: the oracle's files stand in for TorchVision's downloads, put in Cache
+  // Storage under the published URLs (they do not carry the published hashes, so they can only
+  // arrive as cache hits). Checks the registry path: class count from the entry, DeepLabV3's aux
+  // head built because the published weights carry one.
+  const CASES = [
+    {
+      task: 'segmentation',
+      model: 'lraspp_mobilenet_v3_large',
+      weights: 'COCO_WITH_VOC_LABELS_V1',
+      url: 'https://download.pytorch.org/models/lraspp_mobilenet_v3_large-d234d4ea.pth',
+      file: () => segFixture('lraspp.pth'),
+    },
+    {
+      task: 'segmentation',
+      model: 'deeplabv3_mobilenet_v3_large',
+      weights: 'COCO_WITH_VOC_LABELS_V1',
+      url: 'https://download.pytorch.org/models/deeplabv3_mobilenet_v3_large-fc3c493d.pth',
+      file: () => segFixture('deeplabv3_aux.pth'),
+    },
+    {
+      task: 'detection',
+      model: 'fasterrcnn_mobilenet_v3_large_320_fpn',
+      weights: 'COCO_V1',
+      url: 'https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth',
+      file: () => detFixture('fasterrcnn_320.pth'),
+    },
+  ] as const;
+
+  it.each(CASES)('$model: $weights from Cache Storage gives the CLI\'s answer', async ({ task, model, weights, url: weightsUrl, file }) => {
+    const page = await openPage();
+    const body = readFileSync(file());
+    await page.route('https://download.pytorch.org/**', (route) =>
+      route.fulfill({ status: 200, body, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream' } }),
+    );
+    await page.evaluate(async (u) => (await caches.open('mnv3-checkpoints')).put(u, await fetch(u)), weightsUrl);
+    await page.selectOption('[data-testid="task"]', task);
+    await page.selectOption('[data-testid="model"]', model);
+    if (task === 'detection') await setNumber(page, '[data-testid="setting-scoreThresh"]', 0.05);
+    await page.selectOption('[data-testid="weights"]', weights);
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    expect(await page.textContent('[data-testid="weights-info"]')).toContain(`${weights} from ${weightsUrl}`);
+    if (task === 'segmentation') {
+      const photo = segFixture('chelsea.png');
+      const [ref] = await Promise.all([
+        cliSegment(model, file(), photo, model.startsWith('deeplab') ? ['--aux-loss'] : []),
+        page.setInputFiles('[data-testid="image-file"]', photo),
+      ]);
+      await waitForRuns(page, 1);
+      expectShares(await pageShares(page), ref.classes, `${model} ${weights}`);
+    } else {
+      const photo = detFixture('chelsea.png');
+      const [ref] = await Promise.all([cliDetect(file(), photo), page.setInputFiles('[data-testid="image-file"]', photo)]);
+      await waitForRuns(page, 1);
+      expectBoxes(await pageBoxes(page), ref, `${model} ${weights}`);
+    }
+    await page.close();
+  });
+});
