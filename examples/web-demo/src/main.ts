@@ -4,13 +4,14 @@
 import { CheckpointError, ImageError, loadImage, type RgbImage } from '@mnv3/layers';
 import { HubError, downloadWeights, formatBytes } from '@mnv3/layers/hub-browser';
 import { describeBackend, startBackend, type BackendStatus } from './backend.js';
-import { PLANNED_TASKS, TASKS, type AnyTask, type WeightsInput } from './tasks/index.js';
+import { PLANNED_TASKS, TASKS, type AnyTask, type SettingValue, type TaskSetting, type WeightsInput } from './tasks/index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
   backend: $<HTMLParagraphElement>('backend'),
   task: $<HTMLSelectElement>('task'),
   model: $<HTMLSelectElement>('model'),
+  settings: $<HTMLFieldSetElement>('settings'),
   weights: $<HTMLSelectElement>('weights'),
   weightsFile: $<HTMLInputElement>('weights-file'),
   weightsInfo: $<HTMLParagraphElement>('weights-info'),
@@ -38,6 +39,8 @@ const state = {
   image: null as RgbImage | null,
   runs: 0,
   weightsCounter: 0,
+  /** Current values of the task's own controls, by setting id (kept per task while the page lives). */
+  settings: {} as Record<string, SettingValue>,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -64,6 +67,12 @@ function explain(e: unknown): { headline: string; detail: string } {
     return { headline: 'Could not read the image: give a PNG or JPEG (or another format your browser opens).', detail };
   }
   if (e instanceof CheckpointError) return { headline: 'This file is not a checkpoint that can be read (.pth from torch.save, or .safetensors).', detail };
+  if (/the checkpoint does not fit .*auxiliary head: build with/.test(detail)) {
+    return { headline: 'This checkpoint carries an auxiliary head: tick "aux head" and it loads.', detail };
+  }
+  if (/the checkpoint does not fit .*has no auxiliary head/.test(detail)) {
+    return { headline: 'This checkpoint has no auxiliary head: untick "aux head".', detail };
+  }
   if (/the checkpoint does not fit/.test(detail)) {
     return { headline: `These weights are not for ${state.model}: pick the model the checkpoint was saved from.`, detail };
   }
@@ -114,6 +123,72 @@ function fillModels(): void {
   ui.model.replaceChildren(...state.task.models.map((m) => option(m.name, m.name)));
   ui.model.value = state.model;
   fillWeights();
+  fillSettings();
+}
+
+const settingKey = (s: TaskSetting) => `${state.task.id}.${s.id}`;
+
+/** The task's settings that apply to the current model. */
+function activeSettings(): TaskSetting[] {
+  return (state.task.settings ?? []).filter((s) => !s.models || s.models.includes(state.model));
+}
+
+/** Every setting's value for the current task (inactive ones at their default). */
+function currentSettings(): Record<string, SettingValue> {
+  const active = new Set(activeSettings());
+  return Object.fromEntries((state.task.settings ?? []).map((s) => [s.id, active.has(s) ? (state.settings[settingKey(s)] ?? s.default) : s.default]));
+}
+
+function settingControl(s: TaskSetting): HTMLElement {
+  const value = state.settings[settingKey(s)] ?? s.default;
+  const set = (v: SettingValue) => {
+    state.settings[settingKey(s)] = v;
+    pending('applying the option…');
+    void refresh();
+  };
+  const label = document.createElement('label');
+  let input: HTMLInputElement | HTMLSelectElement;
+  if (s.kind === 'select') {
+    input = document.createElement('select');
+    input.append(...s.choices.map((c) => option(c.value, c.label)));
+    input.value = String(value);
+    input.addEventListener('change', () => set((input as HTMLSelectElement).value));
+    label.append(s.label, ' ', input);
+  } else if (s.kind === 'checkbox') {
+    input = document.createElement('input');
+    input.type = 'checkbox';
+    input.checked = Boolean(value);
+    input.addEventListener('change', () => set((input as HTMLInputElement).checked));
+    label.className = 'check';
+    label.append(input, ' ', s.label);
+  } else {
+    input = document.createElement('input');
+    input.type = 'number';
+    Object.assign(input, { min: String(s.min), max: String(s.max), step: String(s.step), value: String(value) });
+    input.addEventListener('change', () => {
+      const v = Number((input as HTMLInputElement).value);
+      if (Number.isFinite(v) && v >= s.min && v <= s.max) set(v);
+      else (input as HTMLInputElement).value = String(state.settings[settingKey(s)] ?? s.default);
+    });
+    label.append(s.label, ' ', input);
+  }
+  input.id = `setting-${s.id}`;
+  input.dataset.testid = `setting-${s.id}`;
+  if (s.hint) {
+    const hint = document.createElement('span');
+    hint.className = 'hint';
+    hint.textContent = s.hint;
+    label.append(hint);
+  }
+  return label;
+}
+
+function fillSettings(): void {
+  const active = activeSettings();
+  const legend = document.createElement('legend');
+  legend.textContent = 'Options';
+  ui.settings.replaceChildren(legend, ...active.map(settingControl));
+  ui.settings.hidden = active.length === 0;
 }
 
 const FILE_OPTION = '';
@@ -142,6 +217,7 @@ ui.model.addEventListener('change', () => {
   // Registry weights belong to one model; a user's file is kept (and checked against the new model).
   if (state.weights?.kind === 'registry') setWeights(null);
   fillWeights();
+  fillSettings();
   void refresh();
 });
 
@@ -157,9 +233,17 @@ function setWeights(w: WeightsInput | null): void {
       : `${w.weights.name} from ${w.weights.entry.url} (${formatBytes(w.bytes.byteLength)}, cached in this browser)`;
 }
 
+/** A new input is on its way: the previous error no longer applies. */
+function pending(text: string): void {
+  clearError();
+  setStatus('busy', text);
+}
+
 async function useWeightsFile(file: File): Promise<void> {
+  pending(`reading ${file.name}…`);
   ui.weights.value = FILE_OPTION;
-  setWeights({ kind: 'file', fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) });
+  // Read in the queue, so an image given meanwhile is run with these weights, not the previous ones.
+  await queue(async () => setWeights({ kind: 'file', fileName: file.name, bytes: new Uint8Array(await file.arrayBuffer()) }));
   await refresh();
 }
 
@@ -225,6 +309,7 @@ async function readImage(source: Blob | HTMLVideoElement): Promise<RgbImage> {
 }
 
 async function useImage(source: Blob | HTMLVideoElement): Promise<void> {
+  if (!(source instanceof HTMLVideoElement)) pending('reading the image…');
   const img = await readImage(source);
   state.image = img;
   if (!(source instanceof HTMLVideoElement)) stopWebcam();
@@ -346,7 +431,9 @@ async function step(): Promise<void> {
     setStatus('idle', 'choose weights: a checkpoint file or pretrained weights');
     return;
   }
-  const key = `${task.id}/${state.model}/${w.id}`;
+  const settings = currentSettings();
+  const loadSettings = (task.settings ?? []).filter((s) => s.stage === 'load').map((s) => `${s.id}=${String(settings[s.id])}`);
+  const key = [task.id, state.model, w.id, ...loadSettings].join('/');
   if (state.loaded?.key !== key) {
     if (state.loaded) state.loaded.task.dispose(state.loaded.model);
     state.loaded = null;
@@ -354,7 +441,7 @@ async function step(): Promise<void> {
     ui.latency.textContent = '';
     setStatus('busy', `loading ${state.model}…`);
     const t0 = performance.now();
-    const model = await task.load(state.model, w);
+    const model = await task.load(state.model, w, settings);
     state.loaded = { key, model, task };
     ui.latency.textContent = `model loaded in ${Math.round(performance.now() - t0)} ms`;
   }
@@ -365,7 +452,7 @@ async function step(): Promise<void> {
   }
   setStatus('busy', 'running…');
   const t0 = performance.now();
-  const result = await task.run(state.loaded.model, image);
+  const result = await task.run(state.loaded.model, image, settings);
   const ms = performance.now() - t0;
   task.render(result, { panel: ui.panel, overlay: ui.overlay, image });
   state.runs++;

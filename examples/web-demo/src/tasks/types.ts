@@ -31,14 +31,41 @@ export interface RenderTarget {
   image: RgbImage;
 }
 
+/** A value of a task's own control (a select's value, a checkbox, a number). */
+export type SettingValue = string | number | boolean;
+export type Settings = Readonly<Record<string, SettingValue>>;
+
+interface SettingBase {
+  /** Key in `Settings`; the control gets `data-testid="setting-<id>"`. */
+  id: string;
+  label: string;
+  /** `load`: a change rebuilds the model (and reruns); `run`: a change only reruns. */
+  stage: 'load' | 'run';
+  /** Shown only for these models (all when absent). */
+  models?: readonly string[];
+  /** A line under the control. */
+  hint?: string;
+}
+
+/** A control a task adds to the page, next to the model selector. */
+export type TaskSetting =
+  | (SettingBase & { kind: 'select'; choices: readonly { value: string; label: string }[]; default: string })
+  | (SettingBase & { kind: 'checkbox'; default: boolean })
+  | (SettingBase & { kind: 'number'; min: number; max: number; step: number; default: number });
+
 export interface TaskDescriptor<Model = unknown, Result = unknown> {
   id: string;
   /** What the task selector shows. */
   label: string;
   models: readonly TaskModel[];
-  /** Builds the model and loads the weights; throws with a message a person can act on. */
-  load(model: string, weights: WeightsInput): Promise<Model>;
-  run(model: Model, image: RgbImage): Promise<Result>;
+  /** The task's own controls (resize, aux head, score threshold, …); none when absent. */
+  settings?: readonly TaskSetting[];
+  /**
+   * Builds the model and loads the weights; throws with a message a person can act on.
+   * `settings` holds every setting's current value (those of stage `load` are part of the model's key).
+   */
+  load(model: string, weights: WeightsInput, settings: Settings): Promise<Model>;
+  run(model: Model, image: RgbImage, settings: Settings): Promise<Result>;
   render(result: Result, target: RenderTarget): void;
   dispose(model: Model): void;
 }
