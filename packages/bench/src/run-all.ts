@@ -32,6 +32,8 @@ export function renderReadme(template: string, report: BenchReport, chartFile: s
 
 async function main(): Promise<void> {
   const { values } = parseArgs({
+    // `pnpm run bench -- --models …` passes the `--` through.
+    args: process.argv.slice(2).filter((a) => a !== '--'),
     options: {
       models: { type: 'string' },
       runs: { type: 'string', default: '30' },
