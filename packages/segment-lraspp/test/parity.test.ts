@@ -1,35 +1,12 @@
 // TorchVision's LR-ASPP against ours on seeded random weights (tools/reference/suite_segmentation.py).
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { assertScaledClose, fixtureTensor, loadFixture, nchwToNhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
-import { StateDictError, VOC_CATEGORIES, getWeights, toFloat32, type HostTensor } from '@mnv3/layers';
+import { argmaxAgreement, assertScaledClose, fixtureTensor, loadFixture, nhwcTensor as nhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
+import { StateDictError, VOC_CATEGORIES, getWeights, toFloat32 } from '@mnv3/layers';
 import { LRASPP_MODELS, LRASPP_MobileNet_V3_Large_Weights, lrasppMobileNetV3Large } from '../src/index.js';
 
 const TOL = 1e-4;
 const SIZES = ['520x520', '320x320', '257x300'];
-
-function nhwc(t: HostTensor): tf.Tensor4D {
-  const { data, shape } = nchwToNhwc(toFloat32(t), t.shape);
-  return tf.tensor4d(data, shape);
-}
-
-/** Share of pixels whose argmax over classes agrees; NCHW host logits. */
-function argmaxAgreement(actual: Float32Array, expected: Float32Array, shape: readonly number[]): number {
-  const [n, c, h, w] = shape as [number, number, number, number];
-  let agree = 0;
-  for (let b = 0; b < n; b++)
-    for (let p = 0; p < h * w; p++) {
-      let ia = 0;
-      let ie = 0;
-      for (let k = 1; k < c; k++) {
-        const o = (b * c + k) * h * w + p;
-        if (actual[o]! > actual[(b * c + ia) * h * w + p]!) ia = k;
-        if (expected[o]! > expected[(b * c + ie) * h * w + p]!) ie = k;
-      }
-      if (ia === ie) agree++;
-    }
-  return agree / (n * h * w);
-}
 
 describe('LR-ASPP matches TorchVision 0.14', () => {
   const f = loadFixture('segmentation', 'lraspp_mobilenet_v3_large');

@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { toFloat32, type HostTensor } from '@mnv3/layers';
 
 export interface CloseOptions {
@@ -119,4 +119,10 @@ export async function nhwcTensorToNchw(t: tf.Tensor4D): Promise<Float32Array> {
       for (let x = 0; x < w; x++)
         for (let ch = 0; ch < c; ch++) out[((b * c + ch) * h + y) * w + x] = data[((b * h + y) * w + x) * c + ch]!;
   return out;
+}
+
+/** A TorchVision NCHW host tensor as an NHWC tfjs tensor (the caller disposes it). */
+export function nhwcTensor(t: HostTensor): tf.Tensor4D {
+  const { data, shape } = nchwToNhwc(toFloat32(t), t.shape);
+  return tf.tensor4d(data, shape);
 }

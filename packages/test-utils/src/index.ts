@@ -1,5 +1,5 @@
 export type { CloseOptions, CloseReport } from './close.js';
-export { compareClose, assertClose, assertScaledClose, nchwToNhwc, nhwcTensorToNchw } from './close.js';
+export { compareClose, assertClose, assertScaledClose, nchwToNhwc, nhwcTensor, nhwcTensorToNchw } from './close.js';
 export type { Fixture } from './fixtures.js';
 export { REPO_ROOT, ORACLE_PYTHON, fixtureDir, ensureFixtures, listFixtures, loadFixture, fixtureTensor } from './fixtures.js';
-export { expectSegmentationMatches } from './segmentation.js';
+export { argmaxAgreement, expectSegmentationMatches } from './segmentation.js';

@@ -26,3 +26,21 @@ export function expectSegmentationMatches(result: SegmentationResult, f: Fixture
   }
   return agreement;
 }
+
+/** Share of pixels whose argmax over classes agrees, for NCHW host logits `[N, C, H, W]`. */
+export function argmaxAgreement(actual: Float32Array, expected: Float32Array, shape: readonly number[]): number {
+  const [n, c, h, w] = shape as [number, number, number, number];
+  let agree = 0;
+  for (let b = 0; b < n; b++)
+    for (let p = 0; p < h * w; p++) {
+      let ia = 0;
+      let ie = 0;
+      for (let k = 1; k < c; k++) {
+        const o = (b * c + k) * h * w + p;
+        if (actual[o]! > actual[(b * c + ia) * h * w + p]!) ia = k;
+        if (expected[o]! > expected[(b * c + ie) * h * w + p]!) ie = k;
+      }
+      if (ia === ie) agree++;
+    }
+  return agree / (n * h * w);
+}
