@@ -1,3 +1,4 @@
+/* global window -- page functions below run in the browser */
 // Headless Debian Chromium through playwright-core (never a downloaded browser), and the page's
 // build. Shared by the driver (run.mjs) and the tests.
 import { existsSync } from 'node:fs';

@@ -42,6 +42,7 @@ interface State {
   info?: PageInfo;
   results?: BrowserModelResult[];
   output?: number[];
+  pool?: { unused: number; running: number };
   log: string[];
 }
 
@@ -107,8 +108,9 @@ async function outputOf(run: () => tf.Tensor | tf.Tensor[]): Promise<Float32Arra
 /** The threads check: backend info plus one output of `model` with seeded weights. */
 async function check(model: string): Promise<void> {
   await setup();
-  const w = (tf.backend() as unknown as { wasm: { PThread?: { unusedWorkers: unknown[]; pthreads: object }; tfjs: { getThreadsCount(): number } } }).wasm;
-  (state as unknown as { debug: unknown }).debug = { hasPThread: !!w.PThread, unused: w.PThread?.unusedWorkers.length, running: Object.keys(w.PThread?.pthreads ?? {}).length, count: w.tfjs.getThreadsCount() };
+  // Emscripten's worker pool: `running` pthreads are the XNNPACK pool's threads past the caller.
+  const w = (tf.backend() as unknown as { wasm: { PThread?: { unusedWorkers: unknown[]; pthreads: object } } }).wasm;
+  state.pool = { unused: w.PThread?.unusedWorkers.length ?? 0, running: Object.keys(w.PThread?.pthreads ?? {}).length };
   const entry = benchEntry(model);
   const m = entry.build();
   m.module.initWeights(seededRng(0));

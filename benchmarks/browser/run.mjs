@@ -11,6 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { URLSearchParams } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_MODELS } from '@mnv3/bench/browser';
 import { CACHE_DIR, DIST, HERE, ORT_DIR, buildPage, launch, runPage } from './chromium.mjs';
