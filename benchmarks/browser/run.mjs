@@ -85,7 +85,12 @@ function renderSection(report) {
     `(median, min–max over rounds; below 1 means mnv3 is faster). The goal is ≤ 0.7 with threads. ` +
     `"threads (reached)" is what \`setupBackend({ threads })\` got from tfjs (\`getThreadsCount()\`). ` +
     `Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores, shared with other work).\n\n` +
-    `${table(report)}\n`
+    `${table(report)}\n\n` +
+    `Why mnv3 gains little from a second thread: our fused WASM SIMD kernels (pointwise and depthwise convolutions, ` +
+    `squeeze-excitation, activations, pooling: nearly all of the work) run on the calling thread only; the pool's ` +
+    `threads serve just the ops left to tfjs' XNNPACK (e.g. the stem convolution and the classifier), while ` +
+    `ORT-Web spreads every op over its threads. Splitting our kernels across the pool is what is left to reach ` +
+    `≤ 0.7 with threads on the larger models.\n`
   );
 }
 
