@@ -18,15 +18,19 @@ function writeAtomic(path: string, data: string): void {
 }
 
 const README_MARKER = '<!-- results -->';
+/** The browser benchmark's section (benchmarks/browser/run.mjs) starts here and is kept as is. */
+const BROWSER_MARKER = '<!-- browser-results -->';
 
 export function renderReadme(template: string, report: BenchReport, chartFile: string): string {
   const head = template.includes(README_MARKER) ? template.slice(0, template.indexOf(README_MARKER)) : `${template.trimEnd()}\n\n`;
+  const at = template.indexOf(BROWSER_MARKER, Math.max(0, template.indexOf(README_MARKER)));
+  const tail = at >= 0 ? `\n${template.slice(at)}` : '';
   return (
     `${head}${README_MARKER}\n` +
     `Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores), Node ${report.machine.node}, ` +
     `${report.runs} interleaved runs after ${report.warmup} warm-up rounds, ${report.results[0]?.threads ?? 1} thread(s). ` +
     `Ratios are medians of per-round ratios (mnv3 time / peer time; below 1 means mnv3 is faster).\n\n` +
-    `${markdownTable(report)}\n\n![mnv3 time relative to each peer](${chartFile})\n`
+    `${markdownTable(report)}\n\n![mnv3 time relative to each peer](${chartFile})\n${tail}`
   );
 }
 

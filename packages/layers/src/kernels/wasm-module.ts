@@ -4,7 +4,7 @@
  * tensors in place, by address. Memory growth needs no care here: the instance sees the same
  * Memory object, and no JS view of it is kept.
  */
-import { WASM_BASE64 } from './wasm-binary.generated.js';
+import { WASM_BASE64, WASM_SHARED_BASE64 } from './wasm-binary.generated.js';
 
 /** The exports of assembly/kernels.ts. Pointers are byte offsets into the tfjs heap. */
 export interface KernelExports {
@@ -33,7 +33,8 @@ export interface KernelExports {
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use (typed here, not imported). */
 export interface WasmBackendLike {
-  wasm: { asm?: { memory?: WebAssembly.Memory }; _malloc(bytes: number): number; _free(ptr: number): void };
+  /** `asm.memory`: the memory the single-threaded builds export; `wasmMemory`: the shared one the threaded build imports. */
+  wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; _malloc(bytes: number): number; _free(ptr: number): void };
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
 }
@@ -68,17 +69,25 @@ interface Loaded {
   scratch: { ptr: number; bytes: number };
 }
 
-let compiled: WebAssembly.Module | null = null;
-let compiling: Promise<WebAssembly.Module> | null = null;
+/** Compiled modules by memory kind: `plain` imports an unshared memory, `shared` a shared one. */
+type Variant = 'plain' | 'shared';
+const compiled: Partial<Record<Variant, WebAssembly.Module>> = {};
+const compiling: Partial<Record<Variant, Promise<WebAssembly.Module>>> = {};
+const bytesOf = (v: Variant): Uint8Array<ArrayBuffer> => decodeBase64(v === 'shared' ? WASM_SHARED_BASE64 : WASM_BASE64) as Uint8Array<ArrayBuffer>;
 const loaded = new WeakMap<object, Loaded>();
 const pending = new WeakMap<object, Promise<boolean>>();
 /** Backends where loading failed (no SIMD, no memory export…): they stay on the plain path. */
 const failed = new WeakSet<object>();
 
 function memoryOf(backend: WasmBackendLike): WebAssembly.Memory {
-  const memory = backend.wasm.asm?.memory;
+  const memory = backend.wasm.asm?.memory ?? backend.wasm.wasmMemory;
   if (!(memory instanceof WebAssembly.Memory)) throw new Error('the tfjs wasm backend does not expose its WebAssembly.Memory');
   return memory;
+}
+
+/** Which build of the kernels fits the backend's memory (tfjs' threaded build shares it). */
+function variantOf(memory: WebAssembly.Memory): Variant {
+  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain';
 }
 
 function record(backend: WasmBackendLike, instance: WebAssembly.Instance): Loaded {
@@ -99,9 +108,11 @@ export function prepareKernels(backend: WasmBackendLike): Promise<boolean> {
   if (!p) {
     p = (async () => {
       try {
-        compiling ??= WebAssembly.compile(decodeBase64(WASM_BASE64) as Uint8Array<ArrayBuffer>);
-        compiled = await compiling;
-        if (!loaded.has(backend)) record(backend, await WebAssembly.instantiate(compiled, { env: { memory: memoryOf(backend) } }));
+        const memory = memoryOf(backend);
+        const v = variantOf(memory);
+        compiling[v] ??= WebAssembly.compile(bytesOf(v));
+        const module = (compiled[v] = await compiling[v]);
+        if (!loaded.has(backend)) record(backend, await WebAssembly.instantiate(module, { env: { memory } }));
         return true;
       } catch {
         failed.add(backend);
@@ -125,8 +136,10 @@ export function kernelsFor(backend: WasmBackendLike): Loaded | null {
   if (l) return l;
   if (failed.has(backend) || pending.has(backend)) return null;
   try {
-    compiled ??= new WebAssembly.Module(decodeBase64(WASM_BASE64) as Uint8Array<ArrayBuffer>);
-    return record(backend, new WebAssembly.Instance(compiled, { env: { memory: memoryOf(backend) } }));
+    const memory = memoryOf(backend);
+    const v = variantOf(memory);
+    const module = (compiled[v] ??= new WebAssembly.Module(bytesOf(v)));
+    return record(backend, new WebAssembly.Instance(module, { env: { memory } }));
   } catch {
     void prepareKernels(backend);
     return null;

@@ -1,0 +1,210 @@
+/**
+ * The browser benchmark page: mnv3 (tfjs-wasm) and ONNX Runtime Web (WASM) side by side, on the
+ * same TorchVision weights (weights.pth / model.onnx from tools/reference/bench_peers.py, served
+ * under /cache/), the same input and the same thread count, interleaved round by round.
+ *
+ *   ?models=a,b&threads=N&runs=R&warmup=W   the benchmark
+ *   ?check=MODEL&threads=N                  the threads check: backend info and one output
+ *
+ * Results go on `window.__mnv3` for the driver (run.mjs) and the tests.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import * as ort from 'onnxruntime-web/wasm';
+import { benchEntry, benchInput, interleaved, summarize, type Candidate } from '@mnv3/bench/browser';
+import { readCheckpoint, seededRng } from '@mnv3/layers';
+import { setupBackend, type BackendInfo } from '@mnv3/layers/backend';
+import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import wasmThreadedSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
+
+export interface PageInfo extends BackendInfo {
+  crossOriginIsolated: boolean;
+  hardwareConcurrency: number;
+  userAgent: string;
+}
+
+export interface BrowserModelResult {
+  model: string;
+  input: readonly number[];
+  threads: number;
+  ours: ReturnType<typeof summarize>;
+  ort: ReturnType<typeof summarize>;
+  /** Per-round ratios mnv3 / ORT-Web (the two ran back to back in each round). */
+  ratios: number[];
+  ratio: ReturnType<typeof summarize>;
+  /** max |ours − ORT| over the outputs, divided by max |ORT|: the two run the same weights. */
+  max_rel_diff_vs_ort: number;
+}
+
+interface State {
+  status: 'running' | 'done' | 'error';
+  error?: string;
+  info?: PageInfo;
+  results?: BrowserModelResult[];
+  output?: number[];
+  pool?: { unused: number; running: number };
+  log: string[];
+}
+
+const state: State = { status: 'running', log: [] };
+(window as unknown as { __mnv3: State }).__mnv3 = state;
+
+function log(line: string): void {
+  state.log.push(line);
+  const el = document.getElementById('log');
+  if (el) el.textContent += `${line}\n`;
+}
+
+const params = new URLSearchParams(location.search);
+const threads = Math.max(1, Number(params.get('threads') ?? '1'));
+
+/** Where the Node pipeline caches a model's exports: .cache/bench/<model>_<shape>/. */
+const exportDir = (model: string, shape: readonly number[]): string => `/cache/${model.replace('@', '_')}_${shape.join('x')}`;
+
+async function fetchBytes(url: string): Promise<Uint8Array> {
+  const r = await fetch(url);
+  if (!r.ok) throw new Error(`${url}: HTTP ${r.status} (run the driver, which exports the models first)`);
+  return new Uint8Array(await r.arrayBuffer());
+}
+
+async function setup(): Promise<PageInfo> {
+  const info = await setupBackend({
+    backend: 'wasm',
+    wasmPaths: {
+      'tfjs-backend-wasm.wasm': wasmPlain,
+      'tfjs-backend-wasm-simd.wasm': wasmSimd,
+      'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
+    },
+    threads,
+  });
+  const page: PageInfo = {
+    ...info,
+    crossOriginIsolated: globalThis.crossOriginIsolated === true,
+    hardwareConcurrency: navigator.hardwareConcurrency,
+    userAgent: navigator.userAgent,
+  };
+  state.info = page;
+  log(`backend: ${JSON.stringify(page)}`);
+  return page;
+}
+
+async function outputOf(run: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array> {
+  const y = run();
+  const ts = Array.isArray(y) ? y : [y];
+  const parts: Float32Array[] = [];
+  for (const t of ts) {
+    parts.push((await t.data()) as Float32Array);
+    t.dispose();
+  }
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let o = 0;
+  for (const p of parts) {
+    out.set(p, o);
+    o += p.length;
+  }
+  return out;
+}
+
+/** The threads check: backend info plus one output of `model` with seeded weights. */
+async function check(model: string): Promise<void> {
+  await setup();
+  // Emscripten's worker pool: `running` pthreads are the XNNPACK pool's threads past the caller.
+  const w = (tf.backend() as unknown as { wasm: { PThread?: { unusedWorkers: unknown[]; pthreads: object } } }).wasm;
+  state.pool = { unused: w.PThread?.unusedWorkers.length ?? 0, running: Object.keys(w.PThread?.pthreads ?? {}).length };
+  const entry = benchEntry(model);
+  const m = entry.build();
+  m.module.initWeights(seededRng(0));
+  const x = m.prepare(benchInput(entry.input), entry.input);
+  const forward = (m.module as unknown as { forward(x: tf.Tensor): tf.Tensor | tf.Tensor[] }).forward.bind(m.module);
+  const out = await outputOf(() => forward(x));
+  x.dispose();
+  m.module.dispose();
+  state.output = Array.from(out);
+}
+
+async function ortSession(onnx: Uint8Array): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(onnx, { executionProviders: ['wasm'], graphOptimizationLevel: 'all' });
+}
+
+async function benchModel(model: string, runs: number, warmup: number): Promise<BrowserModelResult> {
+  const entry = benchEntry(model);
+  const shape = entry.input;
+  const dir = exportDir(model, shape);
+  const [pth, onnx] = await Promise.all([fetchBytes(`${dir}/weights.pth`), fetchBytes(`${dir}/model.onnx`)]);
+  const input = benchInput(shape);
+
+  const mine = entry.build();
+  mine.module.loadStateDict(readCheckpoint(pth));
+  const x = mine.prepare(input, shape);
+  const session = await ortSession(onnx);
+  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, [...shape]) };
+
+  // Same weights, same input: the outputs must agree (a wrong comparison is worse than none).
+  let maxRel = NaN;
+  if (params.get('compare') !== '0') {
+    const forward = (mine.module as unknown as { forward(x: tf.Tensor): tf.Tensor | tf.Tensor[] }).forward.bind(mine.module);
+    const a = await outputOf(() => forward(x));
+    const res = await session.run(feeds);
+    const b = res[session.outputNames[0]!]!.data as Float32Array;
+    if (a.length >= b.length) {
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < b.length; i++) {
+        diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+        scale = Math.max(scale, Math.abs(b[i]!));
+      }
+      maxRel = diff / (scale || 1);
+    }
+  }
+
+  const candidates: Candidate[] = [
+    { name: 'ours', run: () => mine.run(x) },
+    {
+      name: 'ort',
+      run: async () => {
+        await session.run(feeds);
+      },
+    },
+  ];
+  const samples = await interleaved(candidates, {
+    warmup,
+    runs,
+    onRound: (r, total) => {
+      if (r === total || r % 10 === 0) log(`${model}: round ${r}/${total}`);
+    },
+  });
+  const a = samples.get('ours')!;
+  const b = samples.get('ort')!;
+  const ratios = a.map((v, i) => v / b[i]!);
+  x.dispose();
+  mine.module.dispose();
+  await session.release();
+  return { model, input: shape, threads, ours: summarize(a), ort: summarize(b), ratios, ratio: summarize(ratios), max_rel_diff_vs_ort: maxRel };
+}
+
+async function bench(): Promise<void> {
+  await setup();
+  ort.env.wasm.numThreads = threads;
+  // Its own files, as served (/ort/): its worker threads load ort-wasm-simd-threaded.mjs by URL.
+  ort.env.wasm.wasmPaths = new URL('/ort/', location.href).href;
+  const models = (params.get('models') ?? 'mobilenet_v3_large').split(',').filter(Boolean);
+  const runs = Number(params.get('runs') ?? '30');
+  const warmup = Number(params.get('warmup') ?? '5');
+  const results: BrowserModelResult[] = [];
+  for (const model of models) {
+    const r = await benchModel(model, runs, warmup);
+    log(`${model}: ours ${r.ours.median_ms.toFixed(2)} ms, ORT-Web ${r.ort.median_ms.toFixed(2)} ms, ratio ${r.ratio.median_ms.toFixed(3)}`);
+    results.push(r);
+  }
+  state.results = results;
+}
+
+try {
+  const model = params.get('check');
+  await (model ? check(model) : bench());
+  state.status = 'done';
+} catch (e) {
+  state.status = 'error';
+  state.error = e instanceof Error ? `${e.message}\n${e.stack ?? ''}` : String(e);
+  log(`error: ${state.error}`);
+}

@@ -1,0 +1,62 @@
+// setupBackend({ threads }) in Chromium: the count asked for is reached in a cross-origin isolated
+// page, the page still works (one thread) without isolation, and the outputs agree across thread
+// counts. No timing here: see run.mjs for that.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { CACHE_DIR, DIST, ORT_DIR, buildPage, launch, runPage } from './chromium.mjs';
+import { startServer } from './server.mjs';
+
+const MODEL = 'mobilenet_v3_small';
+
+/** max |a − b| / max |a|: the same computation, summed in another order across threads. */
+function relDiff(a, b) {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < a.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i] - b[i]));
+    scale = Math.max(scale, Math.abs(a[i]));
+  }
+  return diff / scale;
+}
+
+// Fails loudly without Chromium: .ci/run installs Debian's package.
+describe('tfjs-wasm threads in Chromium', () => {
+  let server;
+  let browser;
+  const check = (query) => runPage(browser, `${server.url}/?check=${MODEL}&${query}`, 170_000);
+
+  beforeAll(async () => {
+    await buildPage();
+    server = await startServer({ distDir: DIST, cacheDir: CACHE_DIR, ortDir: ORT_DIR });
+    browser = await launch();
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await server?.close();
+  });
+
+  it('reaches the requested threads in an isolated page, with the same outputs as one thread', async () => {
+    const one = await check('threads=1');
+    const two = await check('threads=2');
+    expect(one.info.crossOriginIsolated).toBe(true);
+    expect(one.info.threadsCount).toBe(1);
+    expect(two.info.crossOriginIsolated).toBe(true);
+    expect(two.info.threads).toBe(true);
+    expect(two.info.threadsCount).toBe(2);
+    // One pool thread is a running pthread (the calling thread is the other).
+    expect(two.pool.running).toBe(1);
+    // hardwareConcurrency is presented doubled only during the backend's init.
+    expect(two.info.hardwareConcurrency).toBe(one.info.hardwareConcurrency);
+    expect(two.info.fastKernels).toBe(true);
+    expect(two.output.length).toBe(1000);
+    expect(relDiff(one.output, two.output)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('still runs, on one thread, without cross-origin isolation', async () => {
+    const one = await check('threads=1');
+    const plain = await check('threads=2&coi=0');
+    expect(plain.info.crossOriginIsolated).toBe(false);
+    expect(plain.info.threads).toBe(false);
+    expect(plain.info.threadsCount).toBe(1);
+    expect(relDiff(one.output, plain.output)).toBeLessThanOrEqual(1e-5);
+  });
+});
