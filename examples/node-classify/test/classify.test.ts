@@ -1,25 +1,12 @@
 // The example as a user runs it: its printed top-5 must be what `mnv3 classify --json` prints for
 // the same checkpoint (the oracle's random-weight MobileNetV3-Large) and the same real photos.
-import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, fixtureDir } from '@mnv3/test-utils';
+import { MNV3_BIN as CLI, fixtureDir, runNode as node } from '@mnv3/test-utils';
 
-const run = promisify(execFile);
 const SCRIPT = resolve(import.meta.dirname, '../classify.mjs');
-const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 const fixture = (name: string) => join(fixtureDir('classify'), name);
 
-async function node(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, args, { maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 describe('examples/node-classify', () => {
   it.each(['chelsea', 'coffee'])("prints the CLI's top-5 for %s.png", async (photo) => {

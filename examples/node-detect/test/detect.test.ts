@@ -1,27 +1,14 @@
 // The example as a user runs it: its printed boxes must be what `mnv3 detect --json` prints for
 // the same checkpoint (the oracle's random-weight Faster R-CNN MobileNetV3-Large 320 FPN) and the
 // same real photo.
-import { execFile } from 'node:child_process';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { REPO_ROOT, fixtureDir } from '@mnv3/test-utils';
+import { MNV3_BIN as CLI, fixtureDir, runNode as node } from '@mnv3/test-utils';
 
-const run = promisify(execFile);
 const SCRIPT = resolve(import.meta.dirname, '../detect.mjs');
-const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 const MODEL = 'fasterrcnn_mobilenet_v3_large_320_fpn';
 const fixture = (name: string) => join(fixtureDir('detection'), name);
 
-async function node(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run(process.execPath, args, { maxBuffer: 16 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (e) {
-    const err = e as { code: number; stdout: string; stderr: string };
-    return { code: err.code, stdout: err.stdout, stderr: err.stderr };
-  }
-}
 
 interface Boxes {
   boxes: number[][];

@@ -11,13 +11,12 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
-import { REPO_ROOT, fixtureDir } from '@mnv3/test-utils';
+import { fixtureDir, mnv3 } from '@mnv3/test-utils';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
 /** Screenshots land here (gitignored). */
 const ARTIFACTS = join(ROOT, '.artifacts');
-const CLI = join(REPO_ROOT, 'packages/cli/dist/bin.js');
 const CHROMIUM = process.env.MNV3_CHROMIUM ?? '/usr/bin/chromium';
 const PHOTOS = ['chelsea', 'coffee', 'astronaut', 'camera'] as const;
 
@@ -50,9 +49,8 @@ async function freePort(): Promise<number> {
 
 /** What the CLI prints for the same checkpoint and photos: the reference for the page. */
 async function cliTop5(weights: string, photos: string[]): Promise<Map<string, Top[]>> {
-  const { stdout } = await run(process.execPath, [CLI, 'classify', '--model', 'mobilenet_v3_large', '--weights', weights, '--json', ...photos], {
-    maxBuffer: 16 << 20,
-  });
+  const { code, stdout, stderr } = await mnv3(['classify', '--model', 'mobilenet_v3_large', '--weights', weights, '--json', ...photos]);
+  expect(code, stderr).toBe(0);
   const parsed = JSON.parse(stdout) as { results: { input: string; top: Top[] }[] };
   return new Map(parsed.results.map((r) => [r.input, r.top]));
 }
@@ -324,7 +322,8 @@ interface Boxes {
 }
 
 async function cliJson<T>(args: string[]): Promise<T> {
-  const { stdout } = await run(process.execPath, [CLI, ...args, '--json'], { maxBuffer: 64 << 20 });
+  const { code, stdout, stderr } = await mnv3([...args, '--json']);
+  expect(code, stderr).toBe(0);
   return (JSON.parse(stdout) as { results: T[] }).results[0]!;
 }
 

@@ -3,9 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture } from '@mnv3/test-utils';
+import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture, mnv3 } from '@mnv3/test-utils';
 import { readNpy, toFloat32, writeNpy } from '@mnv3/layers';
-import { mnv3 } from './run.js';
 
 const dir = () => fixtureDir('classify');
 const large = () => join(dir(), 'mobilenet_v3_large.pth');

@@ -3,10 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { fixtureDir, fixtureTensor, loadFixture } from '@mnv3/test-utils';
+import { fixtureDir, fixtureTensor, loadFixture, mnv3 } from '@mnv3/test-utils';
 import { decodeImage } from '@mnv3/layers';
 import { COCO_CATEGORIES } from '@mnv3/detect-frcnn';
-import { mnv3 } from './run.js';
 
 const dir = () => fixtureDir('detection');
 

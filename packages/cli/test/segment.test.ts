@@ -3,9 +3,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture } from '@mnv3/test-utils';
+import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture, mnv3 } from '@mnv3/test-utils';
 import { VOC_CATEGORIES, VOC_PALETTE, decodeImage, decodeMaskPng, readNpy, toFloat32, writeNpy } from '@mnv3/layers';
-import { mnv3 } from './run.js';
 
 const dir = () => fixtureDir('segment_pipeline');
 const lraspp = () => join(dir(), 'lraspp.pth');
@@ -48,6 +47,18 @@ describe('mnv3 segment', () => {
       expect(mask.palette!.subarray(0, 63)).toEqual(VOC_PALETTE.subarray(0, 63));
       const overlay = decodeImage(readFileSync(join(tmp, `overlay-${i}.png`)));
       expect([overlay.height, overlay.width]).toEqual(ref.shape);
+      // Background pixels keep the photo; every other pixel is tinted by its class colour.
+      const photo = decodeImage(readFileSync(photos[i]!));
+      let kept = 0;
+      let tinted = 0;
+      for (let p = 0; p < mask.data.length; p++) {
+        const same = overlay.data[3 * p] === photo.data[3 * p] && overlay.data[3 * p + 1] === photo.data[3 * p + 1] && overlay.data[3 * p + 2] === photo.data[3 * p + 2];
+        if (mask.data[p] === 0) kept += same ? 1 : 0;
+        else tinted += same ? 0 : 1;
+      }
+      const background = mask.data.filter((c) => c === 0).length;
+      expect(kept).toBe(background);
+      expect(tinted / (mask.data.length - background)).toBeGreaterThan(0.9);
     }
   });
 

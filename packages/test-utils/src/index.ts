@@ -3,3 +3,5 @@ export { compareClose, assertClose, assertScaledClose, nchwToNhwc, nhwcTensor, n
 export type { Fixture } from './fixtures.js';
 export { REPO_ROOT, ORACLE_PYTHON, fixtureDir, ensureFixtures, listFixtures, loadFixture, fixtureTensor } from './fixtures.js';
 export { argmaxAgreement, expectSegmentationMatches } from './segmentation.js';
+export type { RunResult } from './run.js';
+export { MNV3_BIN, mnv3, runNode } from './run.js';

@@ -4,7 +4,7 @@
  * are returned instead of file paths. No Node built-ins and no progress-bar dependency.
  */
 import { HubError } from './errors.js';
-import { cacheFileName, digestMatches, hashPrefixFromFileName, normalizeHashPrefix, parseHttpUrl } from './hash.js';
+import { cacheFileName, digestMatches, expectedHashPrefix, parseHttpUrl } from './hash.js';
 import type { ProgressCallback } from './hash.js';
 
 export type { HubErrorCode } from './errors.js';
@@ -64,12 +64,7 @@ export async function downloadWeights(url: string | URL, options: BrowserDownloa
   const parsed = parseHttpUrl(url);
   const href = parsed.href;
   const name = cacheFileName(parsed, options.fileName);
-  const prefix =
-    options.sha256Prefix === false
-      ? undefined
-      : options.sha256Prefix !== undefined
-        ? normalizeHashPrefix(options.sha256Prefix)
-        : hashPrefixFromFileName(name);
+  const prefix = expectedHashPrefix(name, options.sha256Prefix);
   const cache = await openCache(options.cacheName);
   const hit = await cache?.match(href);
   if (hit) return new Uint8Array(await hit.arrayBuffer());

@@ -8,7 +8,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { cacheDir } from './cache-dir.js';
 import { HubError } from './errors.js';
-import { cacheFileName, digestMatches, hashPrefixFromFileName, normalizeHashPrefix, parseHttpUrl } from './hash.js';
+import { cacheFileName, digestMatches, expectedHashPrefix, parseHttpUrl } from './hash.js';
 import type { ProgressCallback } from './hash.js';
 import { startTerminalProgress } from './terminal-progress.js';
 import type { ProgressBar } from './terminal-progress.js';
@@ -164,12 +164,7 @@ export async function downloadWeights(url: string | URL, options: DownloadOption
   const parsed = parseHttpUrl(url);
   const href = parsed.href;
   const name = cacheFileName(parsed, options.fileName);
-  const prefix =
-    options.sha256Prefix === false
-      ? undefined
-      : options.sha256Prefix !== undefined
-        ? normalizeHashPrefix(options.sha256Prefix)
-        : hashPrefixFromFileName(name);
+  const prefix = expectedHashPrefix(name, options.sha256Prefix);
   const dir = options.dir ?? cacheDir();
   const dest = join(dir, name);
   if (await exists(dest)) return dest;

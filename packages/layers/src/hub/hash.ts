@@ -95,3 +95,12 @@ export function formatBytes(n: number): string {
  * server sent none). Called once with 0 when the response arrives, then after every chunk.
  */
 export type ProgressCallback = (received: number, total: number | undefined) => void;
+
+/**
+ * The hash prefix a download must match: the explicit option (`false`: no check), else the one
+ * in the file name by torch.hub's rule.
+ */
+export function expectedHashPrefix(fileName: string, option: string | false | undefined): string | undefined {
+  if (option === false) return undefined;
+  return option !== undefined ? normalizeHashPrefix(option) : hashPrefixFromFileName(fileName);
+}
