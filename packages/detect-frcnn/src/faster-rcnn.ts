@@ -64,14 +64,16 @@ export class FasterRCNN extends Module {
       const featureTensors = this.backbone.forward(imageList.tensors);
       const features = new Map<string, HostFeatureMap>();
       let proposals: Proposals[];
+      let detectionsResized: Detections[];
       try {
         const [, H, W] = imageList.tensors.shape;
         proposals = await this.rpn.forward([H, W], imageList.imageSizes, [...featureTensors.values()]);
         for (const [name, t] of featureTensors) features.set(name, { data: (await t.data()) as Float32Array, shape: t.shape });
+        // The pooler reads the maps where they are (in place on the wasm backend).
+        detectionsResized = await this.roiHeads.forward(featureTensors, proposals.map((p) => p.boxes), imageList.imageSizes);
       } finally {
         for (const t of featureTensors.values()) t.dispose();
       }
-      const detectionsResized = await this.roiHeads.forward(features, proposals.map((p) => p.boxes), imageList.imageSizes);
       const detections = this.transform.postprocess(detectionsResized, imageList.imageSizes, originalSizes);
       return { imageList, originalSizes, features, proposals, detectionsResized, detections };
     } finally {

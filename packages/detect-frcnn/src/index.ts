@@ -1,8 +1,8 @@
 export { COCO_CATEGORIES } from './coco-categories.js';
 export { boxArea, boxIou, nms, batchedNms, removeSmallBoxes, clipBoxesToImage, argsortDescending, gatherRows } from './ops/boxes.js';
 export type { HostFeatureMap, RoiAlignOptions } from './ops/roi-align.js';
-export { roiAlign } from './ops/roi-align.js';
-export type { MultiScaleRoIAlignOptions } from './ops/poolers.js';
+export { roiAlign, roiAlignSamples } from './ops/roi-align.js';
+export type { FeatureMap, MultiScaleRoIAlignOptions } from './ops/poolers.js';
 export { LevelMapper, MultiScaleRoIAlign, inferScale, toRoiFormat } from './ops/poolers.js';
 export type { ExtraFPNBlock, FeatureMaps, FeaturePyramidNetworkOptions } from './ops/feature-pyramid-network.js';
 export { FeaturePyramidNetwork, LastLevelMaxPool, interpolateNearest } from './ops/feature-pyramid-network.js';

@@ -2,8 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Linear, Module } from '@mnv3/layers';
 import { BoxCoder } from './box-coder.js';
 import { batchedNms, clipBoxesToImage, removeSmallBoxes } from './ops/boxes.js';
-import type { MultiScaleRoIAlign } from './ops/poolers.js';
-import type { HostFeatureMap } from './ops/roi-align.js';
+import type { FeatureMap, MultiScaleRoIAlign } from './ops/poolers.js';
 
 const f = Math.fround;
 
@@ -86,12 +85,9 @@ export class RoIHeads extends Module {
   }
 
   /** Class logits `[K, numClasses]` and box deltas `[K, 4·numClasses]` for pooled features `[K, C·PH·PW]`. */
-  async predict(boxFeatures: Float32Array, numBoxes: number): Promise<{ classLogits: Float32Array; boxRegression: Float32Array }> {
-    if (numBoxes === 0) return { classLogits: new Float32Array(0), boxRegression: new Float32Array(0) };
-    const { scores, bboxDeltas } = tf.tidy(() => {
-      const x = tf.tensor2d(boxFeatures, [numBoxes, boxFeatures.length / numBoxes]);
-      return this.boxPredictor.forward(this.boxHead.forward(x));
-    });
+  async predict(boxFeatures: tf.Tensor2D): Promise<{ classLogits: Float32Array; boxRegression: Float32Array }> {
+    if (boxFeatures.shape[0] === 0) return { classLogits: new Float32Array(0), boxRegression: new Float32Array(0) };
+    const { scores, bboxDeltas } = tf.tidy(() => this.boxPredictor.forward(this.boxHead.forward(boxFeatures)));
     try {
       return { classLogits: (await scores.data()) as Float32Array, boxRegression: (await bboxDeltas.data()) as Float32Array };
     } finally {
@@ -100,18 +96,23 @@ export class RoIHeads extends Module {
   }
 
   /**
-   * @param features the FPN maps by name (NHWC, host)
+   * @param features the FPN maps by name (NHWC tensors, or host arrays)
    * @param proposals per image, `[Kᵢ, 4]` boxes in resized-image coordinates
    * @param imageShapes per image, resized `(height, width)`
    */
   async forward(
-    features: ReadonlyMap<string, HostFeatureMap>,
+    features: ReadonlyMap<string, FeatureMap>,
     proposals: readonly Float32Array[],
     imageShapes: readonly (readonly [number, number])[],
   ): Promise<Detections[]> {
     const pooled = this.boxRoiPool.forward(features, proposals, imageShapes);
-    const total = proposals.reduce((n, p) => n + p.length / 4, 0);
-    const { classLogits, boxRegression } = await this.predict(pooled, total);
+    let predicted: { classLogits: Float32Array; boxRegression: Float32Array };
+    try {
+      predicted = await this.predict(pooled);
+    } finally {
+      pooled.dispose();
+    }
+    const { classLogits, boxRegression } = predicted;
     return this.postprocessDetections(classLogits, boxRegression, proposals, imageShapes);
   }
 

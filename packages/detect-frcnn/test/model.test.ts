@@ -147,7 +147,9 @@ describe.each(CASES)('%s matches TorchVision 0.14', (name) => {
     const { f, c, model } = setup(name);
     const feats = tvFeatures(f);
     const proposals = c.proposals.map((_, i) => f32(f, `proposals_${i}`));
-    const pooled = model.roiHeads.boxRoiPool.forward(feats, proposals, c.imageSizes);
+    const pooledTensor = model.roiHeads.boxRoiPool.forward(feats, proposals, c.imageSizes);
+    const pooled = (await pooledTensor.data()) as Float32Array;
+    pooledTensor.dispose();
     expect(model.roiHeads.boxRoiPool.scales).toEqual(Array.from(f32(f, 'box_roi_pool_scales')));
     // TorchVision's default featmap_names ['0', '1', '2', '3'] leave out 'pool', and both '0'
     // (features.13, after its stride-2 conv) and '1' are at stride 32: k_min = k_max = 5, so
@@ -158,7 +160,9 @@ describe.each(CASES)('%s matches TorchVision 0.14', (name) => {
     assertScaledClose(pooled.subarray(0, 64 * per), fixtureTensor(f, 'box_features_0_head'), 1e-5, { what: 'box features image 0' });
     const n0 = proposals[0]!.length / 4;
     assertScaledClose(pooled.subarray(n0 * per, (n0 + 64) * per), fixtureTensor(f, 'box_features_1_head'), 1e-5, { what: 'box features image 1' });
-    const { classLogits, boxRegression } = await model.roiHeads.predict(pooled.subarray(0, 64 * per), 64);
+    const head = tf.tensor2d(pooled.subarray(0, 64 * per), [64, per]);
+    const { classLogits, boxRegression } = await model.roiHeads.predict(head);
+    head.dispose();
     assertScaledClose(classLogits, fixtureTensor(f, 'class_logits_0_head'), 1e-4, { what: 'class logits' });
     assertScaledClose(boxRegression, fixtureTensor(f, 'box_regression_0_head'), 1e-4, { what: 'box regression' });
     model.dispose();

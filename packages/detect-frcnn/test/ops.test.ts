@@ -2,7 +2,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { assertClose, assertScaledClose, fixtureTensor, loadFixture, nchwToNhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
-import { toFloat32 } from '@mnv3/layers';
+import { bilinearGather, bilinearGatherHost, setKernelMode, toFloat32 } from '@mnv3/layers';
 import {
   AnchorGenerator,
   BoxCoder,
@@ -16,6 +16,7 @@ import {
   nms,
   removeSmallBoxes,
   roiAlign,
+  roiAlignSamples,
 } from '../src/index.js';
 import { f32, hwcImage, ints, maxAbsDiff, nhwcMap } from './helpers.js';
 
@@ -88,9 +89,49 @@ describe('roi_align matches torchvision.ops.roi_align (CPU kernel)', () => {
       ['1', nhwcMap(F, 'msra_x_1')],
       ['pool', nhwcMap(F, 'msra_x_pool')],
     ]);
-    const out = pool.forward(feats, [f32(F, 'msra_boxes_0'), f32(F, 'msra_boxes_1')], [[128, 160], [120, 150]]);
+    const boxes = [f32(F, 'msra_boxes_0'), f32(F, 'msra_boxes_1')];
+    const run = (mode: 'fast' | 'plain') => {
+      setKernelMode(mode);
+      try {
+        const t = pool.forward(feats, boxes, [[128, 160], [120, 150]]);
+        const out = t.dataSync() as Float32Array;
+        t.dispose();
+        return out;
+      } finally {
+        setKernelMode('fast');
+      }
+    };
+    const fast = run('fast');
     expect(pool.scales).toEqual(Array.from(f32(F, 'msra_scales')));
-    assertClose(out, f32(F, 'msra_out'), { atol: 1e-5, rtol: 0, what: 'MultiScaleRoIAlign' });
+    assertClose(fast, f32(F, 'msra_out'), { atol: 1e-5, rtol: 0, what: 'MultiScaleRoIAlign' });
+    // Our WASM kernel and the host loop do the same f32 operations in the same order.
+    assertClose(fast, run('plain'), { atol: 0, rtol: 0, what: 'fast vs plain' });
+  });
+
+  it('the WASM gather gives the host loop\'s bits, channel counts not a multiple of 4 included', () => {
+    for (const [name, opts] of [
+      ['ra_out', { outputSize: 7, spatialScale: 0.25, samplingRatio: 2 }],
+      ['ra_out_adaptive', { outputSize: [5, 4] as const, spatialScale: 0.25, samplingRatio: -1 }],
+      ['ra_out_aligned', { outputSize: 7, spatialScale: 0.25, samplingRatio: 2, aligned: true }],
+    ] as const) {
+      for (const channels of [x.shape[3], 3, 6]) {
+        // The first `channels` channels of the fixture's map.
+        const [n, h, w, c] = x.shape;
+        const data = new Float32Array(n * h * w * channels);
+        for (let p = 0; p < n * h * w; p++) data.set(x.data.subarray(p * c, p * c + channels), p * channels);
+        const shape = [n, h, w, channels] as const;
+        const K = rois.length / 5;
+        const samples = roiAlignSamples([shape], rois, new Int32Array(K), opts);
+        const cells = samples.cells;
+        expect(cells).toBe(K * (typeof opts.outputSize === 'number' ? opts.outputSize ** 2 : opts.outputSize[0] * opts.outputSize[1]));
+        const length = cells * channels;
+        const map = tf.tensor4d(data, [...shape]);
+        const fastT = bilinearGather([map], samples, length, cells / K);
+        const fast = fastT.dataSync() as Float32Array;
+        tf.dispose([map, fastT]);
+        assertClose(fast, bilinearGatherHost([data], channels, samples, length, cells / K), { atol: 0, rtol: 0, what: `${name}, ${channels} channels` });
+      }
+    }
   });
 });
 

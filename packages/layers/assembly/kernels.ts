@@ -288,108 +288,240 @@ export function depthwise(
   if (n > 3) store<f32>(p, f32x4.extract_lane(v, 3), 12);
 }
 
+// Blocking of `conv`: output pixels in chunks of MC (their input rows stay in L2 across every
+// output block), input channels in chunks of KC (a block's weights for one chunk, KC × 32 bytes
+// per tap, stay in L1 across the chunk's pixel tiles).
+const MC: i32 = 64;
+const KC: i32 = 256;
+
 /**
- * 1x1 convolution (a GEMM): x `[p][ci]` times the filter, + bias `[co]`, then an activation, then
- * plus an optional residual `res` `[p][co]` (0: none). The filter is packed in blocks of 8 output
- * channels, `w[co/8 rounded up][ci][8]`, zero-padded, so each block's weights are one sequential
+ * Convolution with groups = 1 (any kernel size, stride, dilation, symmetric padding) as a GEMM
+ * over output pixels: `out = act(conv(x) + bias) + res`; 1x1 convolutions and linear layers (one
+ * pixel per row) are the k = 1 case. x `[n][h][wd][ci]`, out and res `[n][oh][ow][co]` (res 0:
+ * none), bias `[co]` (0: none). The filter is packed in blocks of 8 output channels,
+ * `w[ceil(co/8)][k·k][ci][8]`, zero-padded, so each block's weights for a tap are one sequential
  * stream. Tiles of 4 pixels × 8 output channels in registers, input values splatted.
+ *
+ * Taps that fall in the padding are skipped, not multiplied by zeros: a tile's tap list holds
+ * only taps inside the input for at least one of its pixels (the others read `zero`, a row of
+ * ci zeros). That is what makes DeepLabV3's atrous convolutions cheap: at dilation 36 on a
+ * 33×33 map only the centre tap is ever inside. `table` is scratch for the tap lists:
+ * `(MC/4) · (1 + 5·k·k)` words. Only output pixels [p0, p1) are computed (p0 a multiple of 4),
+ * so threads can share one call.
  */
-export function pointwise(x: usize, w: usize, bias: usize, res: usize, out: usize, p: i32, ci: i32, co: i32, act: i32): void {
+export function conv(
+  x: usize, w: usize, bias: usize, res: usize, out: usize, zero: usize, table: usize,
+  h: i32, wd: i32, ci: i32, oh: i32, ow: i32, co: i32,
+  k: i32, stride: i32, dil: i32, pad: i32, act: i32, p0: i32, p1: i32,
+): void {
+  const kk = k * k;
   const inRow = <usize>ci << 2;
   const outRow = <usize>co << 2;
-  const blockBytes = <usize>ci << 5;
-  const full = co >> 3;
-  const rem = co & 7;
-  let r = 0;
-  for (; r + 4 <= p; r += 4) {
-    const x0 = x + <usize>r * inRow;
-    const x1 = x0 + inRow;
-    const x2 = x1 + inRow;
-    const x3 = x2 + inRow;
-    const o0 = out + <usize>r * outRow;
-    const r0 = res ? res + <usize>r * outRow : 0;
-    for (let bi = 0; bi < full; bi++) {
-      const obo = <usize>bi << 5;
-      let b0: v128 = ZERO4, b1: v128 = ZERO4;
-      if (bias) {
-        b0 = v128.load(bias + obo);
-        b1 = v128.load(bias + obo, 16);
+  const tapBytes = <usize>ci << 5;
+  const nb = (co + 7) >> 3;
+  const opix = oh * ow;
+  const direct = k == 1 && stride == 1 && pad == 0;
+  for (let m0 = p0; m0 < p1; m0 += MC) {
+    const m1 = min(m0 + MC, p1);
+    // Tap lists per tile of 4 pixels: [count][(weight offset, 4 input row pointers) × count]
+    // (none for a plain 1x1 convolution: its tiles read rows q..q+3 of x directly).
+    let tp = table;
+    for (let q = m0; q < m1 && !direct; q += 4) {
+      const countAt = tp;
+      tp += 4;
+      let count = 0;
+      for (let t = 0; t < kk; t++) {
+        const ky = t / k;
+        const kx = t - ky * k;
+        let any = false;
+        for (let i = 0; i < 4; i++) {
+          const qi = q + i;
+          let ptr = zero;
+          if (qi < m1) {
+            const b = qi / opix;
+            const r = qi - b * opix;
+            const oy = r / ow;
+            const ox = r - oy * ow;
+            const iy = oy * stride - pad + ky * dil;
+            const ix = ox * stride - pad + kx * dil;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
+              ptr = x + (<usize>((b * h + iy) * wd + ix)) * inRow;
+              any = true;
+            }
+          }
+          store<u32>(tp + 4 + (<usize>i << 2), <u32>ptr);
+        }
+        if (any) {
+          store<u32>(tp, <u32>(<usize>t * tapBytes));
+          tp += 20;
+          count++;
+        }
       }
-      let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-      let wp = w + <usize>bi * blockBytes;
-      for (let i = 0; i < ci; i++) {
-        const io = <usize>i << 2;
-        const w0 = v128.load(wp);
-        const w1 = v128.load(wp, 16);
-        wp += 32;
-        let s = v128.load32_splat(x0 + io);
-        a00 = f32x4.add(a00, f32x4.mul(s, w0));
-        a01 = f32x4.add(a01, f32x4.mul(s, w1));
-        s = v128.load32_splat(x1 + io);
-        a10 = f32x4.add(a10, f32x4.mul(s, w0));
-        a11 = f32x4.add(a11, f32x4.mul(s, w1));
-        s = v128.load32_splat(x2 + io);
-        a20 = f32x4.add(a20, f32x4.mul(s, w0));
-        a21 = f32x4.add(a21, f32x4.mul(s, w1));
-        s = v128.load32_splat(x3 + io);
-        a30 = f32x4.add(a30, f32x4.mul(s, w0));
-        a31 = f32x4.add(a31, f32x4.mul(s, w1));
-      }
-      const op = o0 + obo;
-      a00 = act4(a00, act); a01 = act4(a01, act); a10 = act4(a10, act); a11 = act4(a11, act);
-      a20 = act4(a20, act); a21 = act4(a21, act); a30 = act4(a30, act); a31 = act4(a31, act);
-      if (res) {
-        const rp = r0 + obo;
-        a00 = f32x4.add(a00, v128.load(rp)); a01 = f32x4.add(a01, v128.load(rp, 16));
-        a10 = f32x4.add(a10, v128.load(rp + outRow)); a11 = f32x4.add(a11, v128.load(rp + outRow, 16));
-        a20 = f32x4.add(a20, v128.load(rp + 2 * outRow)); a21 = f32x4.add(a21, v128.load(rp + 2 * outRow, 16));
-        a30 = f32x4.add(a30, v128.load(rp + 3 * outRow)); a31 = f32x4.add(a31, v128.load(rp + 3 * outRow, 16));
-      }
-      v128.store(op, a00); v128.store(op, a01, 16);
-      v128.store(op + outRow, a10); v128.store(op + outRow, a11, 16);
-      v128.store(op + 2 * outRow, a20); v128.store(op + 2 * outRow, a21, 16);
-      v128.store(op + 3 * outRow, a30); v128.store(op + 3 * outRow, a31, 16);
+      store<i32>(countAt, count);
     }
-    if (rem) {
-      for (let q = 0; q < 4; q++) {
-        pointwiseBlock(x0 + <usize>q * inRow, w + <usize>full * blockBytes, bias, r0 ? r0 + <usize>q * outRow : 0, o0 + <usize>q * outRow, ci, full << 3, rem, act);
+    for (let c0 = 0; c0 < ci; c0 += KC) {
+      const kc = min(KC, ci - c0);
+      const first = c0 == 0;
+      const last = c0 + kc == ci;
+      const chunk = <usize>c0 << 2;
+      const kcBytes = <usize>kc << 2;
+      // Which operand stays in cache across the other's loop: when every block's weights for
+      // this chunk fit in L2 (half of a typical 1 MB), pixel tiles outside (a tile's 4 input rows
+      // stay in L1 across the blocks); else blocks outside (a block's weights are read once per
+      // chunk of pixels, whose inputs stay in L2).
+      if (<usize>nb * <usize>kk * kcBytes * 8 <= 524288) {
+        tp = table;
+        for (let q = m0; q < m1; q += 4) {
+          const rows = min(4, m1 - q);
+          const rq = res ? res + <usize>q * outRow : 0;
+          let next = tp;
+          for (let j = 0; j < nb; j++) {
+            next = convTile(w + <usize>j * <usize>kk * tapBytes + (chunk << 3), direct ? 0 : tp, x + <usize>q * inRow, inRow, zero,
+              out + <usize>q * outRow, rq, bias, <usize>j << 5,
+              min(8, co - (j << 3)), rows, outRow, chunk, kcBytes, first, last, act);
+          }
+          tp = next;
+        }
+      } else {
+        for (let j = 0; j < nb; j++) {
+          const wj = w + <usize>j * <usize>kk * tapBytes + (chunk << 3);
+          const lanes = min(8, co - (j << 3));
+          tp = table;
+          for (let q = m0; q < m1; q += 4) {
+            tp = convTile(wj, direct ? 0 : tp, x + <usize>q * inRow, inRow, zero,
+              out + <usize>q * outRow, res ? res + <usize>q * outRow : 0, bias, <usize>j << 5,
+              lanes, min(4, m1 - q), outRow, chunk, kcBytes, first, last, act);
+          }
+        }
       }
     }
-  }
-  for (; r < p; r++) {
-    const xr = x + <usize>r * inRow;
-    const rr = res ? res + <usize>r * outRow : 0;
-    const or = out + <usize>r * outRow;
-    for (let bi = 0; bi < full; bi++) pointwiseBlock(xr, w + <usize>bi * blockBytes, bias, rr, or, ci, bi << 3, 8, act);
-    if (rem) pointwiseBlock(xr, w + <usize>full * blockBytes, bias, rr, or, ci, full << 3, rem, act);
   }
 }
 
 /**
- * One pixel, one block of `count` (1..8) output channels from `ob`: the edges of `pointwise`.
- * `wb` points at the block's packed weights; bias, residual and output are indexed by `ob`.
+ * One tile of `conv`: 4 output pixels (`rows` of them real) × one block of 8 output channels
+ * (`lanes` real) at byte offset `ob`, over one chunk of input channels of every tap in the tile's
+ * list at `tp` (tp 0: one tap, input rows `xq` + i·inRow). Starts from the bias (`first` chunk) or
+ * the partial sums in `out`; applies the activation and residual after the `last`. Returns the
+ * end of the tile's tap list.
  */
-function pointwiseBlock(xr: usize, wb: usize, bias: usize, rr: usize, or: usize, ci: i32, ob: i32, count: i32, act: i32): void {
-  const obo = <usize>ob << 2;
-  const n0 = min(count, 4);
-  const n1 = count - n0;
-  let a0: v128 = bias ? loadN(bias + obo, n0) : ZERO4;
-  let a1: v128 = bias ? loadN(bias + obo + 16, n1) : ZERO4;
-  let wp = wb;
-  for (let i = 0; i < ci; i++) {
-    const s = v128.load32_splat(xr + (<usize>i << 2));
-    a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
-    a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
-    wp += 32;
+@inline function convTile(
+  wj: usize, tp: usize, xq: usize, inRow: usize, zero: usize, oq: usize, rq: usize, bias: usize, ob: usize,
+  lanes: i32, rows: i32, outRow: usize, chunk: usize, kcBytes: usize, first: bool, last: bool, act: i32,
+): usize {
+  const op = oq + ob;
+  const direct = tp == 0;
+  const count = direct ? 1 : load<i32>(tp);
+  tp += 4;
+  let a00: v128, a01: v128, a10: v128, a11: v128, a20: v128, a21: v128, a30: v128, a31: v128;
+  if (first) {
+    let b0: v128 = ZERO4, b1: v128 = ZERO4;
+    if (bias) {
+      if (lanes == 8) {
+        b0 = v128.load(bias + ob);
+        b1 = v128.load(bias + ob, 16);
+      } else {
+        b0 = loadN(bias + ob, min(lanes, 4));
+        b1 = loadN(bias + ob + 16, lanes - min(lanes, 4));
+      }
+    }
+    a00 = b0; a01 = b1; a10 = b0; a11 = b1; a20 = b0; a21 = b1; a30 = b0; a31 = b1;
+  } else if (lanes == 8 && rows == 4) {
+    a00 = v128.load(op); a01 = v128.load(op, 16);
+    a10 = v128.load(op + outRow); a11 = v128.load(op + outRow, 16);
+    a20 = v128.load(op + 2 * outRow); a21 = v128.load(op + 2 * outRow, 16);
+    a30 = v128.load(op + 3 * outRow); a31 = v128.load(op + 3 * outRow, 16);
+  } else {
+    a00 = loadLanes(op, lanes, 0); a01 = loadLanes(op, lanes, 1);
+    a10 = rows > 1 ? loadLanes(op + outRow, lanes, 0) : ZERO4; a11 = rows > 1 ? loadLanes(op + outRow, lanes, 1) : ZERO4;
+    a20 = rows > 2 ? loadLanes(op + 2 * outRow, lanes, 0) : ZERO4; a21 = rows > 2 ? loadLanes(op + 2 * outRow, lanes, 1) : ZERO4;
+    a30 = rows > 3 ? loadLanes(op + 3 * outRow, lanes, 0) : ZERO4; a31 = rows > 3 ? loadLanes(op + 3 * outRow, lanes, 1) : ZERO4;
   }
-  a0 = act4(a0, act);
-  a1 = act4(a1, act);
-  if (rr) {
-    a0 = f32x4.add(a0, loadN(rr + obo, n0));
-    a1 = f32x4.add(a1, loadN(rr + obo + 16, n1));
+  for (let e = 0; e < count; e++, tp += 20) {
+    let wp: usize, x0: usize, x1: usize, x2: usize, x3: usize;
+    if (direct) {
+      wp = wj;
+      x0 = xq + chunk;
+      x1 = rows > 1 ? x0 + inRow : zero;
+      x2 = rows > 2 ? x0 + 2 * inRow : zero;
+      x3 = rows > 3 ? x0 + 3 * inRow : zero;
+    } else {
+      wp = wj + <usize>load<u32>(tp);
+      x0 = <usize>load<u32>(tp, 4) + chunk;
+      x1 = <usize>load<u32>(tp, 8) + chunk;
+      x2 = <usize>load<u32>(tp, 12) + chunk;
+      x3 = <usize>load<u32>(tp, 16) + chunk;
+    }
+    if (rows == 1) {
+      // One pixel (a linear layer's single row): the other three would be wasted work.
+      for (let o: usize = 0; o < kcBytes; o += 4) {
+        const s = v128.load32_splat(x0 + o);
+        a00 = f32x4.add(a00, f32x4.mul(s, v128.load(wp)));
+        a01 = f32x4.add(a01, f32x4.mul(s, v128.load(wp, 16)));
+        wp += 32;
+      }
+      continue;
+    }
+    for (let o: usize = 0; o < kcBytes; o += 4) {
+      const w0 = v128.load(wp);
+      const w1 = v128.load(wp, 16);
+      wp += 32;
+      let s = v128.load32_splat(x0 + o);
+      a00 = f32x4.add(a00, f32x4.mul(s, w0));
+      a01 = f32x4.add(a01, f32x4.mul(s, w1));
+      s = v128.load32_splat(x1 + o);
+      a10 = f32x4.add(a10, f32x4.mul(s, w0));
+      a11 = f32x4.add(a11, f32x4.mul(s, w1));
+      s = v128.load32_splat(x2 + o);
+      a20 = f32x4.add(a20, f32x4.mul(s, w0));
+      a21 = f32x4.add(a21, f32x4.mul(s, w1));
+      s = v128.load32_splat(x3 + o);
+      a30 = f32x4.add(a30, f32x4.mul(s, w0));
+      a31 = f32x4.add(a31, f32x4.mul(s, w1));
+    }
   }
-  storeN(or + obo, a0, n0);
-  storeN(or + obo + 16, a1, n1);
+  if (last) {
+    a00 = act4(a00, act); a01 = act4(a01, act); a10 = act4(a10, act); a11 = act4(a11, act);
+    a20 = act4(a20, act); a21 = act4(a21, act); a30 = act4(a30, act); a31 = act4(a31, act);
+    if (rq) {
+      const rp = rq + ob;
+      if (lanes == 8 && rows == 4) {
+        a00 = f32x4.add(a00, v128.load(rp)); a01 = f32x4.add(a01, v128.load(rp, 16));
+        a10 = f32x4.add(a10, v128.load(rp + outRow)); a11 = f32x4.add(a11, v128.load(rp + outRow, 16));
+        a20 = f32x4.add(a20, v128.load(rp + 2 * outRow)); a21 = f32x4.add(a21, v128.load(rp + 2 * outRow, 16));
+        a30 = f32x4.add(a30, v128.load(rp + 3 * outRow)); a31 = f32x4.add(a31, v128.load(rp + 3 * outRow, 16));
+      } else {
+        a00 = f32x4.add(a00, loadLanes(rp, lanes, 0)); a01 = f32x4.add(a01, loadLanes(rp, lanes, 1));
+        if (rows > 1) { a10 = f32x4.add(a10, loadLanes(rp + outRow, lanes, 0)); a11 = f32x4.add(a11, loadLanes(rp + outRow, lanes, 1)); }
+        if (rows > 2) { a20 = f32x4.add(a20, loadLanes(rp + 2 * outRow, lanes, 0)); a21 = f32x4.add(a21, loadLanes(rp + 2 * outRow, lanes, 1)); }
+        if (rows > 3) { a30 = f32x4.add(a30, loadLanes(rp + 3 * outRow, lanes, 0)); a31 = f32x4.add(a31, loadLanes(rp + 3 * outRow, lanes, 1)); }
+      }
+    }
+  }
+  if (lanes == 8 && rows == 4) {
+    v128.store(op, a00); v128.store(op, a01, 16);
+    v128.store(op + outRow, a10); v128.store(op + outRow, a11, 16);
+    v128.store(op + 2 * outRow, a20); v128.store(op + 2 * outRow, a21, 16);
+    v128.store(op + 3 * outRow, a30); v128.store(op + 3 * outRow, a31, 16);
+  } else {
+    storeLanes(op, a00, a01, lanes);
+    if (rows > 1) storeLanes(op + outRow, a10, a11, lanes);
+    if (rows > 2) storeLanes(op + 2 * outRow, a20, a21, lanes);
+    if (rows > 3) storeLanes(op + 3 * outRow, a30, a31, lanes);
+  }
+  return tp;
+}
+
+/** Half `half` (0: lanes 0–3, 1: lanes 4–7) of the first `lanes` (1..8) floats at p, zeros past them. */
+@inline function loadLanes(p: usize, lanes: i32, half: i32): v128 {
+  return half == 0 ? loadN(p, min(lanes, 4)) : loadN(p + 16, lanes - min(lanes, 4));
+}
+
+/** Stores the first `lanes` (1..8) floats of the pair (v0, v1) at p. */
+@inline function storeLanes(p: usize, v0: v128, v1: v128, lanes: i32): void {
+  const n0 = min(lanes, 4);
+  storeN(p, v0, n0);
+  storeN(p + 16, v1, lanes - n0);
 }
 
 /** Global average pooling: out `[n][c]` = mean over the `p` pixels of x `[n][p][c]`. */
@@ -421,5 +553,64 @@ export function meanPixels(x: usize, out: usize, n: i32, p: i32, c: i32): void {
       }
       store<f32>(ob + jo, a / fp);
     }
+  }
+}
+
+/**
+ * Averages of bilinear samples of NHWC maps, one output cell at a time (RoIAlign's inner loop,
+ * its geometry computed by the caller). `table`, per cell: count, divisor (f32), output offset
+ * (floats from `out`), map index (into `bases`, the maps' addresses); then `count` samples of four
+ * tap offsets (floats from the map's start, each tap a pixel's `c` channels) and four weights
+ * (f32). Per channel: `out = Σ (((w1·t1 + w2·t2) + w3·t3) + w4·t4) / divisor`, in f32, the
+ * order of TorchVision's CPU kernel. Channel j of a cell goes to `out + offset + j·cStride`.
+ */
+export function bilinearGather(table: usize, cells: i32, bases: usize, out: usize, c: i32, cStride: i32): void {
+  const c4 = c & ~3;
+  let tp = table;
+  for (let b = 0; b < cells; b++) {
+    const count = load<i32>(tp);
+    const div = f32x4.splat(load<f32>(tp, 4));
+    const op = out + (<usize>load<i32>(tp, 8) << 2);
+    const base = <usize>load<u32>(bases + (<usize>load<i32>(tp, 12) << 2));
+    tp += 16;
+    for (let j = 0; j < c; j += 4) {
+      const jo = <usize>j << 2;
+      let acc: v128 = ZERO4;
+      let sp = tp;
+      for (let s = 0; s < count; s++, sp += 32) {
+        const w1 = v128.load32_splat(sp + 16);
+        const w2 = v128.load32_splat(sp + 20);
+        const w3 = v128.load32_splat(sp + 24);
+        const w4 = v128.load32_splat(sp + 28);
+        let t1: v128, t2: v128, t3: v128, t4: v128;
+        if (j < c4) {
+          t1 = v128.load(base + (<usize>load<i32>(sp) << 2) + jo);
+          t2 = v128.load(base + (<usize>load<i32>(sp, 4) << 2) + jo);
+          t3 = v128.load(base + (<usize>load<i32>(sp, 8) << 2) + jo);
+          t4 = v128.load(base + (<usize>load<i32>(sp, 12) << 2) + jo);
+        } else {
+          t1 = loadN(base + (<usize>load<i32>(sp) << 2) + jo, c - j);
+          t2 = loadN(base + (<usize>load<i32>(sp, 4) << 2) + jo, c - j);
+          t3 = loadN(base + (<usize>load<i32>(sp, 8) << 2) + jo, c - j);
+          t4 = loadN(base + (<usize>load<i32>(sp, 12) << 2) + jo, c - j);
+        }
+        const v = f32x4.add(f32x4.add(f32x4.add(f32x4.mul(w1, t1), f32x4.mul(w2, t2)), f32x4.mul(w3, t3)), f32x4.mul(w4, t4));
+        acc = f32x4.add(acc, v);
+      }
+      acc = f32x4.div(acc, div);
+      if (cStride == 1) {
+        if (j < c4) v128.store(op + jo, acc);
+        else storeN(op + jo, acc, c - j);
+      } else {
+        const step = <usize>cStride << 2;
+        const p = op + <usize>j * step;
+        const n = min(4, c - j);
+        store<f32>(p, f32x4.extract_lane(acc, 0));
+        if (n > 1) store<f32>(p + step, f32x4.extract_lane(acc, 1));
+        if (n > 2) store<f32>(p + 2 * step, f32x4.extract_lane(acc, 2));
+        if (n > 3) store<f32>(p + 3 * step, f32x4.extract_lane(acc, 3));
+      }
+    }
+    tp += <usize>count << 5;
   }
 }

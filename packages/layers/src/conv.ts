@@ -1,8 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { activate, splitFusable, type ActivationName } from './activations.js';
 import { fastBackend, runKernel } from './kernels/fast.js';
-import { Mnv3Activation, Mnv3DepthwiseConv2d, Mnv3PointwiseConv2d } from './kernels/names.js';
+import { Mnv3Activation, Mnv3Conv2d, Mnv3DepthwiseConv2d } from './kernels/names.js';
 import { recordMacs } from './profiling.js';
+
+/** Below this many input channels a kxk convolution stays on XNNPACK (see ConvKernel.applyFast). */
+const FEW_CHANNELS = 8;
 
 /** Geometry of a 2-D convolution, in TorchVision's terms. */
 export interface ConvGeometry {
@@ -34,12 +37,14 @@ export function validateGeometry(g: ConvGeometry): void {
  */
 export class ConvKernel {
   /**
-   * A 1x1 convolution's filter packed for our GEMM kernel (`[ceil(out/8)][in][8]`, zero-padded).
-   * A 1x1 convolution holds one layout at a time, converting on demand: packed while the fast
-   * path runs it, `[1,1,in,out]` (in `filters`) for tfjs ops; weights are never held twice.
+   * An ungrouped convolution's filter packed for our GEMM kernel (`[ceil(out/8)][k·k][in][8]`,
+   * zero-padded). It holds one layout at a time, converting on demand: packed while the fast path
+   * runs it, `[k,k,in,out]` (in `filters`) for tfjs ops; weights are never held twice.
    */
   private packed: tf.Tensor1D | null = null;
-  private readonly pointwise: boolean;
+  /** Ungrouped: runs as Mnv3Conv2d on the fast path (if `packs`). */
+  private readonly dense: boolean;
+  private readonly packs: boolean;
 
   private constructor(
     private readonly g: ConvGeometry,
@@ -48,7 +53,8 @@ export class ConvKernel {
     private readonly activation: ActivationName | null,
     private readonly depthwise: boolean,
   ) {
-    this.pointwise = g.groups === 1 && g.kernelSize === 1 && g.stride === 1 && g.padding === 0;
+    this.dense = g.groups === 1;
+    this.packs = this.dense && (g.kernelSize === 1 || g.inChannels >= FEW_CHANNELS);
   }
 
   /**
@@ -83,44 +89,26 @@ export class ConvKernel {
     const kernel = new ConvKernel(g, filters, bias ? tf.tensor1d(bias) : null, activation, depthwise);
     // Built where the fast path will run it: pack now, once, rather than in the first forward pass
     // (sigmoid stays on tfjs' fused kernels, with the plain layout).
-    if (kernel.pointwise && activation !== 'sigmoid' && fastBackend()) kernel.packedFilter();
+    if (kernel.packs && activation !== 'sigmoid' && fastBackend()) kernel.packedFilter();
     return kernel;
   }
 
   /** The `[k,k,in,out]` filter (group `i`), converted back from the packed layout if needed. */
   private unpackedFilter(i = 0): tf.Tensor4D {
     if (!this.filters.length && this.packed) {
-      const { inChannels: ci, outChannels: co } = this.g;
-      const nb = Math.ceil(co / 8);
       const packed = this.packed;
-      const f = tf.keep(
-        tf.tidy(() => {
-          const w = tf.reshape(tf.transpose(tf.reshape(packed, [nb, ci, 8]), [1, 0, 2]), [ci, nb * 8]);
-          return tf.reshape(tf.slice(w, [0, 0], [ci, co]), [1, 1, ci, co]) as tf.Tensor4D;
-        }),
-      );
-      this.filters = [f];
+      this.filters = [tf.keep(tf.tidy(() => unpackFilter(packed, this.g)))];
       this.packed = null;
       packed.dispose();
     }
     return this.filters[i]!;
   }
 
-  /** The 1x1 filter packed for Mnv3PointwiseConv2d (the unpacked one is released). */
+  /** The filter packed for Mnv3Conv2d (the unpacked one is released). */
   private packedFilter(): tf.Tensor1D {
     if (!this.packed) {
-      const { inChannels: ci, outChannels: co } = this.g;
-      const nb = Math.ceil(co / 8);
       const f = this.filters[0]!;
-      this.packed = tf.keep(
-        tf.tidy(() => {
-          const w = tf.pad(tf.reshape(f, [ci, co]), [
-            [0, 0],
-            [0, nb * 8 - co],
-          ]);
-          return tf.reshape(tf.transpose(tf.reshape(w, [ci, nb, 8]), [1, 0, 2]), [nb * ci * 8]) as tf.Tensor1D;
-        }),
-      );
+      this.packed = tf.keep(tf.tidy(() => packFilter(f, this.g)));
       this.filters = [];
       f.dispose();
     }
@@ -220,30 +208,21 @@ export class ConvKernel {
   }
 
   /**
-   * The fast path (tfjs' wasm backend with our kernels loaded): 1x1 convolutions in our GEMM
-   * kernel and depthwise ones in our depthwise kernel, each with bias, activation (and the
-   * residual, for 1x1) fused; other convolutions call tfjs' FusedConv2D kernel directly (no op
-   * wrapper, no tidy) with hardswish/hardsigmoid as one pass after it. Returns null for what it
-   * does not cover (grouped convs, sigmoid outside tfjs' fusable set, a residual on a kxk conv).
+   * The fast path (tfjs' wasm backend with our kernels loaded): ungrouped convolutions in our GEMM
+   * kernel (residual fused) and depthwise ones in our depthwise kernel, each with bias and
+   * activation fused. A kxk convolution of very few input channels (the 3-channel stem) calls
+   * tfjs' FusedConv2D directly instead: XNNPACK runs it as one long dot product over taps ×
+   * channels, where our tiles would loop over 3-channel taps. Returns null for what it does not
+   * cover (other grouped convs, sigmoid, a residual on a depthwise conv): the caller then takes
+   * tfjs' ops.
    */
   private applyFast(x: tf.Tensor4D, residual?: tf.Tensor4D): tf.Tensor4D | null {
     const { g } = this;
     const activation = this.activation ?? 'linear';
-    const pointwise = this.pointwise;
-    if (activation === 'sigmoid' && (this.depthwise || pointwise)) return null;
+    if (activation === 'sigmoid') return null;
     let y: tf.Tensor4D;
-    if (pointwise) {
-      const inputs: tf.NamedTensorMap = { x, filter: this.packedFilter() };
-      if (this.bias) inputs.bias = this.bias;
-      if (residual) inputs.residual = residual;
-      y = runKernel<tf.Tensor4D>(Mnv3PointwiseConv2d, inputs, { activation, outChannels: g.outChannels });
-    } else if (residual) {
-      return null;
-    } else if (this.depthwise) {
-      const inputs: tf.NamedTensorMap = { x, filter: this.unpackedFilter() };
-      if (this.bias) inputs.bias = this.bias;
-      y = runKernel<tf.Tensor4D>(Mnv3DepthwiseConv2d, inputs, { stride: g.stride, pad: g.padding, dilation: g.dilation, activation });
-    } else if (g.groups === 1) {
+    if (this.dense && !this.packs) {
+      if (residual) return null;
       const { fused, after } = splitFusable(this.activation);
       const inputs: tf.NamedTensorMap = { x, filter: this.unpackedFilter() };
       if (this.bias) inputs.bias = this.bias;
@@ -261,6 +240,22 @@ export class ConvKernel {
         y.dispose();
         y = z;
       }
+    } else if (this.packs) {
+      const inputs: tf.NamedTensorMap = { x, filter: this.packedFilter() };
+      if (this.bias) inputs.bias = this.bias;
+      if (residual) inputs.residual = residual;
+      y = runKernel<tf.Tensor4D>(Mnv3Conv2d, inputs, {
+        activation,
+        outChannels: g.outChannels,
+        kernelSize: g.kernelSize,
+        stride: g.stride,
+        pad: g.padding,
+        dilation: g.dilation,
+      });
+    } else if (this.depthwise && !residual) {
+      const inputs: tf.NamedTensorMap = { x, filter: this.unpackedFilter() };
+      if (this.bias) inputs.bias = this.bias;
+      y = runKernel<tf.Tensor4D>(Mnv3DepthwiseConv2d, inputs, { stride: g.stride, pad: g.padding, dilation: g.dilation, activation });
     } else {
       return null;
     }
@@ -268,4 +263,23 @@ export class ConvKernel {
     recordMacs(n * h * w * g.outChannels * (g.inChannels / g.groups) * g.kernelSize * g.kernelSize);
     return y;
   }
+}
+
+/** `[k,k,in,out]` → `[ceil(out/8)][k·k][in][8]`, zero-padded: the layout of Mnv3Conv2d's filter. */
+export function packFilter(f: tf.Tensor4D, g: Pick<ConvGeometry, 'inChannels' | 'outChannels' | 'kernelSize'>): tf.Tensor1D {
+  const { inChannels: ci, outChannels: co, kernelSize: k } = g;
+  const nb = Math.ceil(co / 8);
+  const w = tf.pad(tf.reshape(f, [k * k * ci, co]), [
+    [0, 0],
+    [0, nb * 8 - co],
+  ]);
+  return tf.reshape(tf.transpose(tf.reshape(w, [k * k, ci, nb, 8]), [2, 0, 1, 3]), [nb * k * k * ci * 8]);
+}
+
+/** The inverse of `packFilter`. */
+export function unpackFilter(packed: tf.Tensor1D, g: Pick<ConvGeometry, 'inChannels' | 'outChannels' | 'kernelSize'>): tf.Tensor4D {
+  const { inChannels: ci, outChannels: co, kernelSize: k } = g;
+  const nb = Math.ceil(co / 8);
+  const w = tf.reshape(tf.transpose(tf.reshape(packed, [nb, k * k, ci, 8]), [1, 2, 0, 3]), [k * k * ci, nb * 8]);
+  return tf.reshape(tf.slice(w, [0, 0], [k * k * ci, co]), [k, k, ci, co]);
 }

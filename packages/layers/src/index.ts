@@ -22,6 +22,7 @@ export type { TransformsPreset, Weights, WeightsEnum, WeightsMeta } from './weig
 export { weights, getWeights, overwriteValueParam } from './weights-api.js';
 export { IntermediateLayerGetter } from './intermediate-layer-getter.js';
 export { countMacs, countMacsAsync, recordMacs } from './profiling.js';
+export { bilinearGather, bilinearGatherHost, GATHER_HEADER_WORDS, GATHER_SAMPLE_WORDS, type BilinearSamples } from './gather.js';
 export type { KernelMode } from './kernels/fast.js';
 export { KERNEL_MODES, setKernelMode, getKernelMode, prepareFastKernels } from './kernels/fast.js';
 export type { TorchLoadOptions, ReadStateDictOptions } from './torch-load.js';

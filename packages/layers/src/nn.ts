@@ -223,7 +223,8 @@ export function frozenBatchNorm2d(options: { eps?: number } = {}): NormLayer {
 export class Linear extends Layer<tf.Tensor2D> {
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  private kernel: { w: tf.Tensor2D; b: tf.Tensor1D | null } | null = null;
+  /** Runs as a 1x1 convolution over `[N,1,1,in]`: one GEMM kernel for both on the fast path. */
+  private kernel: ConvKernel | null = null;
 
   constructor(
     readonly inFeatures: number,
@@ -244,25 +245,19 @@ export class Linear extends Layer<tf.Tensor2D> {
   }
 
   protected override build(): void {
-    const w = this.weight.value;
-    const t = new Float32Array(w.length);
-    const { inFeatures: I, outFeatures: O } = this;
-    for (let o = 0; o < O; o++) for (let i = 0; i < I; i++) t[i * O + o] = w[o * I + i]!;
-    this.kernel = {
-      w: this.own(tf.tensor2d(t, [I, O])),
-      b: this.bias ? this.own(tf.tensor1d(this.bias.value)) : null,
-    };
+    const { inFeatures, outFeatures } = this;
+    const geometry = { inChannels: inFeatures, outChannels: outFeatures, kernelSize: 1, stride: 1, padding: 0, dilation: 1, groups: 1 };
+    // PyTorch's [out, in] weight is the [out, in, 1, 1] filter of that convolution.
+    this.kernel = this.own(ConvKernel.create(geometry, this.weight.value, this.bias?.value ?? null, this.activation));
   }
 
   forward(x: tf.Tensor2D): tf.Tensor2D {
     this.assertBuilt();
-    if (x.shape[1] !== this.inFeatures) {
-      throw new RangeError(`expected input with ${this.inFeatures} features, got shape [${x.shape.join(', ')}]`);
+    if (x.rank !== 2 || x.shape[1] !== this.inFeatures) {
+      throw new RangeError(`expected input [N, ${this.inFeatures}], got shape [${x.shape.join(', ')}]`);
     }
-    const { w, b } = this.kernel!;
-    const { fused, after } = splitFusable(this.activation);
-    recordMacs(x.shape[0] * this.inFeatures * this.outFeatures);
-    return tf.tidy(() => activate(tf.fused.matMul({ a: x, b: w, bias: b ?? undefined, activation: fused }) as tf.Tensor2D, after));
+    const n = x.shape[0];
+    return tf.tidy(() => tf.reshape(this.kernel!.apply(tf.reshape(x, [n, 1, 1, this.inFeatures])), [n, this.outFeatures]));
   }
 }
 

@@ -159,59 +159,104 @@ describe('fast depthwise convolution matches tfjs', () => {
   }
 });
 
-describe('fast 1x1 convolution matches tfjs', () => {
-  const cases: { h: number; w: number; ci: number; co: number; act: ActivationName | null; n?: number }[] = [
+describe('fast convolution (our GEMM kernel) matches tfjs', () => {
+  // 1x1 cases, then kxk ones: strides, dilations, padding wide enough that whole taps fall
+  // outside the input (the kernel skips them), pixel counts that are not multiples of 4 or of
+  // its 64-pixel chunks, input channels past its 256-channel chunks, output channels not a
+  // multiple of 8.
+  const cases: { k?: number; s?: number; d?: number; p?: number; h: number; w: number; ci: number; co: number; act: ActivationName | null; n?: number }[] = [
     { h: 7, w: 9, ci: 5, co: 7, act: 'hardswish' },
     { h: 7, w: 9, ci: 16, co: 24, act: 'relu' },
     { h: 3, w: 1, ci: 1, co: 1, act: null },
     { h: 1, w: 1, ci: 13, co: 9, act: 'relu6' },
     { h: 4, w: 5, ci: 24, co: 17, act: 'hardsigmoid' },
     { h: 2, w: 2, ci: 40, co: 120, act: 'hardswish', n: 3 },
+    { h: 11, w: 13, ci: 300, co: 20, act: 'relu', n: 1 },
+    { h: 9, w: 8, ci: 600, co: 33, act: 'hardswish', n: 1 },
+    { k: 3, s: 1, h: 7, w: 9, ci: 5, co: 7, act: 'relu' },
+    { k: 3, s: 1, h: 7, w: 9, ci: 8, co: 7, act: 'relu' },
+    { k: 3, s: 2, h: 9, w: 7, ci: 8, co: 16, act: 'hardswish' },
+    { k: 3, s: 2, h: 9, w: 7, ci: 3, co: 16, act: 'hardswish' },
+    { k: 3, s: 2, h: 8, w: 10, ci: 3, co: 16, act: 'hardswish', n: 1 },
+    { k: 1, s: 2, h: 9, w: 7, ci: 12, co: 10, act: null },
+    { k: 3, d: 2, h: 9, w: 11, ci: 20, co: 12, act: 'relu' },
+    { k: 3, d: 6, h: 9, w: 10, ci: 24, co: 16, act: 'relu', n: 1 },
+    { k: 3, d: 12, h: 5, w: 6, ci: 40, co: 9, act: 'relu', n: 1 },
+    { k: 3, d: 4, h: 11, w: 13, ci: 270, co: 24, act: 'relu', n: 1 },
+    { k: 5, s: 1, p: 0, h: 8, w: 9, ci: 6, co: 8, act: null },
+    { k: 5, s: 1, p: 0, h: 8, w: 9, ci: 10, co: 8, act: null },
+    { k: 3, s: 1, p: 3, h: 4, w: 5, ci: 9, co: 5, act: 'hardswish' },
   ];
   for (const cs of cases) {
-    it(`${cs.n ?? 2}×${cs.h}×${cs.w}×${cs.ci} → ${cs.co} ${cs.act ?? 'linear'}`, async () => {
-      const layer = randomize(new Conv2dNormActivation(cs.ci, cs.co, { kernelSize: 1, activation: cs.act }), cs.ci * 7 + cs.co);
-      const x = randomInput([cs.n ?? 2, cs.h, cs.w, cs.ci], cs.ci);
-      await expectSame(layer, x, 'Mnv3PointwiseConv2d');
+    const k = cs.k ?? 1;
+    const label = `k${k} s${cs.s ?? 1} d${cs.d ?? 1} p${cs.p ?? 'default'} ${cs.n ?? 2}×${cs.h}×${cs.w}×${cs.ci} → ${cs.co} ${cs.act ?? 'linear'}`;
+    it(label, async () => {
+      const layer = randomize(
+        new Conv2dNormActivation(cs.ci, cs.co, { kernelSize: k, stride: cs.s ?? 1, dilation: cs.d ?? 1, padding: cs.p, activation: cs.act }),
+        cs.ci * 7 + cs.co + k,
+      );
+      const x = randomInput([cs.n ?? 2, cs.h, cs.w, cs.ci], cs.ci + k);
+      // kxk over fewer than 8 input channels (the stem) is left to XNNPACK, by design.
+      await expectSame(layer, x, k > 1 && cs.ci < 8 ? 'FusedConv2D' : 'Mnv3Conv2d');
       x.dispose();
       layer.dispose();
     });
   }
 
-  it('a 1x1 convolution without bias', async () => {
+  it('a convolution without bias', async () => {
     const layer = randomize(new Conv2d(6, 10, { bias: false }), 5);
     const x = randomInput([1, 5, 3, 6], 2);
-    await expectSame(layer, x, 'Mnv3PointwiseConv2d');
+    await expectSame(layer, x, 'Mnv3Conv2d');
   });
 
-  it('switches the filter layout back and forth with the mode, and dispose() releases it all', async () => {
-    const before = tf.memory().numTensors;
-    const layer = randomize(new Conv2dNormActivation(12, 20, { kernelSize: 1, activation: 'hardswish' }), 8);
-    const x = randomInput([1, 5, 7, 12], 3);
-    const outs: Float32Array[] = [];
-    for (const mode of ['fast', 'plain', 'fast', 'plain'] as const) {
-      setKernelMode(mode);
-      const y = layer.forward(x);
-      outs.push((await y.data()) as Float32Array);
-      y.dispose();
-    }
-    assertScaledClose(outs[2]!, outs[0]!, 0);
-    assertScaledClose(outs[3]!, outs[1]!, 0);
-    assertScaledClose(outs[0]!, outs[1]!, TOL);
-    x.dispose();
-    layer.dispose();
-    expect(tf.memory().numTensors).toBe(before);
-  });
-
-  it('strided 1x1 and kxk convolutions stay on tfjs FusedConv2D, hardswish after them on ours', async () => {
-    for (const [k, s] of [
-      [1, 2],
-      [3, 2],
-      [3, 1],
+  it('a linear layer (rows as pixels), more than one chunk of rows and of input features', async () => {
+    for (const [n, i, o, act] of [
+      [5, 300, 13, 'relu'],
+      [130, 40, 24, null],
+      [1, 7, 3, 'hardswish'],
     ] as const) {
-      const layer = randomize(new Conv2dNormActivation(3, 10, { kernelSize: k, stride: s, activation: 'hardswish' }), k + s);
-      const x = randomInput([1, 9, 7, 3], 11);
-      await expectSame(layer, x, 'Mnv3Activation');
+      const lin = randomize(new Linear(i, o, { activation: act }), n + i);
+      const x = tf.tensor2d(normal(seededRng(i), n * i), [n, i]);
+      const r = await bothPaths(() => lin.forward(x));
+      expect(r.shape).toEqual([n, o]);
+      assertScaledClose(r.fast, r.plain, TOL, { shape: r.shape, what: `linear ${n}×${i} → ${o}` });
+      expect(r.fastKernels).toContain('Mnv3Conv2d');
+      x.dispose();
+      lin.dispose();
+    }
+  });
+
+  for (const k of [1, 3]) {
+    it(`switches a ${k}x${k} filter's layout back and forth with the mode, and dispose() releases it all`, async () => {
+      const before = tf.memory().numTensors;
+      const layer = randomize(new Conv2dNormActivation(12, 20, { kernelSize: k, activation: 'hardswish' }), 8);
+      const x = randomInput([1, 5, 7, 12], 3);
+      const outs: Float32Array[] = [];
+      for (const mode of ['fast', 'plain', 'fast', 'plain'] as const) {
+        setKernelMode(mode);
+        const y = layer.forward(x);
+        outs.push((await y.data()) as Float32Array);
+        y.dispose();
+      }
+      assertScaledClose(outs[2]!, outs[0]!, 0);
+      assertScaledClose(outs[3]!, outs[1]!, 0);
+      assertScaledClose(outs[0]!, outs[1]!, TOL);
+      x.dispose();
+      layer.dispose();
+      expect(tf.memory().numTensors).toBe(before);
+    });
+  }
+
+  it('grouped (not depthwise) convolutions and sigmoid gates stay on tfjs', async () => {
+    for (const layer of [
+      randomize(new Conv2d(8, 12, { kernelSize: 3, padding: 1, groups: 4 }), 1),
+      randomize(new Conv2d(8, 12, { kernelSize: 1, activation: 'sigmoid' }), 2),
+    ]) {
+      const x = randomInput([1, 5, 6, 8], 4);
+      const r = await bothPaths(() => layer.forward(x));
+      assertScaledClose(r.fast, r.plain, TOL, { shape: r.shape });
+      expect(r.fastKernels.some((k) => k.startsWith('Mnv3'))).toBe(false);
+      x.dispose();
       layer.dispose();
     }
   });

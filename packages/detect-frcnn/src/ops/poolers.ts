@@ -1,5 +1,7 @@
 import { boxArea } from './boxes.js';
-import { roiAlign, type HostFeatureMap } from './roi-align.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { bilinearGather } from '@mnv3/layers';
+import { roiAlignSamples, type HostFeatureMap } from './roi-align.js';
 
 const f = Math.fround;
 
@@ -105,46 +107,45 @@ export class MultiScaleRoIAlign {
   }
 
   /**
-   * @param features the feature maps (NHWC host arrays) by name, in TorchVision's dict order
+   * @param features the feature maps (NHWC tensors or host arrays) by name, in TorchVision's dict order
    * @param boxes per image, `[Kᵢ, 4]` boxes in the (resized) image's coordinates
    * @param imageShapes per image, the resized (unpadded) `(height, width)`
-   * @returns float32 `[ΣKᵢ, C, PH, PW]`, in the order of the concatenated boxes
+   * @returns float32 `[ΣKᵢ, C·PH·PW]` (each row TorchVision's `[C, PH, PW]` flattened), in the
+   *   order of the concatenated boxes
    */
   forward(
-    features: ReadonlyMap<string, HostFeatureMap> | Readonly<Record<string, HostFeatureMap>>,
+    features: ReadonlyMap<string, FeatureMap> | Readonly<Record<string, FeatureMap>>,
     boxes: readonly Float32Array[],
     imageShapes: readonly (readonly [number, number])[],
-  ): Float32Array {
+  ): tf.Tensor2D {
     const maps = this.filter(features);
     if (maps.length === 0) {
       throw new Error(`none of the feature maps ${this.featmapNames.join(', ')} is present`);
     }
+    const shapes = maps.map((m) => m.shape);
     this.setupScales(
-      maps.map((m) => [m.shape[1], m.shape[2]] as const),
+      shapes.map((s) => [s[1], s[2]] as const),
       imageShapes,
     );
     const scales = this.scales!;
     const rois = toRoiFormat(boxes);
-    const [PH, PW] = this.outputSize;
-    const C = maps[0]!.shape[3];
-    const opts = { outputSize: this.outputSize, samplingRatio: this.samplingRatio };
-    if (maps.length === 1) return roiAlign(maps[0]!, rois, { ...opts, spatialScale: scales[0]! });
-    const levels = this.mapLevels!.map(boxes);
     const K = rois.length / 5;
-    const out = new Float32Array(K * C * PH * PW);
-    const per = C * PH * PW;
-    maps.forEach((map, level) => {
-      const idx: number[] = [];
-      for (let i = 0; i < K; i++) if (levels[i] === level) idx.push(i);
-      if (idx.length === 0) return;
-      const sub = new Float32Array(idx.length * 5);
-      idx.forEach((i, r) => sub.set(rois.subarray(5 * i, 5 * i + 5), 5 * r));
-      const pooled = roiAlign(map, sub, { ...opts, spatialScale: scales[level]! });
-      idx.forEach((i, r) => out.set(pooled.subarray(r * per, (r + 1) * per), i * per));
-    });
-    return out;
+    const [PH, PW] = this.outputSize;
+    const C = shapes[0]![3];
+    const levels = maps.length === 1 ? new Int32Array(K) : Int32Array.from(this.mapLevels!.map(boxes));
+    // One table over every RoI: each samples its level's map at that level's scale.
+    const samples = roiAlignSamples(shapes, rois, levels, { outputSize: this.outputSize, samplingRatio: this.samplingRatio, spatialScale: scales });
+    const tensors = maps.map((m) => (m instanceof tf.Tensor ? m : tf.tensor4d(m.data, [...m.shape])));
+    try {
+      return tf.tidy(() => tf.reshape(bilinearGather(tensors, samples, K * C * PH * PW, PH * PW), [K, C * PH * PW]));
+    } finally {
+      tensors.forEach((t, i) => t !== maps[i] && t.dispose());
+    }
   }
 }
+
+/** A feature map for the pooler: an NHWC tensor, or its data on the host. */
+export type FeatureMap = tf.Tensor4D | HostFeatureMap;
 
 /** `_convert_to_roi_format`: `[ΣKᵢ, 5]` rows `(image index, x1, y1, x2, y2)`. */
 export function toRoiFormat(boxes: readonly Float32Array[]): Float32Array {

@@ -4,16 +4,18 @@
  */
 import { getKernel, registerKernel, type KernelConfig } from '@tensorflow/tfjs-core';
 import { mnv3ActivationConfig } from './Mnv3Activation.js';
+import { mnv3BilinearGatherConfig } from './Mnv3BilinearGather.js';
 import { mnv3DepthwiseConv2dConfig } from './Mnv3DepthwiseConv2d.js';
 import { mnv3GlobalAvgPoolConfig } from './Mnv3GlobalAvgPool.js';
-import { mnv3PointwiseConv2dConfig } from './Mnv3PointwiseConv2d.js';
+import { mnv3Conv2dConfig } from './Mnv3Conv2d.js';
 import { mnv3SqueezeExciteConfig } from './Mnv3SqueezeExcite.js';
 
 const kernelConfigs: KernelConfig[] = [
   mnv3ActivationConfig,
+  mnv3BilinearGatherConfig,
   mnv3DepthwiseConv2dConfig,
   mnv3GlobalAvgPoolConfig,
-  mnv3PointwiseConv2dConfig,
+  mnv3Conv2dConfig,
   mnv3SqueezeExciteConfig,
 ];
 

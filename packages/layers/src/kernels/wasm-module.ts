@@ -9,9 +9,31 @@ import { WASM_BASE64, WASM_SHARED_BASE64 } from './wasm-binary.generated.js';
 /** The exports of assembly/kernels.ts. Pointers are byte offsets into the tfjs heap. */
 export interface KernelExports {
   activation(x: number, out: number, n: number, act: number): void;
+  bilinearGather(table: number, cells: number, bases: number, out: number, c: number, cStride: number): void;
   squeezeExcite(x: number, w1: number, b1: number, w2: number, b2: number, out: number, scratch: number, n: number, p: number, c: number, s: number): void;
   meanPixels(x: number, out: number, n: number, p: number, c: number): void;
-  pointwise(x: number, w: number, bias: number, res: number, out: number, p: number, ci: number, co: number, act: number): void;
+  conv(
+    x: number,
+    w: number,
+    bias: number,
+    res: number,
+    out: number,
+    zero: number,
+    table: number,
+    h: number,
+    wd: number,
+    ci: number,
+    oh: number,
+    ow: number,
+    co: number,
+    k: number,
+    stride: number,
+    dil: number,
+    pad: number,
+    act: number,
+    p0: number,
+    p1: number,
+  ): void;
   depthwise(
     x: number,
     w: number,
@@ -64,9 +86,17 @@ function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
+interface Region {
+  ptr: number;
+  bytes: number;
+}
+
 interface Loaded {
   exports: KernelExports;
-  scratch: { ptr: number; bytes: number };
+  memory: WebAssembly.Memory;
+  scratch: Region;
+  /** Zero-filled, read-only for the kernels. */
+  zeros: Region;
 }
 
 /** Compiled modules by memory kind: `plain` imports an unshared memory, `shared` a shared one. */
@@ -90,8 +120,8 @@ function variantOf(memory: WebAssembly.Memory): Variant {
   return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain';
 }
 
-function record(backend: WasmBackendLike, instance: WebAssembly.Instance): Loaded {
-  const l: Loaded = { exports: instance.exports as unknown as KernelExports, scratch: { ptr: 0, bytes: 0 } };
+function record(backend: WasmBackendLike, instance: WebAssembly.Instance, memory: WebAssembly.Memory): Loaded {
+  const l: Loaded = { exports: instance.exports as unknown as KernelExports, memory, scratch: { ptr: 0, bytes: 0 }, zeros: { ptr: 0, bytes: 0 } };
   loaded.set(backend, l);
   return l;
 }
@@ -112,7 +142,7 @@ export function prepareKernels(backend: WasmBackendLike): Promise<boolean> {
         const v = variantOf(memory);
         compiling[v] ??= WebAssembly.compile(bytesOf(v));
         const module = (compiled[v] = await compiling[v]);
-        if (!loaded.has(backend)) record(backend, await WebAssembly.instantiate(module, { env: { memory } }));
+        if (!loaded.has(backend)) record(backend, await WebAssembly.instantiate(module, { env: { memory } }), memory);
         return true;
       } catch {
         failed.add(backend);
@@ -139,21 +169,31 @@ export function kernelsFor(backend: WasmBackendLike): Loaded | null {
     const memory = memoryOf(backend);
     const v = variantOf(memory);
     const module = (compiled[v] ??= new WebAssembly.Module(bytesOf(v)));
-    return record(backend, new WebAssembly.Instance(module, { env: { memory } }));
+    return record(backend, new WebAssembly.Instance(module, { env: { memory } }), memory);
   } catch {
     void prepareKernels(backend);
     return null;
   }
 }
 
+function grow(backend: WasmBackendLike, region: Region, bytes: number): boolean {
+  if (region.bytes >= bytes) return false;
+  if (region.ptr) backend.wasm._free(region.ptr);
+  region.ptr = backend.wasm._malloc(bytes);
+  region.bytes = bytes;
+  return true;
+}
+
 /** A scratch area of at least `bytes` on the tfjs heap (grown by malloc, kept for reuse). */
 export function scratch(backend: WasmBackendLike, l: Loaded, bytes: number): number {
-  if (l.scratch.bytes < bytes) {
-    if (l.scratch.ptr) backend.wasm._free(l.scratch.ptr);
-    l.scratch.ptr = backend.wasm._malloc(bytes);
-    l.scratch.bytes = bytes;
-  }
+  grow(backend, l.scratch, bytes);
   return l.scratch.ptr;
+}
+
+/** At least `bytes` of zeros on the tfjs heap (what `conv` reads for taps in the padding). */
+export function zeros(backend: WasmBackendLike, l: Loaded, bytes: number): number {
+  if (grow(backend, l.zeros, bytes)) new Uint8Array(l.memory.buffer, l.zeros.ptr, bytes).fill(0);
+  return l.zeros.ptr;
 }
 
 /** The address of a tensor's data on the tfjs heap. */

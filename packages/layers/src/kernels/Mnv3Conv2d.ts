@@ -1,0 +1,67 @@
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { Mnv3Conv2d } from './names.js';
+import { ACT_CODE, addressOf, kernelsFor, scratch, zeros, type ActCodeName, type WasmBackendLike } from './wasm-module.js';
+
+/** Pixels per chunk of assembly/kernels.ts `conv` (its MC): sizes the tap-list scratch. */
+const CONV_CHUNK_PIXELS = 64;
+
+/**
+ * Convolution with groups = 1 and bias, activation and an optional residual fused:
+ * `y = act(conv(x, filter) + bias) + residual`. Inputs `x` `[N,H,W,Ci]`, `filter` packed in
+ * blocks of 8 output channels (`[ceil(Co/8)·k·k·Ci·8]`, zero-padded; see ConvKernel), optional
+ * `bias` `[Co]` and `residual` `[N,OH,OW,Co]`; attrs `outChannels` (Co), `kernelSize`, `stride`,
+ * `pad` (symmetric, explicit, as PyTorch's), `dilation`, `activation`.
+ */
+const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
+  const be = backend as WasmBackendLike;
+  const { x, filter, bias, residual } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo; residual?: TensorInfo };
+  const { outChannels: co, kernelSize: k, stride, pad, dilation, activation } = attrs as {
+    outChannels: number;
+    kernelSize: number;
+    stride: number;
+    pad: number;
+    dilation: number;
+    activation: ActCodeName;
+  };
+  const [n, h, w, ci] = x.shape as [number, number, number, number];
+  if (filter.shape.length !== 1 || filter.shape[0] !== Math.ceil(co / 8) * 8 * k * k * ci) {
+    throw new Error(`${Mnv3Conv2d}: packed filter [${filter.shape}] does not fit a ${k}x${k} convolution of ${ci} → ${co} channels`);
+  }
+  if (bias && bias.shape[0] !== co) throw new Error(`${Mnv3Conv2d}: bias [${bias.shape}] does not fit ${co} channels`);
+  const span = dilation * (k - 1) + 1;
+  const oh = Math.floor((h + 2 * pad - span) / stride) + 1;
+  const ow = Math.floor((w + 2 * pad - span) / stride) + 1;
+  if (oh < 1 || ow < 1) throw new Error(`${Mnv3Conv2d}: input [${x.shape}] is too small for kernel ${k}, dilation ${dilation}, padding ${pad}`);
+  const outShape = [n, oh, ow, co];
+  if (residual && residual.shape.join() !== outShape.join()) {
+    throw new Error(`${Mnv3Conv2d}: residual [${residual.shape}] does not match output [${outShape}]`);
+  }
+  const kernels = kernelsFor(be)!;
+  const out = be.makeOutput(outShape, 'float32');
+  const table = scratch(be, kernels, (CONV_CHUNK_PIXELS / 4) * (1 + 5 * k * k) * 4);
+  kernels.exports.conv(
+    addressOf(be, x),
+    addressOf(be, filter),
+    bias ? addressOf(be, bias) : 0,
+    residual ? addressOf(be, residual) : 0,
+    addressOf(be, out),
+    zeros(be, kernels, ci * 4),
+    table,
+    h,
+    w,
+    ci,
+    oh,
+    ow,
+    co,
+    k,
+    stride,
+    dilation,
+    pad,
+    ACT_CODE[activation],
+    0,
+    n * oh * ow,
+  );
+  return out;
+};
+
+export const mnv3Conv2dConfig: KernelConfig = { kernelName: Mnv3Conv2d, backendName: 'wasm', kernelFunc };
