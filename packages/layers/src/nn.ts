@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { activate, splitFusable, type ActivationName } from './activations.js';
+import type { ActivationName } from './activations.js';
 import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
 import { fastBackend, runKernel } from './kernels/fast.js';
 import { Mnv3GlobalAvgPool } from './kernels/names.js';
 import { Layer, type Parameter } from './module.js';
-import { recordMacs } from './profiling.js';
 import { normal, type Rng } from './random.js';
 
 export interface Conv2dOptions {
