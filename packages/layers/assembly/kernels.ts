@@ -291,7 +291,7 @@ export function depthwise(
 // Blocking of `conv`: output pixels in chunks of MC (their input rows stay in L2 across every
 // output block), input channels in chunks of KC (a block's weights for one chunk, KC × 32 bytes
 // per tap, stay in L1 across the chunk's pixel tiles).
-const MC: i32 = 64;
+const MC: i32 = 128;
 const KC: i32 = 256;
 
 /**
@@ -565,7 +565,7 @@ export function meanPixels(x: usize, out: usize, n: i32, p: i32, c: i32): void {
  * order of TorchVision's CPU kernel. Channel j of a cell goes to `out + offset + j·cStride`.
  */
 export function bilinearGather(table: usize, cells: i32, bases: usize, out: usize, c: i32, cStride: i32): void {
-  const c4 = c & ~3;
+  const c16 = c & ~15;
   let tp = table;
   for (let b = 0; b < cells; b++) {
     const count = load<i32>(tp);
@@ -573,44 +573,62 @@ export function bilinearGather(table: usize, cells: i32, bases: usize, out: usiz
     const op = out + (<usize>load<i32>(tp, 8) << 2);
     const base = <usize>load<u32>(bases + (<usize>load<i32>(tp, 12) << 2));
     tp += 16;
-    for (let j = 0; j < c; j += 4) {
+    // 16 channels at a time (each sample's taps and weights read once per 16), then 4 by 4.
+    let j = 0;
+    for (; j < c16; j += 16) {
       const jo = <usize>j << 2;
-      let acc: v128 = ZERO4;
+      let a0: v128 = ZERO4, a1: v128 = ZERO4, a2: v128 = ZERO4, a3: v128 = ZERO4;
       let sp = tp;
       for (let s = 0; s < count; s++, sp += 32) {
         const w1 = v128.load32_splat(sp + 16);
         const w2 = v128.load32_splat(sp + 20);
         const w3 = v128.load32_splat(sp + 24);
         const w4 = v128.load32_splat(sp + 28);
-        let t1: v128, t2: v128, t3: v128, t4: v128;
-        if (j < c4) {
-          t1 = v128.load(base + (<usize>load<i32>(sp) << 2) + jo);
-          t2 = v128.load(base + (<usize>load<i32>(sp, 4) << 2) + jo);
-          t3 = v128.load(base + (<usize>load<i32>(sp, 8) << 2) + jo);
-          t4 = v128.load(base + (<usize>load<i32>(sp, 12) << 2) + jo);
-        } else {
-          t1 = loadN(base + (<usize>load<i32>(sp) << 2) + jo, c - j);
-          t2 = loadN(base + (<usize>load<i32>(sp, 4) << 2) + jo, c - j);
-          t3 = loadN(base + (<usize>load<i32>(sp, 8) << 2) + jo, c - j);
-          t4 = loadN(base + (<usize>load<i32>(sp, 12) << 2) + jo, c - j);
-        }
-        const v = f32x4.add(f32x4.add(f32x4.add(f32x4.mul(w1, t1), f32x4.mul(w2, t2)), f32x4.mul(w3, t3)), f32x4.mul(w4, t4));
-        acc = f32x4.add(acc, v);
+        const t1 = base + (<usize>load<i32>(sp) << 2) + jo;
+        const t2 = base + (<usize>load<i32>(sp, 4) << 2) + jo;
+        const t3 = base + (<usize>load<i32>(sp, 8) << 2) + jo;
+        const t4 = base + (<usize>load<i32>(sp, 12) << 2) + jo;
+        a0 = f32x4.add(a0, f32x4.add(f32x4.add(f32x4.add(f32x4.mul(w1, v128.load(t1)), f32x4.mul(w2, v128.load(t2))), f32x4.mul(w3, v128.load(t3))), f32x4.mul(w4, v128.load(t4))));
+        a1 = f32x4.add(a1, f32x4.add(f32x4.add(f32x4.add(f32x4.mul(w1, v128.load(t1, 16)), f32x4.mul(w2, v128.load(t2, 16))), f32x4.mul(w3, v128.load(t3, 16))), f32x4.mul(w4, v128.load(t4, 16))));
+        a2 = f32x4.add(a2, f32x4.add(f32x4.add(f32x4.add(f32x4.mul(w1, v128.load(t1, 32)), f32x4.mul(w2, v128.load(t2, 32))), f32x4.mul(w3, v128.load(t3, 32))), f32x4.mul(w4, v128.load(t4, 32))));
+        a3 = f32x4.add(a3, f32x4.add(f32x4.add(f32x4.add(f32x4.mul(w1, v128.load(t1, 48)), f32x4.mul(w2, v128.load(t2, 48))), f32x4.mul(w3, v128.load(t3, 48))), f32x4.mul(w4, v128.load(t4, 48))));
       }
-      acc = f32x4.div(acc, div);
-      if (cStride == 1) {
-        if (j < c4) v128.store(op + jo, acc);
-        else storeN(op + jo, acc, c - j);
-      } else {
-        const step = <usize>cStride << 2;
-        const p = op + <usize>j * step;
-        const n = min(4, c - j);
-        store<f32>(p, f32x4.extract_lane(acc, 0));
-        if (n > 1) store<f32>(p + step, f32x4.extract_lane(acc, 1));
-        if (n > 2) store<f32>(p + 2 * step, f32x4.extract_lane(acc, 2));
-        if (n > 3) store<f32>(p + 3 * step, f32x4.extract_lane(acc, 3));
+      gatherStore(op, j, f32x4.div(a0, div), 4, cStride);
+      gatherStore(op, j + 4, f32x4.div(a1, div), 4, cStride);
+      gatherStore(op, j + 8, f32x4.div(a2, div), 4, cStride);
+      gatherStore(op, j + 12, f32x4.div(a3, div), 4, cStride);
+    }
+    for (; j < c; j += 4) {
+      const jo = <usize>j << 2;
+      const n = min(4, c - j);
+      let acc: v128 = ZERO4;
+      let sp = tp;
+      for (let s = 0; s < count; s++, sp += 32) {
+        const v1 = loadN(base + (<usize>load<i32>(sp) << 2) + jo, n);
+        const v2 = loadN(base + (<usize>load<i32>(sp, 4) << 2) + jo, n);
+        const v3 = loadN(base + (<usize>load<i32>(sp, 8) << 2) + jo, n);
+        const v4 = loadN(base + (<usize>load<i32>(sp, 12) << 2) + jo, n);
+        acc = f32x4.add(acc, f32x4.add(f32x4.add(f32x4.add(
+          f32x4.mul(v128.load32_splat(sp + 16), v1), f32x4.mul(v128.load32_splat(sp + 20), v2)),
+          f32x4.mul(v128.load32_splat(sp + 24), v3)), f32x4.mul(v128.load32_splat(sp + 28), v4)));
       }
+      gatherStore(op, j, f32x4.div(acc, div), n, cStride);
     }
     tp += <usize>count << 5;
   }
+}
+
+/** Stores lanes [0, n) of v as channels j.. of a cell at op, `cStride` floats apart. */
+@inline function gatherStore(op: usize, j: i32, v: v128, n: i32, cStride: i32): void {
+  if (cStride == 1) {
+    if (n == 4) v128.store(op + (<usize>j << 2), v);
+    else storeN(op + (<usize>j << 2), v, n);
+    return;
+  }
+  const step = <usize>cStride << 2;
+  const p = op + <usize>j * step;
+  store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p + step, f32x4.extract_lane(v, 1));
+  if (n > 2) store<f32>(p + 2 * step, f32x4.extract_lane(v, 2));
+  if (n > 3) store<f32>(p + 3 * step, f32x4.extract_lane(v, 3));
 }

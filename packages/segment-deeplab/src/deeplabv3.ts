@@ -10,6 +10,7 @@ import {
   Sequential,
   VOC_CATEGORIES,
   batchNorm2d,
+  globalAvgPool,
   weights,
   type SegmentationBuildOptions,
   type WeightsEnum,
@@ -47,10 +48,12 @@ export class ASPPPooling extends Layer {
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
-    const [n, h, w] = x.shape;
+    const [, h, w] = x.shape;
     return tf.tidy(() => {
-      const y = this.conv.forward(tf.mean(x, [1, 2], true));
-      return tf.broadcastTo(y, [n, h, w, y.shape[3]]);
+      const y = this.conv.forward(tf.reshape(globalAvgPool(x), [x.shape[0], 1, 1, x.shape[3]]));
+      // TorchVision's F.interpolate(bilinear) of the 1×1 map: a copy per pixel (and ~100× faster
+      // than tf.broadcastTo, whose wasm Tile kernel indexes element by element).
+      return tf.image.resizeBilinear(y, [h, w]);
     });
   }
 }

@@ -3,7 +3,7 @@ import { Mnv3Conv2d } from './names.js';
 import { ACT_CODE, addressOf, kernelsFor, scratch, zeros, type ActCodeName, type WasmBackendLike } from './wasm-module.js';
 
 /** Pixels per chunk of assembly/kernels.ts `conv` (its MC): sizes the tap-list scratch. */
-const CONV_CHUNK_PIXELS = 64;
+const CONV_CHUNK_PIXELS = 128;
 
 /**
  * Convolution with groups = 1 and bias, activation and an optional residual fused:
