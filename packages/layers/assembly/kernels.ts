@@ -35,15 +35,15 @@ const SIX4: v128 = f32x4.splat(6);
   return v;
 }
 
-/** out[i] = act(x[i]) for n floats (in place when out == x). */
-export function activation(x: usize, out: usize, n: i32, act: i32): void {
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
+/** out[i] = act(x[i]) for the n floats, elements [i0, i1) of them (in place when out == x). */
+export function activation(x: usize, out: usize, n: i32, act: i32, i0: i32, i1: i32): void {
+  let i = i0;
+  for (; i + 8 <= i1; i += 8) {
     const o = <usize>i << 2;
     v128.store(out + o, act4(v128.load(x + o), act));
     v128.store(out + o, act4(v128.load(x + o, 16), act), 16);
   }
-  for (; i < n; i++) {
+  for (; i < i1; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, act1(load<f32>(x + o), act));
   }
@@ -52,37 +52,32 @@ export function activation(x: usize, out: usize, n: i32, act: i32): void {
 /**
  * MobileNetV3's squeeze-and-excitation in one call, per image of `[P pixels, C channels]`:
  * pooled = mean over pixels; hidden = relu(pooled · w1 + b1) (w1 `[C][S]`); gate =
- * hardsigmoid(hidden · w2 + b2) (w2 `[S][C]`); out = x · gate. `scratch` holds 2C + S floats.
+ * hardsigmoid(hidden · w2 + b2) (w2 `[S][C]`); out = x · gate. `scratch` holds 2nC + S floats.
+ * The three steps are exported too (meanPixels, seGate, scaleChannels), so that the first and
+ * the last, which carry the work, can be split across threads.
  */
 export function squeezeExcite(
   x: usize, w1: usize, b1: usize, w2: usize, b2: usize, out: usize, scratch: usize,
   n: i32, p: i32, c: i32, s: i32,
 ): void {
   const pooled = scratch;
-  const gate = scratch + (<usize>c << 2);
-  const hidden = gate + (<usize>c << 2);
+  const gate = pooled + ((<usize>n * <usize>c) << 2);
+  const hidden = gate + ((<usize>n * <usize>c) << 2);
+  meanPixels(x, pooled, n, p, c, 0, c);
+  seGate(pooled, w1, b1, w2, b2, gate, hidden, n, c, s);
+  scaleChannels(x, gate, out, n, p, c, 0, n * p);
+}
+
+/**
+ * The excitation of squeezeExcite: gate `[n][C]` = hardsigmoid(relu(pooled · w1 + b1) · w2 + b2)
+ * for pooled `[n][C]`; `hidden` holds S floats.
+ */
+export function seGate(pooled: usize, w1: usize, b1: usize, w2: usize, b2: usize, gate: usize, hidden: usize, n: i32, c: i32, s: i32): void {
   const c4 = c & ~3;
+  const s4 = s & ~3;
   const rowBytes = <usize>c << 2;
-  for (let b = 0; b < n; b++) {
-    const xb = x + <usize>b * <usize>p * rowBytes;
-    const ob = out + <usize>b * <usize>p * rowBytes;
-    // mean over pixels
-    for (let j = 0; j < c; j++) store<f32>(pooled + (<usize>j << 2), 0);
-    for (let q = 0; q < p; q++) {
-      const row = xb + <usize>q * rowBytes;
-      let j = 0;
-      for (; j < c4; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(pooled + o, f32x4.add(v128.load(pooled + o), v128.load(row + o)));
-      }
-      for (; j < c; j++) {
-        const o = <usize>j << 2;
-        store<f32>(pooled + o, load<f32>(pooled + o) + load<f32>(row + o));
-      }
-    }
-    for (let j = 0; j < c; j++) store<f32>(pooled + (<usize>j << 2), load<f32>(pooled + (<usize>j << 2)) / <f32>p);
+  for (let b = 0; b < n; b++, pooled += rowBytes, gate += rowBytes) {
     // fc1 + relu
-    const s4 = s & ~3;
     for (let k = 0; k < s; k++) store<f32>(hidden + (<usize>k << 2), load<f32>(b1 + (<usize>k << 2)));
     for (let j = 0; j < c; j++) {
       const pj = f32x4.splat(load<f32>(pooled + (<usize>j << 2)));
@@ -119,19 +114,25 @@ export function squeezeExcite(
       }
     }
     for (let j = 0; j < c; j++) store<f32>(gate + (<usize>j << 2), act1(load<f32>(gate + (<usize>j << 2)), 4));
-    // scale
-    for (let q = 0; q < p; q++) {
-      const row = xb + <usize>q * rowBytes;
-      const orow = ob + <usize>q * rowBytes;
-      let j = 0;
-      for (; j < c4; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(orow + o, f32x4.mul(v128.load(row + o), v128.load(gate + o)));
-      }
-      for (; j < c; j++) {
-        const o = <usize>j << 2;
-        store<f32>(orow + o, load<f32>(row + o) * load<f32>(gate + o));
-      }
+  }
+}
+
+/** out = x · gate, x `[n][p][C]`, gate `[n][C]`: pixel rows [r0, r1) of the n·p. */
+export function scaleChannels(x: usize, gate: usize, out: usize, n: i32, p: i32, c: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>c << 2;
+  const c4 = c & ~3;
+  for (let r = r0; r < r1; r++) {
+    const g = gate + <usize>(r / p) * rowBytes;
+    const row = x + <usize>r * rowBytes;
+    const orow = out + <usize>r * rowBytes;
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(orow + o, f32x4.mul(v128.load(row + o), v128.load(g + o)));
+    }
+    for (; j < c; j++) {
+      const o = <usize>j << 2;
+      store<f32>(orow + o, load<f32>(row + o) * load<f32>(g + o));
     }
   }
 }
@@ -225,15 +226,18 @@ function dwPixels(
 export function depthwise(
   x: usize, w: usize, bias: usize, out: usize,
   n: i32, h: i32, wd: i32, c: i32,
-  k: i32, stride: i32, dil: i32, pad: i32, oh: i32, ow: i32, act: i32,
+  k: i32, stride: i32, dil: i32, pad: i32, oh: i32, ow: i32, act: i32, r0: i32, r1: i32,
 ): void {
   const rowBytes = <usize>c << 2;
   const dx = <usize>dil * rowBytes;
   const dy = <usize>dil * <usize>wd * rowBytes;
   const wdy = <usize>k * rowBytes;
-  for (let b = 0; b < n; b++) {
+  // output rows [r0, r1) of the n·oh
+  for (let row = r0; row < r1; row++) {
+    const b = row / oh;
+    const oy = row - b * oh;
     const xb = x + <usize>b * <usize>h * <usize>wd * rowBytes;
-    for (let oy = 0; oy < oh; oy++) {
+    {
       const iy0 = oy * stride - pad;
       let kyLo = 0;
       while (kyLo < k && iy0 + kyLo * dil < 0) kyLo++;
@@ -294,14 +298,15 @@ export function depthwise(
  * channels, `w[co/8 rounded up][ci][8]`, zero-padded, so each block's weights are one sequential
  * stream. Tiles of 4 pixels × 8 output channels in registers, input values splatted.
  */
-export function pointwise(x: usize, w: usize, bias: usize, res: usize, out: usize, p: i32, ci: i32, co: i32, act: i32): void {
+export function pointwise(x: usize, w: usize, bias: usize, res: usize, out: usize, p: i32, ci: i32, co: i32, act: i32, p0: i32, p1: i32): void {
   const inRow = <usize>ci << 2;
   const outRow = <usize>co << 2;
   const blockBytes = <usize>ci << 5;
   const full = co >> 3;
   const rem = co & 7;
-  let r = 0;
-  for (; r + 4 <= p; r += 4) {
+  // pixels [p0, p1) of the p
+  let r = p0;
+  for (; r + 4 <= p1; r += 4) {
     const x0 = x + <usize>r * inRow;
     const x1 = x0 + inRow;
     const x2 = x1 + inRow;
@@ -356,7 +361,7 @@ export function pointwise(x: usize, w: usize, bias: usize, res: usize, out: usiz
       }
     }
   }
-  for (; r < p; r++) {
+  for (; r < p1; r++) {
     const xr = x + <usize>r * inRow;
     const rr = res ? res + <usize>r * outRow : 0;
     const or = out + <usize>r * outRow;
@@ -392,34 +397,27 @@ function pointwiseBlock(xr: usize, wb: usize, bias: usize, rr: usize, or: usize,
   storeN(or + obo + 16, a1, n1);
 }
 
-/** Global average pooling: out `[n][c]` = mean over the `p` pixels of x `[n][p][c]`. */
-export function meanPixels(x: usize, out: usize, n: i32, p: i32, c: i32): void {
+/**
+ * Global average pooling: out `[n][c]` = mean over the `p` pixels of x `[n][p][c]`, channels
+ * [c0, c1). Sums row by row into `out` (each channel in pixel order), then divides.
+ */
+export function meanPixels(x: usize, out: usize, n: i32, p: i32, c: i32, c0: i32, c1: i32): void {
   const rowBytes = <usize>c << 2;
-  const c4 = c & ~3;
-  const fp = <f32>p;
+  const fp = f32x4.splat(<f32>p);
+  const lo = <usize>c0 << 2;
+  const lo4 = (<usize>c0 + <usize>((c1 - c0) & ~3)) << 2;
+  const hi = <usize>c1 << 2;
   for (let b = 0; b < n; b++) {
-    const xb = x + <usize>b * <usize>p * rowBytes;
     const ob = out + <usize>b * rowBytes;
-    let j = 0;
-    for (; j < c4; j += 4) {
-      const jo = <usize>j << 2;
-      let a: v128 = ZERO4;
-      let xp = xb + jo;
-      for (let q = 0; q < p; q++) {
-        a = f32x4.add(a, v128.load(xp));
-        xp += rowBytes;
-      }
-      v128.store(ob + jo, f32x4.div(a, f32x4.splat(fp)));
+    let row = x + <usize>b * <usize>p * rowBytes;
+    for (let o = lo; o < hi; o += 4) store<f32>(ob + o, 0);
+    for (let q = 0; q < p; q++, row += rowBytes) {
+      let o = lo;
+      for (; o < lo4; o += 16) v128.store(ob + o, f32x4.add(v128.load(ob + o), v128.load(row + o)));
+      for (; o < hi; o += 4) store<f32>(ob + o, load<f32>(ob + o) + load<f32>(row + o));
     }
-    for (; j < c; j++) {
-      const jo = <usize>j << 2;
-      let a: f32 = 0;
-      let xp = xb + jo;
-      for (let q = 0; q < p; q++) {
-        a += load<f32>(xp);
-        xp += rowBytes;
-      }
-      store<f32>(ob + jo, a / fp);
-    }
+    let o = lo;
+    for (; o < lo4; o += 16) v128.store(ob + o, f32x4.div(v128.load(ob + o), fp));
+    for (; o < hi; o += 4) store<f32>(ob + o, load<f32>(ob + o) / <f32>p);
   }
 }

@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { prepareFastKernels } from './kernels/fast.js';
+import { getKernelThreadStats, prepareFastKernels } from './kernels/fast.js';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -33,6 +33,11 @@ export interface BackendInfo {
   threadsCount: number;
   /** Whether our fused WASM SIMD kernels loaded (used while the kernel mode is `fast`). */
   fastKernels: boolean;
+  /**
+   * Threads our fused kernels split their work over: `threadsCount` with the threaded build,
+   * when their worker pool started; 1 otherwise (they then run on the calling thread).
+   */
+  kernelThreads: number;
 }
 
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
@@ -73,7 +78,8 @@ export async function setupBackend(options: BackendOptions = {}): Promise<Backen
   await tf.ready();
   const threadsCount = backend === 'wasm' ? Math.max(1, getThreadsCount()) : 1;
   // Our WASM SIMD kernels share the backend's memory; compiled here, asynchronously, as browsers want.
-  const fastKernels = backend === 'wasm' && (await prepareFastKernels());
+  const fastKernels = backend === 'wasm' && (await prepareFastKernels(threadsCount));
+  const kernelThreads = fastKernels ? getKernelThreadStats().threads : 1;
   const env = tf.env();
   return {
     backend,
@@ -81,6 +87,7 @@ export async function setupBackend(options: BackendOptions = {}): Promise<Backen
     threads: backend === 'wasm' && env.getBool('WASM_HAS_MULTITHREAD_SUPPORT'),
     threadsCount,
     fastKernels,
+    kernelThreads,
   };
 }
 

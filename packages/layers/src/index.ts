@@ -22,8 +22,8 @@ export type { TransformsPreset, Weights, WeightsEnum, WeightsMeta } from './weig
 export { weights, getWeights, overwriteValueParam } from './weights-api.js';
 export { IntermediateLayerGetter } from './intermediate-layer-getter.js';
 export { countMacs, countMacsAsync, recordMacs } from './profiling.js';
-export type { KernelMode } from './kernels/fast.js';
-export { KERNEL_MODES, setKernelMode, getKernelMode, prepareFastKernels } from './kernels/fast.js';
+export type { KernelMode, KernelThreadStats } from './kernels/fast.js';
+export { KERNEL_MODES, setKernelMode, getKernelMode, prepareFastKernels, getKernelThreadStats } from './kernels/fast.js';
 export type { TorchLoadOptions, ReadStateDictOptions } from './torch-load.js';
 export { loadTorchCheckpoint, readStateDict, findStateDict, isHostTensor, PythonObject } from './torch-load.js';
 export { isTuple } from './pickle.js';

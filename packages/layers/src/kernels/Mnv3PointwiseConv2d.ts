@@ -1,5 +1,6 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { Mnv3PointwiseConv2d } from './names.js';
+import { runSplit } from './kernel-pool.js';
 import { ACT_CODE, addressOf, kernelsFor, type ActCodeName, type WasmBackendLike } from './wasm-module.js';
 
 /**
@@ -23,17 +24,11 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     throw new Error(`${Mnv3PointwiseConv2d}: residual [${residual.shape}] does not match output [${outShape}]`);
   }
   const out = be.makeOutput(outShape, 'float32');
-  kernelsFor(be)!.exports.pointwise(
-    addressOf(be, x),
-    addressOf(be, filter),
-    bias ? addressOf(be, bias) : 0,
-    residual ? addressOf(be, residual) : 0,
-    addressOf(be, out),
-    n * h * w,
-    ci,
-    co,
-    ACT_CODE[activation],
-  );
+  const l = kernelsFor(be)!;
+  const p = n * h * w;
+  const args = [addressOf(be, x), addressOf(be, filter), bias ? addressOf(be, bias) : 0, residual ? addressOf(be, residual) : 0, addressOf(be, out), p, ci, co, ACT_CODE[activation]];
+  // Split over pixels (GEMM rows) in multiples of the 4-pixel tile; ~4 multiply-adds per ns.
+  runSplit(l.exports, l.pool, 'pointwise', args, p, 4, (p * ci * co) / 4);
   return out;
 };
 
