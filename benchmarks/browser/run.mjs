@@ -21,11 +21,15 @@ const MARKER = '<!-- browser-results -->';
 const REPO = resolve(HERE, '../..');
 
 const { values } = parseArgs({
+  // `pnpm bench:browser -- --runs 5` passes the `--` on (pnpm 10): skip it.
+  args: process.argv.slice(2).filter((a, i) => i > 0 || a !== '--'),
   options: {
     models: { type: 'string', default: 'mobilenet_v3_large,mobilenet_v3_small' },
     threads: { type: 'string', default: '1,2' },
     runs: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '5' },
+    /** Threads of our kernels' pool (default: as many as `--threads`); 1 turns the pool off. */
+    'kernel-threads': { type: 'string' },
     out: { type: 'string', default: join(HERE, '..') },
     python: { type: 'string', default: process.env.MNV3_PYTHON ?? '/usr/bin/python3' },
     'no-build': { type: 'boolean', default: false },
@@ -113,6 +117,7 @@ try {
   for (const threads of threadCounts) {
     console.error(`threads ${threads}: ${models.join(', ')}`);
     const q = new URLSearchParams({ models: models.join(','), threads: String(threads), runs: values.runs, warmup: values.warmup });
+    if (values['kernel-threads']) q.set('kernelThreads', values['kernel-threads']);
     const state = await runPage(browser, `${server.url}/?${q}`, 3_600_000);
     if (!state.info.crossOriginIsolated) throw new Error('the page is not cross-origin isolated');
     if (state.info.threadsCount !== threads) console.error(`warning: asked for ${threads} threads, tfjs-wasm has ${state.info.threadsCount}`);

@@ -57,7 +57,7 @@ describe('tfjs-wasm threads in Chromium', () => {
     const two = await check('threads=2');
     // One thread: no pool, the calling thread runs everything.
     expect(one.info.kernelThreads).toBe(1);
-    expect(one.kernelStats).toEqual({ threads: 1, chunks: [] });
+    expect(one.kernelStats).toEqual({ threads: 1, chunks: [], sleeping: 0 });
     // Two threads: the caller and one pool worker, and the worker did run chunks of kernel work
     // (chunks go to whichever thread claims them first, so only "some" can be asserted).
     expect(two.info.kernelThreads).toBe(2);

@@ -75,15 +75,17 @@ export interface KernelThreadStats {
   threads: number;
   /** Chunks of kernel work each thread ran since the pool started (index 0: the calling thread). */
   chunks: number[];
+  /** Pool workers asleep now (they sleep after a short spin once there is no kernel work). */
+  sleeping: number;
 }
 
 /**
  * How our fast kernels use threads on the current backend: for diagnostics and tests (e.g. that
- * the pool's workers did run chunks). `{ threads: 1, chunks: [] }` without a pool.
+ * the pool's workers did run chunks). `{ threads: 1, chunks: [], sleeping: 0 }` without a pool.
  */
 export function getKernelThreadStats(): KernelThreadStats {
-  if (tf.getBackend() !== 'wasm') return { threads: 1, chunks: [] };
+  if (tf.getBackend() !== 'wasm') return { threads: 1, chunks: [], sleeping: 0 };
   const backend = tf.backend() as unknown as WasmBackendLike;
   const pool = loadedFor(backend)?.pool;
-  return { threads: kernelThreadsFor(backend), chunks: pool ? Array.from(pool.stats.subarray(0, pool.threads)) : [] };
+  return { threads: kernelThreadsFor(backend), chunks: pool ? Array.from(pool.stats.subarray(0, pool.threads)) : [], sleeping: pool?.sleeping() ?? 0 };
 }

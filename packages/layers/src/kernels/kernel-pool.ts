@@ -17,6 +17,7 @@ export type SplitKernel = keyof typeof KERNEL_ID;
 const CTRL_BYTES = 512;
 const ARGS = 256;
 const STATS = 384;
+const SLEEPERS = 4;
 const MAX_ARGS = 32;
 const MAX_THREADS = 32;
 
@@ -46,6 +47,8 @@ export interface KernelPool {
   readonly args: Uint32Array;
   /** Chunks run by each thread (0: the caller) since the pool started. */
   readonly stats: Int32Array;
+  /** Workers asleep (in atomic.wait) now. */
+  sleeping(): number;
   readonly exports: ThreadExports;
   stop(): void;
 }
@@ -131,6 +134,7 @@ export async function startPool(
     ctrl,
     args: new Uint32Array(memory.buffer, ctrl + ARGS, MAX_ARGS),
     stats: new Int32Array(memory.buffer, ctrl + STATS, MAX_THREADS),
+    sleeping: () => Atomics.load(new Int32Array(memory.buffer, ctrl + SLEEPERS, 1), 0),
     exports: te,
     stop,
   };
