@@ -47,6 +47,7 @@ interface State {
   plainOutput?: number[];
   /** Our kernels' thread stats after the fast forward pass. */
   kernelStats?: KernelThreadStats;
+  idleStats?: KernelThreadStats;
   pool?: { unused: number; running: number };
   log: string[];
 }
@@ -81,6 +82,7 @@ async function setup(): Promise<PageInfo> {
       'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
     },
     threads,
+    ...(params.has('kernelThreads') ? { kernelThreads: Number(params.get('kernelThreads')) } : {}),
   });
   const page: PageInfo = {
     ...info,
@@ -123,6 +125,9 @@ async function check(model: string): Promise<void> {
   const forward = (m.module as unknown as { forward(x: tf.Tensor): tf.Tensor | tf.Tensor[] }).forward.bind(m.module);
   const out = await outputOf(() => forward(x));
   state.kernelStats = getKernelThreadStats();
+  // Diagnostics only (not asserted: timing): whether the pool's workers went to sleep when idle.
+  await new Promise((r) => setTimeout(r, 100));
+  state.idleStats = getKernelThreadStats();
   setKernelMode('plain');
   try {
     state.plainOutput = Array.from(await outputOf(() => forward(x)));

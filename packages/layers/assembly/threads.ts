@@ -69,11 +69,11 @@ function runChunk(ctrl: usize, i: i32, chunks: i32): void {
 }
 
 /**
- * Claims and runs chunks of job `gen` until none is left (or a newer job is up); returns how
- * many it ran. A chunk's arguments are read after its claim, and stay valid until it is counted done.
+ * Claims and runs chunks of job `gen` until none is left (or a newer job is up), counting them
+ * in thread `index`'s STATS slot. A chunk's arguments are read after its claim, and stay valid
+ * until it is counted done.
  */
-function runChunks(ctrl: usize, gen: i32): i32 {
-  let ran = 0;
+function runChunks(ctrl: usize, gen: i32, index: i32): void {
   for (;;) {
     const v = atomic.load<i64>(ctrl + CLAIM);
     if (<i32>(v >>> 32) != gen) break;
@@ -82,10 +82,11 @@ function runChunks(ctrl: usize, gen: i32): i32 {
     if (next >= chunks) break;
     if (atomic.cmpxchg<i64>(ctrl + CLAIM, v, v + 1) != v) continue;
     runChunk(ctrl, next, chunks);
+    // The address computed here, not passed in: Node 20's V8 (Liftoff) got an atomic add whose
+    // address was a parameter live across the kernel calls wrong (it added at 0).
+    atomic.add<i32>(ctrl + STATS + (<usize>index << 2), 1);
     atomic.add<i32>(ctrl + DONE, 1);
-    ran++;
   }
-  return ran;
 }
 
 /**
@@ -103,8 +104,7 @@ export function dispatch(ctrl: usize, kernel: i32, units: i32, align: i32, chunk
   atomic.store<i64>(ctrl + CLAIM, (<i64>gen << 32) | (<i64>chunks << 16));
   atomic.store<i32>(ctrl + GEN, gen);
   if (atomic.load<i32>(ctrl + SLEEPERS) > 0) atomic.notify(ctrl + GEN, -1);
-  const ran = runChunks(ctrl, gen);
-  store<i32>(ctrl + STATS, load<i32>(ctrl + STATS) + ran);
+  runChunks(ctrl, gen, 0);
   while (atomic.load<i32>(ctrl + DONE) < chunks) {
     // the others finish their chunks
   }
@@ -117,7 +117,6 @@ export function dispatch(ctrl: usize, kernel: i32, units: i32, align: i32, chunk
  */
 export function workerLoop(ctrl: usize, index: i32, spin: i32): void {
   let seen = atomic.load<i32>(ctrl + GEN);
-  const stat = ctrl + STATS + (<usize>index << 2);
   while (!atomic.load<i32>(ctrl + STOP)) {
     let g = atomic.load<i32>(ctrl + GEN);
     for (let k = 0; g == seen && k < spin; k++) g = atomic.load<i32>(ctrl + GEN);
@@ -128,8 +127,7 @@ export function workerLoop(ctrl: usize, index: i32, spin: i32): void {
       continue;
     }
     seen = g;
-    const ran = runChunks(ctrl, g);
-    if (ran) atomic.add<i32>(stat, ran);
+    runChunks(ctrl, g, index);
   }
 }
 
