@@ -74,6 +74,20 @@ describe('tfjs-wasm threads in Chromium', () => {
     expect(relDiff(one.plainOutput, two.output)).toBeLessThanOrEqual(1e-5);
   });
 
+  it('sizes the kernels\' pool by kernelThreads, apart from tfjs\' own threads', async () => {
+    const one = await check('threads=1');
+    const own = await check('threads=1&kernelThreads=2');
+    expect(own.info.threadsCount).toBe(1);
+    expect(own.info.kernelThreads).toBe(2);
+    expect(own.kernelStats.chunks[1]).toBeGreaterThan(0);
+    const off = await check('threads=2&kernelThreads=1');
+    expect(off.info.threadsCount).toBe(2);
+    expect(off.info.kernelThreads).toBe(1);
+    expect(off.kernelStats.chunks).toEqual([]);
+    expect(relDiff(one.output, own.output)).toBeLessThanOrEqual(1e-5);
+    expect(relDiff(one.output, off.output)).toBeLessThanOrEqual(1e-5);
+  });
+
   it('still runs, on one thread, without cross-origin isolation', async () => {
     const one = await check('threads=1');
     const plain = await check('threads=2&coi=0');
