@@ -97,9 +97,9 @@ export async function startPool(
     if (stopped) return;
     stopped = true;
     te.stopWorkers(ctrl);
-    // Workers leave their loop and close; terminate those still starting.
+    // Workers leave their loop and close; terminate those still starting. The control block is
+    // not freed: a worker on its way out may still touch it (576 bytes, once per backend).
     for (const w of workers) w.terminate();
-    backend.wasm._free(raw);
   };
   try {
     await Promise.all(
