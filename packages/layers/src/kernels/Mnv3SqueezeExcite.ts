@@ -19,17 +19,19 @@ const kernelFunc = ({ inputs, backend }: Parameters<KernelFunc>[0]): TensorInfo 
   const out = be.makeOutput([...x.shape], 'float32');
   const l = kernelsFor(be)!;
   const p = h * w;
-  // pooled [n][C], gate [n][C], hidden [S]
-  const tmp = scratch(be, l, (2 * n * c + s) * 4);
+  // pooled [n][C], gate [n][C], hidden [n][S]
+  const tmp = scratch(be, l, n * (2 * c + s) * 4);
   const [xa, oa] = [addressOf(be, x), addressOf(be, out)];
   const [w1a, b1a, w2a, b2a] = [addressOf(be, w1), addressOf(be, b1), addressOf(be, w2), addressOf(be, b2)];
   if (!l.pool) {
     l.exports.squeezeExcite(xa, w1a, b1a, w2a, b2a, oa, tmp, n, p, c, s);
   } else {
-    // The same steps, the pooling (over channels) and the scaling (over pixels) split.
+    // The same steps, split: pooling over channels, the two layers over their outputs, scaling over pixels.
     const gate = tmp + n * c * 4;
+    const hidden = gate + n * c * 4;
     runSplit(l.exports, l.pool, 'meanPixels', [xa, tmp, n, p, c], c, 4, (n * p * c) / 3);
-    l.exports.seGate(tmp, w1a, b1a, w2a, b2a, gate, gate + n * c * 4, n, c, s);
+    runSplit(l.exports, l.pool, 'seFc1', [tmp, w1a, b1a, hidden, n, c, s], s, 4, (n * c * s) / 2);
+    runSplit(l.exports, l.pool, 'seFc2', [hidden, w2a, b2a, gate, n, c, s], c, 4, (n * c * s) / 2);
     runSplit(l.exports, l.pool, 'scaleChannels', [xa, gate, oa, n, p, c], n * p, 1, (n * p * c) / 2);
   }
   return out;

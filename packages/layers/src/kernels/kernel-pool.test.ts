@@ -140,22 +140,23 @@ function checkAll(): void {
 }
 
 function checkSqueezeExcite(): void {
-  const [n, p, c, s] = [2, 11, 30, 8];
+  const [n, p, c, s] = [2, 11, 30, 10];
   const x = alloc(n * p * c);
   const [w1, b1, w2, b2] = [alloc(c * s), alloc(s), alloc(s * c), alloc(c)];
-  const scratch = alloc(2 * n * c + s, 0);
+  const scratch = alloc(n * (2 * c + s), 0);
   const ref = alloc(n * p * c, 0);
   ex.squeezeExcite(x, w1, b1, w2, b2, ref, scratch, n, p, c, s);
   const out = alloc(n * p * c, 0);
-  const [pooled, gate, hidden] = [alloc(n * c, 0), alloc(n * c, 0), alloc(s, 0)];
+  const [pooled, gate, hidden] = [alloc(n * c, 0), alloc(n * c, 0), alloc(n * s, 0)];
   split('meanPixels', [x, pooled, n, p, c], c, 4, 3, pooled, n * c);
-  ex.seGate(pooled, w1, b1, w2, b2, gate, hidden, n, c, s);
+  split('seFc1', [pooled, w1, b1, hidden, n, c, s], s, 4, 2, hidden, n * s);
+  split('seFc2', [hidden, w2, b2, gate, n, c, s], c, 4, 5, gate, n * c);
   expect(split('scaleChannels', [x, gate, out, n, p, c], n * p, 1, 5, out, n * p * c)).toEqual(read(ref, n * p * c));
 }
 
 describe('kernel dispatch on the calling thread alone', () => {
   it('gives the output of one direct call, whatever the chunks, each chunk run once', () => checkAll());
-  it('splits squeeze-excitation into pooling, gate and scaling with the same output', () => checkSqueezeExcite());
+  it('splits squeeze-excitation into pooling, two layers and scaling with the same output', () => checkSqueezeExcite());
 });
 
 describe('kernel dispatch with a worker thread', () => {
