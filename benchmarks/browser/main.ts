@@ -4,14 +4,15 @@
  * under /cache/), the same input and the same thread count, interleaved round by round.
  *
  *   ?models=a,b&threads=N&runs=R&warmup=W   the benchmark
- *   ?check=MODEL&threads=N                  the threads check: backend info and one output
+ *   ?check=MODEL&threads=N                  the threads check: backend info, one output on the fast
+ *                                           path (and its thread stats), one on the plain path
  *
  * Results go on `window.__mnv3` for the driver (run.mjs) and the tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-web/wasm';
 import { benchEntry, benchInput, interleaved, summarize, type Candidate } from '@mnv3/bench/browser';
-import { readCheckpoint, seededRng } from '@mnv3/layers';
+import { getKernelThreadStats, readCheckpoint, seededRng, setKernelMode, type KernelThreadStats } from '@mnv3/layers';
 import { setupBackend, type BackendInfo } from '@mnv3/layers/backend';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -42,6 +43,11 @@ interface State {
   info?: PageInfo;
   results?: BrowserModelResult[];
   output?: number[];
+  /** The same forward pass with `setKernelMode('plain')` (tfjs ops only). */
+  plainOutput?: number[];
+  /** Our kernels' thread stats after the fast forward pass. */
+  kernelStats?: KernelThreadStats;
+  idleStats?: KernelThreadStats;
   pool?: { unused: number; running: number };
   log: string[];
 }
@@ -76,6 +82,7 @@ async function setup(): Promise<PageInfo> {
       'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
     },
     threads,
+    ...(params.has('kernelThreads') ? { kernelThreads: Number(params.get('kernelThreads')) } : {}),
   });
   const page: PageInfo = {
     ...info,
@@ -117,6 +124,16 @@ async function check(model: string): Promise<void> {
   const x = m.prepare(benchInput(entry.input), entry.input);
   const forward = (m.module as unknown as { forward(x: tf.Tensor): tf.Tensor | tf.Tensor[] }).forward.bind(m.module);
   const out = await outputOf(() => forward(x));
+  state.kernelStats = getKernelThreadStats();
+  // Diagnostics only (not asserted: timing): whether the pool's workers went to sleep when idle.
+  await new Promise((r) => setTimeout(r, 100));
+  state.idleStats = getKernelThreadStats();
+  setKernelMode('plain');
+  try {
+    state.plainOutput = Array.from(await outputOf(() => forward(x)));
+  } finally {
+    setKernelMode('fast');
+  }
   x.dispose();
   m.module.dispose();
   state.output = Array.from(out);

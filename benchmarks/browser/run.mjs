@@ -6,6 +6,7 @@
 // <!-- browser-results --> marker; the Node pipeline's section before it is left as is).
 //
 //   pnpm --filter @mnv3/benchmarks bench:browser [--models a,b] [--threads 1,2] [--runs 30] [--warmup 5]
+//     [--kernel-threads N] [--note "…"]
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -21,14 +22,20 @@ const MARKER = '<!-- browser-results -->';
 const REPO = resolve(HERE, '../..');
 
 const { values } = parseArgs({
+  // `pnpm bench:browser -- --runs 5` passes the `--` on (pnpm 10): skip it.
+  args: process.argv.slice(2).filter((a, i) => i > 0 || a !== '--'),
   options: {
     models: { type: 'string', default: 'mobilenet_v3_large,mobilenet_v3_small' },
     threads: { type: 'string', default: '1,2' },
     runs: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '5' },
+    /** Threads of our kernels' pool (default: as many as `--threads`); 1 turns the pool off. */
+    'kernel-threads': { type: 'string' },
     out: { type: 'string', default: join(HERE, '..') },
     python: { type: 'string', default: process.env.MNV3_PYTHON ?? '/usr/bin/python3' },
     'no-build': { type: 'boolean', default: false },
+    /** A paragraph added to the README section (e.g. what disturbed the machine during the run). */
+    note: { type: 'string' },
   },
 });
 const models = values.models.split(',').filter(Boolean);
@@ -57,13 +64,13 @@ const f = (x, d = 2) => x.toFixed(d);
 
 function table(report) {
   const rows = [
-    '| model | threads (reached) | mnv3 median ms (min–max) | ORT-Web median ms (min–max) | ratio median (min–max) | ≤ 0.7? | max rel. diff vs ORT |',
+    '| model | threads (reached, our kernels) | mnv3 median ms (min–max) | ORT-Web median ms (min–max) | ratio median (min–max) | ≤ 0.7? | max rel. diff vs ORT |',
     '| --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const run of report.runs_by_threads) {
     for (const r of run.results) {
       rows.push(
-        `| ${r.model} | ${r.threads} (${run.info.threadsCount}) | ${f(r.ours.median_ms)} (${f(r.ours.min_ms)}–${f(r.ours.max_ms)}) | ` +
+        `| ${r.model} | ${r.threads} (${run.info.threadsCount}, ${run.info.kernelThreads ?? 1}) | ${f(r.ours.median_ms)} (${f(r.ours.min_ms)}–${f(r.ours.max_ms)}) | ` +
           `${f(r.ort.median_ms)} (${f(r.ort.min_ms)}–${f(r.ort.max_ms)}) | ${f(r.ratio.median_ms, 3)} (${f(r.ratio.min_ms, 3)}–${f(r.ratio.max_ms, 3)}) | ` +
           `${r.ratio.median_ms <= 0.7 ? 'yes' : 'no'} | ${r.max_rel_diff_vs_ort.toExponential(1)} |`,
       );
@@ -83,14 +90,21 @@ function renderSection(report) {
     `(\`weights.pth\` / \`model.onnx\` as above) on the same input, with the same thread count, interleaved round by round ` +
     `in one page: ${report.runs} runs after ${report.warmup} warm-up rounds. The ratio is mnv3 / ORT-Web per round ` +
     `(median, min–max over rounds; below 1 means mnv3 is faster). The goal is ≤ 0.7 with threads. ` +
-    `"threads (reached)" is what \`setupBackend({ threads })\` got from tfjs (\`getThreadsCount()\`). ` +
+    `"threads (reached, our kernels)": asked for; what \`setupBackend({ threads })\` got from tfjs ` +
+    `(\`getThreadsCount()\`); the threads our fused kernels split their work over (\`BackendInfo.kernelThreads\`). ` +
     `Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores, shared with other work).\n\n` +
     `${table(report)}\n\n` +
-    `Why mnv3 gains little from a second thread: our fused WASM SIMD kernels (pointwise and depthwise convolutions, ` +
-    `squeeze-excitation, activations, pooling: nearly all of the work) run on the calling thread only; the pool's ` +
-    `threads serve just the ops left to tfjs' XNNPACK (e.g. the stem convolution and the classifier), while ` +
-    `ORT-Web spreads every op over its threads. Splitting our kernels across the pool is what is left to reach ` +
-    `≤ 0.7 with threads on the larger models.\n`
+    `How mnv3 uses the threads: tfjs' XNNPACK pool serves the ops left to tfjs (the stem convolution and the ` +
+    `classifier), and our fused kernels (1x1 and depthwise convolutions, squeeze-excitation, activations, pooling: ` +
+    `nearly all of the work) split each call over a pool of their own, the calling thread and \`threads − 1\` Web ` +
+    `Workers on tfjs' shared memory. A call publishes its ` +
+    `arguments in a control block and the threads claim chunks of its work (pixels, output rows, elements, channels) ` +
+    `with atomics, the calling thread included, so a worker slow to wake only means the caller does more; workers ` +
+    `spin briefly between calls, then sleep (Atomics.wait). What does not scale: tfjs' per-op work on the calling ` +
+    `thread between kernels, the squeeze-excitation gates (tiny, one thread), and calls too small to split. ` +
+    `Both runtimes' pools spin-wait, so with 2 cores a third busy process hurts the 2-thread rows of both a lot; ` +
+    `the ratio (per round, back to back) is more robust than the times.\n` +
+    (values.note ? `\n${values.note}\n` : '')
   );
 }
 
@@ -113,6 +127,7 @@ try {
   for (const threads of threadCounts) {
     console.error(`threads ${threads}: ${models.join(', ')}`);
     const q = new URLSearchParams({ models: models.join(','), threads: String(threads), runs: values.runs, warmup: values.warmup });
+    if (values['kernel-threads']) q.set('kernelThreads', values['kernel-threads']);
     const state = await runPage(browser, `${server.url}/?${q}`, 3_600_000);
     if (!state.info.crossOriginIsolated) throw new Error('the page is not cross-origin isolated');
     if (state.info.threadsCount !== threads) console.error(`warning: asked for ${threads} threads, tfjs-wasm has ${state.info.threadsCount}`);

@@ -1,6 +1,7 @@
 // setupBackend({ threads }) in Chromium: the count asked for is reached in a cross-origin isolated
-// page, the page still works (one thread) without isolation, and the outputs agree across thread
-// counts. No timing here: see run.mjs for that.
+// page, our fused kernels really split their work over that many threads (the pool's workers ran
+// chunks), the page still works (one thread) without isolation, and the outputs agree across
+// thread counts and with the plain tfjs path. No timing here: see run.mjs for that.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CACHE_DIR, DIST, ORT_DIR, buildPage, launch, runPage } from './chromium.mjs';
 import { startServer } from './server.mjs';
@@ -51,12 +52,49 @@ describe('tfjs-wasm threads in Chromium', () => {
     expect(relDiff(one.output, two.output)).toBeLessThanOrEqual(1e-5);
   });
 
+  it('splits our kernels over the threads, with the outputs of one thread and of the plain tfjs path', async () => {
+    const one = await check('threads=1');
+    const two = await check('threads=2');
+    // One thread: no pool, the calling thread runs everything.
+    expect(one.info.kernelThreads).toBe(1);
+    expect(one.kernelStats).toEqual({ threads: 1, chunks: [], sleeping: 0 });
+    // Two threads: the caller and one pool worker, and the worker did run chunks of kernel work
+    // (chunks go to whichever thread claims them first, so only "some" can be asserted).
+    expect(two.info.kernelThreads).toBe(2);
+    expect(two.kernelStats.threads).toBe(2);
+    expect(two.kernelStats.chunks.length).toBe(2);
+    expect(two.kernelStats.chunks[0]).toBeGreaterThan(0);
+    expect(two.kernelStats.chunks[1]).toBeGreaterThan(0);
+    for (const r of [one, two]) {
+      expect(r.output.length).toBe(1000);
+      expect(r.plainOutput.length).toBe(1000);
+      expect(relDiff(r.plainOutput, r.output)).toBeLessThanOrEqual(1e-5);
+    }
+    expect(relDiff(one.output, two.output)).toBeLessThanOrEqual(1e-5);
+    expect(relDiff(one.plainOutput, two.output)).toBeLessThanOrEqual(1e-5);
+  });
+
+  it('sizes the kernels\' pool by kernelThreads, apart from tfjs\' own threads', async () => {
+    const one = await check('threads=1');
+    const own = await check('threads=1&kernelThreads=2');
+    expect(own.info.threadsCount).toBe(1);
+    expect(own.info.kernelThreads).toBe(2);
+    expect(own.kernelStats.chunks[1]).toBeGreaterThan(0);
+    const off = await check('threads=2&kernelThreads=1');
+    expect(off.info.threadsCount).toBe(2);
+    expect(off.info.kernelThreads).toBe(1);
+    expect(off.kernelStats.chunks).toEqual([]);
+    expect(relDiff(one.output, own.output)).toBeLessThanOrEqual(1e-5);
+    expect(relDiff(one.output, off.output)).toBeLessThanOrEqual(1e-5);
+  });
+
   it('still runs, on one thread, without cross-origin isolation', async () => {
     const one = await check('threads=1');
     const plain = await check('threads=2&coi=0');
     expect(plain.info.crossOriginIsolated).toBe(false);
     expect(plain.info.threads).toBe(false);
     expect(plain.info.threadsCount).toBe(1);
+    expect(plain.info.kernelThreads).toBe(1);
     expect(relDiff(one.output, plain.output)).toBeLessThanOrEqual(1e-5);
   });
 });

@@ -10,6 +10,8 @@
 // follow the plain tfjs-op path: hardswish(x) = x · (min(max(x + 3, 0), 6) / 6).
 
 
+import { threadSlot } from './thread-slot';
+
 const ZERO4: v128 = f32x4.splat(0);
 const THREE4: v128 = f32x4.splat(3);
 const SIX4: v128 = f32x4.splat(6);
@@ -35,15 +37,15 @@ const SIX4: v128 = f32x4.splat(6);
   return v;
 }
 
-/** out[i] = act(x[i]) for n floats (in place when out == x). */
-export function activation(x: usize, out: usize, n: i32, act: i32): void {
-  let i = 0;
-  for (; i + 8 <= n; i += 8) {
+/** out[i] = act(x[i]) for the n floats, elements [i0, i1) of them (in place when out == x). */
+export function activation(x: usize, out: usize, n: i32, act: i32, i0: i32, i1: i32): void {
+  let i = i0;
+  for (; i + 8 <= i1; i += 8) {
     const o = <usize>i << 2;
     v128.store(out + o, act4(v128.load(x + o), act));
     v128.store(out + o, act4(v128.load(x + o, 16), act), 16);
   }
-  for (; i < n; i++) {
+  for (; i < i1; i++) {
     const o = <usize>i << 2;
     store<f32>(out + o, act1(load<f32>(x + o), act));
   }
@@ -52,86 +54,95 @@ export function activation(x: usize, out: usize, n: i32, act: i32): void {
 /**
  * MobileNetV3's squeeze-and-excitation in one call, per image of `[P pixels, C channels]`:
  * pooled = mean over pixels; hidden = relu(pooled · w1 + b1) (w1 `[C][S]`); gate =
- * hardsigmoid(hidden · w2 + b2) (w2 `[S][C]`); out = x · gate. `scratch` holds 2C + S floats.
+ * hardsigmoid(hidden · w2 + b2) (w2 `[S][C]`); out = x · gate. `scratch` holds n(2C + S) floats.
+ * The steps are exported too (meanPixels, seFc1, seFc2, scaleChannels), each with a range of its
+ * outputs, so that they can be split across threads.
  */
 export function squeezeExcite(
   x: usize, w1: usize, b1: usize, w2: usize, b2: usize, out: usize, scratch: usize,
   n: i32, p: i32, c: i32, s: i32,
 ): void {
   const pooled = scratch;
-  const gate = scratch + (<usize>c << 2);
-  const hidden = gate + (<usize>c << 2);
-  const c4 = c & ~3;
-  const rowBytes = <usize>c << 2;
-  for (let b = 0; b < n; b++) {
-    const xb = x + <usize>b * <usize>p * rowBytes;
-    const ob = out + <usize>b * <usize>p * rowBytes;
-    // mean over pixels
-    for (let j = 0; j < c; j++) store<f32>(pooled + (<usize>j << 2), 0);
-    for (let q = 0; q < p; q++) {
-      const row = xb + <usize>q * rowBytes;
-      let j = 0;
-      for (; j < c4; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(pooled + o, f32x4.add(v128.load(pooled + o), v128.load(row + o)));
-      }
-      for (; j < c; j++) {
-        const o = <usize>j << 2;
-        store<f32>(pooled + o, load<f32>(pooled + o) + load<f32>(row + o));
-      }
-    }
-    for (let j = 0; j < c; j++) store<f32>(pooled + (<usize>j << 2), load<f32>(pooled + (<usize>j << 2)) / <f32>p);
-    // fc1 + relu
-    const s4 = s & ~3;
-    for (let k = 0; k < s; k++) store<f32>(hidden + (<usize>k << 2), load<f32>(b1 + (<usize>k << 2)));
+  const gate = pooled + ((<usize>n * <usize>c) << 2);
+  const hidden = gate + ((<usize>n * <usize>c) << 2);
+  meanPixels(x, pooled, n, p, c, 0, c);
+  seFc1(pooled, w1, b1, hidden, n, c, s, 0, s);
+  seFc2(hidden, w2, b2, gate, n, c, s, 0, c);
+  scaleChannels(x, gate, out, n, p, c, 0, n * p);
+}
+
+/**
+ * The first layer of the excitation: hidden `[n][S]` = relu(pooled · w1 + b1) for pooled
+ * `[n][C]`, w1 `[C][S]`; outputs [k0, k1) of the S.
+ */
+export function seFc1(pooled: usize, w1: usize, b1: usize, hidden: usize, n: i32, c: i32, s: i32, k0: i32, k1: i32): void {
+  const k4 = k0 + ((k1 - k0) & ~3);
+  for (let b = 0; b < n; b++, pooled += <usize>c << 2, hidden += <usize>s << 2) {
+    for (let k = k0; k < k1; k++) store<f32>(hidden + (<usize>k << 2), load<f32>(b1 + (<usize>k << 2)));
     for (let j = 0; j < c; j++) {
       const pj = f32x4.splat(load<f32>(pooled + (<usize>j << 2)));
       const pjs = load<f32>(pooled + (<usize>j << 2));
       const wrow = w1 + <usize>j * (<usize>s << 2);
-      let k = 0;
-      for (; k < s4; k += 4) {
+      let k = k0;
+      for (; k < k4; k += 4) {
         const o = <usize>k << 2;
         v128.store(hidden + o, f32x4.add(v128.load(hidden + o), f32x4.mul(pj, v128.load(wrow + o))));
       }
-      for (; k < s; k++) {
+      for (; k < k1; k++) {
         const o = <usize>k << 2;
         store<f32>(hidden + o, load<f32>(hidden + o) + pjs * load<f32>(wrow + o));
       }
     }
-    for (let k = 0; k < s; k++) {
+    for (let k = k0; k < k1; k++) {
       const v = load<f32>(hidden + (<usize>k << 2));
       store<f32>(hidden + (<usize>k << 2), v > 0 ? v : 0);
     }
-    // fc2 + hardsigmoid
-    for (let j = 0; j < c; j++) store<f32>(gate + (<usize>j << 2), load<f32>(b2 + (<usize>j << 2)));
+  }
+}
+
+/**
+ * The second layer of the excitation: gate `[n][C]` = hardsigmoid(hidden · w2 + b2) for hidden
+ * `[n][S]`, w2 `[S][C]`; outputs [j0, j1) of the C.
+ */
+export function seFc2(hidden: usize, w2: usize, b2: usize, gate: usize, n: i32, c: i32, s: i32, j0: i32, j1: i32): void {
+  const j4 = j0 + ((j1 - j0) & ~3);
+  const rowBytes = <usize>c << 2;
+  for (let b = 0; b < n; b++, hidden += <usize>s << 2, gate += rowBytes) {
+    for (let j = j0; j < j1; j++) store<f32>(gate + (<usize>j << 2), load<f32>(b2 + (<usize>j << 2)));
     for (let k = 0; k < s; k++) {
       const hk = f32x4.splat(load<f32>(hidden + (<usize>k << 2)));
       const hks = load<f32>(hidden + (<usize>k << 2));
       const wrow = w2 + <usize>k * rowBytes;
-      let j = 0;
-      for (; j < c4; j += 4) {
+      let j = j0;
+      for (; j < j4; j += 4) {
         const o = <usize>j << 2;
         v128.store(gate + o, f32x4.add(v128.load(gate + o), f32x4.mul(hk, v128.load(wrow + o))));
       }
-      for (; j < c; j++) {
+      for (; j < j1; j++) {
         const o = <usize>j << 2;
         store<f32>(gate + o, load<f32>(gate + o) + hks * load<f32>(wrow + o));
       }
     }
-    for (let j = 0; j < c; j++) store<f32>(gate + (<usize>j << 2), act1(load<f32>(gate + (<usize>j << 2)), 4));
-    // scale
-    for (let q = 0; q < p; q++) {
-      const row = xb + <usize>q * rowBytes;
-      const orow = ob + <usize>q * rowBytes;
-      let j = 0;
-      for (; j < c4; j += 4) {
-        const o = <usize>j << 2;
-        v128.store(orow + o, f32x4.mul(v128.load(row + o), v128.load(gate + o)));
-      }
-      for (; j < c; j++) {
-        const o = <usize>j << 2;
-        store<f32>(orow + o, load<f32>(row + o) * load<f32>(gate + o));
-      }
+    for (let j = j0; j < j1; j++) store<f32>(gate + (<usize>j << 2), act1(load<f32>(gate + (<usize>j << 2)), 4));
+  }
+}
+
+/** out = x · gate, x `[n][p][C]`, gate `[n][C]`: pixel rows [r0, r1) of the n·p. */
+export function scaleChannels(x: usize, gate: usize, out: usize, n: i32, p: i32, c: i32, r0: i32, r1: i32): void {
+  const rowBytes = <usize>c << 2;
+  const c4 = c & ~3;
+  for (let r = r0; r < r1; r++) {
+    const g = gate + <usize>(r / p) * rowBytes;
+    const row = x + <usize>r * rowBytes;
+    const orow = out + <usize>r * rowBytes;
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const o = <usize>j << 2;
+      v128.store(orow + o, f32x4.mul(v128.load(row + o), v128.load(g + o)));
+    }
+    for (; j < c; j++) {
+      const o = <usize>j << 2;
+      store<f32>(orow + o, load<f32>(row + o) * load<f32>(g + o));
     }
   }
 }
@@ -225,15 +236,18 @@ function dwPixels(
 export function depthwise(
   x: usize, w: usize, bias: usize, out: usize,
   n: i32, h: i32, wd: i32, c: i32,
-  k: i32, stride: i32, dil: i32, pad: i32, oh: i32, ow: i32, act: i32,
+  k: i32, stride: i32, dil: i32, pad: i32, oh: i32, ow: i32, act: i32, r0: i32, r1: i32,
 ): void {
   const rowBytes = <usize>c << 2;
   const dx = <usize>dil * rowBytes;
   const dy = <usize>dil * <usize>wd * rowBytes;
   const wdy = <usize>k * rowBytes;
-  for (let b = 0; b < n; b++) {
+  // output rows [r0, r1) of the n·oh
+  for (let row = r0; row < r1; row++) {
+    const b = row / oh;
+    const oy = row - b * oh;
     const xb = x + <usize>b * <usize>h * <usize>wd * rowBytes;
-    for (let oy = 0; oy < oh; oy++) {
+    {
       const iy0 = oy * stride - pad;
       let kyLo = 0;
       while (kyLo < k && iy0 + kyLo * dil < 0) kyLo++;
@@ -294,6 +308,11 @@ export function depthwise(
 const MC: i32 = 128;
 const KC: i32 = 256;
 
+/** Bytes of tap lists `conv` needs per thread for a k×k kernel: (MC/4) tiles × (1 + 5·k·k) words. */
+export function convTableBytes(k: i32): i32 {
+  return (MC >> 2) * (1 + 5 * k * k) * 4;
+}
+
 /**
  * Convolution with groups = 1 (any kernel size, stride, dilation, symmetric padding) as a GEMM
  * over output pixels: `out = act(conv(x) + bias) + res`; 1x1 convolutions and linear layers (one
@@ -305,9 +324,9 @@ const KC: i32 = 256;
  * Taps that fall in the padding are skipped, not multiplied by zeros: a tile's tap list holds
  * only taps inside the input for at least one of its pixels (the others read `zero`, a row of
  * ci zeros). That is what makes DeepLabV3's atrous convolutions cheap: at dilation 36 on a
- * 33×33 map only the centre tap is ever inside. `table` is scratch for the tap lists:
- * `(MC/4) · (1 + 5·k·k)` words. Only output pixels [p0, p1) are computed (p0 a multiple of 4),
- * so threads can share one call.
+ * 33×33 map only the centre tap is ever inside. `table` is scratch for the tap lists, one slice of
+ * `convTableBytes(k)` per pool thread. Only output pixels [p0, p1) are computed (p0 a multiple of
+ * 4), so threads can share one call.
  */
 export function conv(
   x: usize, w: usize, bias: usize, res: usize, out: usize, zero: usize, table: usize,
@@ -315,6 +334,7 @@ export function conv(
   k: i32, stride: i32, dil: i32, pad: i32, act: i32, p0: i32, p1: i32,
 ): void {
   const kk = k * k;
+  table += <usize>threadSlot * <usize>convTableBytes(k);
   const inRow = <usize>ci << 2;
   const outRow = <usize>co << 2;
   const tapBytes = <usize>ci << 5;
@@ -524,35 +544,28 @@ export function conv(
   storeN(p + 16, v1, lanes - n0);
 }
 
-/** Global average pooling: out `[n][c]` = mean over the `p` pixels of x `[n][p][c]`. */
-export function meanPixels(x: usize, out: usize, n: i32, p: i32, c: i32): void {
+/**
+ * Global average pooling: out `[n][c]` = mean over the `p` pixels of x `[n][p][c]`, channels
+ * [c0, c1). Sums row by row into `out` (each channel in pixel order), then divides.
+ */
+export function meanPixels(x: usize, out: usize, n: i32, p: i32, c: i32, c0: i32, c1: i32): void {
   const rowBytes = <usize>c << 2;
-  const c4 = c & ~3;
-  const fp = <f32>p;
+  const fp = f32x4.splat(<f32>p);
+  const lo = <usize>c0 << 2;
+  const lo4 = (<usize>c0 + <usize>((c1 - c0) & ~3)) << 2;
+  const hi = <usize>c1 << 2;
   for (let b = 0; b < n; b++) {
-    const xb = x + <usize>b * <usize>p * rowBytes;
     const ob = out + <usize>b * rowBytes;
-    let j = 0;
-    for (; j < c4; j += 4) {
-      const jo = <usize>j << 2;
-      let a: v128 = ZERO4;
-      let xp = xb + jo;
-      for (let q = 0; q < p; q++) {
-        a = f32x4.add(a, v128.load(xp));
-        xp += rowBytes;
-      }
-      v128.store(ob + jo, f32x4.div(a, f32x4.splat(fp)));
+    let row = x + <usize>b * <usize>p * rowBytes;
+    for (let o = lo; o < hi; o += 4) store<f32>(ob + o, 0);
+    for (let q = 0; q < p; q++, row += rowBytes) {
+      let o = lo;
+      for (; o < lo4; o += 16) v128.store(ob + o, f32x4.add(v128.load(ob + o), v128.load(row + o)));
+      for (; o < hi; o += 4) store<f32>(ob + o, load<f32>(ob + o) + load<f32>(row + o));
     }
-    for (; j < c; j++) {
-      const jo = <usize>j << 2;
-      let a: f32 = 0;
-      let xp = xb + jo;
-      for (let q = 0; q < p; q++) {
-        a += load<f32>(xp);
-        xp += rowBytes;
-      }
-      store<f32>(ob + jo, a / fp);
-    }
+    let o = lo;
+    for (; o < lo4; o += 16) v128.store(ob + o, f32x4.div(v128.load(ob + o), fp));
+    for (; o < hi; o += 4) store<f32>(ob + o, load<f32>(ob + o) / <f32>p);
   }
 }
 

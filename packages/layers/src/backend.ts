@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { getThreadsCount, setThreadsCount, setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
-import { prepareFastKernels } from './kernels/fast.js';
+import { getKernelThreadStats, prepareFastKernels } from './kernels/fast.js';
 
 export type BackendName = 'wasm' | 'cpu';
 
@@ -23,6 +23,12 @@ export interface BackendOptions {
    * `BackendInfo.threadsCount` for what it got.
    */
   threads?: number;
+  /**
+   * Threads our fused kernels split their work over (the calling thread and a pool of Web Workers
+   * on the backend's shared memory), up to 8; default: the backend's `threadsCount`. 1 keeps them
+   * on the calling thread. Only with the threaded build (see `BackendInfo.kernelThreads`).
+   */
+  kernelThreads?: number;
 }
 
 export interface BackendInfo {
@@ -33,6 +39,12 @@ export interface BackendInfo {
   threadsCount: number;
   /** Whether our fused WASM SIMD kernels loaded (used while the kernel mode is `fast`). */
   fastKernels: boolean;
+  /**
+   * Threads our fused kernels split their work over: with the threaded build, `kernelThreads`
+   * asked for (default `threadsCount`) when their worker pool started; 1 otherwise (they then
+   * run on the calling thread).
+   */
+  kernelThreads: number;
 }
 
 export const BACKENDS: readonly BackendName[] = ['wasm', 'cpu'];
@@ -59,6 +71,9 @@ export async function setupBackend(options: BackendOptions = {}): Promise<Backen
       if (!Number.isInteger(options.threads) || options.threads < 1) throw new Error(`threads must be a positive integer, got ${options.threads}`);
       setThreadsCount(options.threads);
     }
+    if (options.kernelThreads !== undefined && (!Number.isInteger(options.kernelThreads) || options.kernelThreads < 1 || options.kernelThreads > 8)) {
+      throw new Error(`kernelThreads must be an integer from 1 to 8, got ${options.kernelThreads}`);
+    }
   }
   // Threads need the threaded build, i.e. a cross-origin isolated browser page (never Node).
   const isolated = (globalThis as { crossOriginIsolated?: boolean }).crossOriginIsolated === true;
@@ -73,7 +88,8 @@ export async function setupBackend(options: BackendOptions = {}): Promise<Backen
   await tf.ready();
   const threadsCount = backend === 'wasm' ? Math.max(1, getThreadsCount()) : 1;
   // Our WASM SIMD kernels share the backend's memory; compiled here, asynchronously, as browsers want.
-  const fastKernels = backend === 'wasm' && (await prepareFastKernels());
+  const fastKernels = backend === 'wasm' && (await prepareFastKernels(options.kernelThreads ?? threadsCount));
+  const kernelThreads = fastKernels ? getKernelThreadStats().threads : 1;
   const env = tf.env();
   return {
     backend,
@@ -81,6 +97,7 @@ export async function setupBackend(options: BackendOptions = {}): Promise<Backen
     threads: backend === 'wasm' && env.getBool('WASM_HAS_MULTITHREAD_SUPPORT'),
     threadsCount,
     fastKernels,
+    kernelThreads,
   };
 }
 

@@ -1,9 +1,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { runSplit } from './kernel-pool.js';
 import { Mnv3Conv2d } from './names.js';
 import { ACT_CODE, addressOf, kernelsFor, scratch, zeros, type ActCodeName, type WasmBackendLike } from './wasm-module.js';
-
-/** Pixels per chunk of assembly/kernels.ts `conv` (its MC): sizes the tap-list scratch. */
-const CONV_CHUNK_PIXELS = 128;
 
 /**
  * Convolution with groups = 1 and bias, activation and an optional residual fused:
@@ -36,16 +34,18 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   if (residual && residual.shape.join() !== outShape.join()) {
     throw new Error(`${Mnv3Conv2d}: residual [${residual.shape}] does not match output [${outShape}]`);
   }
-  const kernels = kernelsFor(be)!;
+  const l = kernelsFor(be)!;
   const out = be.makeOutput(outShape, 'float32');
-  const table = scratch(be, kernels, (CONV_CHUNK_PIXELS / 4) * (1 + 5 * k * k) * 4);
-  kernels.exports.conv(
+  // Tap lists: one slice per thread that may run a part of the call.
+  const table = scratch(be, l, l.exports.convTableBytes(k) * (l.pool?.threads ?? 1));
+  const p = n * oh * ow;
+  const args = [
     addressOf(be, x),
     addressOf(be, filter),
     bias ? addressOf(be, bias) : 0,
     residual ? addressOf(be, residual) : 0,
     addressOf(be, out),
-    zeros(be, kernels, ci * 4),
+    zeros(be, l, ci * 4),
     table,
     h,
     w,
@@ -58,9 +58,9 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     dilation,
     pad,
     ACT_CODE[activation],
-    0,
-    n * oh * ow,
-  );
+  ];
+  // Split over output pixels (GEMM rows) in multiples of the 4-pixel tile; ~4 multiply-adds per ns.
+  runSplit(l.exports, l.pool, 'conv', args, p, 4, (p * ci * co * k * k) / 4);
   return out;
 };
 

@@ -1,5 +1,6 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { Mnv3DepthwiseConv2d } from './names.js';
+import { runSplit } from './kernel-pool.js';
 import { ACT_CODE, addressOf, kernelsFor, type ActCodeName, type WasmBackendLike } from './wasm-module.js';
 
 /**
@@ -20,23 +21,10 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const ow = Math.floor((w + 2 * pad - span) / stride) + 1;
   if (oh < 1 || ow < 1) throw new Error(`${Mnv3DepthwiseConv2d}: input [${x.shape}] is too small for kernel ${k}, dilation ${dilation}, padding ${pad}`);
   const out = be.makeOutput([n, oh, ow, c], 'float32');
-  kernelsFor(be)!.exports.depthwise(
-    addressOf(be, x),
-    addressOf(be, filter),
-    bias ? addressOf(be, bias) : 0,
-    addressOf(be, out),
-    n,
-    h,
-    w,
-    c,
-    k,
-    stride,
-    dilation,
-    pad,
-    oh,
-    ow,
-    ACT_CODE[activation],
-  );
+  const l = kernelsFor(be)!;
+  const args = [addressOf(be, x), addressOf(be, filter), bias ? addressOf(be, bias) : 0, addressOf(be, out), n, h, w, c, k, stride, dilation, pad, oh, ow, ACT_CODE[activation]];
+  // Split over output rows (n·oh); ~2 multiply-adds per ns.
+  runSplit(l.exports, l.pool, 'depthwise', args, n * oh, 1, (n * oh * ow * c * k * k) / 2);
   return out;
 };
 

@@ -1,5 +1,6 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { Mnv3SqueezeExcite } from './names.js';
+import { runSplit } from './kernel-pool.js';
 import { addressOf, kernelsFor, scratch, type WasmBackendLike } from './wasm-module.js';
 
 /**
@@ -17,20 +18,22 @@ const kernelFunc = ({ inputs, backend }: Parameters<KernelFunc>[0]): TensorInfo 
   }
   const out = be.makeOutput([...x.shape], 'float32');
   const l = kernelsFor(be)!;
-  const tmp = scratch(be, l, (2 * c + s) * 4);
-  l.exports.squeezeExcite(
-    addressOf(be, x),
-    addressOf(be, w1),
-    addressOf(be, b1),
-    addressOf(be, w2),
-    addressOf(be, b2),
-    addressOf(be, out),
-    tmp,
-    n,
-    h * w,
-    c,
-    s,
-  );
+  const p = h * w;
+  // pooled [n][C], gate [n][C], hidden [n][S]
+  const tmp = scratch(be, l, n * (2 * c + s) * 4);
+  const [xa, oa] = [addressOf(be, x), addressOf(be, out)];
+  const [w1a, b1a, w2a, b2a] = [addressOf(be, w1), addressOf(be, b1), addressOf(be, w2), addressOf(be, b2)];
+  if (!l.pool) {
+    l.exports.squeezeExcite(xa, w1a, b1a, w2a, b2a, oa, tmp, n, p, c, s);
+  } else {
+    // The same steps, split: pooling over channels, the two layers over their outputs, scaling over pixels.
+    const gate = tmp + n * c * 4;
+    const hidden = gate + n * c * 4;
+    runSplit(l.exports, l.pool, 'meanPixels', [xa, tmp, n, p, c], c, 4, (n * p * c) / 3);
+    runSplit(l.exports, l.pool, 'seFc1', [tmp, w1a, b1a, hidden, n, c, s], s, 4, (n * c * s) / 2);
+    runSplit(l.exports, l.pool, 'seFc2', [hidden, w2a, b2a, gate, n, c, s], c, 4, (n * c * s) / 2);
+    runSplit(l.exports, l.pool, 'scaleChannels', [xa, gate, oa, n, p, c], n * p, 1, (n * p * c) / 2);
+  }
   return out;
 };
 

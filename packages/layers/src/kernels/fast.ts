@@ -6,7 +6,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { registerAllKernels } from './register-all-kernels.js';
-import { kernelsFor, prepareKernels, type WasmBackendLike } from './wasm-module.js';
+import { kernelThreadsFor, kernelsFor, loadedFor, prepareKernels, type WasmBackendLike } from './wasm-module.js';
 
 export type KernelMode = 'plain' | 'fast';
 export const KERNEL_MODES: readonly KernelMode[] = ['plain', 'fast'];
@@ -51,12 +51,13 @@ export function fastBackend(): WasmBackendLike | null {
 
 /**
  * Loads the kernels into the current wasm backend ahead of time, asynchronously (browsers refuse
- * to compile modules over 4 KB synchronously on the main thread). `setupBackend` calls it.
- * Returns whether the fast path is available.
+ * to compile modules over 4 KB synchronously on the main thread). `setupBackend` calls it, with
+ * the backend's thread count: in tfjs' threaded build the kernels' work is then split over that
+ * many threads (see `getKernelThreadStats`). Returns whether the fast path is available.
  */
-export async function prepareFastKernels(): Promise<boolean> {
+export async function prepareFastKernels(threads = 1): Promise<boolean> {
   if (tf.getBackend() !== 'wasm') return false;
-  const ok = await prepareKernels(tf.backend() as unknown as WasmBackendLike);
+  const ok = await prepareKernels(tf.backend() as unknown as WasmBackendLike, threads);
   if (ok && !registered) {
     registerAllKernels();
     registered = true;
@@ -67,4 +68,24 @@ export async function prepareFastKernels(): Promise<boolean> {
 /** Runs one of our kernels (or a tfjs one) directly, without the op wrappers. */
 export function runKernel<T extends tf.Tensor>(name: string, inputs: tf.NamedTensorMap, attrs: Record<string, unknown> = {}): T {
   return tf.engine().runKernel(name, inputs, attrs as tf.NamedAttrMap) as T;
+}
+
+export interface KernelThreadStats {
+  /** Threads our kernels' work is split over (the calling thread included; 1: no pool). */
+  threads: number;
+  /** Chunks of kernel work each thread ran since the pool started (index 0: the calling thread). */
+  chunks: number[];
+  /** Pool workers asleep now (they sleep after a short spin once there is no kernel work). */
+  sleeping: number;
+}
+
+/**
+ * How our fast kernels use threads on the current backend: for diagnostics and tests (e.g. that
+ * the pool's workers did run chunks). `{ threads: 1, chunks: [], sleeping: 0 }` without a pool.
+ */
+export function getKernelThreadStats(): KernelThreadStats {
+  if (tf.getBackend() !== 'wasm') return { threads: 1, chunks: [], sleeping: 0 };
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const pool = loadedFor(backend)?.pool;
+  return { threads: kernelThreadsFor(backend), chunks: pool ? Array.from(pool.stats.subarray(0, pool.threads)) : [], sleeping: pool?.sleeping() ?? 0 };
 }

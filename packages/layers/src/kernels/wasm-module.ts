@@ -5,13 +5,21 @@
  * Memory object, and no JS view of it is kept.
  */
 import { WASM_BASE64, WASM_SHARED_BASE64 } from './wasm-binary.generated.js';
+import { startPool, type KernelPool } from './kernel-pool.js';
 
-/** The exports of assembly/kernels.ts. Pointers are byte offsets into the tfjs heap. */
+/**
+ * The exports of assembly/kernels.ts. Pointers are byte offsets into the tfjs heap. The trailing
+ * (lo, hi) of a kernel is the range of its work units to compute (see kernel-pool.ts).
+ */
 export interface KernelExports {
-  activation(x: number, out: number, n: number, act: number): void;
+  activation(x: number, out: number, n: number, act: number, i0: number, i1: number): void;
   bilinearGather(table: number, cells: number, bases: number, out: number, c: number, cStride: number): void;
+  convTableBytes(k: number): number;
   squeezeExcite(x: number, w1: number, b1: number, w2: number, b2: number, out: number, scratch: number, n: number, p: number, c: number, s: number): void;
-  meanPixels(x: number, out: number, n: number, p: number, c: number): void;
+  seFc1(pooled: number, w1: number, b1: number, hidden: number, n: number, c: number, s: number, k0: number, k1: number): void;
+  seFc2(hidden: number, w2: number, b2: number, gate: number, n: number, c: number, s: number, j0: number, j1: number): void;
+  scaleChannels(x: number, gate: number, out: number, n: number, p: number, c: number, r0: number, r1: number): void;
+  meanPixels(x: number, out: number, n: number, p: number, c: number, c0: number, c1: number): void;
   conv(
     x: number,
     w: number,
@@ -50,6 +58,8 @@ export interface KernelExports {
     oh: number,
     ow: number,
     act: number,
+    r0: number,
+    r1: number,
   ): void;
 }
 
@@ -57,6 +67,7 @@ export interface KernelExports {
 export interface WasmBackendLike {
   /** `asm.memory`: the memory the single-threaded builds export; `wasmMemory`: the shared one the threaded build imports. */
   wasm: { asm?: { memory?: WebAssembly.Memory }; wasmMemory?: WebAssembly.Memory; _malloc(bytes: number): number; _free(ptr: number): void };
+  dispose?(): void;
   dataIdMap: { get(dataId: object): { memoryOffset: number } | undefined };
   makeOutput(shape: number[], dtype: 'float32'): { dataId: object; shape: number[]; dtype: 'float32' };
 }
@@ -91,12 +102,14 @@ interface Region {
   bytes: number;
 }
 
-interface Loaded {
+export interface Loaded {
   exports: KernelExports;
   memory: WebAssembly.Memory;
   scratch: Region;
   /** Zero-filled, read-only for the kernels. */
   zeros: Region;
+  /** Workers sharing the kernels' work (tfjs' threaded build, more than one thread), else null. */
+  pool: KernelPool | null;
 }
 
 /** Compiled modules by memory kind: `plain` imports an unshared memory, `shared` a shared one. */
@@ -121,7 +134,13 @@ function variantOf(memory: WebAssembly.Memory): Variant {
 }
 
 function record(backend: WasmBackendLike, instance: WebAssembly.Instance, memory: WebAssembly.Memory): Loaded {
-  const l: Loaded = { exports: instance.exports as unknown as KernelExports, memory, scratch: { ptr: 0, bytes: 0 }, zeros: { ptr: 0, bytes: 0 } };
+  const l: Loaded = {
+    exports: instance.exports as unknown as KernelExports,
+    memory,
+    scratch: { ptr: 0, bytes: 0 },
+    zeros: { ptr: 0, bytes: 0 },
+    pool: null,
+  };
   loaded.set(backend, l);
   return l;
 }
@@ -129,9 +148,54 @@ function record(backend: WasmBackendLike, instance: WebAssembly.Instance, memory
 /**
  * Compiles and instantiates the kernels for a wasm backend asynchronously (browsers refuse
  * synchronous compilation of modules over 4 KB on the main thread). Resolves to false where that
- * is impossible (e.g. no WASM SIMD): the layers then keep to the plain tfjs ops.
+ * is impossible (e.g. no WASM SIMD): the layers then keep to the plain tfjs ops. With `threads`
+ * > 1 and a shared memory (tfjs' threaded build), also starts the pool that splits the kernels'
+ * work over that many threads (see kernel-pool.ts; without it they run on the calling thread).
  */
-export function prepareKernels(backend: WasmBackendLike): Promise<boolean> {
+export async function prepareKernels(backend: WasmBackendLike, threads = 1): Promise<boolean> {
+  if (!(await instantiate(backend))) return false;
+  const l = loaded.get(backend)!;
+  const memory = memoryOf(backend);
+  const module = compiled[variantOf(memory)];
+  if (threads > 1 && !l.pool && module) {
+    let p = poolStarts.get(backend);
+    if (!p) {
+      p = startPool(backend, l.exports, module, memory, threads).catch(() => null);
+      poolStarts.set(backend, p);
+    }
+    const pool = await p;
+    poolStarts.delete(backend);
+    if (pool && !l.pool) {
+      l.pool = pool;
+      stopPoolOnDispose(backend, l);
+    }
+  }
+  return true;
+}
+
+const poolStarts = new WeakMap<object, Promise<KernelPool | null>>();
+
+/** The pool's workers end with the backend (tfjs calls `dispose` on `removeBackend`). */
+function stopPoolOnDispose(backend: WasmBackendLike, l: Loaded): void {
+  const dispose = backend.dispose;
+  backend.dispose = function (this: WasmBackendLike) {
+    l.pool?.stop();
+    l.pool = null;
+    dispose?.call(this);
+  };
+}
+
+/** The loaded kernels of a backend, if any (never loads them). */
+export function loadedFor(backend: WasmBackendLike): Loaded | undefined {
+  return loaded.get(backend);
+}
+
+/** Threads our kernels run on for this backend (1 without a pool). */
+export function kernelThreadsFor(backend: WasmBackendLike): number {
+  return loaded.get(backend)?.pool?.threads ?? 1;
+}
+
+function instantiate(backend: WasmBackendLike): Promise<boolean> {
   if (loaded.has(backend)) return Promise.resolve(true);
   if (failed.has(backend)) return Promise.resolve(false);
   let p = pending.get(backend);
