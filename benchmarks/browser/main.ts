@@ -81,7 +81,7 @@ async function setup(): Promise<PageInfo> {
       'tfjs-backend-wasm-simd.wasm': wasmSimd,
       'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
     },
-    threads,
+    threads: params.has('tfjsThreads') ? Number(params.get('tfjsThreads')) : threads,
     ...(params.has('kernelThreads') ? { kernelThreads: Number(params.get('kernelThreads')) } : {}),
   });
   const page: PageInfo = {
@@ -186,6 +186,8 @@ async function benchModel(model: string, runs: number, warmup: number): Promise<
   const samples = await interleaved(candidates, {
     warmup,
     runs,
+    lead: Number(params.get('lead') ?? 0),
+    block: Number(params.get('block') ?? 1),
     onRound: (r, total) => {
       if (r === total || r % 10 === 0) log(`${model}: round ${r}/${total}`);
     },

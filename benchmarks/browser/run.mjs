@@ -6,7 +6,7 @@
 // <!-- browser-results --> marker; the Node pipeline's section before it is left as is).
 //
 //   pnpm --filter @mnv3/benchmarks bench:browser [--models a,b] [--threads 1,2] [--runs 30] [--warmup 5]
-//     [--kernel-threads N] [--note "…"]
+//     [--kernel-threads N] [--lead N] [--block N] [--note "…"]
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -31,6 +31,11 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     /** Threads of our kernels' pool (default: as many as `--threads`); 1 turns the pool off. */
     'kernel-threads': { type: 'string' },
+    /** Threads of tfjs' own XNNPACK pool (default: as many as `--threads`). */
+    'tfjs-threads': { type: 'string' },
+    /** Per round and runtime: untimed runs, then timed runs whose median is the round's sample (see README). */
+    lead: { type: 'string', default: '3' },
+    block: { type: 'string', default: '5' },
     out: { type: 'string', default: join(HERE, '..') },
     python: { type: 'string', default: process.env.MNV3_PYTHON ?? '/usr/bin/python3' },
     'no-build': { type: 'boolean', default: false },
@@ -88,7 +93,10 @@ function renderSection(report) {
     `(${report.browser}) with playwright-core. mnv3 (tfjs-wasm SIMD, threaded build, our fused kernels: ` +
     `${info?.fastKernels ? 'on' : 'off'}) and ONNX Runtime Web (WASM SIMD, threaded) run the same TorchVision weights ` +
     `(\`weights.pth\` / \`model.onnx\` as above) on the same input, with the same thread count, interleaved round by round ` +
-    `in one page: ${report.runs} runs after ${report.warmup} warm-up rounds. The ratio is mnv3 / ORT-Web per round ` +
+    `in one page: ${report.runs} rounds after ${report.warmup} warm-up rounds; in each round each runtime makes ` +
+    `${report.lead} untimed runs, then ${report.block} timed runs whose median is its sample for the round (both ` +
+    `runtimes' thread pools spin for a while after a run; on 2 cores ORT-Web's, spinning for milliseconds, would ` +
+    `otherwise take a core from the first runs of the other). The ratio is mnv3 / ORT-Web per round ` +
     `(median, min–max over rounds; below 1 means mnv3 is faster). The goal is ≤ 0.7 with threads. ` +
     `"threads (reached, our kernels)": asked for; what \`setupBackend({ threads })\` got from tfjs ` +
     `(\`getThreadsCount()\`); the threads our fused kernels split their work over (\`BackendInfo.kernelThreads\`). ` +
@@ -121,6 +129,8 @@ const report = {
   browser: browser.version(),
   runs: Number(values.runs),
   warmup: Number(values.warmup),
+  lead: Number(values.lead),
+  block: Number(values.block),
   runs_by_threads: [],
 };
 try {
@@ -128,6 +138,9 @@ try {
     console.error(`threads ${threads}: ${models.join(', ')}`);
     const q = new URLSearchParams({ models: models.join(','), threads: String(threads), runs: values.runs, warmup: values.warmup });
     if (values['kernel-threads']) q.set('kernelThreads', values['kernel-threads']);
+    q.set('lead', values.lead);
+    q.set('block', values.block);
+    if (values['tfjs-threads']) q.set('tfjsThreads', values['tfjs-threads']);
     const state = await runPage(browser, `${server.url}/?${q}`, 3_600_000);
     if (!state.info.crossOriginIsolated) throw new Error('the page is not cross-origin isolated');
     if (state.info.threadsCount !== threads) console.error(`warning: asked for ${threads} threads, tfjs-wasm has ${state.info.threadsCount}`);

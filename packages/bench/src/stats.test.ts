@@ -23,4 +23,20 @@ describe('interleaved', () => {
     expect(result.get('a')).toHaveLength(3);
     expect(result.get('b')).toEqual([7, 7, 7]);
   });
+
+  it('with lead and block: untimed runs first, then the median of the timed block per round', async () => {
+    const order: string[] = [];
+    let n = 0;
+    // b reports 1, 2, 3, … per call: its lead run's time (1) is never recorded.
+    const result = await interleaved(
+      [
+        { name: 'a', run: async () => (order.push('a'), 5) },
+        { name: 'b', run: async () => (order.push('b'), ++n) },
+      ],
+      { warmup: 0, runs: 2, lead: 1, block: 3 },
+    );
+    expect(order).toEqual(['a', 'a', 'a', 'a', 'b', 'b', 'b', 'b', 'b', 'b', 'b', 'b', 'a', 'a', 'a', 'a']);
+    expect(result.get('a')).toEqual([5, 5]);
+    expect(result.get('b')).toEqual([3, 7]);
+  });
 });
