@@ -95,8 +95,17 @@ async function setup(): Promise<PageInfo> {
   return page;
 }
 
-async function outputOf(run: () => tf.Tensor | tf.Tensor[]): Promise<Float32Array> {
+type ModelOutput = tf.Tensor | tf.Tensor[] | { out: tf.Tensor4D; aux?: tf.Tensor4D | null };
+
+async function outputOf(run: () => ModelOutput): Promise<Float32Array> {
   const y = run();
+  if (!(y instanceof tf.Tensor) && !Array.isArray(y)) {
+    // A segmentation model's { out, aux }, NHWC: `out` in ORT's layout (NCHW; its first output).
+    y.aux?.dispose();
+    const nchw = tf.transpose(y.out, [0, 3, 1, 2]);
+    y.out.dispose();
+    return outputOf(() => nchw);
+  }
   const ts = Array.isArray(y) ? y : [y];
   const parts: Float32Array[] = [];
   for (const t of ts) {
@@ -159,7 +168,7 @@ async function benchModel(model: string, runs: number, warmup: number): Promise<
   // Same weights, same input: the outputs must agree (a wrong comparison is worse than none).
   let maxRel = NaN;
   if (params.get('compare') !== '0') {
-    const forward = (mine.module as unknown as { forward(x: tf.Tensor): tf.Tensor | tf.Tensor[] }).forward.bind(mine.module);
+    const forward = (mine.module as unknown as { forward(x: tf.Tensor): ModelOutput }).forward.bind(mine.module);
     const a = await outputOf(() => forward(x));
     const res = await session.run(feeds);
     const b = res[session.outputNames[0]!]!.data as Float32Array;

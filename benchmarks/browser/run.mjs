@@ -25,7 +25,7 @@ const { values } = parseArgs({
   // `pnpm bench:browser -- --runs 5` passes the `--` on (pnpm 10): skip it.
   args: process.argv.slice(2).filter((a, i) => i > 0 || a !== '--'),
   options: {
-    models: { type: 'string', default: 'mobilenet_v3_large,mobilenet_v3_small' },
+    models: { type: 'string', default: 'mobilenet_v3_large,mobilenet_v3_small,lraspp_mobilenet_v3_large@320,deeplabv3_mobilenet_v3_large@320,fcn_mobilenet_v3_large@320' },
     threads: { type: 'string', default: '1,2' },
     runs: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '5' },
@@ -102,14 +102,14 @@ function renderSection(report) {
     `(\`getThreadsCount()\`); the threads our fused kernels split their work over (\`BackendInfo.kernelThreads\`). ` +
     `Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores, shared with other work).\n\n` +
     `${table(report)}\n\n` +
-    `How mnv3 uses the threads: tfjs' XNNPACK pool serves the ops left to tfjs (the stem convolution and the ` +
-    `classifier), and our fused kernels (1x1 and depthwise convolutions, squeeze-excitation, activations, pooling: ` +
-    `nearly all of the work) split each call over a pool of their own, the calling thread and \`threads − 1\` Web ` +
+    `How mnv3 uses the threads: tfjs' XNNPACK pool serves the ops left to tfjs (the 3-channel stem convolution, ` +
+    `resizes), and our fused kernels (every ungrouped convolution and linear layer in one GEMM kernel, depthwise ` +
+    `convolutions, squeeze-excitation, activations, pooling: nearly all of the work) split each call over a pool of their own, the calling thread and \`threads − 1\` Web ` +
     `Workers on tfjs' shared memory. A call publishes its ` +
     `arguments in a control block and the threads claim chunks of its work (pixels, output rows, elements, channels) ` +
     `with atomics, the calling thread included, so a worker slow to wake only means the caller does more; workers ` +
     `spin briefly between calls, then sleep (Atomics.wait). What does not scale: tfjs' per-op work on the calling ` +
-    `thread between kernels, the squeeze-excitation gates (tiny, one thread), and calls too small to split. ` +
+    `thread between kernels, and calls too small to split. ` +
     `Both runtimes' pools spin-wait, so with 2 cores a third busy process hurts the 2-thread rows of both a lot; ` +
     `the ratio (per round, back to back) is more robust than the times.\n` +
     (values.note ? `\n${values.note}\n` : '')
