@@ -167,7 +167,8 @@ async function benchModel(model: string, runs: number, warmup: number): Promise<
 
   // Same weights, same input: the outputs must agree (a wrong comparison is worse than none).
   let maxRel = NaN;
-  if (params.get('compare') !== '0') {
+  // A detector's outputs (boxes after NMS) are not one tensor to compare element by element.
+  if (params.get('compare') !== '0' && shape.length === 4) {
     const forward = (mine.module as unknown as { forward(x: tf.Tensor): ModelOutput }).forward.bind(mine.module);
     const a = await outputOf(() => forward(x));
     const res = await session.run(feeds);

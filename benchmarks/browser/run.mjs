@@ -25,7 +25,7 @@ const { values } = parseArgs({
   // `pnpm bench:browser -- --runs 5` passes the `--` on (pnpm 10): skip it.
   args: process.argv.slice(2).filter((a, i) => i > 0 || a !== '--'),
   options: {
-    models: { type: 'string', default: 'mobilenet_v3_large,mobilenet_v3_small,lraspp_mobilenet_v3_large@320,deeplabv3_mobilenet_v3_large@320,fcn_mobilenet_v3_large@320' },
+    models: { type: 'string', default: 'mobilenet_v3_large,mobilenet_v3_small,lraspp_mobilenet_v3_large@320,deeplabv3_mobilenet_v3_large@320,fcn_mobilenet_v3_large@320,fasterrcnn_mobilenet_v3_large_320_fpn' },
     threads: { type: 'string', default: '1,2' },
     runs: { type: 'string', default: '30' },
     warmup: { type: 'string', default: '5' },
@@ -77,7 +77,7 @@ function table(report) {
       rows.push(
         `| ${r.model} | ${r.threads} (${run.info.threadsCount}, ${run.info.kernelThreads ?? 1}) | ${f(r.ours.median_ms)} (${f(r.ours.min_ms)}–${f(r.ours.max_ms)}) | ` +
           `${f(r.ort.median_ms)} (${f(r.ort.min_ms)}–${f(r.ort.max_ms)}) | ${f(r.ratio.median_ms, 3)} (${f(r.ratio.min_ms, 3)}–${f(r.ratio.max_ms, 3)}) | ` +
-          `${r.ratio.median_ms <= 0.7 ? 'yes' : 'no'} | ${r.max_rel_diff_vs_ort.toExponential(1)} |`,
+          `${r.ratio.median_ms <= 0.7 ? 'yes' : 'no'} | ${Number.isNaN(r.max_rel_diff_vs_ort) ? 'n/a (detections)' : r.max_rel_diff_vs_ort.toExponential(1)} |`,
       );
     }
   }

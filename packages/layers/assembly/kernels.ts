@@ -325,20 +325,24 @@ export function convTableBytes(k: i32): i32 {
  * only taps inside the input for at least one of its pixels (the others read `zero`, a row of
  * ci zeros). That is what makes DeepLabV3's atrous convolutions cheap: at dilation 36 on a
  * 33×33 map only the centre tap is ever inside. `table` is scratch for the tap lists, one slice of
- * `convTableBytes(k)` per pool thread. Only output pixels [p0, p1) are computed (p0 a multiple of
- * 4), so threads can share one call.
+ * `convTableBytes(k)` per pool thread. Threads share one call by its range [lo, hi): output pixels
+ * (lo a multiple of 4), or with `byBlocks` blocks of 8 output channels over all `pixels` (each
+ * thread then streams only its share of the weights: a linear layer over a few rows).
  */
 export function conv(
   x: usize, w: usize, bias: usize, res: usize, out: usize, zero: usize, table: usize,
   h: i32, wd: i32, ci: i32, oh: i32, ow: i32, co: i32,
-  k: i32, stride: i32, dil: i32, pad: i32, act: i32, p0: i32, p1: i32,
+  k: i32, stride: i32, dil: i32, pad: i32, act: i32, pixels: i32, byBlocks: i32, lo: i32, hi: i32,
 ): void {
   const kk = k * k;
   table += <usize>threadSlot * <usize>convTableBytes(k);
   const inRow = <usize>ci << 2;
   const outRow = <usize>co << 2;
   const tapBytes = <usize>ci << 5;
-  const nb = (co + 7) >> 3;
+  const p0 = byBlocks ? 0 : lo;
+  const p1 = byBlocks ? pixels : hi;
+  const j0 = byBlocks ? lo : 0;
+  const j1 = byBlocks ? hi : (co + 7) >> 3;
   const opix = oh * ow;
   const direct = k == 1 && stride == 1 && pad == 0;
   for (let m0 = p0; m0 < p1; m0 += MC) {
@@ -389,13 +393,13 @@ export function conv(
       // this chunk fit in L2 (half of a typical 1 MB), pixel tiles outside (a tile's 4 input rows
       // stay in L1 across the blocks); else blocks outside (a block's weights are read once per
       // chunk of pixels, whose inputs stay in L2).
-      if (<usize>nb * <usize>kk * kcBytes * 8 <= 524288) {
+      if (<usize>(j1 - j0) * <usize>kk * kcBytes * 8 <= 524288) {
         tp = table;
         for (let q = m0; q < m1; q += 4) {
           const rows = min(4, m1 - q);
           const rq = res ? res + <usize>q * outRow : 0;
           let next = tp;
-          for (let j = 0; j < nb; j++) {
+          for (let j = j0; j < j1; j++) {
             next = convTile(w + <usize>j * <usize>kk * tapBytes + (chunk << 3), direct ? 0 : tp, x + <usize>q * inRow, inRow, zero,
               out + <usize>q * outRow, rq, bias, <usize>j << 5,
               min(8, co - (j << 3)), rows, outRow, chunk, kcBytes, first, last, act);
@@ -403,7 +407,7 @@ export function conv(
           tp = next;
         }
       } else {
-        for (let j = 0; j < nb; j++) {
+        for (let j = j0; j < j1; j++) {
           const wj = w + <usize>j * <usize>kk * tapBytes + (chunk << 3);
           const lanes = min(8, co - (j << 3));
           tp = table;

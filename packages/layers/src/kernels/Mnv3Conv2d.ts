@@ -58,9 +58,14 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     dilation,
     pad,
     ACT_CODE[activation],
+    p,
   ];
-  // Split over output pixels (GEMM rows) in multiples of the 4-pixel tile; ~4 multiply-adds per ns.
-  runSplit(l.exports, l.pool, 'conv', args, p, 4, (p * ci * co * k * k) / 4);
+  // Split over output pixels (GEMM rows, in multiples of the 4-pixel tile), or over blocks of 8
+  // output channels when the weights outweigh the inputs (few rows: each thread then streams only
+  // its share of the weights). ~4 multiply-adds per ns.
+  const nb = Math.ceil(co / 8);
+  const byBlocks = nb * 8 * k * k > p;
+  runSplit(l.exports, l.pool, 'conv', [...args, byBlocks ? 1 : 0], byBlocks ? nb : p, byBlocks ? 1 : 4, (p * ci * co * k * k) / 4);
   return out;
 };
 

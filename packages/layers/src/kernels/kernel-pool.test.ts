@@ -68,6 +68,7 @@ function cases(): Case[] {
   const [ch, cw, cci, cco] = [9, 11, 10, 7];
   const cx = alloc(2 * ch * cw * cci);
   const cwt = alloc(Math.ceil(cco / 8) * 8 * 9 * cci);
+  const cwt2 = alloc(24 * 9 * cci);
   const table = alloc((2 * ex.convTableBytes(3)) / 4, 0);
   const cp = 2 * ch * cw;
   // depthwise: 2×9×7×19, k5 s2 pad 2 → 5×4, relu6
@@ -84,20 +85,38 @@ function cases(): Case[] {
     {
       name: 'conv 1x1',
       kernel: 'conv',
-      args: (out) => [x, w, bias, res, out, zero, table, 1, p, ci, 1, p, co, 1, 1, 1, 0, 3],
+      args: (out) => [x, w, bias, res, out, zero, table, 1, p, ci, 1, p, co, 1, 1, 1, 0, 3, p, 0],
       units: p,
       align: 4,
       outFloats: p * co,
-      direct: (out) => ex.conv(x, w, bias, res, out, zero, table, 1, p, ci, 1, p, co, 1, 1, 1, 0, 3, 0, p),
+      direct: (out) => ex.conv(x, w, bias, res, out, zero, table, 1, p, ci, 1, p, co, 1, 1, 1, 0, 3, p, 0, 0, p),
+    },
+    {
+      name: 'conv 1x1 by blocks of output channels',
+      kernel: 'conv',
+      args: (out) => [x, w, bias, res, out, zero, table, 1, p, ci, 1, p, co, 1, 1, 1, 0, 3, p, 1],
+      units: Math.ceil(co / 8),
+      align: 1,
+      outFloats: p * co,
+      direct: (out) => ex.conv(x, w, bias, res, out, zero, table, 1, p, ci, 1, p, co, 1, 1, 1, 0, 3, p, 0, 0, p),
     },
     {
       name: 'conv 3x3 dilated',
       kernel: 'conv',
-      args: (out) => [cx, cwt, bias, 0, out, zero, table, ch, cw, cci, ch, cw, cco, 3, 1, 3, 3, 1],
+      args: (out) => [cx, cwt, bias, 0, out, zero, table, ch, cw, cci, ch, cw, cco, 3, 1, 3, 3, 1, cp, 0],
       units: cp,
       align: 4,
       outFloats: cp * cco,
-      direct: (out) => ex.conv(cx, cwt, bias, 0, out, zero, table, ch, cw, cci, ch, cw, cco, 3, 1, 3, 3, 1, 0, cp),
+      direct: (out) => ex.conv(cx, cwt, bias, 0, out, zero, table, ch, cw, cci, ch, cw, cco, 3, 1, 3, 3, 1, cp, 0, 0, cp),
+    },
+    {
+      name: 'conv 3x3 dilated by blocks of output channels',
+      kernel: 'conv',
+      args: (out) => [cx, cwt2, bias, 0, out, zero, table, ch, cw, cci, ch, cw, 21, 3, 1, 3, 3, 1, cp, 1],
+      units: 3,
+      align: 1,
+      outFloats: cp * 21,
+      direct: (out) => ex.conv(cx, cwt2, bias, 0, out, zero, table, ch, cw, cci, ch, cw, 21, 3, 1, 3, 3, 1, cp, 0, 0, cp),
     },
     {
       name: 'depthwise',
@@ -141,8 +160,8 @@ function cases(): Case[] {
 const CHUNKS = [1, 2, 3, 5, 8, 64];
 
 function checkAll(): void {
-  const out = alloc(4096, 0);
-  const ref = alloc(4096, 0);
+  const out = alloc(8192, 0);
+  const ref = alloc(8192, 0);
   for (const cs of cases()) {
     f32.fill(0, ref / 4, ref / 4 + cs.outFloats);
     cs.direct(ref);

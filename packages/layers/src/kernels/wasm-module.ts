@@ -39,8 +39,10 @@ export interface KernelExports {
     dil: number,
     pad: number,
     act: number,
-    p0: number,
-    p1: number,
+    pixels: number,
+    byBlocks: number,
+    lo: number,
+    hi: number,
   ): void;
   depthwise(
     x: number,
