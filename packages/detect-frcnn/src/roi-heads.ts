@@ -105,7 +105,7 @@ export class RoIHeads extends Module {
     proposals: readonly Float32Array[],
     imageShapes: readonly (readonly [number, number])[],
   ): Promise<Detections[]> {
-    const pooled = this.boxRoiPool.forward(features, proposals, imageShapes);
+    const pooled = await this.boxRoiPool.forward(features, proposals, imageShapes);
     let predicted: { classLogits: Float32Array; boxRegression: Float32Array };
     try {
       predicted = await this.predict(pooled);

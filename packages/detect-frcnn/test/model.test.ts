@@ -147,7 +147,7 @@ describe.each(CASES)('%s matches TorchVision 0.14', (name) => {
     const { f, c, model } = setup(name);
     const feats = tvFeatures(f);
     const proposals = c.proposals.map((_, i) => f32(f, `proposals_${i}`));
-    const pooledTensor = model.roiHeads.boxRoiPool.forward(feats, proposals, c.imageSizes);
+    const pooledTensor = await model.roiHeads.boxRoiPool.forward(feats, proposals, c.imageSizes);
     const pooled = (await pooledTensor.data()) as Float32Array;
     pooledTensor.dispose();
     expect(model.roiHeads.boxRoiPool.scales).toEqual(Array.from(f32(f, 'box_roi_pool_scales')));

@@ -82,7 +82,7 @@ describe('roi_align matches torchvision.ops.roi_align (CPU kernel)', () => {
     assertClose(out, f32(F, name), { atol: 1e-5, rtol: 0, shape: fixtureTensor(F, name).shape, what: name });
   });
 
-  it('MultiScaleRoIAlign with LevelMapper over two levels (and ignores maps it was not asked for)', () => {
+  it('MultiScaleRoIAlign with LevelMapper over two levels (and ignores maps it was not asked for)', async () => {
     const pool = new MultiScaleRoIAlign(['0', '1', '2', '3'], 7, 2);
     const feats = new Map([
       ['0', nhwcMap(F, 'msra_x_0')],
@@ -90,10 +90,10 @@ describe('roi_align matches torchvision.ops.roi_align (CPU kernel)', () => {
       ['pool', nhwcMap(F, 'msra_x_pool')],
     ]);
     const boxes = [f32(F, 'msra_boxes_0'), f32(F, 'msra_boxes_1')];
-    const run = (mode: 'fast' | 'plain') => {
+    const run = async (mode: 'fast' | 'plain') => {
       setKernelMode(mode);
       try {
-        const t = pool.forward(feats, boxes, [[128, 160], [120, 150]]);
+        const t = await pool.forward(feats, boxes, [[128, 160], [120, 150]]);
         const out = t.dataSync() as Float32Array;
         t.dispose();
         return out;
@@ -101,14 +101,14 @@ describe('roi_align matches torchvision.ops.roi_align (CPU kernel)', () => {
         setKernelMode('fast');
       }
     };
-    const fast = run('fast');
+    const fast = await run('fast');
     expect(pool.scales).toEqual(Array.from(f32(F, 'msra_scales')));
     assertClose(fast, f32(F, 'msra_out'), { atol: 1e-5, rtol: 0, what: 'MultiScaleRoIAlign' });
     // Our WASM kernel and the host loop do the same f32 operations in the same order.
-    assertClose(fast, run('plain'), { atol: 0, rtol: 0, what: 'fast vs plain' });
+    assertClose(fast, await run('plain'), { atol: 0, rtol: 0, what: 'fast vs plain' });
   });
 
-  it('the WASM gather gives the host loop\'s bits, channel counts not a multiple of 4 included', () => {
+  it('the WASM gather gives the host loop\'s bits, channel counts not a multiple of 4 included', async () => {
     for (const [name, opts] of [
       ['ra_out', { outputSize: 7, spatialScale: 0.25, samplingRatio: 2 }],
       ['ra_out_adaptive', { outputSize: [5, 4] as const, spatialScale: 0.25, samplingRatio: -1 }],
@@ -126,7 +126,7 @@ describe('roi_align matches torchvision.ops.roi_align (CPU kernel)', () => {
         expect(cells).toBe(K * (typeof opts.outputSize === 'number' ? opts.outputSize ** 2 : opts.outputSize[0] * opts.outputSize[1]));
         const length = cells * channels;
         const map = tf.tensor4d(data, [...shape]);
-        const fastT = bilinearGather([map], samples, length, cells / K);
+        const fastT = await bilinearGather([map], samples, length, cells / K);
         const fast = fastT.dataSync() as Float32Array;
         tf.dispose([map, fastT]);
         assertClose(fast, bilinearGatherHost([data], channels, samples, length, cells / K), { atol: 0, rtol: 0, what: `${name}, ${channels} channels` });

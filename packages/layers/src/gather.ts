@@ -29,7 +29,7 @@ const f = Math.fround;
  * `offset + j·channelStride` of a float32 output of `outLength` values (`channelStride` 1: cells
  * NHWC; PH·PW: TorchVision's `[K, C, PH, PW]`). Outputs not covered by a cell are 0.
  */
-export function bilinearGather(maps: readonly tf.Tensor4D[], samples: BilinearSamples, outLength: number, channelStride: number): tf.Tensor1D {
+export async function bilinearGather(maps: readonly tf.Tensor4D[], samples: BilinearSamples, outLength: number, channelStride: number): Promise<tf.Tensor1D> {
   if (maps.length === 0) throw new RangeError('bilinearGather needs at least one feature map');
   const c = maps[0]!.shape[3];
   if (maps.some((m) => m.shape[3] !== c)) throw new RangeError(`feature maps must have the same channel count, got ${maps.map((m) => m.shape[3]).join(', ')}`);
@@ -38,7 +38,8 @@ export function bilinearGather(maps: readonly tf.Tensor4D[], samples: BilinearSa
     maps.forEach((m, i) => (inputs[`x${i}`] = m));
     return runKernel<tf.Tensor1D>(Mnv3BilinearGather, inputs, { table: samples.table, cells: samples.cells, outLength, channelStride });
   }
-  return tf.tensor1d(bilinearGatherHost(maps.map((m) => m.dataSync() as Float32Array), c, samples, outLength, channelStride));
+  const data = await Promise.all(maps.map(async (m) => (await m.data()) as Float32Array));
+  return tf.tensor1d(bilinearGatherHost(data, c, samples, outLength, channelStride));
 }
 
 /** `bilinearGather` on host arrays (the maps' data, NHWC with `c` channels). */

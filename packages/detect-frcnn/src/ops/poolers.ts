@@ -110,14 +110,14 @@ export class MultiScaleRoIAlign {
    * @param features the feature maps (NHWC tensors or host arrays) by name, in TorchVision's dict order
    * @param boxes per image, `[Kᵢ, 4]` boxes in the (resized) image's coordinates
    * @param imageShapes per image, the resized (unpadded) `(height, width)`
-   * @returns float32 `[ΣKᵢ, C·PH·PW]` (each row TorchVision's `[C, PH, PW]` flattened), in the
+   * @returns (resolves to) float32 `[ΣKᵢ, C·PH·PW]` (each row TorchVision's `[C, PH, PW]` flattened), in the
    *   order of the concatenated boxes
    */
-  forward(
+  async forward(
     features: ReadonlyMap<string, FeatureMap> | Readonly<Record<string, FeatureMap>>,
     boxes: readonly Float32Array[],
     imageShapes: readonly (readonly [number, number])[],
-  ): tf.Tensor2D {
+  ): Promise<tf.Tensor2D> {
     const maps = this.filter(features);
     if (maps.length === 0) {
       throw new Error(`none of the feature maps ${this.featmapNames.join(', ')} is present`);
@@ -137,7 +137,10 @@ export class MultiScaleRoIAlign {
     const samples = roiAlignSamples(shapes, rois, levels, { outputSize: this.outputSize, samplingRatio: this.samplingRatio, spatialScale: scales });
     const tensors = maps.map((m) => (m instanceof tf.Tensor ? m : tf.tensor4d(m.data, [...m.shape])));
     try {
-      return tf.tidy(() => tf.reshape(bilinearGather(tensors, samples, K * C * PH * PW, PH * PW), [K, C * PH * PW]));
+      const pooled = await bilinearGather(tensors, samples, K * C * PH * PW, PH * PW);
+      const rows = tf.reshape<tf.Rank.R2>(pooled, [K, C * PH * PW]);
+      pooled.dispose();
+      return rows;
     } finally {
       tensors.forEach((t, i) => t !== maps[i] && t.dispose());
     }
