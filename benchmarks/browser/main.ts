@@ -81,7 +81,7 @@ async function setup(): Promise<PageInfo> {
       'tfjs-backend-wasm-simd.wasm': wasmSimd,
       'tfjs-backend-wasm-threaded-simd.wasm': wasmThreadedSimd,
     },
-    threads: params.has('tfjsThreads') ? Number(params.get('tfjsThreads')) : threads,
+    threads,
     ...(params.has('kernelThreads') ? { kernelThreads: Number(params.get('kernelThreads')) } : {}),
   });
   const page: PageInfo = {

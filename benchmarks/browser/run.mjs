@@ -31,8 +31,6 @@ const { values } = parseArgs({
     warmup: { type: 'string', default: '5' },
     /** Threads of our kernels' pool (default: as many as `--threads`); 1 turns the pool off. */
     'kernel-threads': { type: 'string' },
-    /** Threads of tfjs' own XNNPACK pool (default: as many as `--threads`). */
-    'tfjs-threads': { type: 'string' },
     /** Per round and runtime: untimed runs, then timed runs whose median is the round's sample (see README). */
     lead: { type: 'string', default: '3' },
     block: { type: 'string', default: '5' },
@@ -140,7 +138,6 @@ try {
     if (values['kernel-threads']) q.set('kernelThreads', values['kernel-threads']);
     q.set('lead', values.lead);
     q.set('block', values.block);
-    if (values['tfjs-threads']) q.set('tfjsThreads', values['tfjs-threads']);
     const state = await runPage(browser, `${server.url}/?${q}`, 3_600_000);
     if (!state.info.crossOriginIsolated) throw new Error('the page is not cross-origin isolated');
     if (state.info.threadsCount !== threads) console.error(`warning: asked for ${threads} threads, tfjs-wasm has ${state.info.threadsCount}`);

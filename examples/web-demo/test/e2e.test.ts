@@ -114,6 +114,12 @@ async function openPage(at = url): Promise<Page> {
   return page;
 }
 
+/** Drops MobileNetV3-Large's checkpoint on the page and waits until the model is loaded. */
+async function loadLarge(page: Page): Promise<void> {
+  await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+  await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+}
+
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   const photos = PHOTOS.map((p) => fixture(`${p}.png`));
@@ -161,8 +167,7 @@ describe('web demo in Chromium', () => {
 
   it("shows the CLI's top-5 for the oracle's checkpoint and real photos (file picker, then drag and drop)", async () => {
     const page = await openPage();
-    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
-    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    await loadLarge(page);
 
     for (const [i, photo] of ['chelsea', 'coffee'].entries()) {
       await page.setInputFiles('[data-testid="image-file"]', fixture(`${photo}.png`));
@@ -214,8 +219,7 @@ describe('web demo in Chromium', () => {
 
   it('says so in the page when the image cannot be read', async () => {
     const page = await openPage();
-    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
-    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    await loadLarge(page);
     const bogus = join(ARTIFACTS, 'not-an-image.png');
     writeFileSync(bogus, 'this is text, not a PNG');
     await page.setInputFiles('[data-testid="image-file"]', bogus);
@@ -289,8 +293,7 @@ describe('web demo in Chromium', () => {
 
   it('classifies webcam frames (Chromium\'s synthetic camera), once and live', async () => {
     const page = await openPage();
-    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
-    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    await loadLarge(page);
     await page.click('[data-testid="webcam"]');
     await page.waitForSelector('[data-testid="capture"]:visible');
     await page.click('[data-testid="capture"]');

@@ -52,11 +52,16 @@ export class FasterRCNN extends Module {
    * score, as TorchVision's `model(images)` in eval mode. Input tensors are not disposed.
    */
   async forward(images: readonly DetectionImage[]): Promise<Detections[]> {
-    return (await this.trace(images)).detections;
+    return (await this.run(images, false)).detections;
   }
 
-  /** `forward`, keeping every stage's result. */
-  async trace(images: readonly DetectionImage[]): Promise<FasterRCNNTrace> {
+  /** `forward`, keeping every stage's result (`imageList.tensors` is disposed; its sizes remain). */
+  trace(images: readonly DetectionImage[]): Promise<FasterRCNNTrace> {
+    return this.run(images, true);
+  }
+
+  /** The pass; FPN maps are copied to the host only for a trace (the pooler reads them in place). */
+  private async run(images: readonly DetectionImage[], keepFeatures: boolean): Promise<FasterRCNNTrace> {
     if (!Array.isArray(images)) throw new TypeError('images must be an array of [H, W, 3] float32 images');
     const originalSizes = images.map((im) => [im.shape[0], im.shape[1]] as [number, number]);
     const imageList = await this.transform.forward(images);
@@ -68,8 +73,7 @@ export class FasterRCNN extends Module {
       try {
         const [, H, W] = imageList.tensors.shape;
         proposals = await this.rpn.forward([H, W], imageList.imageSizes, [...featureTensors.values()]);
-        for (const [name, t] of featureTensors) features.set(name, { data: (await t.data()) as Float32Array, shape: t.shape });
-        // The pooler reads the maps where they are (in place on the wasm backend).
+        if (keepFeatures) for (const [name, t] of featureTensors) features.set(name, { data: (await t.data()) as Float32Array, shape: t.shape });
         detectionsResized = await this.roiHeads.forward(featureTensors, proposals.map((p) => p.boxes), imageList.imageSizes);
       } finally {
         for (const t of featureTensors.values()) t.dispose();

@@ -188,6 +188,19 @@ describe.each(CASES)('%s matches TorchVision 0.14', (name) => {
     model.dispose();
   });
 
+  it('trace keeps the FPN maps (TorchVision\'s) and gives forward\'s detections', async () => {
+    const { f, model, images } = setup(name);
+    const trace = await model.trace(images);
+    expect([...trace.features.keys()]).toEqual(['0', '1', 'pool']);
+    for (const [k, map] of trace.features) {
+      const tv = nhwcMap(f, `features_${k}`);
+      expect(map.shape).toEqual(tv.shape);
+      assertScaledClose(map.data, tv.data, 1e-4, { what: `FPN map ${k}` });
+    }
+    expect(await model.forward(images)).toEqual(trace.detections);
+    model.dispose();
+  });
+
   it('end to end: detections matched by label and IoU > 0.99', async () => {
     const { f, c, model, images } = setup(name);
     const tol = TOLERANCES[name]!;

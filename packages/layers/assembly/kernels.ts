@@ -52,78 +52,30 @@ export function activation(x: usize, out: usize, n: i32, act: i32, i0: i32, i1: 
 }
 
 /**
- * MobileNetV3's squeeze-and-excitation in one call, per image of `[P pixels, C channels]`:
- * pooled = mean over pixels; hidden = relu(pooled · w1 + b1) (w1 `[C][S]`); gate =
- * hardsigmoid(hidden · w2 + b2) (w2 `[S][C]`); out = x · gate. `scratch` holds n(2C + S) floats.
- * The steps are exported too (meanPixels, seFc1, seFc2, scaleChannels), each with a range of its
- * outputs, so that they can be split across threads.
+ * A small dense layer over `n` vectors, one of MobileNetV3's squeeze-and-excitation steps (pooling,
+ * this twice — ReLU, then hardsigmoid —, scaling; src/kernels/Mnv3SqueezeExcite.ts runs them):
+ * out `[n][cout]` = act(x `[n][cin]` · w `[cin][cout]` + b), outputs [lo, hi) of the cout.
  */
-export function squeezeExcite(
-  x: usize, w1: usize, b1: usize, w2: usize, b2: usize, out: usize, scratch: usize,
-  n: i32, p: i32, c: i32, s: i32,
-): void {
-  const pooled = scratch;
-  const gate = pooled + ((<usize>n * <usize>c) << 2);
-  const hidden = gate + ((<usize>n * <usize>c) << 2);
-  meanPixels(x, pooled, n, p, c, 0, c);
-  seFc1(pooled, w1, b1, hidden, n, c, s, 0, s);
-  seFc2(hidden, w2, b2, gate, n, c, s, 0, c);
-  scaleChannels(x, gate, out, n, p, c, 0, n * p);
-}
-
-/**
- * The first layer of the excitation: hidden `[n][S]` = relu(pooled · w1 + b1) for pooled
- * `[n][C]`, w1 `[C][S]`; outputs [k0, k1) of the S.
- */
-export function seFc1(pooled: usize, w1: usize, b1: usize, hidden: usize, n: i32, c: i32, s: i32, k0: i32, k1: i32): void {
-  const k4 = k0 + ((k1 - k0) & ~3);
-  for (let b = 0; b < n; b++, pooled += <usize>c << 2, hidden += <usize>s << 2) {
-    for (let k = k0; k < k1; k++) store<f32>(hidden + (<usize>k << 2), load<f32>(b1 + (<usize>k << 2)));
-    for (let j = 0; j < c; j++) {
-      const pj = f32x4.splat(load<f32>(pooled + (<usize>j << 2)));
-      const pjs = load<f32>(pooled + (<usize>j << 2));
-      const wrow = w1 + <usize>j * (<usize>s << 2);
-      let k = k0;
-      for (; k < k4; k += 4) {
-        const o = <usize>k << 2;
-        v128.store(hidden + o, f32x4.add(v128.load(hidden + o), f32x4.mul(pj, v128.load(wrow + o))));
-      }
-      for (; k < k1; k++) {
-        const o = <usize>k << 2;
-        store<f32>(hidden + o, load<f32>(hidden + o) + pjs * load<f32>(wrow + o));
-      }
-    }
-    for (let k = k0; k < k1; k++) {
-      const v = load<f32>(hidden + (<usize>k << 2));
-      store<f32>(hidden + (<usize>k << 2), v > 0 ? v : 0);
-    }
-  }
-}
-
-/**
- * The second layer of the excitation: gate `[n][C]` = hardsigmoid(hidden · w2 + b2) for hidden
- * `[n][S]`, w2 `[S][C]`; outputs [j0, j1) of the C.
- */
-export function seFc2(hidden: usize, w2: usize, b2: usize, gate: usize, n: i32, c: i32, s: i32, j0: i32, j1: i32): void {
-  const j4 = j0 + ((j1 - j0) & ~3);
-  const rowBytes = <usize>c << 2;
-  for (let b = 0; b < n; b++, hidden += <usize>s << 2, gate += rowBytes) {
-    for (let j = j0; j < j1; j++) store<f32>(gate + (<usize>j << 2), load<f32>(b2 + (<usize>j << 2)));
-    for (let k = 0; k < s; k++) {
-      const hk = f32x4.splat(load<f32>(hidden + (<usize>k << 2)));
-      const hks = load<f32>(hidden + (<usize>k << 2));
-      const wrow = w2 + <usize>k * rowBytes;
-      let j = j0;
-      for (; j < j4; j += 4) {
+export function denseAct(x: usize, w: usize, b: usize, out: usize, n: i32, cin: i32, cout: i32, act: i32, lo: i32, hi: i32): void {
+  const hi4 = lo + ((hi - lo) & ~3);
+  const rowBytes = <usize>cout << 2;
+  for (let r = 0; r < n; r++, x += <usize>cin << 2, out += rowBytes) {
+    for (let j = lo; j < hi; j++) store<f32>(out + (<usize>j << 2), load<f32>(b + (<usize>j << 2)));
+    for (let k = 0; k < cin; k++) {
+      const xk = f32x4.splat(load<f32>(x + (<usize>k << 2)));
+      const xks = load<f32>(x + (<usize>k << 2));
+      const wrow = w + <usize>k * rowBytes;
+      let j = lo;
+      for (; j < hi4; j += 4) {
         const o = <usize>j << 2;
-        v128.store(gate + o, f32x4.add(v128.load(gate + o), f32x4.mul(hk, v128.load(wrow + o))));
+        v128.store(out + o, f32x4.add(v128.load(out + o), f32x4.mul(xk, v128.load(wrow + o))));
       }
-      for (; j < j1; j++) {
+      for (; j < hi; j++) {
         const o = <usize>j << 2;
-        store<f32>(gate + o, load<f32>(gate + o) + hks * load<f32>(wrow + o));
+        store<f32>(out + o, load<f32>(out + o) + xks * load<f32>(wrow + o));
       }
     }
-    for (let j = j0; j < j1; j++) store<f32>(gate + (<usize>j << 2), act1(load<f32>(gate + (<usize>j << 2)), 4));
+    for (let j = lo; j < hi; j++) store<f32>(out + (<usize>j << 2), act1(load<f32>(out + (<usize>j << 2)), act));
   }
 }
 

@@ -7,7 +7,7 @@
 // is a range of the kernel's work units (pixels, rows, elements, channels) passed as the kernel's
 // trailing (lo, hi) parameters. Claims go through one 64-bit word, generation · chunk count · next
 // chunk, so a late worker can never claim a chunk of a job it has not seen published.
-import { activation, conv, depthwise, meanPixels, scaleChannels, seFc1, seFc2 } from './kernels';
+import { activation, conv, denseAct, depthwise, meanPixels, scaleChannels } from './kernels';
 import { setThreadSlot } from './thread-slot';
 
 /** Generation of the job (i32), bumped by `dispatch` after the job is published; workers watch it. */
@@ -35,8 +35,7 @@ const DEPTHWISE = 1;
 const ACTIVATION = 2;
 const MEAN_PIXELS = 3;
 const SCALE_CHANNELS = 4;
-const SE_FC1 = 5;
-const SE_FC2 = 6;
+const DENSE_ACT = 5;
 
 @inline function arg(a: usize, i: usize): u32 {
   return load<u32>(a + (i << 2));
@@ -69,11 +68,8 @@ function runChunk(ctrl: usize, i: i32, chunks: i32): void {
     case SCALE_CHANNELS:
       scaleChannels(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), lo, hi);
       break;
-    case SE_FC1:
-      seFc1(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), lo, hi);
-      break;
-    case SE_FC2:
-      seFc2(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), lo, hi);
+    case DENSE_ACT:
+      denseAct(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), lo, hi);
       break;
     default:
       break;

@@ -179,14 +179,18 @@ function checkSqueezeExcite(): void {
   const [n, p, c, s] = [2, 11, 30, 10];
   const x = alloc(n * p * c);
   const [w1, b1, w2, b2] = [alloc(c * s), alloc(s), alloc(s * c), alloc(c)];
-  const scratch = alloc(n * (2 * c + s), 0);
   const ref = alloc(n * p * c, 0);
-  ex.squeezeExcite(x, w1, b1, w2, b2, ref, scratch, n, p, c, s);
+  // The reference: the four steps as single direct calls.
+  const [rp, rg, rh] = [alloc(n * c, 0), alloc(n * c, 0), alloc(n * s, 0)];
+  ex.meanPixels(x, rp, n, p, c, 0, c);
+  ex.denseAct(rp, w1, b1, rh, n, c, s, 1, 0, s);
+  ex.denseAct(rh, w2, b2, rg, n, s, c, 4, 0, c);
+  ex.scaleChannels(x, rg, ref, n, p, c, 0, n * p);
   const out = alloc(n * p * c, 0);
   const [pooled, gate, hidden] = [alloc(n * c, 0), alloc(n * c, 0), alloc(n * s, 0)];
   split('meanPixels', [x, pooled, n, p, c], c, 4, 3, pooled, n * c);
-  split('seFc1', [pooled, w1, b1, hidden, n, c, s], s, 4, 2, hidden, n * s);
-  split('seFc2', [hidden, w2, b2, gate, n, c, s], c, 4, 5, gate, n * c);
+  split('denseAct', [pooled, w1, b1, hidden, n, c, s, 1], s, 4, 2, hidden, n * s);
+  split('denseAct', [hidden, w2, b2, gate, n, s, c, 4], c, 4, 5, gate, n * c);
   expect(split('scaleChannels', [x, gate, out, n, p, c], n * p, 1, 5, out, n * p * c)).toEqual(read(ref, n * p * c));
 }
 

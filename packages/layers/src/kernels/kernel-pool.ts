@@ -10,7 +10,7 @@
 import type { KernelExports, WasmBackendLike } from './wasm-module.js';
 
 /** Kernel ids of assembly/threads.ts's `dispatch`. */
-export const KERNEL_ID = { conv: 0, depthwise: 1, activation: 2, meanPixels: 3, scaleChannels: 4, seFc1: 5, seFc2: 6 } as const;
+export const KERNEL_ID = { conv: 0, depthwise: 1, activation: 2, meanPixels: 3, scaleChannels: 4, denseAct: 5 } as const;
 export type SplitKernel = keyof typeof KERNEL_ID;
 
 /** The control block's size and layout (assembly/threads.ts). */

@@ -15,9 +15,7 @@ export interface KernelExports {
   activation(x: number, out: number, n: number, act: number, i0: number, i1: number): void;
   bilinearGather(table: number, cells: number, bases: number, out: number, c: number, cStride: number): void;
   convTableBytes(k: number): number;
-  squeezeExcite(x: number, w1: number, b1: number, w2: number, b2: number, out: number, scratch: number, n: number, p: number, c: number, s: number): void;
-  seFc1(pooled: number, w1: number, b1: number, hidden: number, n: number, c: number, s: number, k0: number, k1: number): void;
-  seFc2(hidden: number, w2: number, b2: number, gate: number, n: number, c: number, s: number, j0: number, j1: number): void;
+  denseAct(x: number, w: number, b: number, out: number, n: number, cin: number, cout: number, act: number, lo: number, hi: number): void;
   scaleChannels(x: number, gate: number, out: number, n: number, p: number, c: number, r0: number, r1: number): void;
   meanPixels(x: number, out: number, n: number, p: number, c: number, c0: number, c1: number): void;
   conv(
