@@ -12,7 +12,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-web/wasm';
 import { benchEntry, benchInput, interleaved, summarize, type Candidate } from '@mnv3/bench/browser';
-import { getKernelThreadStats, readCheckpoint, seededRng, setKernelMode, type KernelThreadStats } from '@mnv3/layers';
+import { readCheckpoint } from '@mnv3/io';
+import { getKernelThreadStats, seededRng, setKernelMode, type KernelThreadStats } from '@mnv3/layers';
 import { setupBackend, type BackendInfo } from '@mnv3/layers/backend';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';

@@ -1,8 +1,8 @@
 // The page: task, model, weights and image in; the task's result, latency and backend out.
 // Nothing here is specific to classification: every task goes through its descriptor
 // (./tasks/types.ts), so detection and segmentation plug in by being added to TASKS.
-import { CheckpointError, ImageError, loadImage, type RgbImage } from '@mnv3/layers';
-import { HubError, downloadWeights, formatBytes } from '@mnv3/layers/hub-browser';
+import { CheckpointError, ImageError, loadImage, type RgbImage } from '@mnv3/io';
+import { HubError, downloadWeights, formatBytes } from '@mnv3/io/hub-browser';
 import { describeBackend, startBackend, type BackendStatus } from './backend.js';
 import { PLANNED_TASKS, TASKS, type AnyTask, type SettingValue, type TaskSetting, type WeightsInput } from './tasks/index.js';
 

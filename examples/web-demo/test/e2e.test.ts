@@ -246,7 +246,7 @@ describe('web demo in Chromium', () => {
     }
   });
 
-  it('pretrained weights come through @mnv3/layers/hub-browser and Cache Storage', async () => {
+  it('pretrained weights come through @mnv3/io/hub-browser and Cache Storage', async () => {
     const page = await openPage();
     // Stand-in for TorchVision's server (CORS like the real one), used only to fill the cache:
     // the oracle's file does not carry the published hash, so it can only arrive as a cache hit.

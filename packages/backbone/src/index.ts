@@ -5,7 +5,6 @@ export {
   MobileNetV3,
   MobileNet_V3_Large_Weights,
   MobileNet_V3_Small_Weights,
-  mobilenetV3Conf,
   mobilenetV3Large,
   mobilenetV3Small,
 } from './mobilenet-v3.js';
@@ -13,5 +12,5 @@ export type { MobileNetV2Options } from './mobilenet-v2.js';
 export { InvertedResidualV2, MobileNetV2, MobileNet_V2_Weights, mobilenetV2 } from './mobilenet-v2.js';
 export type { ResNetOptions } from './resnet.js';
 export { BasicBlock, Bottleneck, ResNet, ResNet18_Weights, ResNet50_Weights, resnet18, resnet50 } from './resnet.js';
-export type { ClassificationModelEntry, ClassificationModelName, ClassifierBuildOptions } from './models.js';
-export { CLASSIFICATION_MODELS, CLASSIFICATION_MODEL_NAMES, buildClassifier } from './models.js';
+export type { ClassificationModelEntry, ClassifierBuildOptions } from './models.js';
+export { CLASSIFICATION_MODELS, buildClassifier } from './models.js';

@@ -1,19 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  Conv2d,
-  Conv2dNormActivation,
-  Dropout,
-  Layer,
-  Linear,
-  Sequential,
-  batchNorm2d,
-  globalAvgPool,
-  makeDivisible,
-  weights,
-  type NormLayer,
-  type WeightsEnum,
-} from '@mnv3/layers';
-import { ImageClassifier } from './classifier.js';
+import { Conv2d, Conv2dNormActivation, Dropout, Layer, Linear, Sequential, batchNorm2d, globalAvgPool, makeDivisible, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
+import { ImageClassifier, classesFor } from './classifier.js';
 import { IMAGENET_CATEGORIES } from './imagenet-categories.js';
 
 /** `[expandRatio t, channels c, repeats n, stride s]` rows, TorchVision's default table. */
@@ -57,6 +44,11 @@ export class InvertedResidualV2 extends Layer {
 
 export interface MobileNetV2Options {
   numClasses?: number;
+  /**
+   * The checkpoint the caller will load (an entry of the weights table): fixes `numClasses` to its
+   * category count, as TorchVision's builders; a different explicit `numClasses` is an error.
+   */
+  weights?: Weights;
   widthMult?: number;
   invertedResidualSetting?: readonly (readonly [number, number, number, number])[];
   roundNearest?: number;
@@ -133,5 +125,5 @@ export const MobileNet_V2_Weights: WeightsEnum<'IMAGENET1K_V1' | 'IMAGENET1K_V2'
 
 /** MobileNetV2, as `torchvision.models.mobilenet_v2(**kwargs)`, with no weights loaded. */
 export function mobilenetV2(options: MobileNetV2Options = {}): MobileNetV2 {
-  return new MobileNetV2(options);
+  return new MobileNetV2({ ...options, numClasses: classesFor(options) });
 }

@@ -1,22 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  Activation,
-  Conv2dNormActivation,
-  Dropout,
-  InvertedResidual,
-  Linear,
-  Sequential,
-  adjustChannels,
-  batchNorm2d,
-  globalAvgPool,
-  invertedResidualConfig,
-  weights,
-  type InvertedResidualConfig,
-  type Layer,
-  type NormLayer,
-  type WeightsEnum,
-} from '@mnv3/layers';
-import { ImageClassifier } from './classifier.js';
+import { Activation, Conv2dNormActivation, Dropout, InvertedResidual, Linear, Sequential, adjustChannels, batchNorm2d, globalAvgPool, invertedResidualConfig, weights, type InvertedResidualConfig, type Layer, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
+import { ImageClassifier, classesFor } from './classifier.js';
 import { IMAGENET_CATEGORIES } from './imagenet-categories.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -188,13 +172,18 @@ export interface MobileNetV3BuilderOptions extends MobileNetV3ConfOptions, Mobil
   /** Custom inverted-residual settings replacing the Large/Small table (then `lastChannel` too). */
   invertedResidualSetting?: readonly InvertedResidualConfig[];
   lastChannel?: number;
+  /**
+   * The checkpoint the caller will load (an entry of the weights table): fixes `numClasses` to its
+   * category count, as TorchVision's builders; a different explicit `numClasses` is an error.
+   */
+  weights?: Weights;
 }
 
 function mobilenetV3(arch: MobileNetV3Arch, options: MobileNetV3BuilderOptions): MobileNetV3 {
   const conf = mobilenetV3Conf(arch, options);
   const settings = options.invertedResidualSetting ?? conf.settings;
   const lastChannel = options.lastChannel ?? conf.lastChannel;
-  return new MobileNetV3(settings, lastChannel, options);
+  return new MobileNetV3(settings, lastChannel, { ...options, numClasses: classesFor(options) });
 }
 
 /**

@@ -1,4 +1,4 @@
-import type { WeightsEnum } from '@mnv3/layers';
+import { ModelRegistry, type ModelEntry, type Weights, type WeightsEnum } from '@mnv3/layers';
 import type { ImageClassifier } from './classifier.js';
 import { MobileNet_V2_Weights, mobilenetV2 } from './mobilenet-v2.js';
 import { MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights, mobilenetV3Large, mobilenetV3Small } from './mobilenet-v3.js';
@@ -11,27 +11,26 @@ export interface ClassifierBuildOptions {
   reducedTail?: boolean;
   dilated?: boolean;
   dropout?: number;
+  /** The checkpoint the caller will load: fixes `numClasses`. */
+  weights?: Weights;
 }
 
-export interface ClassificationModelEntry {
-  build(options: ClassifierBuildOptions): ImageClassifier;
+export interface ClassificationModelEntry extends ModelEntry<ClassifierBuildOptions, ImageClassifier> {
   weights: WeightsEnum;
   /** Which of the architecture options the model accepts. */
   options: readonly ('widthMult' | 'reducedTail' | 'dilated')[];
 }
 
 /** The classification models by TorchVision name. */
-export const CLASSIFICATION_MODELS = {
+export const CLASSIFICATION_MODELS = new ModelRegistry<ClassificationModelEntry>('classification');
+
+CLASSIFICATION_MODELS.register({
   mobilenet_v3_large: { build: mobilenetV3Large, weights: MobileNet_V3_Large_Weights, options: ['widthMult', 'reducedTail', 'dilated'] },
   mobilenet_v3_small: { build: mobilenetV3Small, weights: MobileNet_V3_Small_Weights, options: ['widthMult', 'reducedTail', 'dilated'] },
   mobilenet_v2: { build: mobilenetV2, weights: MobileNet_V2_Weights, options: ['widthMult'] },
   resnet18: { build: resnet18, weights: ResNet18_Weights, options: [] },
   resnet50: { build: resnet50, weights: ResNet50_Weights, options: [] },
-} as const satisfies Record<string, ClassificationModelEntry>;
-
-export type ClassificationModelName = keyof typeof CLASSIFICATION_MODELS;
-
-export const CLASSIFICATION_MODEL_NAMES = Object.keys(CLASSIFICATION_MODELS) as ClassificationModelName[];
+});
 
 /**
  * Builds a classification model by TorchVision name, refusing options the model does not take.
@@ -39,10 +38,7 @@ export const CLASSIFICATION_MODEL_NAMES = Object.keys(CLASSIFICATION_MODELS) as 
  * @example const model = buildClassifier('mobilenet_v3_small', { numClasses: 10 });
  */
 export function buildClassifier(name: string, options: ClassifierBuildOptions = {}): ImageClassifier {
-  if (!Object.prototype.hasOwnProperty.call(CLASSIFICATION_MODELS, name)) {
-    throw new Error(`unknown model "${name}"; valid: ${CLASSIFICATION_MODEL_NAMES.join(', ')}`);
-  }
-  const entry: ClassificationModelEntry = CLASSIFICATION_MODELS[name as ClassificationModelName];
+  const entry = CLASSIFICATION_MODELS.get(name);
   for (const key of ['widthMult', 'reducedTail', 'dilated'] as const) {
     if (options[key] !== undefined && options[key] !== false && !entry.options.includes(key)) {
       throw new Error(`${name} does not take ${key}; it takes: ${entry.options.join(', ') || 'none of widthMult, reducedTail, dilated'}`);

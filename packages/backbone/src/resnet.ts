@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Activation, Conv2d, Layer, Linear, Sequential, batchNorm2d, globalAvgPool, weights, type NormLayer, type WeightsEnum } from '@mnv3/layers';
-import { ImageClassifier } from './classifier.js';
+import { Activation, Conv2d, Layer, Linear, Sequential, batchNorm2d, globalAvgPool, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
+import { ImageClassifier, classesFor } from './classifier.js';
 import { IMAGENET_CATEGORIES } from './imagenet-categories.js';
 
 function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
@@ -79,6 +79,11 @@ type Block = typeof BasicBlock | typeof Bottleneck;
 
 export interface ResNetOptions {
   numClasses?: number;
+  /**
+   * The checkpoint the caller will load (an entry of the weights table): fixes `numClasses` to its
+   * category count, as TorchVision's builders; a different explicit `numClasses` is an error.
+   */
+  weights?: Weights;
   normLayer?: NormLayer;
 }
 
@@ -154,10 +159,10 @@ export const ResNet50_Weights: WeightsEnum<'IMAGENET1K_V1' | 'IMAGENET1K_V2'> = 
 
 /** ResNet-18, as `torchvision.models.resnet18(**kwargs)`, with no weights loaded. */
 export function resnet18(options: ResNetOptions = {}): ResNet {
-  return new ResNet(BasicBlock, [2, 2, 2, 2], options);
+  return new ResNet(BasicBlock, [2, 2, 2, 2], { ...options, numClasses: classesFor(options) });
 }
 
 /** ResNet-50, as `torchvision.models.resnet50(**kwargs)`, with no weights loaded. */
 export function resnet50(options: ResNetOptions = {}): ResNet {
-  return new ResNet(Bottleneck, [3, 4, 6, 3], options);
+  return new ResNet(Bottleneck, [3, 4, 6, 3], { ...options, numClasses: classesFor(options) });
 }

@@ -2,8 +2,9 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { assertScaledClose, fixtureTensor, listFixtures, loadFixture, nchwToNhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
-import { IntermediateLayerGetter, StateDictError, toFloat32 } from '@mnv3/layers';
-import type { MobileNetV3} from '../src/index.js';
+import { toFloat32 } from '@mnv3/io';
+import { IntermediateLayerGetter, StateDictError } from '@mnv3/layers';
+import type { MobileNetV3 } from '../src/index.js';
 import { buildClassifier, mobilenetV3Large, mobilenetV3Small } from '../src/index.js';
 
 const TOL = 1e-4;

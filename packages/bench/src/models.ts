@@ -1,9 +1,12 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { CLASSIFICATION_MODEL_NAMES, buildClassifier } from '@mnv3/backbone';
-import { DETECTION_MODEL_NAMES, buildDetector } from '@mnv3/detect-frcnn';
-import type { Module, SegmentationModelEntry } from '@mnv3/layers';
-import { DEEPLAB_MODELS } from '@mnv3/segment-deeplab';
-import { LRASPP_MODELS } from '@mnv3/segment-lraspp';
+import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
+import { DETECTION_MODELS } from '@mnv3/detection';
+import type { Module } from '@mnv3/layers';
+import { SEGMENTATION_MODELS } from '@mnv3/segmentation';
+// Imported for their registrations (in this order, which is the order the registries list them).
+import '@mnv3/detect-frcnn';
+import '@mnv3/segment-lraspp';
+import '@mnv3/segment-deeplab';
 
 /** A model as the benchmark runs it: one input in TorchVision's layout, one whole inference. */
 export interface BenchModel {
@@ -31,27 +34,26 @@ async function readAll(y: tf.Tensor | tf.Tensor[]): Promise<void> {
 }
 
 const classifiers = Object.fromEntries(
-  CLASSIFICATION_MODEL_NAMES.map((name): [string, BenchEntry] => [
+  CLASSIFICATION_MODELS.names().map((name): [string, BenchEntry] => [
     name,
     {
       input: [1, 3, 224, 224],
       build: () => {
-        const m = buildClassifier(name);
+        const m = CLASSIFICATION_MODELS.get(name).build();
         return { module: m, prepare: nchwToNhwc, run: (x) => readAll(m.forward(x as tf.Tensor4D)) };
       },
     },
   ]),
 );
 
-const SEGMENTATION: Record<string, SegmentationModelEntry> = { ...LRASPP_MODELS, ...DEEPLAB_MODELS };
 const segmenters = Object.fromEntries(
-  Object.entries(SEGMENTATION).flatMap(([name, entry]) =>
+  SEGMENTATION_MODELS.names().flatMap((name) =>
     [520, 320].map((size): [string, BenchEntry] => [
       `${name}@${size}`,
       {
         input: [1, 3, size, size],
         build: () => {
-          const m = entry.build();
+          const m = SEGMENTATION_MODELS.get(name).build();
           return {
             module: m,
             prepare: nchwToNhwc,
@@ -67,12 +69,12 @@ const segmenters = Object.fromEntries(
 );
 
 const detectors = Object.fromEntries(
-  DETECTION_MODEL_NAMES.map((name): [string, BenchEntry] => [
+  DETECTION_MODELS.names().map((name): [string, BenchEntry] => [
     name,
     {
       input: [3, 480, 640],
       build: () => {
-        const m = buildDetector(name);
+        const m = DETECTION_MODELS.get(name).build();
         return {
           module: m,
           prepare: (data, shape) => tf.tidy(() => tf.transpose(tf.tensor3d(data, shape as [number, number, number]), [1, 2, 0])),

@@ -1,4 +1,5 @@
-import { countMacsAsync, readCheckpoint, seededRng } from '@mnv3/layers';
+import { readCheckpoint } from '@mnv3/io';
+import { countMacsAsync, seededRng } from '@mnv3/layers';
 import { benchEntry, type BenchModel } from './models.js';
 import { benchInput } from './peers.js';
 import type { Candidate } from './stats.js';

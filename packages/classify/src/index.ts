@@ -2,5 +2,3 @@ export type { LoadOptions, ClassifyOptions, Logits } from './pipeline.js';
 export { Classifier, load } from './pipeline.js';
 export type { Prediction } from './topk.js';
 export { softmax, topk } from './topk.js';
-export type { ImageInput } from './inputs.js';
-export { toImageBatch } from './inputs.js';

@@ -1,27 +1,13 @@
-import {
-  CLASSIFICATION_MODELS,
-  CLASSIFICATION_MODEL_NAMES,
-  buildClassifier,
-  type ClassificationModelName,
-  type ClassifierBuildOptions,
-  type ImageClassifier,
-} from '@mnv3/backbone';
-import { ImageClassification, getWeights, loadWeightsInto, resolveStateDict, type WeightsSource, type ImageClassificationPreset, type StateDict, type Weights } from '@mnv3/layers';
-import { toImageBatch, type ImageInput } from './inputs.js';
+import * as tf from '@tensorflow/tfjs-core';
+import { CLASSIFICATION_MODELS, buildClassifier, type ClassifierBuildOptions, type ImageClassifier } from '@mnv3/backbone';
+import { getWeights, loadPretrained, readImageInput, type ImageInput, type LoadOptions as BaseLoadOptions, type Weights } from '@mnv3/layers';
+import { ImageClassification, type ImageClassificationPreset } from '@mnv3/transforms';
 import { topk, type Prediction } from './topk.js';
 
 /** TorchVision's V1 classification preset: used when weights come from a file, which carries none. */
-const DEFAULT_PRESET = { kind: 'ImageClassification', cropSize: 224, resizeSize: 256 } as const;
+const DEFAULT_PRESET = { cropSize: 224, resizeSize: 256 } as const;
 
-export interface LoadOptions extends ClassifierBuildOptions {
-  /**
-   * A registry name (`IMAGENET1K_V1`, `IMAGENET1K_V2`, `DEFAULT`), a path or URL to a `.pth` or
-   * `.safetensors` file, its bytes, or a state dict. Default `DEFAULT`.
-   */
-  weights?: WeightsSource;
-  /** Download progress on stderr (Node). Default: when stderr is a terminal. */
-  progress?: boolean;
-}
+export interface LoadOptions extends Omit<ClassifierBuildOptions, 'weights'>, Partial<BaseLoadOptions> {}
 
 /** Raw logits: float32 `[N, numClasses]`, row-major. */
 export interface Logits {
@@ -40,7 +26,7 @@ export interface ClassifyOptions {
  */
 export class Classifier {
   constructor(
-    readonly name: ClassificationModelName,
+    readonly name: string,
     readonly model: ImageClassifier,
     /** Class names, index-aligned with the logits (empty when unknown). */
     readonly categories: readonly string[],
@@ -59,7 +45,8 @@ export class Classifier {
     const rows: Float32Array[] = [];
     for (const item of inputs) {
       // One image at a time: sizes may differ before the crop, and memory stays flat.
-      const x = await toImageBatch(item, this.preset);
+      const { data, shape } = this.preset.apply(await readImageInput(item));
+      const x = tf.tensor4d(data, [1, ...shape]);
       try {
         const y = this.model.forward(x);
         rows.push((await y.data()) as Float32Array);
@@ -110,34 +97,10 @@ export class Classifier {
  * console.log(await classifier.classify('cat.png'));
  */
 export async function load(name: string, options: LoadOptions = {}): Promise<Classifier> {
-  if (!CLASSIFICATION_MODEL_NAMES.includes(name as ClassificationModelName)) {
-    throw new Error(`unknown model "${name}"; valid: ${CLASSIFICATION_MODEL_NAMES.join(', ')}`);
-  }
-  const modelName = name as ClassificationModelName;
-  const source = options.weights ?? 'DEFAULT';
-  const table = CLASSIFICATION_MODELS[modelName].weights;
-  const registry = typeof source === 'string' && /^[A-Z0-9_]+$/.test(source) ? getWeights(table, source, modelName) : null;
-  let numClasses = options.numClasses;
-  if (registry) {
-    const expected = registry.meta.categories.length;
-    if (numClasses !== undefined && numClasses !== expected) {
-      throw new Error(`The parameter 'numClasses' expected value ${expected} but got ${numClasses} instead (weights ${String(source)})`);
-    }
-    numClasses = expected;
-  }
-  const model = buildClassifier(modelName, { ...options, numClasses });
-  try {
-    const stateDict: StateDict = await resolveStateDict(registry ?? source, { progress: options.progress });
-    loadWeightsInto(model, stateDict, modelName);
-  } catch (e) {
-    model.dispose();
-    throw e;
-  }
-  const categories = registry
-    ? registry.meta.categories
-    : model.numClasses === table.DEFAULT.meta.categories.length
-      ? table.DEFAULT.meta.categories
-      : [];
-  const preset = registry?.transforms.kind === 'ImageClassification' ? registry.transforms : DEFAULT_PRESET;
-  return new Classifier(modelName, model, categories, ImageClassification(preset), registry);
+  const entry = CLASSIFICATION_MODELS.get(name);
+  const { model, weights } = await loadPretrained(name, { ...entry, build: (o) => buildClassifier(name, o) }, { ...options, weights: options.weights ?? 'DEFAULT' });
+  const known = getWeights(entry.weights, 'DEFAULT', name).meta.categories;
+  const categories = weights ? weights.meta.categories : model.numClasses === known.length ? known : [];
+  const preset = weights?.transforms.kind === 'ImageClassification' ? weights.transforms : DEFAULT_PRESET;
+  return new Classifier(name, model, categories, ImageClassification(preset), weights);
 }

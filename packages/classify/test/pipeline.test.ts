@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { assertScaledClose, compareClose, fixtureDir, fixtureTensor, loadFixture } from '@mnv3/test-utils';
-import { ImageClassification, decodeImage, toFloat32 } from '@mnv3/layers';
+import { decodeImage, toFloat32 } from '@mnv3/io';
+import { ImageClassification } from '@mnv3/transforms';
 import { load, topk, type Classifier } from '../src/index.js';
 
 const dir = () => fixtureDir('classify');
@@ -99,7 +100,7 @@ describe('loading', () => {
   it('names the problem for bad options and checkpoints', async () => {
     await expect(load('mobilenet_v4')).rejects.toThrow(/unknown model "mobilenet_v4"; valid: mobilenet_v3_large/);
     await expect(load('mobilenet_v3_large', { weights: 'IMAGENET1K_V9' })).rejects.toThrow(/valid: IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT/);
-    await expect(load('mobilenet_v3_large', { weights: 'IMAGENET1K_V1', numClasses: 10 })).rejects.toThrow(/numClasses' expected value 1000 but got 10/);
+    await expect(load('mobilenet_v3_large', { weights: 'IMAGENET1K_V1', numClasses: 10 })).rejects.toThrow(/'num_classes' expected value 1000 but got 10/);
     await expect(load('mobilenet_v3_large', { weights: join(dir(), 'mobilenet_v3_small_10.pth') })).rejects.toThrow(
       /checkpoint does not fit mobilenet_v3_large/,
     );

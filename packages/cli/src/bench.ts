@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { BENCH_MODELS, interleaved, ours, summarize } from '@mnv3/bench';
+import { parseVerbArgs } from './args.js';
 import { UsageError } from './errors.js';
 
 export const BENCH_USAGE = `usage: mnv3 bench --model NAME [--input N,C,H,W] [--threads T] [--runs R] [--warmup W]
@@ -16,19 +16,14 @@ Latency is the median after warm-up; for side-by-side ratios against ONNX Runtim
 run the pipeline: pnpm bench.`;
 
 export async function benchCommand(argv: string[], out: (s: string) => void): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      model: { type: 'string' },
-      input: { type: 'string' },
-      threads: { type: 'string', default: '1' },
-      runs: { type: 'string', default: '20' },
-      warmup: { type: 'string', default: '3' },
-      weights: { type: 'string' },
-      json: { type: 'boolean' },
-    },
+  const { values, positionals } = parseVerbArgs(argv, {
+    model: { type: 'string' },
+    input: { type: 'string' },
+    threads: { type: 'string', default: '1' },
+    runs: { type: 'string', default: '20' },
+    warmup: { type: 'string', default: '3' },
+    weights: { type: 'string' },
+    json: { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (!values.model) throw new UsageError(`--model is required; valid: ${Object.keys(BENCH_MODELS).join(', ')}`);

@@ -1,17 +1,16 @@
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import { CLASSIFICATION_MODEL_NAMES } from '@mnv3/backbone';
+import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { load, topk, type Classifier, type Prediction } from '@mnv3/classify';
-import { writeNpy } from '@mnv3/layers';
+import { writeNpy } from '@mnv3/io';
+import { parseTaskArgs, positiveFloat, positiveInt } from './args.js';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
-import { TASK_OPTIONS, checkTaskArgs } from './task-args.js';
 import { isNpy, readNchwNpy } from './inputs.js';
 
 export const CLASSIFY_USAGE = `usage: mnv3 classify --model NAME --weights SRC [--width-mult F] [--reduced-tail] [--dilated]
                      [--num-classes N] [--topk K] [--json] [--save-raw FILE.npy] INPUT...
 
-  NAME     ${CLASSIFICATION_MODEL_NAMES.join(', ')}
+  NAME     ${CLASSIFICATION_MODELS.names().join(', ')}
   SRC      a .pth or .safetensors file, or a registry name (IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT)
   INPUT    an image file (PNG, JPEG), preprocessed with the weights' preset (TorchVision's V1 preset
            for weight files), or a .npy of float32 [3,H,W] or [N,3,H,W] already-normalised input`;
@@ -22,27 +21,24 @@ interface Row {
 }
 
 export async function classifyCommand(argv: string[], out: (s: string) => void): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...TASK_OPTIONS,
+  const { values, positionals, model, weights, numClasses } = parseTaskArgs(
+    argv,
+    {
       'width-mult': { type: 'string' },
       'reduced-tail': { type: 'boolean' },
       dilated: { type: 'boolean' },
       topk: { type: 'string' },
       'save-raw': { type: 'string' },
     },
-  });
-  checkTaskArgs(values, positionals, CLASSIFICATION_MODEL_NAMES, 'IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT');
+    CLASSIFICATION_MODELS.names(),
+    'IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT',
+  );
   const k = positiveInt(values.topk ?? '5', '--topk');
   const widthMult = values['width-mult'] === undefined ? undefined : positiveFloat(values['width-mult'], '--width-mult');
-  const numClasses = values['num-classes'] === undefined ? undefined : positiveInt(values['num-classes'], '--num-classes');
   if (values['save-raw'] && !values['save-raw'].endsWith('.npy')) throw new UsageError(`--save-raw needs a .npy file name, got ${values['save-raw']}`);
 
-  const classifier = await load(values.model!, {
-    weights: values.weights,
+  const classifier = await load(model, {
+    weights,
     widthMult,
     reducedTail: values['reduced-tail'],
     dilated: values.dilated,
@@ -75,7 +71,7 @@ export async function classifyCommand(argv: string[], out: (s: string) => void):
       await writeFileAtomic(values['save-raw'], writeNpy({ dtype: 'float32', shape: [raw.length, n], data: all }));
     }
     if (values.json) {
-      out(JSON.stringify({ model: values.model, results: rows }));
+      out(JSON.stringify({ model, results: rows }));
     } else {
       for (const row of rows) {
         out(row.input);
@@ -99,16 +95,4 @@ async function npyLogits(classifier: Classifier, path: string): Promise<Float32A
   } finally {
     x.dispose();
   }
-}
-
-export function positiveInt(s: string, flag: string): number {
-  const v = Number(s);
-  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} needs a positive integer, got "${s}"`);
-  return v;
-}
-
-export function positiveFloat(s: string, flag: string): number {
-  const v = Number(s);
-  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} needs a positive number, got "${s}"`);
-  return v;
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
-import { COCOeval, type CocoDataset, type CocoResult } from '@mnv3/detect-frcnn';
+import { COCOeval, type CocoDataset, type CocoResult } from '@mnv3/detection/eval';
+import { parseVerbArgs } from './args.js';
 import { UsageError } from './errors.js';
 
 export const COCO_EVAL_USAGE = `usage: mnv3 coco-eval --annotations GT.json --detections DETS.json [--json]
@@ -25,12 +25,7 @@ async function readJson(path: string, what: string): Promise<unknown> {
 }
 
 export async function cocoEvalCommand(argv: string[], out: (s: string) => void): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: { annotations: { type: 'string' }, detections: { type: 'string' }, json: { type: 'boolean' } },
-  });
+  const { values, positionals } = parseVerbArgs(argv, { annotations: { type: 'string' }, detections: { type: 'string' }, json: { type: 'boolean' } });
   if (positionals.length) throw new UsageError(`unexpected argument "${positionals[0]}"`);
   if (!values.annotations) throw new UsageError('--annotations GT.json is required');
   if (!values.detections) throw new UsageError('--detections DETS.json is required');

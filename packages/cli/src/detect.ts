@@ -1,15 +1,14 @@
-import { parseArgs } from 'node:util';
-import { DETECTION_MODEL_NAMES, load, type DetectionResult } from '@mnv3/detect-frcnn';
-import { positiveInt } from './classify.js';
+import { DETECTION_MODELS, load, type DetectionResult } from '@mnv3/detection';
+import '@mnv3/detect-frcnn'; // registers the Faster R-CNN builders
+import { parseTaskArgs } from './args.js';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
-import { TASK_OPTIONS, checkTaskArgs } from './task-args.js';
 import { isNpy, numberedPath, readNchwNpy } from './inputs.js';
 
 export const DETECT_USAGE = `usage: mnv3 detect --model NAME --weights SRC [--num-classes N] [--score-thresh F] [--json]
                    [--draw OUT.png] INPUT...
 
-  NAME     ${DETECTION_MODEL_NAMES.join(', ')}
+  NAME     ${DETECTION_MODELS.names().join(', ')}
   SRC      a .pth or .safetensors file, or a registry name (COCO_V1, DEFAULT)
   INPUT    an image file (PNG, JPEG), or a .npy of float32 [3,H,W] in [0,1] (TorchVision's model
            input before the model's own transform), fed as is
@@ -17,17 +16,12 @@ export const DETECT_USAGE = `usage: mnv3 detect --model NAME --weights SRC [--nu
   --draw   the image with boxes, names and scores drawn (OUT-<i>.png for several inputs)`;
 
 export async function detectCommand(argv: string[], out: (s: string) => void): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...TASK_OPTIONS,
-      'score-thresh': { type: 'string' },
-      draw: { type: 'string' },
-    },
-  });
-  const model = checkTaskArgs(values, positionals, DETECTION_MODEL_NAMES, 'COCO_V1, DEFAULT');
+  const { values, positionals, model, weights, numClasses } = parseTaskArgs(
+    argv,
+    { 'score-thresh': { type: 'string' }, draw: { type: 'string' } },
+    DETECTION_MODELS.names(),
+    'COCO_V1, DEFAULT',
+  );
   if (values.draw && !values.draw.toLowerCase().endsWith('.png')) throw new UsageError(`--draw needs a .png file name, got ${values.draw}`);
   if (values.draw && positionals.some(isNpy)) throw new UsageError('--draw needs image inputs: a .npy input has no photo to draw on');
   let boxScoreThresh: number | undefined;
@@ -35,8 +29,7 @@ export async function detectCommand(argv: string[], out: (s: string) => void): P
     boxScoreThresh = Number(values['score-thresh']);
     if (!(boxScoreThresh >= 0 && boxScoreThresh <= 1)) throw new UsageError(`--score-thresh needs a number in [0, 1], got "${values['score-thresh']}"`);
   }
-  const numClasses = values['num-classes'] === undefined ? undefined : positiveInt(values['num-classes'], '--num-classes');
-  const detector = await load(model, { weights: values.weights!, numClasses, boxScoreThresh, progress: values.progress });
+  const detector = await load(model, { weights, numClasses, boxScoreThresh, progress: values.progress });
   try {
     const results: ({ input: string } & DetectionResult)[] = [];
     for (const input of positionals) {

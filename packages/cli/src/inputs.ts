@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { extname } from 'node:path';
-import { readNpy, toFloat32 } from '@mnv3/layers';
+import { readNpy, toFloat32 } from '@mnv3/io';
 
 export function isNpy(path: string): boolean {
   return path.toLowerCase().endsWith('.npy');

@@ -1,34 +1,18 @@
-import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  SEGMENTATION_RESIZE_SIZES,
-  classShares,
-  encodeImagePng,
-  encodeMaskPng,
-  loadImage,
-  loadSegmenter,
-  logitsToClassMaps,
-  overlayMask,
-  writeNpy,
-  type ClassMap,
-  type ClassShare,
-  type SegmentationModelEntry,
-} from '@mnv3/layers';
-import { DEEPLAB_MODELS } from '@mnv3/segment-deeplab';
-import { LRASPP_MODELS } from '@mnv3/segment-lraspp';
-import { positiveInt } from './classify.js';
+import { encodePng, encodeMaskPng, loadImage, writeNpy, type ClassMap } from '@mnv3/io';
+import { VOC_PALETTE, overlayMask } from '@mnv3/transforms';
+import { SEGMENTATION_MODELS, SEGMENTATION_RESIZE_SIZES, classShares, load, logitsToClassMaps, type ClassShare } from '@mnv3/segmentation';
+import '@mnv3/segment-lraspp'; // registers LR-ASPP
+import '@mnv3/segment-deeplab'; // registers DeepLabV3 and FCN
+import { parseTaskArgs } from './args.js';
 import { UsageError } from './errors.js';
 import { writeFileAtomic } from './files.js';
-import { TASK_OPTIONS, checkTaskArgs } from './task-args.js';
 import { isNpy, numberedPath, readNchwNpy } from './inputs.js';
-
-const SEGMENTATION_MODELS: Readonly<Record<string, SegmentationModelEntry>> = { ...LRASPP_MODELS, ...DEEPLAB_MODELS };
-const NAMES = Object.keys(SEGMENTATION_MODELS);
 
 export const SEGMENT_USAGE = `usage: mnv3 segment --model NAME --weights SRC [--num-classes N] [--aux-loss] [--resize 520|320]
                     [--json] [--save-raw FILE.npy] [--mask OUT.png] [--overlay OUT.png] INPUT...
 
-  NAME     ${NAMES.join(', ')}
+  NAME     ${SEGMENTATION_MODELS.names().join(', ')}
   SRC      a .pth or .safetensors file, or a registry name (COCO_WITH_VOC_LABELS_V1, DEFAULT)
   INPUT    an image file (PNG, JPEG), resized to --resize (520, or 320 for speed) on its shorter
            side, segmented, and resized back; or a .npy of float32 [N,3,H,W] already-normalised input
@@ -44,21 +28,18 @@ interface Row {
 }
 
 export async function segmentCommand(argv: string[], out: (s: string) => void): Promise<void> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      ...TASK_OPTIONS,
+  const { values, positionals, model, weights, numClasses } = parseTaskArgs(
+    argv,
+    {
       'aux-loss': { type: 'boolean' },
       resize: { type: 'string', default: '520' },
       'save-raw': { type: 'string' },
       mask: { type: 'string' },
       overlay: { type: 'string' },
     },
-  });
-  const model = checkTaskArgs(values, positionals, NAMES, 'COCO_WITH_VOC_LABELS_V1, DEFAULT');
-  const entry = SEGMENTATION_MODELS[model]!;
+    SEGMENTATION_MODELS.names(),
+    'COCO_WITH_VOC_LABELS_V1, DEFAULT',
+  );
   const resizeSize = Number(values.resize);
   if (!SEGMENTATION_RESIZE_SIZES.includes(resizeSize)) {
     throw new UsageError(`--resize ${values.resize} is not supported; valid: ${SEGMENTATION_RESIZE_SIZES.join(', ')}`);
@@ -68,10 +49,9 @@ export async function segmentCommand(argv: string[], out: (s: string) => void): 
     if (file !== undefined && !file.toLowerCase().endsWith(ext)) throw new UsageError(`${flag} needs a ${ext} file name, got ${file}`);
   }
   if (values.overlay && positionals.some(isNpy)) throw new UsageError('--overlay needs image inputs: a .npy input has no photo to draw on');
-  const numClasses = values['num-classes'] === undefined ? undefined : positiveInt(values['num-classes'], '--num-classes');
 
-  const segmenter = await loadSegmenter(model, entry, {
-    weights: values.weights!,
+  const segmenter = await load(model, {
+    weights,
     numClasses,
     auxLoss: values['aux-loss'],
     resizeSize,
@@ -132,11 +112,11 @@ export async function segmentCommand(argv: string[], out: (s: string) => void): 
       await writeFileAtomic(values['save-raw']!, writeNpy({ dtype: 'float32', shape: [n, c, h, w], data: all }));
     }
     for (const [i, { map, input }] of maps.entries()) {
-      if (values.mask) await writeFileAtomic(numberedPath(values.mask, i, maps.length), encodeMaskPng(map));
+      if (values.mask) await writeFileAtomic(numberedPath(values.mask, i, maps.length), encodeMaskPng(map, VOC_PALETTE));
       if (values.overlay) {
         const img = await loadImage(input);
-        const blended = overlayMask({ data: img.data, width: img.width, height: img.height, channels: 3 }, map);
-        await writeFileAtomic(numberedPath(values.overlay, i, maps.length), encodeImagePng(blended));
+        const blended = overlayMask(img, map);
+        await writeFileAtomic(numberedPath(values.overlay, i, maps.length), encodePng(blended));
       }
     }
     if (values.json) {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture, mnv3 } from '@mnv3/test-utils';
-import { readNpy, toFloat32, writeNpy } from '@mnv3/layers';
+import { readNpy, toFloat32, writeNpy } from '@mnv3/io';
 
 const dir = () => fixtureDir('classify');
 const large = () => join(dir(), 'mobilenet_v3_large.pth');

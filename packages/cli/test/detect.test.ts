@@ -4,8 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { fixtureDir, fixtureTensor, loadFixture, mnv3 } from '@mnv3/test-utils';
-import { decodeImage } from '@mnv3/layers';
-import { COCO_CATEGORIES } from '@mnv3/detect-frcnn';
+import { decodeImage } from '@mnv3/io';
+import { COCO_CATEGORIES } from '@mnv3/detection';
 
 const dir = () => fixtureDir('detection');
 

@@ -4,7 +4,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture, mnv3 } from '@mnv3/test-utils';
-import { VOC_CATEGORIES, VOC_PALETTE, decodeImage, decodeMaskPng, readNpy, toFloat32, writeNpy } from '@mnv3/layers';
+import { decodeImage, decodeMaskPng, readNpy, toFloat32, writeNpy } from '@mnv3/io';
+import { VOC_PALETTE } from '@mnv3/transforms';
+import { VOC_CATEGORIES } from '@mnv3/segmentation';
 
 const dir = () => fixtureDir('segment_pipeline');
 const lraspp = () => join(dir(), 'lraspp.pth');

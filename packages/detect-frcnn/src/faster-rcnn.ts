@@ -1,13 +1,22 @@
-import { Module, batchNorm2d, frozenBatchNorm2d, getWeights, weights, type NormLayer, type WeightsEnum } from '@mnv3/layers';
-import { MobileNet_V3_Large_Weights, mobilenetV3Conf, mobilenetV3Large } from '@mnv3/backbone';
-import { AnchorGenerator } from './anchor-utils.js';
-import { mobilenetExtractor, type BackboneWithFPN } from './backbone-utils.js';
-import { COCO_CATEGORIES } from './coco-categories.js';
-import { MultiScaleRoIAlign } from './ops/poolers.js';
-import type { HostFeatureMap } from './ops/roi-align.js';
-import { FastRCNNPredictor, RoIHeads, TwoMLPHead, type Detections } from './roi-heads.js';
+import { batchNorm2d, frozenBatchNorm2d, overwriteValueParam, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
+import { MobileNet_V3_Large_Weights, mobilenetV3Large } from '@mnv3/backbone';
+import {
+  AnchorGenerator,
+  COCO_CATEGORIES,
+  DETECTION_MODELS,
+  DetectionModel,
+  GeneralizedRCNNTransform,
+  MultiScaleRoIAlign,
+  mobilenetExtractor,
+  type BackboneWithFPN,
+  type DetectionImage,
+  type DetectionModelEntry,
+  type Detections,
+  type HostFeatureMap,
+  type ImageList,
+} from '@mnv3/detection';
+import { FastRCNNPredictor, RoIHeads, TwoMLPHead } from './roi-heads.js';
 import { RPNHead, RegionProposalNetwork, type Proposals } from './rpn.js';
-import { GeneralizedRCNNTransform, type DetectionImage, type ImageList } from './transform.js';
 
 /** Everything one forward pass computes, stage by stage (for inspection and parity tests). */
 export interface FasterRCNNTrace {
@@ -27,7 +36,7 @@ export interface FasterRCNNTrace {
  * State dict keys as TorchVision's: `backbone.body.*`, `backbone.fpn.*`, `rpn.head.*`,
  * `roi_heads.box_head.*`, `roi_heads.box_predictor.*`.
  */
-export class FasterRCNN extends Module {
+export class FasterRCNN extends DetectionModel {
   readonly backbone: BackboneWithFPN;
   readonly rpn: RegionProposalNetwork;
   readonly roiHeads: RoIHeads;
@@ -86,11 +95,6 @@ export class FasterRCNN extends Module {
   }
 }
 
-/** Detects objects in float images with a Faster R-CNN: `model.forward(images)`. */
-export function detectObjects(model: FasterRCNN, images: readonly DetectionImage[]): Promise<Detections[]> {
-  return model.forward(images);
-}
-
 // ---------------------------------------------------------------------------------------------
 // Weights.
 
@@ -130,16 +134,16 @@ export const FasterRCNN_MobileNet_V3_Large_320_FPN_Weights: WeightsEnum<'COCO_V1
 // Builders.
 
 /** Keyword arguments of TorchVision's builders, camelCased. */
-export interface FasterRCNNMobileNetV3LargeFpnOptions {
+export interface FasterRCNNMobilenetV3LargeFpnOptions {
   /**
-   * Pretrained detector weights by name (`COCO_V1`, `DEFAULT`), or null. As TorchVision, naming
-   * weights (or `weightsBackbone`) builds the backbone with `FrozenBatchNorm2d` — the key set of
-   * the published checkpoints — and fixes `numClasses` to the weights' 91 categories. Nothing is
-   * downloaded: load the checkpoint's state dict with `loadStateDict`.
+   * The detector checkpoint the caller will load (an entry of the builder's weights table, e.g.
+   * `FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1`). As TorchVision, it builds the backbone
+   * with `FrozenBatchNorm2d` — the key set of the published checkpoints — and fixes `numClasses`
+   * to its 91 categories. Nothing is downloaded: load its state dict with `loadStateDict`.
    */
-  weights?: string | null;
-  /** ImageNet backbone weights by name (`IMAGENET1K_V1`, …), or null; selects FrozenBatchNorm2d too. */
-  weightsBackbone?: string | null;
+  weights?: Weights;
+  /** ImageNet backbone weights (an entry of `MobileNet_V3_Large_Weights`); selects FrozenBatchNorm2d too. */
+  weightsBackbone?: Weights;
   /** Default 91 (COCO with background and N/A). */
   numClasses?: number;
   /** 0–6 with weights (validated; no effect at inference). Default 3; without weights always 6, as TorchVision. */
@@ -175,17 +179,18 @@ function checkNumber(name: string, v: number, integer: boolean, min: number, max
   }
 }
 
-function build(name: BuilderName, table: WeightsEnum<'COCO_V1'>, options: FasterRCNNMobileNetV3LargeFpnOptions): FasterRCNN {
-  const w = options.weights != null ? getWeights(table, options.weights, name) : null;
-  if (options.weightsBackbone != null && w === null) getWeights(MobileNet_V3_Large_Weights, options.weightsBackbone, 'mobilenet_v3_large');
-  let numClasses = options.numClasses;
-  if (w) {
-    if (numClasses !== undefined && numClasses !== w.meta.categories.length) {
-      throw new RangeError(`The parameter 'numClasses' expected value ${w.meta.categories.length} but got ${numClasses} instead.`);
-    }
-    numClasses = w.meta.categories.length;
+/** TorchVision's `Weights.verify`: the weights must be an entry of the builder's table. */
+function checkEntry(w: Weights, table: WeightsEnum, name: string): void {
+  if (!Object.values(table).includes(w)) {
+    throw new Error(`the weights ${w.url} are not weights of ${name}; valid: ${Object.keys(table).filter((k) => k !== 'DEFAULT').join(', ')} of its weights table`);
   }
-  numClasses ??= 91;
+}
+
+function build(name: BuilderName, table: WeightsEnum<'COCO_V1'>, options: FasterRCNNMobilenetV3LargeFpnOptions): FasterRCNN {
+  const w = options.weights ?? null;
+  if (w) checkEntry(w, table, name);
+  if (options.weightsBackbone && w === null) checkEntry(options.weightsBackbone, MobileNet_V3_Large_Weights, 'mobilenet_v3_large');
+  const numClasses = w ? overwriteValueParam('num_classes', options.numClasses, w.meta.categories.length) : (options.numClasses ?? 91);
   checkNumber('numClasses', numClasses, true, 1);
   const isTrained = w !== null || options.weightsBackbone != null;
   // _validate_trainable_layers: without weights TorchVision warns and trains every layer.
@@ -193,9 +198,7 @@ function build(name: BuilderName, table: WeightsEnum<'COCO_V1'>, options: Faster
   checkNumber('trainableBackboneLayers', trainable, true, 0, 6);
   const normLayer = options.normLayer ?? (isTrained ? frozenBatchNorm2d() : batchNorm2d());
 
-  const conf = mobilenetV3Conf('mobilenet_v3_large');
-  const body = mobilenetV3Large({ normLayer });
-  const backbone = mobilenetExtractor(body, conf.settings.map((s) => s.stride), trainable);
+  const backbone = mobilenetExtractor(mobilenetV3Large({ normLayer }), trainable);
 
   const is320 = name === 'fasterrcnn_mobilenet_v3_large_320_fpn';
   const anchorSizes = options.anchorSizes ?? [[32, 64, 128, 256, 512], [32, 64, 128, 256, 512], [32, 64, 128, 256, 512]];
@@ -246,12 +249,12 @@ function build(name: BuilderName, table: WeightsEnum<'COCO_V1'>, options: Faster
  * Faster R-CNN with a MobileNetV3-Large FPN backbone, as
  * `torchvision.models.detection.fasterrcnn_mobilenet_v3_large_fpn(**kwargs)` (min size 800, max
  * 1333, 1000 proposals per level and image). No weights are loaded: call `loadStateDict` with
- * TorchVision's checkpoint (build with `weights: 'COCO_V1'` for its FrozenBatchNorm2d keys) or
- * `initWeights`.
+ * TorchVision's checkpoint (build with `weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1`
+ * for its FrozenBatchNorm2d keys) or `initWeights`.
  *
- * @example const model = fasterrcnnMobileNetV3LargeFpn({ weights: 'DEFAULT' }); model.loadStateDict(sd);
+ * @example const model = fasterrcnnMobilenetV3LargeFpn({ weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.DEFAULT }); model.loadStateDict(sd);
  */
-export function fasterrcnnMobileNetV3LargeFpn(options: FasterRCNNMobileNetV3LargeFpnOptions = {}): FasterRCNN {
+export function fasterrcnnMobilenetV3LargeFpn(options: FasterRCNNMobilenetV3LargeFpnOptions = {}): FasterRCNN {
   return build('fasterrcnn_mobilenet_v3_large_fpn', FasterRCNN_MobileNet_V3_Large_FPN_Weights, options);
 }
 
@@ -259,31 +262,14 @@ export function fasterrcnnMobileNetV3LargeFpn(options: FasterRCNNMobileNetV3Larg
  * `torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(**kwargs)`: the low-resolution
  * variant (min size 320, max 640, 150 proposals, RPN score threshold 0.05).
  */
-export function fasterrcnnMobileNetV3Large320Fpn(options: FasterRCNNMobileNetV3LargeFpnOptions = {}): FasterRCNN {
+export function fasterrcnnMobilenetV3Large320Fpn(options: FasterRCNNMobilenetV3LargeFpnOptions = {}): FasterRCNN {
   return build('fasterrcnn_mobilenet_v3_large_320_fpn', FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, options);
 }
 
-/** A detection model by TorchVision name: its builder and weights table. */
-export interface DetectionModelEntry {
-  build: (options?: FasterRCNNMobileNetV3LargeFpnOptions) => FasterRCNN;
-  weights: WeightsEnum<'COCO_V1'>;
-}
-
-/** The detection builders by TorchVision name. */
-export const DETECTION_MODELS: Readonly<Record<BuilderName, DetectionModelEntry>> = Object.freeze({
-  fasterrcnn_mobilenet_v3_large_fpn: { build: fasterrcnnMobileNetV3LargeFpn, weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights },
-  fasterrcnn_mobilenet_v3_large_320_fpn: { build: fasterrcnnMobileNetV3Large320Fpn, weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights },
+/** The Faster R-CNN builders by TorchVision name, registered in `DETECTION_MODELS` when this package is imported. */
+export const FASTERRCNN_MODELS: Readonly<Record<BuilderName, DetectionModelEntry>> = Object.freeze({
+  fasterrcnn_mobilenet_v3_large_fpn: { build: fasterrcnnMobilenetV3LargeFpn, weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights },
+  fasterrcnn_mobilenet_v3_large_320_fpn: { build: fasterrcnnMobilenetV3Large320Fpn, weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights },
 });
 
-/** The names `DETECTION_MODELS` holds. */
-export type DetectionModelName = BuilderName;
-export const DETECTION_MODEL_NAMES = Object.keys(DETECTION_MODELS) as DetectionModelName[];
-
-/** Builds a detection model by TorchVision name, with an error listing the valid names. */
-export function buildDetector(name: string, options: FasterRCNNMobileNetV3LargeFpnOptions = {}): FasterRCNN {
-  if (!Object.prototype.hasOwnProperty.call(DETECTION_MODELS, name)) {
-    throw new Error(`unknown detection model "${name}"; valid: ${DETECTION_MODEL_NAMES.join(', ')}`);
-  }
-  return DETECTION_MODELS[name as DetectionModelName].build(options);
-}
-
+DETECTION_MODELS.register(FASTERRCNN_MODELS);

@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Linear, Module } from '@mnv3/layers';
-import { BoxCoder } from './box-coder.js';
-import { batchedNms, clipBoxesToImage, removeSmallBoxes } from './ops/boxes.js';
-import type { FeatureMap, MultiScaleRoIAlign } from './ops/poolers.js';
+import { BoxCoder, batchedNms, clipBoxesToImage, removeSmallBoxes, type Detections, type FeatureMap, type MultiScaleRoIAlign } from '@mnv3/detection';
 
 const f = Math.fround;
 
@@ -39,16 +37,6 @@ export class FastRCNNPredictor extends Module {
   forward(x: tf.Tensor2D): { scores: tf.Tensor2D; bboxDeltas: tf.Tensor2D } {
     return { scores: this.clsScore.forward(x), bboxDeltas: this.bboxPred.forward(x) };
   }
-}
-
-/** Detections of one image, TorchVision's `{boxes, labels, scores}`, by decreasing score. */
-export interface Detections {
-  /** `[K, 4]` float32 `(x1, y1, x2, y2)`. */
-  boxes: Float32Array;
-  /** `[K]` class indices into the categories (0 is background and never returned). */
-  labels: Int32Array;
-  /** `[K]` softmax probabilities. */
-  scores: Float32Array;
 }
 
 export interface RoIHeadsOptions {

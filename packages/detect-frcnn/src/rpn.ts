@@ -1,8 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Conv2d, Conv2dNormActivation, Module, Sequential } from '@mnv3/layers';
-import type { AnchorGenerator } from './anchor-utils.js';
-import { BoxCoder } from './box-coder.js';
-import { argsortDescending, batchedNms, clipBoxesToImage, gatherRows, removeSmallBoxes } from './ops/boxes.js';
+import { BoxCoder, argsortDescending, batchedNms, clipBoxesToImage, gatherRows, removeSmallBoxes, type AnchorGenerator } from '@mnv3/detection';
 
 const f = Math.fround;
 
@@ -108,7 +106,7 @@ export class RegionProposalNetwork extends Module {
         const ob = objectness[level]!.subarray(n * count, (n + 1) * count);
         const dl = deltas[level]!.subarray(n * count * 4, (n + 1) * count * 4);
         const k = Math.min(this.options.preNmsTopN, count);
-        const order = topK(ob, k);
+        const order = topk(ob, k);
         for (const i of order) {
           sel.push(anchorOffset + i);
           selObj.push(ob[i]!);
@@ -145,7 +143,7 @@ function sigmoid(x: number): number {
  * Indices of the `k` largest values, descending. Ties keep ascending index order; `torch.topk`
  * leaves the order of exactly equal values unspecified.
  */
-export function topK(values: Float32Array, k: number): Int32Array {
+function topk(values: Float32Array, k: number): Int32Array {
   if (k >= values.length) return argsortDescending(values);
   // Threshold by partial selection, then sort the survivors.
   const sorted = Float32Array.from(values).sort();

@@ -2,10 +2,11 @@
 // seeded random weights with a sharpened box classifier (tools/reference/suite_detection.py).
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { assertScaledClose, fixtureTensor, loadFixture, nchwToNhwc, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
-import { toFloat32 } from '@mnv3/layers';
-import { GeneralizedRCNNTransform, buildDetector, boxIou, detectObjects, type Detections, type FasterRCNN, type HostFeatureMap } from '../src/index.js';
-import { f32, hwcImage, ints, nhwcMap } from './helpers.js';
+import { assertScaledClose, f32, fixtureTensor, hwcImage, ints, loadFixture, nchwToNhwc, nhwcMap, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
+import { toFloat32 } from '@mnv3/io';
+import { DETECTION_MODELS, GeneralizedRCNNTransform, boxIou, type Detections, type HostFeatureMap } from '@mnv3/detection';
+import '../src/index.js'; // registers the Faster R-CNN builders
+import type { FasterRCNN } from '../src/index.js';
 
 interface Config {
   builder: string;
@@ -36,7 +37,8 @@ function setup(name: string): { f: Fixture; c: Config; model: FasterRCNN; images
   const f = loadFixture('detection', name);
   const c = f.config as unknown as Config;
   // Frozen fixtures carry the COCO checkpoints' key set: TorchVision builds that when weights are named.
-  const model = buildDetector(c.builder, c.frozen ? { weights: 'COCO_V1' } : {});
+  const entry = DETECTION_MODELS.get(c.builder);
+  const model = entry.build(c.frozen ? { weights: entry.weights!.COCO_V1 } : {}) as FasterRCNN;
   model.loadStateDict(f.stateDict);
   const images = c.originalSizes.map((_, i) => hwcImage(f, `image_${i}`));
   return { f, c, model, images };
@@ -236,7 +238,7 @@ describe.each(CASES)('%s matches TorchVision 0.14', (name) => {
 describe('inputs', () => {
   it('tf.Tensor3D images give the same detections as host images (and stay undisposed)', async () => {
     const { model, images } = setup('fasterrcnn_mobilenet_v3_large_320_fpn_bn');
-    const fromHost = await detectObjects(model, images);
+    const fromHost = await model.forward(images);
     const tensors = images.map((im) => tf.tensor3d(im.data, im.shape));
     const fromTensors = await model.forward(tensors);
     expect(fromTensors).toEqual(fromHost);

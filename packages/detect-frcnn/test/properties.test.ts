@@ -2,21 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
-import {
-  BoxCoder,
-  COCO_CATEGORIES,
-  DETECTION_MODEL_NAMES,
-  DETECTION_MODELS,
-  FasterRCNN_MobileNet_V3_Large_320_FPN_Weights,
-  FasterRCNN_MobileNet_V3_Large_FPN_Weights,
-  batchedNms,
-  boxIou,
-  buildDetector,
-  fasterrcnnMobileNetV3Large320Fpn,
-  fasterrcnnMobileNetV3LargeFpn,
-  nms,
-  resizedSize,
-} from '../src/index.js';
+import { BoxCoder, COCO_CATEGORIES, DETECTION_MODELS, batchedNms, boxIou, nms, resizedSize } from '@mnv3/detection';
+import { FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, FasterRCNN_MobileNet_V3_Large_FPN_Weights, fasterrcnnMobilenetV3Large320Fpn, fasterrcnnMobilenetV3LargeFpn } from '../src/index.js';
 
 const box = fc
   .tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 200 }), fc.integer({ min: 2, max: 80 }), fc.integer({ min: 2, max: 80 }))
@@ -70,8 +57,8 @@ describe('BoxCoder properties', () => {
 
 describe('TorchVision facts', () => {
   it('builders: parameter counts, published weights tables, COCO categories, registry', () => {
-    expect(fasterrcnnMobileNetV3LargeFpn({ weights: 'DEFAULT' }).numParams()).toBe(19_386_354);
-    expect(fasterrcnnMobileNetV3Large320Fpn({ weights: 'COCO_V1' }).numParams()).toBe(19_386_354);
+    expect(fasterrcnnMobilenetV3LargeFpn({ weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.DEFAULT }).numParams()).toBe(19_386_354);
+    expect(fasterrcnnMobilenetV3Large320Fpn({ weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1 }).numParams()).toBe(19_386_354);
     expect(FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1.meta.numParams).toBe(19_386_354);
     expect(FasterRCNN_MobileNet_V3_Large_FPN_Weights.DEFAULT.url).toBe('https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth');
     expect(FasterRCNN_MobileNet_V3_Large_FPN_Weights.DEFAULT.sha256Prefix).toBe('fb6a3cc7');
@@ -81,19 +68,19 @@ describe('TorchVision facts', () => {
     expect(COCO_CATEGORIES).toHaveLength(91);
     expect(COCO_CATEGORIES[1]).toBe('person');
     expect(COCO_CATEGORIES.filter((c) => c === 'N/A')).toHaveLength(10);
-    expect(DETECTION_MODEL_NAMES).toEqual(['fasterrcnn_mobilenet_v3_large_fpn', 'fasterrcnn_mobilenet_v3_large_320_fpn']);
-    expect(DETECTION_MODELS.fasterrcnn_mobilenet_v3_large_320_fpn.weights).toBe(FasterRCNN_MobileNet_V3_Large_320_FPN_Weights);
+    expect(DETECTION_MODELS.names()).toEqual(['fasterrcnn_mobilenet_v3_large_fpn', 'fasterrcnn_mobilenet_v3_large_320_fpn']);
+    expect(DETECTION_MODELS.get('fasterrcnn_mobilenet_v3_large_320_fpn').weights).toBe(FasterRCNN_MobileNet_V3_Large_320_FPN_Weights);
   });
 
   it('defaults of each builder, and every keyword overridable', () => {
-    const big = fasterrcnnMobileNetV3LargeFpn();
+    const big = fasterrcnnMobilenetV3LargeFpn();
     expect([big.transform.minSize, big.transform.maxSize]).toEqual([800, 1333]);
     expect(big.rpn.options).toEqual({ preNmsTopN: 1000, postNmsTopN: 1000, nmsThresh: 0.7, scoreThresh: 0 });
     expect(big.roiHeads.options).toMatchObject({ scoreThresh: 0.05, nmsThresh: 0.5, detectionsPerImg: 100 });
-    const small = fasterrcnnMobileNetV3Large320Fpn();
+    const small = fasterrcnnMobilenetV3Large320Fpn();
     expect([small.transform.minSize, small.transform.maxSize]).toEqual([320, 640]);
     expect(small.rpn.options).toEqual({ preNmsTopN: 150, postNmsTopN: 150, nmsThresh: 0.7, scoreThresh: 0.05 });
-    const custom = fasterrcnnMobileNetV3Large320Fpn({ minSize: 400, rpnPreNmsTopNTest: 50, boxScoreThresh: 0.3, boxDetectionsPerImg: 7, numClasses: 5 });
+    const custom = fasterrcnnMobilenetV3Large320Fpn({ minSize: 400, rpnPreNmsTopNTest: 50, boxScoreThresh: 0.3, boxDetectionsPerImg: 7, numClasses: 5 });
     expect(custom.transform.minSize).toBe(400);
     expect(custom.rpn.options.preNmsTopN).toBe(50);
     expect(custom.roiHeads.options).toMatchObject({ scoreThresh: 0.3, detectionsPerImg: 7 });
@@ -104,7 +91,7 @@ describe('TorchVision facts', () => {
   });
 
   it('the state dict keys of the COCO checkpoints', () => {
-    const model = fasterrcnnMobileNetV3LargeFpn({ weights: 'COCO_V1' });
+    const model = fasterrcnnMobilenetV3LargeFpn({ weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1 });
     const keys = [...model.namedStateEntries()].map(([k]) => k);
     expect(keys).toEqual(
       expect.arrayContaining([
@@ -137,17 +124,17 @@ describe('TorchVision facts', () => {
 
 describe('errors name the problem and the valid choices', () => {
   it('bad options', () => {
-    expect(() => fasterrcnnMobileNetV3LargeFpn({ weights: 'COCO_V2' })).toThrow(/unknown weights "COCO_V2" for fasterrcnn_mobilenet_v3_large_fpn; valid: COCO_V1, DEFAULT/);
-    expect(() => fasterrcnnMobileNetV3LargeFpn({ weights: 'COCO_V1', numClasses: 10 })).toThrow(/'numClasses' expected value 91 but got 10/);
-    expect(() => fasterrcnnMobileNetV3LargeFpn({ numClasses: 0 })).toThrow(/numClasses must be an integer in \[1, Infinity\], got 0/);
-    expect(() => fasterrcnnMobileNetV3LargeFpn({ weights: 'COCO_V1', trainableBackboneLayers: 7 })).toThrow(/trainableBackboneLayers must be an integer in \[0, 6\]/);
-    expect(() => fasterrcnnMobileNetV3LargeFpn({ boxNmsThresh: 1.5 })).toThrow(/boxNmsThresh must be a number in \[0, 1\], got 1.5/);
-    expect(() => buildDetector('fasterrcnn_resnet50_fpn')).toThrow(/valid: fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn/);
+    expect(() => fasterrcnnMobilenetV3LargeFpn({ weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights.COCO_V1 })).toThrow(/are not weights of fasterrcnn_mobilenet_v3_large_fpn; valid: COCO_V1 of its weights table/);
+    expect(() => fasterrcnnMobilenetV3LargeFpn({ weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1, numClasses: 10 })).toThrow(/'num_classes' expected value 91 but got 10/);
+    expect(() => fasterrcnnMobilenetV3LargeFpn({ numClasses: 0 })).toThrow(/numClasses must be an integer in \[1, Infinity\], got 0/);
+    expect(() => fasterrcnnMobilenetV3LargeFpn({ weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1, trainableBackboneLayers: 7 })).toThrow(/trainableBackboneLayers must be an integer in \[0, 6\]/);
+    expect(() => fasterrcnnMobilenetV3LargeFpn({ boxNmsThresh: 1.5 })).toThrow(/boxNmsThresh must be a number in \[0, 1\], got 1.5/);
+    expect(() => DETECTION_MODELS.get('fasterrcnn_resnet50_fpn')).toThrow(/valid: fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn/);
     expect(() => nms(new Float32Array(5), new Float32Array(1), 0.5)).toThrow(/shape \[N, 4\]/);
   });
 
   it('bad images, without leaking tensors', async () => {
-    const model = fasterrcnnMobileNetV3Large320Fpn();
+    const model = fasterrcnnMobilenetV3Large320Fpn();
     const before = tf.memory().numTensors;
     await expect(model.forward([])).rejects.toThrow(/images list should not be empty/);
     const chw = tf.zeros([3, 32, 32]) as tf.Tensor3D;

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { numel, toFloat32, type DType, type HostTensor, type StateDict } from './host-tensor.js';
+import { numel, toFloat32, type DType, type HostTensor, type StateDict } from '@mnv3/io';
 import type { Rng } from './random.js';
 
 /**
@@ -231,4 +231,17 @@ function copyFloat32(t: HostTensor): Float32Array {
   const values = toFloat32(t);
   // Own a copy: the checkpoint's buffer may be a view the caller reuses or frees.
   return values === t.data ? new Float32Array(values) : values;
+}
+
+/**
+ * TorchVision's `nn.ModuleList`: children `0`, `1`, … (their `state_dict` keys) with no forward of
+ * their own.
+ *
+ * @example this.innerBlocks = this.registerModule('inner_blocks', new ModuleList(convs));
+ */
+export class ModuleList<M extends Module> extends Module {
+  constructor(readonly items: readonly M[]) {
+    super();
+    items.forEach((m, i) => this.registerModule(String(i), m));
+  }
 }

@@ -1,4 +1,4 @@
-import { hashPrefixFromFileName } from './hub/hash.js';
+import { hashPrefixFromFileName } from '@mnv3/io';
 
 /**
  * Pretrained weights as a typed table, TorchVision's `WeightsEnum` (`torchvision/models/_api.py`):

@@ -1,54 +1,42 @@
-import { readCheckpoint } from './checkpoint.js';
-import type { StateDict } from './host-tensor.js';
+import { readCheckpoint, type StateDict } from '@mnv3/io';
+import type { BytesSource } from '@mnv3/io/hub-browser';
 import { StateDictError, type Module } from './module.js';
 import type { Weights } from './weights-api.js';
 
 /**
- * Where weights come from: a registry entry, a path or URL of a `.pth` / `.safetensors` file, its
- * bytes, or a ready state dict.
+ * Where weights come from: a weights-table entry, a path or URL of a `.pth` / `.safetensors` file,
+ * its bytes, or a ready state dict.
  */
-export type WeightsSource = string | URL | Uint8Array | ArrayBuffer | StateDict | Weights;
+export type WeightsSource = BytesSource | StateDict | Weights;
 
 // Checked through globalThis so the module type-checks and runs without Node's types.
 const isNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 // Kept out of bundlers' sight: the Node-only hub is loaded only under Node.
-const HUB_ENTRY = './hub/index.js';
+const NODE_HUB = '@mnv3/io/hub';
 
-interface NodeHub {
-  downloadWeights(url: string, options: { sha256Prefix?: string; progress?: boolean }): Promise<string>;
-  loadBytes(src: string | URL, options?: { progress?: boolean }): Promise<Uint8Array>;
+interface Hub {
+  downloadWeights(url: string, options: { sha256Prefix?: string; progress?: boolean }): Promise<string | Uint8Array>;
+  loadBytes(src: BytesSource, options?: { progress?: boolean }): Promise<Uint8Array>;
 }
 
-/** Fetches (and in Node caches, with hash check) the weights, and reads them into a state dict. */
+/**
+ * Reads weights into a state dict. Every download goes through the checked hub of its platform
+ * (`@mnv3/io/hub` in Node: cached on disk; `@mnv3/io/hub-browser`: Cache Storage), which verifies
+ * the SHA-256 prefix in the file name (or the entry's `sha256Prefix`).
+ */
 export async function resolveStateDict(source: WeightsSource, options: { progress?: boolean } = {}): Promise<StateDict> {
   if (source instanceof Map) return source;
-  if (source instanceof Uint8Array) return readCheckpoint(source);
   if (source instanceof ArrayBuffer) return readCheckpoint(new Uint8Array(source));
+  if (ArrayBuffer.isView(source)) return readCheckpoint(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+  const hub = (isNode ? await import(/* @vite-ignore */ NODE_HUB) : await import('@mnv3/io/hub-browser')) as Hub;
+  // The Node hub draws a terminal bar; the browser hub takes a callback, which a page passes itself.
+  const progress = isNode ? { progress: options.progress } : {};
   if (typeof source === 'object' && !(source instanceof URL)) {
-    // A registry entry: cached download checked against the hash prefix in its file name.
-    if (isNode) {
-      const hub = (await import(/* @vite-ignore */ HUB_ENTRY)) as NodeHub;
-      const path = await hub.downloadWeights(source.url, { sha256Prefix: source.sha256Prefix, progress: options.progress });
-      return readCheckpoint(await hub.loadBytes(path));
-    }
-    return readCheckpoint(await fetchBytes(source.url));
+    // A weights-table entry: its URL, checked against the entry's hash prefix.
+    const file = await hub.downloadWeights(source.url, { sha256Prefix: source.sha256Prefix, ...progress });
+    return readCheckpoint(typeof file === 'string' ? await hub.loadBytes(file) : file);
   }
-  if (isNode) {
-    const hub = (await import(/* @vite-ignore */ HUB_ENTRY)) as NodeHub;
-    return readCheckpoint(await hub.loadBytes(source, { progress: options.progress }));
-  }
-  return readCheckpoint(await fetchBytes(String(source)));
-}
-
-async function fetchBytes(url: string): Promise<Uint8Array> {
-  let response: Response;
-  try {
-    response = await fetch(url);
-  } catch (e) {
-    throw new Error(`could not fetch weights from ${url} (offline?): pass the file's bytes instead`, { cause: e });
-  }
-  if (!response.ok) throw new Error(`could not fetch weights from ${url}: HTTP ${response.status}`);
-  return new Uint8Array(await response.arrayBuffer());
+  return readCheckpoint(await hub.loadBytes(source, progress));
 }
 
 /**

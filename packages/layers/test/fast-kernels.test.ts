@@ -8,26 +8,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertScaledClose } from '@mnv3/test-utils';
-import {
-  Conv2d,
-  Conv2dNormActivation,
-  InvertedResidual,
-  Linear,
-  SqueezeExcitation,
-  batchNorm2d,
-  getKernelMode,
-  globalAvgPool,
-  hardsigmoid,
-  hardswish,
-  normal,
-  seededRng,
-  setKernelMode,
-  uniform,
-  type ActivationName,
-  type Layer,
-  type Module,
-  type StateDict,
-} from '../src/index.js';
+import { Conv2d, Conv2dNormActivation, InvertedResidual, Linear, SqueezeExcitation, batchNorm2d, getKernelMode, globalAvgPool, hardsigmoid, hardswish, normal, seededRng, setKernelMode, uniform, type ActivationName, type Layer, type Module } from '../src/index.js';
+import type { StateDict } from '@mnv3/io';
 
 const TOL = 1e-5;
 

@@ -2,20 +2,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { assertScaledClose, fixtureTensor, listFixtures, loadFixture, nchwToNhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
-import {
-  Activation,
-  Conv2dNormActivation,
-  FrozenBatchNorm2d,
-  InvertedResidual,
-  Linear,
-  SqueezeExcitation,
-  batchNorm2d,
-  invertedResidualConfig,
-  toFloat32,
-  type ActivationName,
-  type Layer,
-  type Module,
-} from '../src/index.js';
+import { Activation, Conv2dNormActivation, FrozenBatchNorm2d, InvertedResidual, Linear, SqueezeExcitation, batchNorm2d, invertedResidualConfig, type ActivationName, type Layer, type Module } from '../src/index.js';
+import { toFloat32 } from '@mnv3/io';
 
 const TOL = 1e-5;
 

@@ -1,23 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  AdaptiveAvgPool2d,
-  Activation,
-  BatchNorm2d,
-  Conv2d,
-  Conv2dNormActivation,
-  Dropout,
-  Layer,
-  Sequential,
-  VOC_CATEGORIES,
-  batchNorm2d,
-  globalAvgPool,
-  weights,
-  type SegmentationBuildOptions,
-  type WeightsEnum,
-} from '@mnv3/layers';
+import { AdaptiveAvgPool2d, Activation, BatchNorm2d, Conv2d, Conv2dNormActivation, Dropout, Layer, Sequential, batchNorm2d, globalAvgPool, weights, type WeightsEnum } from '@mnv3/layers';
+import { SimpleSegmentationModel, VOC_CATEGORIES, type SegmentationBuildOptions } from '@mnv3/segmentation';
 import { FCNHead } from './fcn.js';
-import { deeplabMobileNetV3Backbone, resolveOptions } from './mobilenet-backbone.js';
-import { SimpleSegmentationModel } from './simple-segmentation-model.js';
+import { deeplabMobilenetV3Backbone, resolveOptions } from './mobilenet-backbone.js';
 
 /**
  * TorchVision's `ASPPConv`: 3x3 conv with `padding = dilation = rate` (no bias), BatchNorm,
@@ -147,7 +132,7 @@ const COCO_WITH_VOC_LABELS_V1 = weights(
  * TorchVision's `DeepLabV3_MobileNet_V3_Large_Weights`: trained on the subset of COCO with the 20
  * Pascal VOC categories, evaluated at resize 520. The checkpoint includes the aux head
  * (`aux_classifier.*`; 11,029,328 parameters with it): TorchVision sets `aux_loss=True` whenever
- * these weights are used, and `deeplabv3MobileNetV3Large({ weights })` does the same.
+ * these weights are used, and `deeplabv3MobilenetV3Large({ weights })` does the same.
  */
 export const DeepLabV3_MobileNet_V3_Large_Weights: WeightsEnum<'COCO_WITH_VOC_LABELS_V1'> = {
   COCO_WITH_VOC_LABELS_V1,
@@ -157,7 +142,7 @@ export const DeepLabV3_MobileNet_V3_Large_Weights: WeightsEnum<'COCO_WITH_VOC_LA
 // ---------------------------------------------------------------------------------------------
 // Builders.
 
-/** Options of `deeplabv3MobileNetV3Large` and `fcnMobileNetV3Large` (TorchVision's kwargs). */
+/** Options of `deeplabv3MobilenetV3Large` and `fcnMobilenetV3Large` (TorchVision's kwargs). */
 export interface DeepLabBuildOptions extends SegmentationBuildOptions {
   /** Output classes including the background; default 21 (VOC), or the weights' category count. */
   numClasses?: number;
@@ -174,13 +159,13 @@ export interface DeepLabBuildOptions extends SegmentationBuildOptions {
  * `numClasses` to 21 and `auxLoss` to true, as TorchVision (an explicit other value is an error).
  *
  * @example
- * const model = deeplabv3MobileNetV3Large({ weights: DeepLabV3_MobileNet_V3_Large_Weights.DEFAULT });
+ * const model = deeplabv3MobilenetV3Large({ weights: DeepLabV3_MobileNet_V3_Large_Weights.DEFAULT });
  * model.loadStateDict(stateDict);
  * const { out, aux } = model.forward(x); // [N, H, W, 21] each
  */
-export function deeplabv3MobileNetV3Large(options: DeepLabBuildOptions = {}): DeepLabV3 {
+export function deeplabv3MobilenetV3Large(options: DeepLabBuildOptions = {}): DeepLabV3 {
   const { numClasses, auxLoss } = resolveOptions(options, true);
-  const { backbone, outChannels, auxChannels } = deeplabMobileNetV3Backbone(auxLoss);
+  const { backbone, outChannels, auxChannels } = deeplabMobilenetV3Backbone(auxLoss);
   const aux = auxLoss ? new FCNHead(auxChannels, numClasses) : null;
   return new DeepLabV3(backbone, new DeepLabHead(outChannels, numClasses), aux, numClasses);
 }

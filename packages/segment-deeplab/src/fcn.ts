@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Activation, BatchNorm2d, Conv2d, Dropout, Layer } from '@mnv3/layers';
+import { SimpleSegmentationModel } from '@mnv3/segmentation';
 import type { DeepLabBuildOptions } from './deeplabv3.js';
-import { deeplabMobileNetV3Backbone, resolveOptions } from './mobilenet-backbone.js';
-import { SimpleSegmentationModel } from './simple-segmentation-model.js';
+import { deeplabMobilenetV3Backbone, resolveOptions } from './mobilenet-backbone.js';
 
 /**
  * TorchVision's `FCNHead`: 3x3 conv to `inChannels / 4` (no bias), BatchNorm, ReLU, dropout 0.1
@@ -43,12 +43,12 @@ export class FCN extends SimpleSegmentationModel {}
  * (`aux_classifier.*`). 5,054,944 parameters with the aux head at 21 classes (TorchVision's own
  * modules built this way count the same), 5,051,093 without. Any `weights` is refused.
  */
-export function fcnMobileNetV3Large(options: DeepLabBuildOptions = {}): FCN {
+export function fcnMobilenetV3Large(options: DeepLabBuildOptions = {}): FCN {
   if (options.weights) {
     throw new Error('fcn_mobilenet_v3_large has no published weights (TorchVision releases none); build it without weights');
   }
   const { numClasses, auxLoss } = resolveOptions(options, false);
-  const { backbone, outChannels, auxChannels } = deeplabMobileNetV3Backbone(auxLoss);
+  const { backbone, outChannels, auxChannels } = deeplabMobilenetV3Backbone(auxLoss);
   const aux = auxLoss ? new FCNHead(auxChannels, numClasses) : null;
   return new FCN(backbone, new FCNHead(outChannels, numClasses), aux, numClasses);
 }

@@ -1,5 +1,5 @@
 import { mobilenetV3Large } from '@mnv3/backbone';
-import { IntermediateLayerGetterModule, mobileNetV3StageIndices, overwriteValueParam, type Weights } from '@mnv3/layers';
+import { IntermediateLayerGetter, mobilenetStageIndices, overwriteValueParam, type Weights } from '@mnv3/layers';
 
 /**
  * The dilated MobileNetV3-Large `features` cut as TorchVision's `_deeplabv3_mobilenetv3` cuts it:
@@ -7,19 +7,19 @@ import { IntermediateLayerGetterModule, mobileNetV3StageIndices, overwriteValueP
  * `aux` = `[-4]` (C2, output stride 8, 40 channels, child 4). Children are registered as
  * `0` … `16`, so under a model's `backbone` the keys are TorchVision's.
  */
-export function deeplabMobileNetV3Backbone(aux: boolean): {
-  backbone: IntermediateLayerGetterModule;
+export function deeplabMobilenetV3Backbone(aux: boolean): {
+  backbone: IntermediateLayerGetter;
   outChannels: number;
   auxChannels: number;
 } {
   const mnv3 = mobilenetV3Large({ dilated: true });
-  const stages = mobileNetV3StageIndices(mnv3.features);
+  const stages = mobilenetStageIndices(mnv3.features);
   const outPos = stages[stages.length - 1]!;
   const auxPos = stages[stages.length - 4]!;
   const returnLayers: Record<string, string> = { [String(outPos)]: 'out' };
   if (aux) returnLayers[String(auxPos)] = 'aux';
   return {
-    backbone: new IntermediateLayerGetterModule(mnv3.features, returnLayers),
+    backbone: new IntermediateLayerGetter(mnv3.features, returnLayers),
     outChannels: mnv3.featureChannels[outPos]!,
     auxChannels: mnv3.featureChannels[auxPos]!,
   };

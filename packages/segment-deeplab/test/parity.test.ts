@@ -3,8 +3,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { argmaxAgreement, assertScaledClose, fixtureTensor, loadFixture, nhwcTensor as nhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
-import { StateDictError, VOC_CATEGORIES, getWeights, toFloat32 } from '@mnv3/layers';
-import { DEEPLAB_MODELS, DeepLabV3_MobileNet_V3_Large_Weights, deeplabv3MobileNetV3Large, fcnMobileNetV3Large } from '../src/index.js';
+import { toFloat32 } from '@mnv3/io';
+import { StateDictError, getWeights } from '@mnv3/layers';
+import { VOC_CATEGORIES } from '@mnv3/segmentation';
+import { DEEPLAB_MODELS, DeepLabV3_MobileNet_V3_Large_Weights, deeplabv3MobilenetV3Large, fcnMobilenetV3Large } from '../src/index.js';
 
 const TOL = 1e-4;
 const SIZES = ['520x520', '320x320', '257x300'];
@@ -58,10 +60,10 @@ describe.each(CASES)('%s (auxLoss %s) matches TorchVision 0.14', (name, auxLoss)
 
 describe('DeepLabV3 / FCN facts and errors', () => {
   it('parameter counts as TorchVision\'s constructions', () => {
-    expect(deeplabv3MobileNetV3Large({ auxLoss: true }).numParams()).toBe(11_029_328);
-    expect(deeplabv3MobileNetV3Large().numParams()).toBe(11_025_477);
-    expect(fcnMobileNetV3Large({ auxLoss: true }).numParams()).toBe(5_054_944);
-    expect(fcnMobileNetV3Large().numParams()).toBe(5_051_093);
+    expect(deeplabv3MobilenetV3Large({ auxLoss: true }).numParams()).toBe(11_029_328);
+    expect(deeplabv3MobilenetV3Large().numParams()).toBe(11_025_477);
+    expect(fcnMobilenetV3Large({ auxLoss: true }).numParams()).toBe(5_054_944);
+    expect(fcnMobilenetV3Large().numParams()).toBe(5_051_093);
   });
 
   it('weights table as TorchVision\'s; the weights imply auxLoss and 21 classes', () => {
@@ -73,19 +75,19 @@ describe('DeepLabV3 / FCN facts and errors', () => {
     expect(w.meta.numParams).toBe(11_029_328);
     expect(w.meta.metrics).toEqual({ 'COCO-val2017-VOC-labels': { miou: 60.3, pixel_acc: 91.2 } });
     expect(w.meta.categories).toBe(VOC_CATEGORIES);
-    const model = deeplabv3MobileNetV3Large({ weights: w });
+    const model = deeplabv3MobilenetV3Large({ weights: w });
     expect(model.auxClassifier).not.toBeNull();
     expect(model.numClasses).toBe(21);
     expect(model.numParams()).toBe(w.meta.numParams);
-    expect(() => deeplabv3MobileNetV3Large({ weights: w, auxLoss: false })).toThrow("The parameter 'aux_loss' expected value true but got false instead.");
-    expect(() => deeplabv3MobileNetV3Large({ weights: w, numClasses: 3 })).toThrow("The parameter 'num_classes' expected value 21 but got 3 instead.");
-    expect(() => fcnMobileNetV3Large({ weights: w })).toThrow(/fcn_mobilenet_v3_large has no published weights/);
+    expect(() => deeplabv3MobilenetV3Large({ weights: w, auxLoss: false })).toThrow("The parameter 'aux_loss' expected value true but got false instead.");
+    expect(() => deeplabv3MobilenetV3Large({ weights: w, numClasses: 3 })).toThrow("The parameter 'num_classes' expected value 21 but got 3 instead.");
+    expect(() => fcnMobilenetV3Large({ weights: w })).toThrow(/fcn_mobilenet_v3_large has no published weights/);
     expect(DEEPLAB_MODELS.fcn_mobilenet_v3_large.weights).toBeNull();
   });
 
   it('a wrong numClasses is a size mismatch on both heads', () => {
     const f = loadFixture('segmentation', 'deeplabv3_mobilenet_v3_large_aux');
-    const model = deeplabv3MobileNetV3Large({ numClasses: 5, auxLoss: true });
+    const model = deeplabv3MobilenetV3Large({ numClasses: 5, auxLoss: true });
     let error: unknown;
     try {
       model.loadStateDict(f.stateDict);
@@ -98,19 +100,19 @@ describe('DeepLabV3 / FCN facts and errors', () => {
     expect((error as Error).message).toMatch(
       /size mismatch for classifier\.4\.weight: copying a param with shape \[21, 256, 1, 1\] from checkpoint, the shape in current model is \[5, 256, 1, 1\]/,
     );
-    expect(() => fcnMobileNetV3Large({ numClasses: 2.5 })).toThrow(/numClasses must be a positive integer, got 2.5/);
+    expect(() => fcnMobilenetV3Large({ numClasses: 2.5 })).toThrow(/numClasses must be a positive integer, got 2.5/);
   });
 
   it('the aux checkpoint on a model without aux head names the unexpected keys; FCN weights do not load into DeepLabV3', () => {
     const aux = loadFixture('segmentation', 'deeplabv3_mobilenet_v3_large_aux');
-    const model = deeplabv3MobileNetV3Large();
+    const model = deeplabv3MobilenetV3Large();
     expect(() => model.loadStateDict(aux.stateDict)).toThrow(/Unexpected key\(s\) in state_dict: "aux_classifier\.0\.weight"/);
     const result = model.loadStateDict(aux.stateDict, { strict: false });
     expect(result.unexpectedKeys).toHaveLength(8); // conv, BatchNorm (5 entries), classifier weight and bias
     expect(result.missingKeys).toEqual([]);
     model.dispose();
     const fcn = loadFixture('segmentation', 'fcn_mobilenet_v3_large');
-    const deeplab = deeplabv3MobileNetV3Large();
+    const deeplab = deeplabv3MobilenetV3Large();
     expect(() => deeplab.loadStateDict(fcn.stateDict)).toThrow(StateDictError);
     expect(() => deeplab.loadStateDict(fcn.stateDict)).toThrow(/Missing key\(s\) in state_dict: "classifier\.0\.convs\.0\.0\.weight"/);
   });

@@ -1,24 +1,6 @@
 import * as tf from '@tensorflow/tfjs-core';
-import {
-  AdaptiveAvgPool2d,
-  Activation,
-  Conv2d,
-  Conv2dNormActivation,
-  IntermediateLayerGetterModule,
-  Module,
-  SegmentationModel,
-  Sequential,
-  VOC_CATEGORIES,
-  batchNorm2d,
-  interpolateBilinear,
-  mobileNetV3StageIndices,
-  overwriteValueParam,
-  weights,
-  type SegmentationBuildOptions,
-  type SegmentationOutput,
-  type Weights,
-  type WeightsEnum,
-} from '@mnv3/layers';
+import { AdaptiveAvgPool2d, Activation, Conv2d, Conv2dNormActivation, IntermediateLayerGetter, Module, Sequential, batchNorm2d, interpolateBilinear, mobilenetStageIndices, overwriteValueParam, weights, type Weights, type WeightsEnum } from '@mnv3/layers';
+import { SegmentationModel, VOC_CATEGORIES, type SegmentationBuildOptions, type SegmentationOutput } from '@mnv3/segmentation';
 import { mobilenetV3Large } from '@mnv3/backbone';
 
 /** The two feature maps LR-ASPP reads: NHWC float32, `low` at output stride 8, `high` at 16. */
@@ -71,7 +53,7 @@ export class LRASPPHead extends Module {
  * output `{ out }`, NHWC float32 logits `[N, H, W, numClasses]`.
  */
 export class LRASPP extends SegmentationModel {
-  readonly backbone: IntermediateLayerGetterModule;
+  readonly backbone: IntermediateLayerGetter;
   readonly classifier: LRASPPHead;
 
   /**
@@ -79,7 +61,7 @@ export class LRASPP extends SegmentationModel {
    * @param interChannels the head's intermediate width (default 128, as TorchVision).
    */
   constructor(
-    backbone: IntermediateLayerGetterModule,
+    backbone: IntermediateLayerGetter,
     lowChannels: number,
     highChannels: number,
     readonly numClasses: number,
@@ -133,8 +115,8 @@ export const LRASPP_MobileNet_V3_Large_Weights: WeightsEnum<'COCO_WITH_VOC_LABEL
 // ---------------------------------------------------------------------------------------------
 // Builder.
 
-/** Options of `lrasppMobileNetV3Large` (TorchVision's kwargs, camelCase). */
-export interface LRASPPMobileNetV3LargeOptions extends SegmentationBuildOptions {
+/** Options of `lrasppMobilenetV3Large` (TorchVision's kwargs, camelCase). */
+export interface LRASPPMobilenetV3LargeOptions extends SegmentationBuildOptions {
   /** Output classes including the background; default 21 (VOC), or the weights' category count. */
   numClasses?: number;
   /** TorchVision refuses `aux_loss=True` for LR-ASPP; so does this builder. */
@@ -152,12 +134,12 @@ export interface LRASPPMobileNetV3LargeOptions extends SegmentationBuildOptions 
  * Dilated MobileNetV3-Large `features` with TorchVision's LR-ASPP taps: `low` = stage index `[-4]`
  * (C2, stride 8, 40 channels, child 4), `high` = `[-1]` (C5, stride 16, 960 channels, child 16).
  */
-export function lrasppMobileNetV3Backbone(): { backbone: IntermediateLayerGetterModule; lowChannels: number; highChannels: number } {
+export function lrasppMobilenetV3Backbone(): { backbone: IntermediateLayerGetter; lowChannels: number; highChannels: number } {
   const mnv3 = mobilenetV3Large({ dilated: true });
-  const stages = mobileNetV3StageIndices(mnv3.features);
+  const stages = mobilenetStageIndices(mnv3.features);
   const lowPos = stages[stages.length - 4]!;
   const highPos = stages[stages.length - 1]!;
-  const backbone = new IntermediateLayerGetterModule(mnv3.features, { [String(lowPos)]: 'low', [String(highPos)]: 'high' });
+  const backbone = new IntermediateLayerGetter(mnv3.features, { [String(lowPos)]: 'low', [String(highPos)]: 'high' });
   return { backbone, lowChannels: mnv3.featureChannels[lowPos]!, highChannels: mnv3.featureChannels[highPos]! };
 }
 
@@ -167,16 +149,16 @@ export function lrasppMobileNetV3Backbone(): { backbone: IntermediateLayerGetter
  * `classifier.cbr.0.weight`, … as TorchVision's) or `initWeights` next. 3,221,538 parameters at 21 classes.
  *
  * @example
- * const model = lrasppMobileNetV3Large();
+ * const model = lrasppMobilenetV3Large();
  * model.loadStateDict(stateDict);
  * const { out } = model.forward(x); // [N, H, W, 21]
  */
-export function lrasppMobileNetV3Large(options: LRASPPMobileNetV3LargeOptions = {}): LRASPP {
+export function lrasppMobilenetV3Large(options: LRASPPMobilenetV3LargeOptions = {}): LRASPP {
   if (options.auxLoss) {
     throw new Error('This model does not use auxiliary loss: lraspp_mobilenet_v3_large has no aux head (auxLoss must be false or unset)');
   }
   const numClasses = resolveNumClasses(options.numClasses, options.weights);
-  const { backbone, lowChannels, highChannels } = lrasppMobileNetV3Backbone();
+  const { backbone, lowChannels, highChannels } = lrasppMobilenetV3Backbone();
   return new LRASPP(backbone, lowChannels, highChannels, numClasses, options.interChannels ?? 128);
 }
 

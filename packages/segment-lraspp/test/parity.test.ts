@@ -2,8 +2,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { argmaxAgreement, assertScaledClose, fixtureTensor, loadFixture, nhwcTensor as nhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
-import { StateDictError, VOC_CATEGORIES, getWeights, toFloat32 } from '@mnv3/layers';
-import { LRASPP_MODELS, LRASPP_MobileNet_V3_Large_Weights, lrasppMobileNetV3Large } from '../src/index.js';
+import { toFloat32 } from '@mnv3/io';
+import { StateDictError, getWeights } from '@mnv3/layers';
+import { VOC_CATEGORIES } from '@mnv3/segmentation';
+import { LRASPP_MODELS, LRASPP_MobileNet_V3_Large_Weights, lrasppMobilenetV3Large } from '../src/index.js';
 
 const TOL = 1e-4;
 const SIZES = ['520x520', '320x320', '257x300'];
@@ -13,7 +15,7 @@ describe('LR-ASPP matches TorchVision 0.14', () => {
   const c = f.config as { numParams: number; numClasses: number };
 
   it('has TorchVision\'s parameter count and state dict keys, in order', () => {
-    const model = lrasppMobileNetV3Large();
+    const model = lrasppMobilenetV3Large();
     expect(model.numParams()).toBe(c.numParams);
     expect(model.numParams()).toBe(3_221_538);
     expect([...model.namedStateEntries()].map(([k]) => k)).toEqual([...f.stateDict.keys()]);
@@ -21,7 +23,7 @@ describe('LR-ASPP matches TorchVision 0.14', () => {
   });
 
   it.each(SIZES)('out @%s within 1e-4·max(1, max|ref|), argmax agreement ≥ 0.9999, no leaks', async (size) => {
-    const model = lrasppMobileNetV3Large();
+    const model = lrasppMobilenetV3Large();
     model.loadStateDict(f.stateDict);
     const before = tf.memory().numTensors;
     const x = nhwc(fixtureTensor(f, `input_${size}`));
@@ -52,30 +54,30 @@ describe('LR-ASPP facts and errors', () => {
     expect(w.meta.numParams).toBe(3_221_538);
     expect(w.meta.metrics).toEqual({ 'COCO-val2017-VOC-labels': { miou: 57.9, pixel_acc: 91.2 } });
     expect(w.meta.categories).toBe(VOC_CATEGORIES);
-    expect(LRASPP_MODELS.lraspp_mobilenet_v3_large.build).toBe(lrasppMobileNetV3Large);
+    expect(LRASPP_MODELS.lraspp_mobilenet_v3_large.build).toBe(lrasppMobilenetV3Large);
   });
 
   it('refuses auxLoss as TorchVision does', () => {
-    expect(() => lrasppMobileNetV3Large({ auxLoss: true })).toThrow(/This model does not use auxiliary loss/);
+    expect(() => lrasppMobilenetV3Large({ auxLoss: true })).toThrow(/This model does not use auxiliary loss/);
   });
 
   it('a wrong numClasses is a size mismatch on both classifiers; against the weights it is TorchVision\'s error', () => {
     const f = loadFixture('segmentation', 'lraspp_mobilenet_v3_large');
-    const model = lrasppMobileNetV3Large({ numClasses: 10 });
+    const model = lrasppMobilenetV3Large({ numClasses: 10 });
     expect(model.numParams()).toBe(3_221_538 - 11 * (40 + 1) - 11 * (128 + 1));
     expect(() => model.loadStateDict(f.stateDict)).toThrow(
       /size mismatch for classifier\.low_classifier\.weight: copying a param with shape \[21, 40, 1, 1\] from checkpoint, the shape in current model is \[10, 40, 1, 1\]/,
     );
-    expect(() => lrasppMobileNetV3Large({ numClasses: 10, weights: LRASPP_MobileNet_V3_Large_Weights.DEFAULT })).toThrow(
+    expect(() => lrasppMobilenetV3Large({ numClasses: 10, weights: LRASPP_MobileNet_V3_Large_Weights.DEFAULT })).toThrow(
       "The parameter 'num_classes' expected value 21 but got 10 instead.",
     );
-    expect(lrasppMobileNetV3Large({ weights: LRASPP_MobileNet_V3_Large_Weights.DEFAULT }).numClasses).toBe(21);
-    expect(() => lrasppMobileNetV3Large({ numClasses: 0 })).toThrow(/numClasses must be a positive integer, got 0/);
+    expect(lrasppMobilenetV3Large({ weights: LRASPP_MobileNet_V3_Large_Weights.DEFAULT }).numClasses).toBe(21);
+    expect(() => lrasppMobilenetV3Large({ numClasses: 0 })).toThrow(/numClasses must be a positive integer, got 0/);
   });
 
   it('a DeepLabV3 checkpoint fails the strict load with every mismatch named', () => {
     const deeplab = loadFixture('segmentation', 'deeplabv3_mobilenet_v3_large');
-    const model = lrasppMobileNetV3Large();
+    const model = lrasppMobilenetV3Large();
     let error: unknown;
     try {
       model.loadStateDict(deeplab.stateDict);
@@ -94,9 +96,9 @@ describe('LR-ASPP facts and errors', () => {
 describe('backbone taps', () => {
   it('uses TorchVision\'s stage indices of the dilated MobileNetV3-Large: low = child 4 (40 ch), high = child 16 (960 ch)', async () => {
     const { mobilenetV3Large } = await import('@mnv3/backbone');
-    const { mobileNetV3StageIndices } = await import('@mnv3/layers');
-    expect(mobileNetV3StageIndices(mobilenetV3Large({ dilated: true }).features)).toEqual([0, 2, 4, 7, 13, 16]);
-    const model = lrasppMobileNetV3Large();
+    const { mobilenetStageIndices } = await import('@mnv3/layers');
+    expect(mobilenetStageIndices(mobilenetV3Large({ dilated: true }).features)).toEqual([0, 2, 4, 7, 13, 16]);
+    const model = lrasppMobilenetV3Large();
     expect(model.backbone.layers).toHaveLength(17);
     expect([...model.backbone.namedStateEntries()][0]![0]).toBe('0.0.weight');
   });

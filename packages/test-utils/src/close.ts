@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { toFloat32, type HostTensor } from '@mnv3/layers';
+import { toFloat32, type HostTensor } from '@mnv3/io';
 
 export interface CloseOptions {
   atol?: number;

@@ -3,7 +3,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { readSafetensors, type HostTensor, type StateDict } from '@mnv3/layers';
+import { readSafetensors, type HostTensor, type StateDict } from '@mnv3/io';
 
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const ORACLE_DIR = join(REPO_ROOT, 'tools/reference');

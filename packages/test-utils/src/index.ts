@@ -5,3 +5,4 @@ export { REPO_ROOT, ORACLE_PYTHON, fixtureDir, ensureFixtures, listFixtures, loa
 export { argmaxAgreement, expectSegmentationMatches } from './segmentation.js';
 export type { RunResult } from './run.js';
 export { MNV3_BIN, mnv3, runNode } from './run.js';
+export { f32, hwcImage, ints, maxAbsDiff, nhwcMap } from './host.js';

@@ -1,17 +1,19 @@
 // Image classification: every model of CLASSIFICATION_MODELS, through @mnv3/classify.
-import { CLASSIFICATION_MODELS, CLASSIFICATION_MODEL_NAMES, buildClassifier, type ClassificationModelName } from '@mnv3/backbone';
+import { CLASSIFICATION_MODELS, buildClassifier } from '@mnv3/backbone';
 import { Classifier, load, type Prediction } from '@mnv3/classify';
-import { ImageClassification, loadWeightsInto, readCheckpoint, type RgbImage, type StateDict } from '@mnv3/layers';
+import { readCheckpoint, type RgbImage, type StateDict } from '@mnv3/io';
+import { loadWeightsInto } from '@mnv3/layers';
+import { ImageClassification } from '@mnv3/transforms';
 import type { RegistryWeights, RenderTarget, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
 
-function registryWeights(name: ClassificationModelName): RegistryWeights[] {
-  const table = CLASSIFICATION_MODELS[name].weights as Record<string, RegistryWeights['entry']>;
+function registryWeights(name: string): RegistryWeights[] {
+  const table = CLASSIFICATION_MODELS.get(name).weights as Record<string, RegistryWeights['entry']>;
   return Object.entries(table)
     .filter(([key]) => key !== 'DEFAULT')
     .map(([key, entry]) => ({ name: key, isDefault: table.DEFAULT === entry, entry }));
 }
 
-const models: TaskModel[] = CLASSIFICATION_MODEL_NAMES.map((name) => ({ name, weights: registryWeights(name) }));
+const models: TaskModel[] = CLASSIFICATION_MODELS.names().map((name) => ({ name, weights: registryWeights(name) }));
 
 /**
  * The class count a checkpoint was saved with, from its last layer (`classifier.N.weight` for the
@@ -36,7 +38,7 @@ async function loadClassifier(name: string, weights: WeightsInput): Promise<Clas
   }
   // Registry weights: bytes from the page's cached download, the entry's own preset and labels.
   const { entry } = weights.weights;
-  const model = buildClassifier(name, { numClasses: entry.meta.categories.length });
+  const model = buildClassifier(name, { weights: entry });
   try {
     loadWeightsInto(model, readCheckpoint(weights.bytes), name);
   } catch (e) {
@@ -44,7 +46,7 @@ async function loadClassifier(name: string, weights: WeightsInput): Promise<Clas
     throw e;
   }
   if (entry.transforms.kind !== 'ImageClassification') throw new Error(`${name}: weights ${weights.weights.name} are not for classification`);
-  return new Classifier(name as ClassificationModelName, model, entry.meta.categories, ImageClassification(entry.transforms), entry);
+  return new Classifier(name, model, entry.meta.categories, ImageClassification(entry.transforms), entry);
 }
 
 function renderTop(predictions: Prediction[], { panel }: RenderTarget): void {

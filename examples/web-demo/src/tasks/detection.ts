@@ -1,17 +1,18 @@
 // Object detection: Faster R-CNN with the MobileNetV3-Large FPN backbone (both of TorchVision's
 // models, 800 and 320 px) through @mnv3/detect-frcnn, COCO's categories.
-import { DETECTION_MODELS, DETECTION_MODEL_NAMES, load as loadDetector, type DetectionResult, type Detector } from '@mnv3/detect-frcnn';
-import type { RgbImage } from '@mnv3/layers';
+import { DETECTION_MODELS, load as loadDetector, type DetectionResult, type Detector } from '@mnv3/detection';
+import '@mnv3/detect-frcnn'; // registers the Faster R-CNN builders
+import type { RgbImage } from '@mnv3/io';
 import type { RegistryWeights, RenderTarget, Settings, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
 
-function registryWeights(name: (typeof DETECTION_MODEL_NAMES)[number]): RegistryWeights[] {
-  const table = DETECTION_MODELS[name].weights as unknown as Record<string, RegistryWeights['entry']>;
+function registryWeights(name: string): RegistryWeights[] {
+  const table = (DETECTION_MODELS.get(name).weights ?? {}) as Record<string, RegistryWeights['entry']>;
   return Object.entries(table)
     .filter(([key]) => key !== 'DEFAULT')
     .map(([key, entry]) => ({ name: key, isDefault: table.DEFAULT === entry, entry }));
 }
 
-const models: TaskModel[] = DETECTION_MODEL_NAMES.map((name) => ({ name, weights: registryWeights(name) }));
+const models: TaskModel[] = DETECTION_MODELS.names().map((name) => ({ name, weights: registryWeights(name) }));
 
 async function load(name: string, weights: WeightsInput, settings: Settings): Promise<Detector> {
   // TorchVision's box_score_thresh: detections below it are dropped before NMS and the top 100.

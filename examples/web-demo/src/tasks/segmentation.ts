@@ -1,11 +1,11 @@
 // Semantic segmentation: LR-ASPP (@mnv3/segment-lraspp), DeepLabV3 and FCN (@mnv3/segment-deeplab)
 // on the dilated MobileNetV3-Large, VOC's 21 classes.
-import { VOC_PALETTE, colorizeMask, readCheckpoint, type RgbImage, type SegmentationModelEntry, type Segmenter, type SegmentationResult, type StateDict } from '@mnv3/layers';
-import { DEEPLAB_MODELS, load as loadDeepLab } from '@mnv3/segment-deeplab';
-import { LRASPP_MODELS, load as loadLRASPP } from '@mnv3/segment-lraspp';
+import { readCheckpoint, type RgbImage, type StateDict } from '@mnv3/io';
+import { VOC_PALETTE, colorizeMask } from '@mnv3/transforms';
+import { SEGMENTATION_MODELS, load as loadSegmenter, type SegmentationModelEntry, type Segmenter, type SegmentationResult } from '@mnv3/segmentation';
+import '@mnv3/segment-lraspp'; // registers LR-ASPP (first, as the model list shows it)
+import '@mnv3/segment-deeplab'; // registers DeepLabV3 and FCN
 import type { RegistryWeights, RenderTarget, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
-
-const SEGMENTATION_MODELS: Record<string, SegmentationModelEntry> = { ...LRASPP_MODELS, ...DEEPLAB_MODELS };
 
 function registryWeights(entry: SegmentationModelEntry): RegistryWeights[] {
   const table = (entry.weights ?? {}) as Record<string, RegistryWeights['entry']>;
@@ -14,12 +14,10 @@ function registryWeights(entry: SegmentationModelEntry): RegistryWeights[] {
     .map(([key, w]) => ({ name: key, isDefault: table.DEFAULT === w, entry: w }));
 }
 
-const models: TaskModel[] = Object.entries(SEGMENTATION_MODELS).map(([name, entry]) => ({ name, weights: registryWeights(entry) }));
+const models: TaskModel[] = SEGMENTATION_MODELS.names().map((name) => ({ name, weights: registryWeights(SEGMENTATION_MODELS.get(name)) }));
 
 /** The models that can carry TorchVision's auxiliary FCN head (DeepLabV3, FCN; never LR-ASPP). */
-const AUX_MODELS = Object.entries(SEGMENTATION_MODELS)
-  .filter(([, e]) => e.auxLoss)
-  .map(([name]) => name);
+const AUX_MODELS = SEGMENTATION_MODELS.names().filter((name) => SEGMENTATION_MODELS.get(name).auxLoss);
 
 /**
  * The class count a checkpoint was saved with, from its last layer (`classifier.4` for DeepLabV3
@@ -28,10 +26,6 @@ const AUX_MODELS = Object.entries(SEGMENTATION_MODELS)
 function numClassesOf(stateDict: StateDict): number | undefined {
   const t = stateDict.get('classifier.4.weight') ?? stateDict.get('classifier.low_classifier.weight');
   return t?.shape[0];
-}
-
-function loadSegmenter(name: string, options: Parameters<typeof loadLRASPP>[1]): Promise<Segmenter> {
-  return Object.prototype.hasOwnProperty.call(LRASPP_MODELS, name) ? loadLRASPP(name, options) : loadDeepLab(name, options);
 }
 
 async function load(name: string, weights: WeightsInput, settings: Readonly<Record<string, unknown>>): Promise<Segmenter> {

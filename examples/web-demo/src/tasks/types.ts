@@ -2,7 +2,8 @@
 // it picks a task from TASKS (./index.ts), lists task.models, hands the chosen weights to
 // task.load, each image to task.run, and the result to task.render. Detection and segmentation
 // plug in as their own modules with this same shape.
-import type { RgbImage, Weights } from '@mnv3/layers';
+import type { RgbImage } from '@mnv3/io';
+import type { Weights } from '@mnv3/layers';
 
 /** Pretrained weights the page can download (TorchVision's URL, cached in Cache Storage). */
 export interface RegistryWeights {

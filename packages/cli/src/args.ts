@@ -1,0 +1,55 @@
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { UsageError } from './errors.js';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+type Parsed<O extends Options> = ReturnType<typeof parseArgs<{ args: string[]; allowPositionals: true; strict: true; options: O }>>;
+
+/** Every verb's prologue: strict `parseArgs` over the verb's options, positionals allowed. */
+export function parseVerbArgs<O extends Options>(argv: string[], options: O): Parsed<O> {
+  return parseArgs({ args: argv, allowPositionals: true, strict: true, options });
+}
+
+/** The options every task verb (classify, segment, detect) takes. */
+const TASK_OPTIONS = {
+  model: { type: 'string' },
+  weights: { type: 'string' },
+  'num-classes': { type: 'string' },
+  json: { type: 'boolean' },
+  progress: { type: 'boolean' },
+} as const;
+
+/**
+ * A task verb's prologue: parse its options beside the common ones, check what every task verb
+ * needs (a known `--model`, `--weights`, at least one input) and read `--num-classes`.
+ *
+ * @param models the registered model names.
+ * @param weightsNames the weights names to suggest (`IMAGENET1K_V1, DEFAULT`).
+ */
+export function parseTaskArgs<O extends Options>(
+  argv: string[],
+  options: O,
+  models: readonly string[],
+  weightsNames: string,
+): { values: Parsed<typeof TASK_OPTIONS & O>['values']; positionals: string[]; model: string; weights: string; numClasses: number | undefined } {
+  const { values, positionals } = parseVerbArgs(argv, { ...TASK_OPTIONS, ...options });
+  const { model, weights } = values as { model?: string; weights?: string };
+  if (!model) throw new UsageError(`--model is required; valid: ${models.join(', ')}`);
+  if (!models.includes(model)) throw new UsageError(`unknown model "${model}"; valid: ${models.join(', ')}`);
+  if (!weights) throw new UsageError(`--weights is required: a .pth or .safetensors file, or ${weightsNames}`);
+  if (positionals.length === 0) throw new UsageError('no INPUT given: pass one or more image or .npy files');
+  const numClassesFlag = (values as { 'num-classes'?: string })['num-classes'];
+  const numClasses = numClassesFlag === undefined ? undefined : positiveInt(numClassesFlag, '--num-classes');
+  return { values, positionals, model, weights, numClasses };
+}
+
+export function positiveInt(s: string, flag: string): number {
+  const v = Number(s);
+  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} needs a positive integer, got "${s}"`);
+  return v;
+}
+
+export function positiveFloat(s: string, flag: string): number {
+  const v = Number(s);
+  if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} needs a positive number, got "${s}"`);
+  return v;
+}

@@ -1,7 +1,0 @@
-import { ensureFixtures } from '@mnv3/test-utils';
-
-export default function setup(): void {
-  ensureFixtures('layers');
-  ensureFixtures('checkpoints');
-  ensureFixtures('transforms');
-}

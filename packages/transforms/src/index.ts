@@ -1,0 +1,19 @@
+// @mnv3/transforms (↔ torchvision.transforms and torchvision.utils' drawing), without tfjs: Pillow's
+// resize, crops, TorchVision's presets on host images, and boxes and masks drawn over images.
+export type { Interpolation, ResizeOptions } from './resize.js';
+export { INTERPOLATIONS, resize, resampleImage, computeResizedOutputSize } from './resize.js';
+export { crop, centerCrop } from './crop.js';
+export type { FloatImage } from './tensor.js';
+export { IMAGENET_MEAN, IMAGENET_STD, toTensor, normalize, hwcToChw, chwToHwc } from './tensor.js';
+export type {
+  ImageClassificationOptions,
+  ImageClassificationPreset,
+  ObjectDetectionPreset,
+  SemanticSegmentationOptions,
+  SemanticSegmentationPreset,
+} from './presets.js';
+export { ImageClassification, ObjectDetection, SemanticSegmentation } from './presets.js';
+export type { DrawBoundingBoxesOptions, Rgb } from './draw-boxes.js';
+export { drawBoundingBoxes, generateColorPalette } from './draw-boxes.js';
+export type { ColorizeOptions, OverlayOptions } from './draw-masks.js';
+export { VOC_PALETTE, colorizeMask, overlayMask, vocColormap } from './draw-masks.js';

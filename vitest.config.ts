@@ -1,0 +1,62 @@
+// One vitest config for the workspace: a project per package, with what sets it apart (the oracle
+// suites of tools/reference its tests read, whether they run on the WASM backend, time limits).
+// Each package's `test` script runs its own project (`vitest run --root ../.. --project NAME`),
+// so turbo still orders and parallelises the packages.
+import { fileURLToPath } from 'node:url';
+import { defineConfig, type TestProjectInlineConfiguration } from 'vitest/config';
+
+const here = (path: string) => fileURLToPath(new URL(path, import.meta.url));
+const WASM = here('packages/test-utils/src/setup-wasm.ts');
+const FIXTURES = here('packages/test-utils/src/global-setup.ts');
+
+interface Project {
+  /** Oracle suites (`.cache/fixtures/<suite>`) made before the tests start. */
+  suites?: readonly string[];
+  /** Runs every test file on the tfjs WASM backend (SIMD), as users do. */
+  wasm?: boolean;
+  timeout?: number;
+  hookTimeout?: number;
+  include?: string[];
+  fileParallelism?: boolean;
+}
+
+const PROJECTS: Record<string, Project> = {
+  'packages/io': { suites: ['checkpoints'] },
+  'packages/transforms': { suites: ['transforms', 'detection'] },
+  'packages/layers': { suites: ['layers'], wasm: true },
+  'packages/backbone': { suites: ['backbone'], wasm: true },
+  'packages/classify': { suites: ['classify'], wasm: true },
+  'packages/segmentation': { wasm: true },
+  'packages/segment-lraspp': { suites: ['segmentation', 'segment_pipeline'], wasm: true },
+  'packages/segment-deeplab': { suites: ['segmentation', 'segment_pipeline'], wasm: true },
+  'packages/detection': { suites: ['detection'], wasm: true, timeout: 120_000, hookTimeout: 300_000 },
+  'packages/detect-frcnn': { suites: ['detection'], wasm: true, timeout: 120_000, hookTimeout: 300_000 },
+  'packages/bench': { wasm: true, timeout: 120_000 },
+  'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection'], timeout: 120_000, include: ['test/**/*.test.ts'] },
+  'examples/node-classify': { suites: ['classify'], timeout: 180_000 },
+  'examples/node-segment': { suites: ['segment_pipeline'], timeout: 180_000 },
+  'examples/node-detect': { suites: ['detection', 'segment_pipeline'], timeout: 180_000 },
+  // Builds the demo, starts a server and a browser, and runs MobileNetV3 on 2 shared cores.
+  'examples/web-demo': { suites: ['classify', 'segment_pipeline', 'detection'], timeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
+  benchmarks: { timeout: 180_000, hookTimeout: 180_000, include: ['browser/**/*.test.mjs'] },
+};
+
+function project(dir: string, p: Project): TestProjectInlineConfiguration {
+  return {
+    test: {
+      name: dir.slice(dir.lastIndexOf('/') + 1),
+      root: here(`${dir}/`),
+      include: p.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      setupFiles: p.wasm ? [WASM] : [],
+      globalSetup: p.suites?.length ? [FIXTURES] : [],
+      provide: { fixtureSuites: [...(p.suites ?? [])] },
+      testTimeout: p.timeout ?? 60_000,
+      hookTimeout: p.hookTimeout ?? 10_000,
+      fileParallelism: p.fileParallelism ?? true,
+    },
+  };
+}
+
+export default defineConfig({
+  test: { projects: Object.entries(PROJECTS).map(([dir, p]) => project(dir, p)) },
+});
