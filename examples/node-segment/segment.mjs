@@ -2,8 +2,9 @@
 // Classes present in an image and their pixel shares: node segment.mjs WEIGHTS IMAGE [MODEL] [--aux-loss]
 // WEIGHTS: a .pth / .safetensors file or a registry name (COCO_WITH_VOC_LABELS_V1, DEFAULT).
 import { setupBackend } from '@mnv3/layers/backend';
-import { LRASPP_MODELS, load as loadLRASPP } from '@mnv3/segment-lraspp';
-import { load as loadDeepLab } from '@mnv3/segment-deeplab';
+import { load } from '@mnv3/segmentation';
+import '@mnv3/segment-lraspp'; // registers LR-ASPP
+import '@mnv3/segment-deeplab'; // registers DeepLabV3 and FCN
 
 const auxLoss = process.argv.includes('--aux-loss'); // for checkpoints that carry DeepLabV3's / FCN's aux head
 const [weights, image, model = 'lraspp_mobilenet_v3_large'] = process.argv.slice(2).filter((a) => a !== '--aux-loss');
@@ -12,7 +13,6 @@ if (!weights || !image) {
   process.exit(2);
 }
 await setupBackend(); // tfjs WASM backend with SIMD
-const load = model in LRASPP_MODELS ? loadLRASPP : loadDeepLab; // LR-ASPP, or DeepLabV3 / FCN
 const segmenter = await load(model, { weights, auxLoss: auxLoss || undefined });
 const { width, height, classes } = await segmenter.segment(image);
 console.log(`${width}x${height}`);

@@ -7,6 +7,7 @@ import { topk, type Prediction } from './topk.js';
 /** TorchVision's V1 classification preset: used when weights come from a file, which carries none. */
 const DEFAULT_PRESET = { cropSize: 224, resizeSize: 256 } as const;
 
+/** `load()`'s options: the build options, and the weights (default `DEFAULT`) as every task's `load()` takes them. */
 export interface LoadOptions extends Omit<ClassifierBuildOptions, 'weights'>, Partial<BaseLoadOptions> {}
 
 /** Raw logits: float32 `[N, numClasses]`, row-major. */

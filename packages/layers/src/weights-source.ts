@@ -10,7 +10,7 @@ import type { Weights } from './weights-api.js';
 export type WeightsSource = BytesSource | StateDict | Weights;
 
 // Checked through globalThis so the module type-checks and runs without Node's types.
-const isNode = !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
+const underNode = () => !!(globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node;
 // Kept out of bundlers' sight: the Node-only hub is loaded only under Node.
 const NODE_HUB = '@mnv3/io/hub';
 
@@ -28,6 +28,7 @@ export async function resolveStateDict(source: WeightsSource, options: { progres
   if (source instanceof Map) return source;
   if (source instanceof ArrayBuffer) return readCheckpoint(new Uint8Array(source));
   if (ArrayBuffer.isView(source)) return readCheckpoint(new Uint8Array(source.buffer, source.byteOffset, source.byteLength));
+  const isNode = underNode();
   const hub = (isNode ? await import(/* @vite-ignore */ NODE_HUB) : await import('@mnv3/io/hub-browser')) as Hub;
   // The Node hub draws a terminal bar; the browser hub takes a callback, which a page passes itself.
   const progress = isNode ? { progress: options.progress } : {};
