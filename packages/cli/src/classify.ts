@@ -4,7 +4,7 @@ import { load, topk, type Classifier, type Prediction } from '@mnv3/classify';
 import { writeNpy } from '@mnv3/io';
 import { parseTaskArgs, positiveFloat, positiveInt } from './args.js';
 import { UsageError } from './errors.js';
-import { writeFileAtomic } from './files.js';
+import { checkOutputPath, writeFileAtomic } from './files.js';
 import { isNpy, readNchwNpy } from './inputs.js';
 
 export const CLASSIFY_USAGE = `usage: mnv3 classify --model NAME --weights SRC [--width-mult F] [--reduced-tail] [--dilated]
@@ -36,6 +36,7 @@ export async function classifyCommand(argv: string[], out: (s: string) => void):
   const k = positiveInt(values.topk ?? '5', '--topk');
   const widthMult = values['width-mult'] === undefined ? undefined : positiveFloat(values['width-mult'], '--width-mult');
   if (values['save-raw'] && !values['save-raw'].endsWith('.npy')) throw new UsageError(`--save-raw needs a .npy file name, got ${values['save-raw']}`);
+  if (values['save-raw']) await checkOutputPath('--save-raw', values['save-raw']);
 
   const classifier = await load(model, {
     weights,

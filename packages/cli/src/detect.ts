@@ -2,7 +2,7 @@ import { DETECTION_MODELS, load, type DetectionResult } from '@mnv3/detection';
 import '@mnv3/detect-frcnn'; // registers the Faster R-CNN builders
 import { parseTaskArgs } from './args.js';
 import { UsageError } from './errors.js';
-import { writeFileAtomic } from './files.js';
+import { checkOutputPath, writeFileAtomic } from './files.js';
 import { isNpy, numberedPath, readNchwNpy } from './inputs.js';
 
 export const DETECT_USAGE = `usage: mnv3 detect --model NAME --weights SRC [--num-classes N] [--score-thresh F] [--json]
@@ -24,6 +24,7 @@ export async function detectCommand(argv: string[], out: (s: string) => void): P
   );
   if (values.draw && !values.draw.toLowerCase().endsWith('.png')) throw new UsageError(`--draw needs a .png file name, got ${values.draw}`);
   if (values.draw && positionals.some(isNpy)) throw new UsageError('--draw needs image inputs: a .npy input has no photo to draw on');
+  if (values.draw) await checkOutputPath('--draw', values.draw);
   let boxScoreThresh: number | undefined;
   if (values['score-thresh'] !== undefined) {
     boxScoreThresh = Number(values['score-thresh']);

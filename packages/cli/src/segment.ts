@@ -6,7 +6,7 @@ import '@mnv3/segment-lraspp'; // registers LR-ASPP
 import '@mnv3/segment-deeplab'; // registers DeepLabV3 and FCN
 import { parseTaskArgs } from './args.js';
 import { UsageError } from './errors.js';
-import { writeFileAtomic } from './files.js';
+import { checkOutputPath, writeFileAtomic } from './files.js';
 import { isNpy, numberedPath, readNchwNpy } from './inputs.js';
 
 export const SEGMENT_USAGE = `usage: mnv3 segment --model NAME --weights SRC [--num-classes N] [--aux-loss] [--resize 520|320]
@@ -47,6 +47,7 @@ export async function segmentCommand(argv: string[], out: (s: string) => void): 
   for (const [flag, file] of [['--save-raw', values['save-raw']], ['--mask', values.mask], ['--overlay', values.overlay]] as const) {
     const ext = flag === '--save-raw' ? '.npy' : '.png';
     if (file !== undefined && !file.toLowerCase().endsWith(ext)) throw new UsageError(`${flag} needs a ${ext} file name, got ${file}`);
+    if (file !== undefined) await checkOutputPath(flag, file);
   }
   if (values.overlay && positionals.some(isNpy)) throw new UsageError('--overlay needs image inputs: a .npy input has no photo to draw on');
 

@@ -58,6 +58,7 @@ describe('mnv3 detect', () => {
     ['unknown model', ['--model', 'yolo', '--weights', 'x.pth', 'a.png'], 2, /valid: fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn/],
     ['bad threshold', ['--model', 'fasterrcnn_mobilenet_v3_large_fpn', '--weights', 'x.pth', '--score-thresh', '2', 'a.png'], 2, /--score-thresh needs a number in \[0, 1\]/],
     ['wrong classes', ['--model', 'fasterrcnn_mobilenet_v3_large_fpn', '--weights', 'COCO_V1', '--num-classes', '5', 'a.png'], 1, /expected value 91 but got 5/],
+    ['draw in a missing folder, refused before the model runs', ['--model', 'fasterrcnn_mobilenet_v3_large_fpn', '--weights', 'COCO_V1', '--draw', '/nonexistent-dir/d.png', 'a.png'], 2, /--draw \/nonexistent-dir\/d.png: the folder \/nonexistent-dir does not exist/],
   ])('%s', async (_name, args, exitCode, message) => {
     const { code, stderr } = await mnv3(['detect', ...(args as string[])]);
     expect(code).toBe(exitCode);

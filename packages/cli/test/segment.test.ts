@@ -1,5 +1,5 @@
 // The `mnv3 segment` contract against TorchVision (tools/reference/suite_segment_pipeline.py).
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -21,6 +21,9 @@ function shares(classes: Uint8Array): Map<number, number> {
   for (const c of classes) m.set(c, (m.get(c) ?? 0) + 1 / classes.length);
   return m;
 }
+
+const FOLDER_NPY = join(mkdtempSync(join(tmpdir(), 'mnv3-seg-')), 'raw.npy');
+mkdirSync(FOLDER_NPY);
 
 describe('mnv3 segment', () => {
   it('--json gives each photo its size and the class shares TorchVision gets; --mask and --overlay write PNGs', async () => {
@@ -95,6 +98,8 @@ describe('mnv3 segment', () => {
     ['overlay of a .npy', ['--model', 'lraspp_mobilenet_v3_large', '--weights', 'x.pth', '--overlay', 'o.png', 'a.npy'], 2, /--overlay needs image inputs/],
     ['FCN registry weights', ['--model', 'fcn_mobilenet_v3_large', '--weights', 'DEFAULT', 'a.png'], 1, /has no published weights/],
     ['wrong classes', ['--model', 'lraspp_mobilenet_v3_large', '--weights', 'COCO_WITH_VOC_LABELS_V1', '--num-classes', '3', 'a.png'], 1, /expected value 21 but got 3/],
+    ['mask in a missing folder, refused before the model runs', ['--model', 'lraspp_mobilenet_v3_large', '--weights', 'COCO_WITH_VOC_LABELS_V1', '--mask', '/nonexistent-dir/m.png', 'a.png'], 2, /--mask \/nonexistent-dir\/m.png: the folder \/nonexistent-dir does not exist/],
+    ['save-raw naming a folder', ['--model', 'lraspp_mobilenet_v3_large', '--weights', 'x.pth', '--save-raw', FOLDER_NPY, 'a.png'], 2, /--save-raw .*raw\.npy is a folder: give a file name/],
   ])('%s', async (_name, args, exitCode, message) => {
     const { code, stderr } = await mnv3(['segment', ...(args as string[])]);
     expect(code).toBe(exitCode);

@@ -120,6 +120,28 @@ describe('unpickle', () => {
     expect(performance.now() - t0).toBeLessThan(2000);
   });
 
+  it('stops lists nested 5,000 deep but built parent-first (filled after they were appended, via the memo) with too-deep', () => {
+    // EMPTY_LIST, LONG_BINPUT 0; then per level: EMPTY_LIST, LONG_BINPUT i+1, APPEND (into the
+    // still-empty child's parent), POP, LONG_BINGET i+1; finally POP, LONG_BINGET 0, STOP.
+    const n = 5_000;
+    const out: number[] = [0x80, 2, 0x5d, 0x72, 0, 0, 0, 0];
+    const idx = (i: number) => [i & 0xff, (i >> 8) & 0xff, (i >> 16) & 0xff, 0];
+    for (let i = 0; i < n; i++) out.push(0x5d, 0x72, ...idx(i + 1), 0x61, 0x30, 0x6a, ...idx(i + 1));
+    out.push(0x30, 0x6a, ...idx(0), 0x2e);
+    expect(codeOf(() => load(Uint8Array.from(out)))).toBe('too-deep');
+    // The same built 500 deep is fine, and really is 501 lists deep.
+    const shallow: number[] = [0x80, 2, 0x5d, 0x72, 0, 0, 0, 0];
+    for (let i = 0; i < 500; i++) shallow.push(0x5d, 0x72, ...idx(i + 1), 0x61, 0x30, 0x6a, ...idx(i + 1));
+    shallow.push(0x30, 0x6a, ...idx(0), 0x2e);
+    let v = load(Uint8Array.from(shallow)) as unknown[];
+    let depth = 1;
+    while (v.length) {
+      v = v[0] as unknown[];
+      depth++;
+    }
+    expect(depth).toBe(501);
+  });
+
   it('stops 100k nested tuples (MARK … TUPLE) with too-deep', () => {
     const n = 100_000;
     const b = new Uint8Array(2 + 2 * n + 1);

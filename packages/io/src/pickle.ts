@@ -72,6 +72,45 @@ function describe(v: unknown): string {
   return typeof v;
 }
 
+const isContainer = (v: unknown): v is unknown[] | Map<unknown, unknown> | Set<unknown> =>
+  Array.isArray(v) || v instanceof Map || v instanceof Set;
+const childrenOf = (v: unknown[] | Map<unknown, unknown> | Set<unknown>): unknown[] =>
+  Array.isArray(v) ? v : v instanceof Map ? [...v.keys(), ...v.values()] : [...v];
+
+/**
+ * Throws `too-deep` when containers nest more than `max` levels below `root`. The per-opcode count
+ * sees nesting built child-first; this walk (iterative, each container once, cycles not followed)
+ * also catches nesting built parent-first, by filling containers fetched back from the memo.
+ */
+function assertNesting(root: unknown, max: number): void {
+  if (!isContainer(root)) return;
+  const height = new Map<object, number>();
+  const onPath = new Set<object>([root]);
+  const path = [{ node: root as object, kids: childrenOf(root), next: 0, height: 1 }];
+  const tooDeep = () => new CheckpointError('too-deep', `pickle nests containers deeper than ${max} levels`);
+  while (path.length) {
+    const top = path[path.length - 1]!;
+    if (top.next < top.kids.length) {
+      const kid = top.kids[top.next++];
+      if (!isContainer(kid) || onPath.has(kid)) continue;
+      const known = height.get(kid);
+      if (path.length + (known ?? 1) > max) throw tooDeep();
+      if (known !== undefined) {
+        top.height = Math.max(top.height, known + 1);
+        continue;
+      }
+      onPath.add(kid);
+      path.push({ node: kid, kids: childrenOf(kid), next: 0, height: 1 });
+    } else {
+      path.pop();
+      onPath.delete(top.node);
+      height.set(top.node, top.height);
+      const parent = path[path.length - 1];
+      if (parent) parent.height = Math.max(parent.height, top.height + 1);
+    }
+  }
+}
+
 /**
  * Decodes one pickle starting at `start`. Throws `CheckpointError` ('truncated', 'corrupt',
  * 'unsupported', 'too-deep', 'too-large', or whatever the hooks throw) on anything unexpected.
@@ -247,6 +286,7 @@ export function unpickle(bytes: Uint8Array, start: number, hooks: UnpickleHooks,
       case 0x2e: // STOP
         if (metastack.length) fail('corrupt', 'STOP inside an unclosed MARK');
         if (stack.length !== 1) fail('corrupt', `STOP with ${stack.length} values on the stack`);
+        assertNesting(stack[0], maxDepth);
         return { value: stack[0], end: pos };
       case 0x28: // MARK
         if (metastack.length >= maxDepth) throw new CheckpointError('too-deep', `pickle nests MARKs deeper than ${maxDepth} levels`);

@@ -23,6 +23,27 @@ export interface SafetensorsFile {
 }
 
 const MAX_HEADER = 100_000_000;
+/** The header is `{name: {dtype, shape: [..]}}` plus `{"__metadata__": {..}}`: three levels at most. */
+const MAX_HEADER_DEPTH = 3;
+
+/**
+ * Throws unless the JSON text nests at most `MAX_HEADER_DEPTH` levels, before `JSON.parse` spends
+ * seconds and gigabytes on a header of nested brackets (the format's reader parses a flat map).
+ */
+function checkHeaderDepth(json: Uint8Array): void {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json[i]!;
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > MAX_HEADER_DEPTH) throw new CheckpointError('corrupt', `safetensors header nests deeper than the format's ${MAX_HEADER_DEPTH} levels (at byte ${8 + i})`);
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+}
 
 /**
  * Reads a safetensors file. Tensors are copied out of `bytes` (little-endian, C order), so the
@@ -37,6 +58,7 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   if (headerLen > MAX_HEADER || 8 + headerLen > bytes.byteLength) {
     throw new CheckpointError('truncated', `safetensors header claims ${headerLen} bytes but the file holds ${bytes.byteLength - 8}`);
   }
+  checkHeaderDepth(bytes.subarray(8, 8 + headerLen));
   let header: Record<string, unknown>;
   try {
     header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLen))) as Record<string, unknown>;
@@ -51,7 +73,12 @@ export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
   const tensors: StateDict = new Map();
   let metadata: Record<string, string> = {};
   for (const [name, entry] of Object.entries(header)) {
+    if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) {
+      throw new CheckpointError('corrupt', `safetensors header entry "${name}" is ${entry === null ? 'null' : Array.isArray(entry) ? 'a list' : typeof entry}, not an object`);
+    }
     if (name === '__metadata__') {
+      const bad = Object.entries(entry).find(([, v]) => typeof v !== 'string');
+      if (bad) throw new CheckpointError('corrupt', `safetensors __metadata__ maps names to strings; "${bad[0]}" is ${bad[1] === null ? 'null' : typeof bad[1]}`);
       metadata = entry as Record<string, string>;
       continue;
     }

@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ORACLE_PYTHON, fixtureDir } from '@mnv3/test-utils';
 import { CheckpointError, PythonObject, allocate, convertToSafetensors, halfToFloat, loadTorchCheckpoint, readNpy, readSafetensors, readStateDict, toFloat32, writeNpy, type DType, type HostTensor, type StateDict } from '../src/index.js';
+import { zipCheckpoint } from './helpers/torch-bytes.js';
 
 const dir = fixtureDir('checkpoints');
 const file = (name: string): Uint8Array => new Uint8Array(readFileSync(join(dir, name)));
@@ -223,5 +224,40 @@ print(json.dumps(out))`;
     } finally {
       rmSync(tmp, { recursive: true, force: true });
     }
+  });
+});
+
+describe('zip bombs: records count against the output limit before they are inflated', () => {
+  const MiB = 1024 * 1024;
+  /** One FloatStorage record of `mib` MiB of zeros (deflates ~1000:1), viewed by a one-element tensor per dtype. */
+  function bomb(mib: number, storageTypes: readonly string[]): Uint8Array {
+    const size: Record<string, number> = { FloatStorage: 4, HalfStorage: 2, IntStorage: 4 };
+    const tensors = storageTypes.map((storageType, i) => ({ name: `t${i}`, storageType, key: '0', numel: (mib * MiB) / size[storageType]!, offset: 0, shape: [1], stride: [1] }));
+    return zipCheckpoint(tensors, { '0': new Uint8Array(mib * MiB) }, { deflate: true });
+  }
+
+  it('a small file whose record inflates past the limit is refused as too-large, without inflating it', () => {
+    const file = bomb(64, ['FloatStorage']);
+    expect(file.byteLength).toBeLessThan(MiB);
+    const t0 = performance.now();
+    const err = (() => {
+      try {
+        readStateDict(file, { maxOutputBytes: 16 * MiB });
+      } catch (e) {
+        return e;
+      }
+    })();
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as CheckpointError).code).toBe('too-large');
+    expect((err as CheckpointError).message).toMatch(/storage records inflate to more than 16777216 bytes/);
+    expect(performance.now() - t0).toBeLessThan(500);
+  });
+
+  it('one record viewed under several dtypes is inflated (and counted) once', () => {
+    const file = bomb(8, ['FloatStorage', 'HalfStorage', 'IntStorage']);
+    // 8 MiB counted once fits a 12 MiB limit; counted per view (24 MiB) it would not.
+    const sd = readStateDict(file, { maxOutputBytes: 12 * MiB });
+    expect([...sd.keys()]).toEqual(['t0', 't1', 't2']);
+    expect(Array.from(sd.get('t0')!.data as Float32Array)).toEqual([0]);
   });
 });

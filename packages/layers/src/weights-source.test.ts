@@ -4,12 +4,12 @@
 import { createHash } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HubError } from '@mnv3/io/hub-browser';
-import { writeSafetensors, type StateDict } from '@mnv3/io';
+import { CheckpointError, writeSafetensors, type StateDict } from '@mnv3/io';
 import { resolveStateDict } from './weights-source.js';
 import { weights } from './weights-api.js';
 
@@ -67,6 +67,15 @@ describe('resolveStateDict downloads through the checked hubs', () => {
     expect((err as HubError).code).toBe('hash-mismatch');
     await expect(asBrowser(() => resolveStateDict(`${base}/w-00000000.safetensors`))).rejects.toThrow(/does not start with the expected prefix "00000000"/);
     expect(requests).toBe(before + 2);
+  });
+
+  it('a file that is not a checkpoint: the error names the file', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'mnv3-ws-'));
+    const path = join(dir, 'broken.pth');
+    writeFileSync(path, 'not a checkpoint at all');
+    const err = await resolveStateDict(path).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(CheckpointError);
+    expect((err as CheckpointError).message.startsWith(`${path}: not a weights file`)).toBe(true);
   });
 
   it('in Node: the same entry is cached on disk and refused when its digest does not match', async () => {

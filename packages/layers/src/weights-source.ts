@@ -1,4 +1,4 @@
-import { readCheckpoint, type StateDict } from '@mnv3/io';
+import { CheckpointError, readCheckpoint, type StateDict } from '@mnv3/io';
 import type { BytesSource } from '@mnv3/io/hub-browser';
 import { StateDictError, type Module } from './module.js';
 import type { Weights } from './weights-api.js';
@@ -35,9 +35,19 @@ export async function resolveStateDict(source: WeightsSource, options: { progres
   if (typeof source === 'object' && !(source instanceof URL)) {
     // A weights-table entry: its URL, checked against the entry's hash prefix.
     const file = await hub.downloadWeights(source.url, { sha256Prefix: source.sha256Prefix, ...progress });
-    return readCheckpoint(typeof file === 'string' ? await hub.loadBytes(file) : file);
+    return readNamed(typeof file === 'string' ? await hub.loadBytes(file) : file, source.url);
   }
-  return readCheckpoint(await hub.loadBytes(source, progress));
+  return readNamed(await hub.loadBytes(source, progress), String(source));
+}
+
+/** `readCheckpoint`, with the file or URL named in its errors (same code). */
+function readNamed(bytes: Uint8Array, name: string): StateDict {
+  try {
+    return readCheckpoint(bytes);
+  } catch (e) {
+    if (e instanceof CheckpointError) throw new CheckpointError(e.code, `${name}: ${e.message}`);
+    throw e;
+  }
 }
 
 /**

@@ -21,6 +21,12 @@ export function loadZip(bytes: Uint8Array, options: TorchLoadOptions): unknown {
   const byteorderEntry = zip.entries.get(`${prefix}/byteorder`);
   const bigEndian = byteorderEntry ? new TextDecoder().decode(zip.read(byteorderEntry)).trim() === 'big' : false;
   const storages = new Map<string, StorageRef>();
+  // Records are inflated once each (a record viewed under several dtypes shares its bytes), and the
+  // bytes they inflate to count against the same limit as the tensors copied out of them: a small
+  // file of highly compressed records (a zip bomb) is refused before it is inflated.
+  const records = new Map<string, Uint8Array>();
+  const limit = defaultLimit(bytes, options);
+  let inflated = 0;
   const loader = makeLoader((pid) => {
     if (pid.length !== 5) throw new CheckpointError('corrupt', `storage persistent id has ${pid.length} fields, expected 5`);
     const { type, key, numel: n } = storageArgs(pid);
@@ -33,11 +39,20 @@ export function loadZip(bytes: Uint8Array, options: TorchLoadOptions): unknown {
     if (needBytes > entry.size) {
       throw new CheckpointError('truncated', `storage "${key}" claims ${n} ${type.dtype} elements (${needBytes} bytes) but its record holds ${entry.size}`);
     }
+    let data = records.get(entry.name);
+    if (!data) {
+      inflated += entry.size;
+      if (inflated > limit) {
+        throw new CheckpointError('too-large', `the archive's storage records inflate to more than ${limit} bytes (pass maxOutputBytes to allow more)`);
+      }
+      data = zip.read(entry);
+      records.set(entry.name, data);
+    }
     const ref = new StorageRef(key, type.dtype!, n);
-    ref.data = zip.read(entry);
+    ref.data = data;
     storages.set(id, ref);
     return ref;
-  }, defaultLimit(bytes, options));
+  }, limit);
   const pklEntry = zip.entries.get(`${prefix}/data.pkl`)!;
   const pkl = zip.read(pklEntry);
   const { value } = unpickle(pkl, 0, loader.hooks, { maxDepth: options.maxDepth });
