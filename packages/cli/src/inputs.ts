@@ -18,7 +18,16 @@ export async function readNchwNpy(path: string): Promise<{ data: Float32Array; s
     throw new Error(`${path}: expected float32 [3,H,W] or [N,3,H,W] (NCHW, 3 channels), got [${t.shape.join(', ')}]`);
   }
   if (shape.some((d) => d < 1)) throw new Error(`${path}: empty input [${t.shape.join(', ')}]`);
-  return { data: toFloat32(t), shape: shape as [number, number, number, number] };
+  const data = toFloat32(t);
+  // TorchVision would carry a NaN through to NaN logits; our fused WASM kernels clamp it away and
+  // would print a confident answer, so a non-finite input is refused instead.
+  const bad = data.findIndex((v) => !Number.isFinite(v));
+  if (bad >= 0) {
+    const [, c, h, w] = shape as [number, number, number, number];
+    const at = [Math.floor(bad / (c * h * w)), Math.floor(bad / (h * w)) % c, Math.floor(bad / w) % h, bad % w];
+    throw new Error(`${path}: the input holds ${data[bad]} at [${at.join(', ')}] (element ${bad}); pass finite values`);
+  }
+  return { data, shape: shape as [number, number, number, number] };
 }
 
 /** `OUT.png` for a single result; `OUT-<i>.png` when a run writes several. */

@@ -89,6 +89,13 @@ describe('mnv3 classify', () => {
       ['checkpoint of another model', () => ['--model', 'mobilenet_v3_large', '--weights', join(dir(), 'mobilenet_v3_small_10.pth'), join(dir(), 'coffee.png')], 1, /checkpoint does not fit mobilenet_v3_large/],
       ['wrong --num-classes', () => ['--model', 'mobilenet_v3_large', '--weights', large(), '--num-classes', '10', join(dir(), 'coffee.png')], 1, /only the last layer differs: check numClasses.*classifier\.3\.weight: checkpoint \[1000, 1280\], model \[10, 1280\]/],
       ['unreadable image', () => ['--model', 'mobilenet_v3_large', '--weights', large(), join(tmp, 'missing.png')], 1, /missing\.png/],
+      ['a NaN in a .npy input', () => {
+        const p = join(tmp, 'nan.npy');
+        const data = new Float32Array(2 * 3 * 4 * 5);
+        data[1 * 60 + 2 * 20 + 3 * 5 + 4] = NaN; // [1, 2, 3, 4]
+        writeFileSync(p, writeNpy({ dtype: 'float32', shape: [2, 3, 4, 5], data }));
+        return ['--model', 'mobilenet_v3_large', '--weights', large(), p];
+      }, 1, /nan\.npy: the input holds NaN at \[1, 2, 3, 4\] \(element 119\); pass finite values/],
       ['truncated image', () => {
         const p = join(tmp, 'truncated.png');
         writeFileSync(p, readFileSync(join(dir(), 'coffee.png')).subarray(0, 2000));
