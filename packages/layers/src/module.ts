@@ -70,6 +70,7 @@ export abstract class Module {
   private readonly children = new Map<string, Module>();
   private readonly tensors: { dispose(): void }[] = [];
   private built = false;
+  private disposed = false;
 
   protected registerParameter(name: string, shape: readonly number[]): Parameter {
     return this.register(name, new Parameter(shape, 'parameter'));
@@ -174,6 +175,7 @@ export abstract class Module {
     this.visit((m) => {
       m.build();
       m.built = true;
+      m.disposed = false;
     });
   }
 
@@ -187,6 +189,7 @@ export abstract class Module {
   }
 
   protected assertBuilt(): void {
+    if (this.disposed) throw new Error(`${this.constructor.name} was disposed: load the model again to use it`);
     if (!this.built) throw new Error(`${this.constructor.name} has no weights: call loadStateDict() or initWeights() first`);
   }
 
@@ -196,9 +199,15 @@ export abstract class Module {
     this.built = false;
   }
 
-  /** Releases every tfjs tensor this module and its children hold. */
+  /**
+   * Releases every tfjs tensor this module and its children hold. A call in flight, or any later
+   * one, fails with an error that says so (loading weights again makes the module usable).
+   */
   dispose(): void {
-    this.visit((m) => m.releaseTensors());
+    this.visit((m) => {
+      m.releaseTensors();
+      m.disposed = true;
+    });
   }
 }
 
