@@ -31,9 +31,13 @@ export class Detector {
   constructor(
     readonly name: string,
     readonly model: DetectionModel,
-    readonly categories: readonly string[] | null,
     readonly weights: Weights | null,
   ) {}
+
+  /** Class names by label, as the model knows them (COCO's for the COCO builders). */
+  get categories(): readonly string[] | null {
+    return this.model.categories;
+  }
 
   /**
    * Detects objects in one image (→ its result) or several (→ one each).
@@ -102,5 +106,5 @@ export async function load(name: string, options: LoadDetectorOptions): Promise<
   const { model, weights } = await loadPretrained(name, entry, options as DetectionBuildOptions & LoadOptions, (stateDict) => ({
     normLayer: [...stateDict.keys()].some((k) => k.endsWith('.num_batches_tracked')) ? batchNorm2d() : frozenBatchNorm2d(),
   }));
-  return new Detector(name, model, model.categories, weights);
+  return new Detector(name, model, weights);
 }

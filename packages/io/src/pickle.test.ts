@@ -3,7 +3,7 @@ import { fc, test } from '@fast-check/vitest';
 import { CheckpointError } from './errors.js';
 import { isTuple, unpickle, type UnpickleHooks } from './pickle.js';
 import { loadTorchCheckpoint, readStateDict } from './torch-load/index.js';
-import { PickleWriter, legacyCheckpoint, zipCheckpoint } from '../test/helpers/torch-bytes.js';
+import { PickleWriter, codeOf, legacyCheckpoint, zipCheckpoint } from '../test/helpers/torch-bytes.js';
 
 const refuse: UnpickleHooks = {
   findGlobal: (m, n) => {
@@ -22,16 +22,6 @@ const refuse: UnpickleHooks = {
 };
 
 const load = (b: Uint8Array | number[]): unknown => unpickle(b instanceof Uint8Array ? b : Uint8Array.from(b), 0, refuse).value;
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CheckpointError) return e.code;
-    throw e;
-  }
-  return 'no error';
-}
 
 describe('unpickle', () => {
   it('decodes the basic values', () => {

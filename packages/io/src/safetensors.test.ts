@@ -1,7 +1,7 @@
 // Hostile safetensors headers: each is refused with a typed CheckpointError, quickly.
 import { describe, expect, it } from 'vitest';
-import { CheckpointError } from './errors.js';
 import { readSafetensors, writeSafetensors } from './safetensors.js';
+import { codeOf } from '../test/helpers/torch-bytes.js';
 
 /** A file whose header is `json` and whose data section holds `data` bytes. */
 function file(json: string, data = 0): Uint8Array {
@@ -10,16 +10,6 @@ function file(json: string, data = 0): Uint8Array {
   new DataView(out.buffer).setBigUint64(0, BigInt(header.length), true);
   out.set(header, 8);
   return out;
-}
-
-function codeOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof CheckpointError) return e.code;
-    throw e;
-  }
-  return 'ok';
 }
 
 describe('readSafetensors refuses hostile headers with a CheckpointError', () => {

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { ORACLE_PYTHON, fixtureDir } from '@mnv3/test-utils';
 import { CheckpointError, PythonObject, allocate, convertToSafetensors, halfToFloat, loadTorchCheckpoint, readNpy, readSafetensors, readStateDict, toFloat32, writeNpy, type DType, type HostTensor, type StateDict } from '../src/index.js';
-import { zipCheckpoint } from './helpers/torch-bytes.js';
+import { seededPick, zipCheckpoint } from './helpers/torch-bytes.js';
 
 const dir = fixtureDir('checkpoints');
 const file = (name: string): Uint8Array => new Uint8Array(readFileSync(join(dir, name)));
@@ -100,13 +100,7 @@ describe('random corruption', () => {
   for (const [name, seed] of cases) {
     it(`${name}: 300 seeded byte-flip variants load or throw CheckpointError, quickly`, () => {
       const original = file(name);
-      let state = (seed * 2654435761) >>> 0; // xorshift32: reproducible variants without @mnv3/layers
-      const pick = (n: number): number => {
-        state ^= state << 13;
-        state ^= state >>> 17;
-        state ^= state << 5;
-        return (state >>> 0) % n;
-      };
+      const pick = seededPick(seed);
       const outcomes: Record<string, number> = {};
       const t0 = performance.now();
       for (let v = 0; v < 300; v++) {

@@ -6,22 +6,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError, ImageError, decodeImage, encodePng, readCheckpoint, readNpy, writeNpy, writeSafetensors, type StateDict } from '../src/index.js';
-import { legacyCheckpoint, zipCheckpoint } from './helpers/torch-bytes.js';
+import { legacyCheckpoint, seededPick, zipCheckpoint } from './helpers/torch-bytes.js';
 
 const CASES = Number(process.env.MNV3_FUZZ_CASES ?? 200);
 const CORPUS = join(import.meta.dirname, 'corpus');
 const SKIMAGE = '/usr/lib/python3/dist-packages/skimage/data';
-
-/** A seeded xorshift32: the same cases every run. */
-function rng(seed: number): (n: number) => number {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
 
 /** One mutation of `bytes`: bit flips, a truncation, an insertion, a duplicated or dropped slice. */
 function mutate(bytes: Uint8Array, pick: (n: number) => number, hot: number): Uint8Array {
@@ -96,7 +85,7 @@ describe(`readers under ${CASES} mutations per format: parse or a typed error, w
   it.each(FORMATS)('%s', (_, make, read, hot) => {
     const original = make();
     expect(outcome(() => read(original))).toBe('ok');
-    const pick = rng(original.length);
+    const pick = seededPick(original.length);
     const outcomes: Record<string, number> = {};
     let worst = 0;
     for (let i = 0; i < CASES; i++) {

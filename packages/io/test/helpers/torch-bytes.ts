@@ -1,6 +1,7 @@
 // Test helpers that assemble pickles, zip archives and torch.save files byte by byte, so unit tests
 // can build exactly the hostile or unusual inputs they need without Python.
 import { deflateSync } from 'fflate';
+import { CheckpointError } from '../../src/errors.js';
 import { crc32 } from '../../src/zip.js';
 
 const enc = new TextEncoder();
@@ -253,4 +254,26 @@ export function legacyCheckpoint(
     parts.push(head, s.data);
   }
   return concat(parts);
+}
+
+/** The `CheckpointError` code `fn` throws, or 'ok'; anything else is rethrown. */
+export function codeOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof CheckpointError) return e.code;
+    throw e;
+  }
+  return 'ok';
+}
+
+/** A seeded xorshift32 picker, `pick(n)` in [0, n): the same mutations every run. */
+export function seededPick(seed: number): (n: number) => number {
+  let s = (seed * 2654435761) >>> 0 || 1;
+  return (n) => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
 }
