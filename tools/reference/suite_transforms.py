@@ -5,11 +5,14 @@ TorchVision 0.14 make of it: `rgb` (Image.open(...).convert('RGB'), HWC uint8), 
 RGB image's Image.resize to config["resizes"][i] = [h, w, interpolation]), `tv_resize.<n>`
 (F.resize(img, n), HWC uint8) and `preset.<name>` (a TorchVision preset's CHW float32 output,
 config["presets"] says which). Real photos come from Debian's python3-skimage; synthetic images are
-made here with PIL or, for bit depths PIL cannot write, by a minimal PNG writer.
+made here with PIL or, for what PIL cannot write, by a minimal PNG writer and by jpeg_encoder.c
+(libjpeg-turbo: 4:1:1, restart markers, arithmetic coding, YCCK).
 """
 import io
 import os
 import struct
+import subprocess
+import tempfile
 import zlib
 
 import warnings
@@ -147,8 +150,65 @@ def synthetic():
     yield "raw_p1_3x10", raw_png(rng.integers(0, 2, (3, 10, 1)), 1, 3, plte=rng.integers(0, 256, (2, 3))), "1-bit P"
 
 
+def photo(stem, h, w, y=0, x=0):
+    """A crop of a skimage photo: natural content, which exercises the IDCT better than gradients."""
+    return np.asarray(Image.open(os.path.join(SKIMAGE, stem + ".png")).convert("RGB"))[y:y + h, x:x + w]
+
+
+def pil_jpeg(pixels, mode=None, **options):
+    buf = io.BytesIO()
+    Image.fromarray(pixels, mode).save(buf, format="JPEG", **options)
+    return buf.getvalue()
+
+
+_ENCODER = None
+
+
+def libjpeg(pixels, in_space, jpeg_space, sampling="2x2", quality=85, progressive=False, restart_rows=0, arith=False):
+    """What Pillow's encoder cannot write, by tools/reference/jpeg_encoder.c on the system's libjpeg-turbo."""
+    global _ENCODER
+    if _ENCODER is None:
+        _ENCODER = os.path.join(tempfile.mkdtemp(), "jpeg_encoder")
+        source = os.path.join(os.path.dirname(os.path.abspath(__file__)), "jpeg_encoder.c")
+        subprocess.run(["gcc", "-O2", "-o", _ENCODER, source, "-ljpeg"], check=True)
+    h, w = pixels.shape[:2]
+    args = [_ENCODER, str(w), str(h), in_space, jpeg_space, sampling, str(quality), str(int(progressive)), str(restart_rows), str(int(arith))]
+    return subprocess.run(args, input=np.ascontiguousarray(pixels, np.uint8).tobytes(), capture_output=True, check=True).stdout
+
+
+def jpeg_cases():
+    """Real JPEGs, then one of every kind the decoder must match Pillow on (odd sizes throughout)."""
+    for stem in JPEGS:
+        with open(os.path.join(SKIMAGE, stem + ".jpg"), "rb") as f:
+            yield f"jpeg_{stem}", f.read(), f"skimage {stem}.jpg"
+    chelsea = photo("chelsea", 300, 451)
+    cat = photo("chelsea", 97, 131, 60, 150)
+    yield "jpeg_pil_chelsea_q85_420", pil_jpeg(chelsea, quality=85), "chelsea.png written by PIL, quality 85, 4:2:0"
+    yield "jpeg_pil_astronaut_q75", pil_jpeg(photo("astronaut", 512, 512), quality=75), "astronaut.png, PIL quality 75"
+    for sub, label in [(0, "444"), (1, "422"), (2, "420")]:
+        yield f"jpeg_pil_{label}_97x131", pil_jpeg(cat, quality=90, subsampling=sub), f"PIL, 4:{label[1]}:{label[2]}, 97x131"
+    yield "jpeg_pil_progressive_420_97x131", pil_jpeg(cat, quality=80, progressive=True), "PIL progressive 4:2:0"
+    yield "jpeg_pil_progressive_444", pil_jpeg(smooth_rgb(120, 95, 10), quality=95, subsampling=0, progressive=True), "PIL progressive JPEG, 4:4:4"
+    yield "jpeg_pil_gray", pil_jpeg(cat[..., 1], "L", quality=85), "PIL greyscale JPEG"
+    yield "jpeg_pil_optimized_q100", pil_jpeg(cat, quality=100, optimize=True), "PIL quality 100, optimised Huffman tables"
+    cmyk = np.concatenate([255 - cat, (cat.min(axis=2, keepdims=True) // 2)], axis=2).astype(np.uint8)
+    yield "jpeg_pil_cmyk", pil_jpeg(cmyk, "CMYK", quality=90), "PIL CMYK (Adobe marker, inverted)"
+    yield "jpeg_411_97x131", libjpeg(cat, "rgb", "ycc", "4x1"), "libjpeg 4:1:1"
+    yield "jpeg_440_97x131", libjpeg(cat, "rgb", "ycc", "1x2"), "libjpeg 4:4:0"
+    yield "jpeg_restart_420", libjpeg(cat, "rgb", "ycc", "2x2", restart_rows=1), "libjpeg 4:2:0, a restart marker every MCU row"
+    yield "jpeg_restart_progressive", libjpeg(cat, "rgb", "ycc", "2x1", progressive=True, restart_rows=2), "libjpeg progressive 4:2:2, restart markers"
+    yield "jpeg_arithmetic", libjpeg(cat, "rgb", "ycc", "2x2", arith=True), "libjpeg arithmetic coding"
+    yield "jpeg_adobe_rgb", libjpeg(cat, "rgb", "rgb", "1x1"), "libjpeg RGB without colour transform (Adobe transform 0)"
+    yield "jpeg_ycck", libjpeg(cmyk, "cmyk", "ycck", "2x2", quality=90), "libjpeg YCCK (Adobe transform 2)"
+    yield "jpeg_cmyk_progressive", libjpeg(cmyk, "cmyk", "cmyk", "1x1", progressive=True), "libjpeg progressive CMYK"
+    yield "jpeg_gray_restart_odd", libjpeg(cat[:, :, 0][:53, :1], "gray", "gray", "1x1", restart_rows=1), "libjpeg greyscale 1x53, restarts"
+    yield "jpeg_1x1", libjpeg(cat[:1, :1], "rgb", "ycc", "2x2"), "1x1 4:2:0"
+    yield "jpeg_17x1", libjpeg(cat[:1, :17], "rgb", "ycc", "2x2"), "17x1 4:2:0"
+    yield "jpeg_odd_420_33x29", libjpeg(chelsea[100:133, 200:229], "rgb", "ycc", "2x2", quality=60), "33x29 4:2:0 (partial MCUs on both axes)"
+
+
 REAL_PNGS = ["astronaut", "coffee", "chelsea", "camera", "color", "green_palette", "horse", "logo", "motorcycle_left", "coins", "microaneurysms"]
-JPEGS = ["hubble_deep_field", "rocket"]
+JPEGS = ["hubble_deep_field", "rocket", "retina"]
 
 
 def resize_targets(h, w):
@@ -205,21 +265,7 @@ def build(write):
             case(write, f"photo_{stem}", f.read(), f"skimage {stem}.png")
     for name, encoded, description in synthetic():
         case(write, name, encoded, description)
-    # JPEG: decoders differ from libjpeg-turbo by a level or two, so these only carry the decode.
-    jpegs = []
-    for stem in JPEGS:
-        with open(os.path.join(SKIMAGE, stem + ".jpg"), "rb") as f:
-            jpegs.append((f"jpeg_{stem}", f.read(), f"skimage {stem}.jpg"))
-    buf = io.BytesIO()
-    Image.fromarray(smooth_rgb(197, 231, 9)).save(buf, format="JPEG", quality=90)
-    jpegs.append(("jpeg_pil_q90_197x231", buf.getvalue(), "PIL JPEG quality 90, 4:2:0"))
-    buf = io.BytesIO()
-    Image.fromarray(smooth_rgb(120, 95, 10)).save(buf, format="JPEG", quality=95, subsampling=0, progressive=True)
-    jpegs.append(("jpeg_pil_progressive_444", buf.getvalue(), "PIL progressive JPEG, 4:4:4"))
-    buf = io.BytesIO()
-    Image.fromarray(smooth_rgb(64, 50, 11)[..., 0], "L").save(buf, format="JPEG", quality=85)
-    jpegs.append(("jpeg_pil_gray", buf.getvalue(), "PIL greyscale JPEG"))
-    for name, encoded, description in jpegs:
-        img = Image.open(io.BytesIO(encoded))
-        config = dict(kind="jpeg", description=description, mode=img.mode, height=img.height, width=img.width)
-        write(name, {"encoded": np.frombuffer(encoded, np.uint8), "rgb": np.asarray(img.convert("RGB"))}, {"config": config})
+    # JPEG: every case carries the full resize and preset set, as the PNGs do: our decoder is
+    # libjpeg-turbo, so the pixels must be Pillow's exactly.
+    for name, encoded, description in jpeg_cases():
+        case(write, name, encoded, description)

@@ -16,7 +16,8 @@ export function fixtureDir(suite: string): string {
 
 function oracleStamp(): string {
   const h = createHash('sha256');
-  for (const f of readdirSync(ORACLE_DIR).filter((n) => n.endsWith('.py')).sort()) {
+  // The scripts and the C helper they compile: any change remakes every suite.
+  for (const f of readdirSync(ORACLE_DIR).filter((n) => n.endsWith('.py') || n.endsWith('.c')).sort()) {
     h.update(f).update(readFileSync(join(ORACLE_DIR, f)));
   }
   return h.digest('hex');

@@ -1,9 +1,9 @@
 // Encoded bytes → RgbImage, converting to RGB exactly as Pillow 9.4's `Image.open(f).convert('RGB')`
-// does. PNG goes through ./png.ts (fflate's inflate), JPEG through jpeg-js: both pure JS, so this
-// runs unchanged in Node and browsers. Sizes are checked on the header before any pixel memory is
-// allocated.
-import { decode as decodeJpegData } from 'jpeg-js';
+// does. PNG goes through ./png.ts (fflate's inflate), JPEG through libjpeg-turbo in WebAssembly
+// (./jpeg.ts): the same bytes in Node and browsers, never the browser's own (colour-managed)
+// decoder. Sizes are checked on the header before any pixel memory is allocated.
 import { ImageError, MAX_IMAGE_PIXELS, checkImageSize, type RgbImage } from './image.js';
+import { decodeJpegPixels } from './jpeg.js';
 import { decodePng, isPng, readPngHeader } from './png.js';
 
 /** Image formats `decodeImage` reads. */
@@ -92,24 +92,7 @@ export function readImageHeader(bytes: Uint8Array | ArrayBuffer | ArrayBufferVie
 function decodeJpegRgb(b: Uint8Array, maxPixels: number): RgbImage {
   const { width, height } = readJpegHeader(b);
   checkImageSize(width, height, 'JPEG', maxPixels);
-  let img: { width: number; height: number; data: Uint8Array };
-  try {
-    img = decodeJpegData(b, {
-      useTArray: true,
-      formatAsRGBA: false,
-      tolerantDecoding: false,
-      maxResolutionInMP: Math.ceil(maxPixels / 1e6) + 1,
-      maxMemoryUsageInMB: Math.max(512, Math.ceil((maxPixels * 8) / 2 ** 20)),
-    });
-  } catch (e) {
-    const msg = (e as Error).message ?? String(e);
-    const truncated = /end of|eof|out of bounds|undefined|marker was not found/i.test(msg);
-    throw new ImageError(truncated ? 'truncated' : 'corrupt', `JPEG is ${truncated ? 'truncated or corrupt' : 'corrupt'}: ${msg}`, { cause: e });
-  }
-  if (img.width !== width || img.height !== height || img.data.length !== width * height * 3) {
-    throw new ImageError('corrupt', `JPEG is corrupt: decoded ${img.width}×${img.height}, header says ${width}×${height}`);
-  }
-  return { width, height, data: img.data };
+  return decodeJpegPixels(b, maxPixels);
 }
 
 /**
@@ -117,10 +100,11 @@ function decodeJpegRgb(b: Uint8Array, maxPixels: number): RgbImage {
  * `Image.open(f).convert('RGB')` (TorchVision's image loader) does: greyscale replicated, palette
  * looked up (transparency dropped), alpha dropped without compositing, 16-bit samples reduced to
  * their high byte (16-bit greyscale clipped to 255, as Pillow's mode "I"), 1-bit as 0/255, no
- * EXIF rotation and no colour management. PNG output is bit-exact with Pillow. JPEG (jpeg-js) is
- * not: its IDCT and chroma upsampling differ from libjpeg-turbo's, by up to 3–4 levels on photos
- * and more along sharp colour edges in 4:2:0 files (jpeg-js replicates chroma samples where
- * libjpeg-turbo interpolates them).
+ * EXIF rotation and no colour management. Both formats are bit-exact with Pillow: JPEG is decoded
+ * by libjpeg-turbo 2.1.5 (the library Debian's Pillow uses) compiled to WebAssembly, every
+ * subsampling, progressive, arithmetic-coded, greyscale and CMYK/YCCK (Adobe polarity, Pillow's
+ * CMYK→RGB formula). Warnings inside the data are ignored as Pillow ignores them; a file that ends
+ * early is `truncated`.
  *
  * Throws `ImageError` naming the problem: `unknown-format`, `truncated`, `corrupt`, `too-large`
  * (checked on the header before allocating), `empty`, `unsupported`.
