@@ -25,7 +25,7 @@ const PROJECTS: Record<string, Project> = {
   'packages/transforms': { suites: ['transforms', 'detection'] },
   'packages/layers': { suites: ['layers'], wasm: true },
   'packages/backbone': { suites: ['backbone'], wasm: true },
-  'packages/classify': { suites: ['classify'], wasm: true },
+  'packages/classify': { suites: ['classify', 'trained'], wasm: true, hookTimeout: 300_000 },
   'packages/segmentation': { wasm: true },
   'packages/segment-lraspp': { suites: ['segmentation', 'segment_pipeline'], wasm: true },
   'packages/segment-deeplab': { suites: ['segmentation', 'segment_pipeline'], wasm: true },
