@@ -21,7 +21,7 @@ interface Project {
 }
 
 const PROJECTS: Record<string, Project> = {
-  'packages/io': { suites: ['checkpoints'] },
+  'packages/io': { suites: ['checkpoints', 'transforms'], timeout: 60_000 },
   'packages/transforms': { suites: ['transforms', 'detection'] },
   'packages/layers': { suites: ['layers'], wasm: true },
   'packages/backbone': { suites: ['backbone'], wasm: true },
