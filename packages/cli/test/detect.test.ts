@@ -107,6 +107,14 @@ describe('mnv3 coco-eval', () => {
     writeFileSync(join(tmp, 'dets.json'), '[{"image_id": 1}]');
     const { code, stderr } = await mnv3(['coco-eval', '--annotations', join(tmp, 'gt.json'), '--detections', join(tmp, 'dets.json')]);
     expect(code).toBe(1);
-    expect(stderr).toMatch(/entry 0 is not \{image_id, category_id, bbox: \[x, y, w, h\], score\}/);
+    expect(stderr).toMatch(/detections .*dets\.json: results\[0\]\.category_id must be a finite number, got undefined/);
+    writeFileSync(join(tmp, 'dets.json'), '[{"image_id": 99, "category_id": 1, "bbox": [0, 0, 1, 1], "score": 0.5}]');
+    const unknown = await mnv3(['coco-eval', '--annotations', join(tmp, 'gt.json'), '--detections', join(tmp, 'dets.json')]);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/dets\.json: results\[0\]\.image_id 99 is not an image of the annotation file/);
+    writeFileSync(join(tmp, 'gt.json'), '{"images": [{"id": 1}], "categories": [{"id": 1}], "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [0, 0, 1]}]}');
+    const gtBad = await mnv3(['coco-eval', '--annotations', join(tmp, 'gt.json'), '--detections', join(tmp, 'dets.json')]);
+    expect(gtBad.code).toBe(1);
+    expect(gtBad.stderr).toMatch(/annotations .*gt\.json: annotations\[0\]\.bbox must be \[x, y, width, height\], got 3 values/);
   });
 });

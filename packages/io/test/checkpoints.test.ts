@@ -5,9 +5,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ORACLE_PYTHON, fixtureDir } from '@mnv3/test-utils';
+import { ORACLE_PYTHON, fixtureDir, seededPick } from '@mnv3/test-utils';
 import { CheckpointError, PythonObject, allocate, convertToSafetensors, halfToFloat, loadTorchCheckpoint, readNpy, readSafetensors, readStateDict, toFloat32, writeNpy, type DType, type HostTensor, type StateDict } from '../src/index.js';
-import { seededPick, zipCheckpoint } from './helpers/torch-bytes.js';
+import { zipCheckpoint } from './helpers/torch-bytes.js';
 
 const dir = fixtureDir('checkpoints');
 const file = (name: string): Uint8Array => new Uint8Array(readFileSync(join(dir, name)));

@@ -6,46 +6,12 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CheckpointError, ImageError, decodeImage, encodePng, readCheckpoint, readNpy, writeNpy, writeSafetensors, type StateDict } from '../src/index.js';
-import { legacyCheckpoint, seededPick, zipCheckpoint } from './helpers/torch-bytes.js';
+import { mutateBytes, seededPick } from '@mnv3/test-utils';
+import { legacyCheckpoint, zipCheckpoint } from './helpers/torch-bytes.js';
 
 const CASES = Number(process.env.MNV3_FUZZ_CASES ?? 200);
 const CORPUS = join(import.meta.dirname, 'corpus');
 const SKIMAGE = '/usr/lib/python3/dist-packages/skimage/data';
-
-/** One mutation of `bytes`: bit flips, a truncation, an insertion, a duplicated or dropped slice. */
-function mutate(bytes: Uint8Array, pick: (n: number) => number, hot: number): Uint8Array {
-  const kind = pick(5);
-  // Half the positions fall in the structure at either end (headers, directories, chunk tables).
-  const pos = (len: number) => (pick(2) ? pick(Math.min(hot, len)) : pick(2) ? len - 1 - pick(Math.min(hot, len)) : pick(len));
-  const len = bytes.length;
-  if (kind === 0) {
-    const out = bytes.slice();
-    for (let f = 1 + pick(4); f > 0; f--) {
-      const p = pos(len);
-      out[p] = out[p]! ^ (1 << pick(8));
-    }
-    return out;
-  }
-  if (kind === 1) return bytes.slice(0, pos(len));
-  const at = pos(len);
-  if (kind === 2) {
-    const extra = Uint8Array.from({ length: 1 + pick(16) }, () => pick(256));
-    return concat(bytes.subarray(0, at), extra, bytes.subarray(at));
-  }
-  const size = 1 + pick(Math.min(256, len - at));
-  if (kind === 3) return concat(bytes.subarray(0, at + size), bytes.subarray(at, at + size), bytes.subarray(at + size));
-  return concat(bytes.subarray(0, at), bytes.subarray(at + size));
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((a, p) => a + p.length, 0));
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
-}
 
 /** What reading gave: 'ok', or the typed error's class and code. Anything else is rethrown. */
 function outcome(read: () => unknown): string {
@@ -89,7 +55,7 @@ describe(`readers under ${CASES} mutations per format: parse or a typed error, w
     const outcomes: Record<string, number> = {};
     let worst = 0;
     for (let i = 0; i < CASES; i++) {
-      const bytes = mutate(original, pick, hot);
+      const bytes = mutateBytes(original, pick, hot);
       const t0 = performance.now();
       const o = outcome(() => read(bytes));
       worst = Math.max(worst, performance.now() - t0);

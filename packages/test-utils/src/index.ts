@@ -6,3 +6,4 @@ export { argmaxAgreement, expectSegmentationMatches } from './segmentation.js';
 export type { RunResult } from './run.js';
 export { MNV3_BIN, mnv3, runNode } from './run.js';
 export { f32, hwcImage, ints, maxAbsDiff, nhwcMap } from './host.js';
+export { concatBytes, mutateBytes, seededPick } from './fuzz.js';

@@ -5,6 +5,7 @@
  * stable (numpy's `mergesort`) everywhere pycocotools asks for it; -1 marks settings without
  * ground truth, as pycocotools.
  */
+import { CocoError } from './coco-json.js';
 
 /** A ground-truth box, as in a COCO annotation file. `bbox` is `[x, y, width, height]`. */
 export interface CocoAnnotation {
@@ -169,7 +170,7 @@ export class COCOeval {
     this.params = { ...defaultCocoEvalParams(cocoGt), ...params };
     const imgs = new Set(cocoGt.images.map((i) => i.id));
     for (const d of cocoDt) {
-      if (!imgs.has(d.image_id)) throw new Error(`Results do not correspond to current coco set: image_id ${d.image_id} is not in the ground truth`);
+      if (!imgs.has(d.image_id)) throw new CocoError('unknown-image', `Results do not correspond to current coco set: image_id ${d.image_id} is not in the ground truth`);
     }
   }
 

@@ -266,14 +266,3 @@ export function codeOf(fn: () => unknown): string {
   }
   return 'ok';
 }
-
-/** A seeded xorshift32 picker, `pick(n)` in [0, n): the same mutations every run. */
-export function seededPick(seed: number): (n: number) => number {
-  let s = (seed * 2654435761) >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
