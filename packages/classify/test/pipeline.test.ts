@@ -66,28 +66,6 @@ describe('classification pipeline matches TorchVision on real photos', () => {
     const single = await classifier.classify(photo);
     expect(single).toHaveLength(5);
   });
-
-  it('20 overlapping classify() calls on one model give what sequential calls give', async () => {
-    const photos = (fixture().config.photos as string[]).map((p) => readFileSync(join(dir(), `${p}.png`)));
-    const inputs = Array.from({ length: 20 }, (_, i) => photos[i % photos.length]!);
-    const sequential = [];
-    for (const x of inputs) sequential.push(await classifier.logits(x));
-    const before = tf.memory().numTensors;
-    const overlapping = await Promise.all(inputs.map((x) => classifier.logits(x)));
-    expect(tf.memory().numTensors).toBe(before);
-    for (const [i, r] of overlapping.entries()) expect(Array.from(r.data)).toEqual(Array.from(sequential[i]!.data));
-  });
-});
-
-describe('a model disposed while a call is in flight', () => {
-  it('fails that call and later ones with an error that says so', async () => {
-    const c = await load('mobilenet_v3_small', { weights: join(dir(), 'mobilenet_v3_small_10.pth'), numClasses: 10 });
-    const photo = readFileSync(join(dir(), 'chelsea.png'));
-    const inFlight = c.classify(photo); // decoding is async: the model is disposed before it runs
-    c.dispose();
-    await expect(inFlight).rejects.toThrow(/was disposed: load the model again to use it/);
-    await expect(c.classify(photo)).rejects.toThrow(/was disposed/);
-  });
 });
 
 describe('loading', () => {

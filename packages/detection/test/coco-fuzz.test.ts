@@ -1,6 +1,6 @@
 // COCO annotation and results JSON under mutation: every case must evaluate or throw CocoError with
 // a code, never a TypeError / RangeError from inside COCOeval, and within 1 s. `pnpm test` runs 200
-// cases of each kind; MNV3_FUZZ_CASES=10000 (`pnpm --filter @mnv3/detection fuzz`) the long run.
+// cases of each kind; `pnpm fuzz` at the root (MNV3_FUZZ_CASES=10000) the long run.
 import { describe, expect, it } from 'vitest';
 import { mutateBytes, seededPick } from '@mnv3/test-utils';
 import { COCOeval, CocoError, parseCocoDataset, parseCocoResults } from '../src/eval/index.js';

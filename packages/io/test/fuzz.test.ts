@@ -1,6 +1,6 @@
 // The readers against mutated files: every case must parse or throw one of our typed errors (with a
 // code), never a raw TypeError / RangeError from inside, and within 1 s. `pnpm test` runs 200 cases
-// per format; `pnpm --filter @mnv3/io fuzz` runs 10,000 (MNV3_FUZZ_CASES sets any count). The files
+// per format; `pnpm fuzz` at the root runs 10,000 (MNV3_FUZZ_CASES sets any count). The files
 // in test/corpus/ are inputs that once failed; they are replayed every run.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';

@@ -2,6 +2,7 @@
  * The Node hub against a real HTTP server on 127.0.0.1 (random port, closed after the suite). Every
  * request the tests make is bounded: one per download attempt, each answered or cut at once.
  */
+import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtemp, mkdir, readdir, readFile, rm, utimes, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
@@ -10,6 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HASH_REGEX, HubError, cacheDir, downloadWeights, formatBytes, hashPrefixFromFileName, loadBytes } from '../src/hub/index.js';
 
@@ -26,6 +28,7 @@ function payload(n: number, seed = 1): Uint8Array {
   return out;
 }
 
+const execFileAsync = promisify(execFile);
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 const BODY = payload(300_000);
@@ -182,6 +185,28 @@ describe('downloadWeights', () => {
     await writeFile(join(checkpoints(), 'placed-by-hand.pth'), BODY);
     expect(await downloadWeights(`${base}/ok/placed-by-hand.pth`, { progress: false })).toBe(join(checkpoints(), 'placed-by-hand.pth'));
     expect(hits.has('/ok/placed-by-hand.pth')).toBe(false);
+  });
+
+  it('two downloads of one file at once, in one process and in two, leave one good file', async () => {
+    const url = `${base}/ok/${GOOD_NAME}`;
+    const [a, b] = await Promise.all([downloadWeights(url, { progress: false }), downloadWeights(url, { progress: false })]);
+    expect(a).toBe(b);
+    expectBody(await readFile(a));
+    expect(await listing()).toEqual([GOOD_NAME]);
+    expect(hits.get(`/ok/${GOOD_NAME}`)).toBe(2); // both missed the cache: they overlapped
+
+    // Two CLI runs at once: separate processes racing on the same cache directory (the built
+    // package: `pnpm build` comes before the tests).
+    await rm(checkpoints(), { recursive: true, force: true });
+    hits.clear();
+    const hub = pathToFileURL(join(import.meta.dirname, '../dist/hub/index.js')).href;
+    const script = `const { downloadWeights } = await import(${JSON.stringify(hub)}); console.log(await downloadWeights(${JSON.stringify(url)}, { progress: false }));`;
+    const run = () => execFileAsync(process.execPath, ['--input-type=module', '-e', script], { env: { ...process.env, MNV3_HOME: home } });
+    const outs = await Promise.all([run(), run()]);
+    expect(outs.map((o) => o.stdout.trim())).toEqual([a, a]);
+    expectBody(await readFile(a));
+    expect(await listing()).toEqual([GOOD_NAME]);
+    expect(hits.get(`/ok/${GOOD_NAME}`)).toBe(2);
   });
 
   it('never takes a leftover .partial for the file, and sweeps stale ones', async () => {
