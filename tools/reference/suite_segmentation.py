@@ -4,7 +4,9 @@ on the dilated MobileNetV3-Large, seeded random weights with calibrated BatchNor
 Models: lraspp_mobilenet_v3_large (no aux head: TorchVision refuses one), deeplabv3_mobilenet_v3_large
 and an FCN on the same backbone (TorchVision publishes no builder for it; it is built as
 `_deeplabv3_mobilenetv3` builds DeepLabV3, with FCNHead(960) as classifier), each with and without
-the aux head. Batch 2 at 520x520, 320x320 and 257x300; `out` and `aux` logits, NCHW.
+the aux head, batch 2 at 520x520, 320x320 and 257x300; and TorchVision's deeplabv3_resnet50 and
+fcn_resnet50 (the seed's comparison models), with and without the aux head, at 129x97 and 65x81.
+`out` and `aux` logits, NCHW; config["sizes"] lists each model's inputs.
 
 Also: F.interpolate(bilinear, align_corners=False) on random maps, and TorchVision's
 references/segmentation ConfusionMatrix on random label maps with 255 (ignored) pixels.
@@ -13,7 +15,7 @@ import torch
 from torch.nn import functional as F
 from torchvision.models import mobilenet_v3_large
 from torchvision.models._utils import IntermediateLayerGetter
-from torchvision.models.segmentation import deeplabv3_mobilenet_v3_large, lraspp_mobilenet_v3_large
+from torchvision.models.segmentation import deeplabv3_mobilenet_v3_large, deeplabv3_resnet50, fcn_resnet50, lraspp_mobilenet_v3_large
 from torchvision.models.segmentation.fcn import FCN, FCNHead
 
 from common import calibrate_batchnorm, randomize, state_entries, varied_input
@@ -78,31 +80,39 @@ class ConfusionMatrix:
         )
 
 
+# ResNet-50 at output stride 8 costs ~40x MobileNetV3's compute: smaller, odd inputs keep both the
+# oracle and the tests quick while still exercising dilation, padding and the odd-size upsampling.
+RESNET_SIZES = [(129, 97), (65, 81)]
+
+
 def _models():
-    yield "lraspp_mobilenet_v3_large", False, lambda: lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)
+    yield "lraspp_mobilenet_v3_large", False, SIZES, lambda: lraspp_mobilenet_v3_large(weights=None, weights_backbone=None)
     for aux in (False, True):
-        yield "deeplabv3_mobilenet_v3_large", aux, lambda aux=aux: deeplabv3_mobilenet_v3_large(
+        yield "deeplabv3_mobilenet_v3_large", aux, SIZES, lambda aux=aux: deeplabv3_mobilenet_v3_large(
             weights=None, weights_backbone=None, aux_loss=aux
         )
-        yield "fcn_mobilenet_v3_large", aux, lambda aux=aux: fcn_mobilenet_v3_large(aux_loss=aux)
+        yield "fcn_mobilenet_v3_large", aux, SIZES, lambda aux=aux: fcn_mobilenet_v3_large(aux_loss=aux)
+        yield "deeplabv3_resnet50", aux, RESNET_SIZES, lambda aux=aux: deeplabv3_resnet50(weights=None, weights_backbone=None, aux_loss=aux)
+        yield "fcn_resnet50", aux, RESNET_SIZES, lambda aux=aux: fcn_resnet50(weights=None, weights_backbone=None, aux_loss=aux)
 
 
 def build(write):
     seed = 5000
-    for name, aux, make in _models():
+    for name, aux, sizes, make in _models():
         seed += 1
         model = make()
-        calibrate_batchnorm(randomize(model, seed), (4, 3, 256, 256), seed)
+        calibrate_batchnorm(randomize(model, seed), (4, 3, 256, 256) if sizes is SIZES else (2, 3, 129, 97), seed)
         tensors = state_entries(model)
         with torch.no_grad():
-            for h, w in SIZES:
+            for h, w in sizes:
                 x = varied_input((2, 3, h, w), seed + h + w)
                 y = model(x)
                 tensors[f"input_{h}x{w}"] = x
                 tensors[f"out_{h}x{w}"] = y["out"]
                 if aux:
                     tensors[f"aux_{h}x{w}"] = y["aux"]
-        config = dict(model=name, auxLoss=aux, numParams=sum(p.numel() for p in model.parameters()), numClasses=21)
+        config = dict(model=name, auxLoss=aux, numParams=sum(p.numel() for p in model.parameters()), numClasses=21,
+                      sizes=[f"{h}x{w}" for h, w in sizes])
         write(f"{name}{'_aux' if aux else ''}", tensors, {"config": config})
 
     # Bilinear resampling, align_corners=False: upsampling by odd factors, downsampling, 1x1 broadcast.

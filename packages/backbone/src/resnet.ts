@@ -1,10 +1,10 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Activation, Conv2d, Layer, Linear, Sequential, batchNorm2d, globalAvgPool, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
+import { Activation, AdaptiveAvgPool2d, Conv2d, Layer, Linear, MaxPool2d, Sequential, batchNorm2d, globalAvgPool, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
 import { ImageClassifier, classesFor } from './classifier.js';
 import { IMAGENET_CATEGORIES } from './imagenet-categories.js';
 
-function conv3x3(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
-  return new Conv2d(inPlanes, outPlanes, { kernelSize: 3, stride, padding: 1, bias: false });
+function conv3x3(inPlanes: number, outPlanes: number, stride = 1, dilation = 1): Conv2d {
+  return new Conv2d(inPlanes, outPlanes, { kernelSize: 3, stride, padding: dilation, dilation, bias: false });
 }
 
 function conv1x1(inPlanes: number, outPlanes: number, stride = 1): Conv2d {
@@ -26,8 +26,9 @@ export class BasicBlock extends Layer {
   private readonly conv2: Conv2d;
   private readonly downsample: Sequential | null;
 
-  constructor(inplanes: number, planes: number, stride: number, down: Sequential | null, normLayer: NormLayer) {
+  constructor(inplanes: number, planes: number, stride: number, down: Sequential | null, normLayer: NormLayer, dilation = 1) {
     super();
+    if (dilation > 1) throw new RangeError('Dilation > 1 not supported in BasicBlock (TorchVision dilates Bottleneck ResNets only)');
     this.conv1 = this.registerModule('conv1', conv3x3(inplanes, planes, stride));
     this.conv1.absorb(this.registerModule('bn1', normLayer(planes)), 'relu');
     this.registerModule('relu', new Activation('relu'));
@@ -45,18 +46,21 @@ export class BasicBlock extends Layer {
   }
 }
 
-/** TorchVision's `Bottleneck` (ResNet-50+), stride on the 3x3. Keys `conv1..3`, `bn1..3`, `downsample`. */
+/**
+ * TorchVision's `Bottleneck` (ResNet-50+), stride and dilation on the 3x3. Keys `conv1..3`,
+ * `bn1..3`, `downsample`.
+ */
 export class Bottleneck extends Layer {
   static readonly expansion = 4;
   private readonly convs: Conv2d[];
   private readonly downsample: Sequential | null;
 
-  constructor(inplanes: number, planes: number, stride: number, down: Sequential | null, normLayer: NormLayer) {
+  constructor(inplanes: number, planes: number, stride: number, down: Sequential | null, normLayer: NormLayer, dilation = 1) {
     super();
     const width = planes;
     const c1 = this.registerModule('conv1', conv1x1(inplanes, width));
     c1.absorb(this.registerModule('bn1', normLayer(width)), 'relu');
-    const c2 = this.registerModule('conv2', conv3x3(width, width, stride));
+    const c2 = this.registerModule('conv2', conv3x3(width, width, stride, dilation));
     c2.absorb(this.registerModule('bn2', normLayer(width)), 'relu');
     const c3 = this.registerModule('conv3', conv1x1(width, planes * Bottleneck.expansion));
     c3.absorb(this.registerModule('bn3', normLayer(planes * Bottleneck.expansion)));
@@ -85,39 +89,58 @@ export interface ResNetOptions {
    */
   weights?: Weights;
   normLayer?: NormLayer;
+  /**
+   * TorchVision's `replace_stride_with_dilation`: for `layer2`..`layer4`, whether to keep the
+   * resolution and dilate instead of striding (segmentation uses `[false, true, true]`: output
+   * stride 8). Default all false.
+   */
+  replaceStrideWithDilation?: readonly [boolean, boolean, boolean];
 }
 
 /** TorchVision's `ResNet`. Input NHWC float32 `[N, H, W, 3]`, output logits `[N, numClasses]`. */
 export class ResNet extends ImageClassifier {
   readonly numClasses: number;
   private readonly conv1: Conv2d;
+  private readonly maxpool: MaxPool2d;
   private readonly stages: Sequential[];
   private readonly fc: Linear;
 
   constructor(block: Block, layers: readonly [number, number, number, number], options: ResNetOptions = {}) {
     super();
     const normLayer = options.normLayer ?? batchNorm2d();
+    const dilate = options.replaceStrideWithDilation ?? [false, false, false];
+    if (dilate.length !== 3) {
+      throw new RangeError(`replace_stride_with_dilation should be null or a 3-element tuple, got ${JSON.stringify(dilate)}`);
+    }
     this.numClasses = options.numClasses ?? 1000;
+    // Children in TorchVision's order, so that IntermediateLayerGetter keeps its names.
     this.conv1 = this.registerModule('conv1', new Conv2d(3, 64, { kernelSize: 7, stride: 2, padding: 3, bias: false }));
     this.conv1.absorb(this.registerModule('bn1', normLayer(64)), 'relu');
-    this.registerModule('relu', new Activation('relu'));
+    this.registerModule('relu', new Activation('relu')).absorbed = true;
+    this.maxpool = this.registerModule('maxpool', new MaxPool2d(3, 2, 1));
     let inplanes = 64;
+    let dilation = 1;
     this.stages = [64, 128, 256, 512].map((planes, i) => {
-      const stride = i === 0 ? 1 : 2;
+      let stride = i === 0 ? 1 : 2;
+      const previousDilation = dilation;
+      if (i > 0 && dilate[i - 1]) {
+        dilation *= stride;
+        stride = 1;
+      }
       const out = planes * block.expansion;
       const down = stride !== 1 || inplanes !== out ? downsample(inplanes, out, stride, normLayer) : null;
-      const blocks: Layer[] = [new block(inplanes, planes, stride, down, normLayer)];
+      const blocks: Layer[] = [new block(inplanes, planes, stride, down, normLayer, previousDilation)];
       inplanes = out;
-      for (let j = 1; j < layers[i]!; j++) blocks.push(new block(inplanes, planes, 1, null, normLayer));
+      for (let j = 1; j < layers[i]!; j++) blocks.push(new block(inplanes, planes, 1, null, normLayer, dilation));
       return this.registerModule(`layer${i + 1}`, new Sequential(blocks));
     });
+    this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
     this.fc = this.registerModule('fc', new Linear(512 * block.expansion, this.numClasses));
   }
 
   forward(x: tf.Tensor4D): tf.Tensor2D {
     return tf.tidy(() => {
-      // MaxPool2d(3, stride 2, padding 1): padded cells never win, as PyTorch's implicit -inf padding.
-      let y = tf.maxPool(this.conv1.forward(x), 3, 2, 1);
+      let y = this.maxpool.forward(this.conv1.forward(x));
       for (const stage of this.stages) y = stage.forward(y);
       return this.fc.forward(globalAvgPool(y));
     });

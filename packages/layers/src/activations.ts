@@ -56,11 +56,13 @@ export function splitFusable(activation: ActivationName | null): {
 
 /** An activation as a module (`nn.ReLU`, `nn.Hardswish`, …): no parameters, any tensor rank. */
 export class Activation<T extends tf.Tensor = tf.Tensor4D> extends Layer<T> {
+  /** Set when the preceding conv applies this activation itself: forward is then the identity. */
+  absorbed = false;
   constructor(readonly activation: ActivationName) {
     super();
   }
   forward(x: T): T {
-    return activate(x, this.activation);
+    return this.absorbed ? x : activate(x, this.activation);
   }
 }
 

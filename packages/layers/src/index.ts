@@ -10,7 +10,7 @@ export type { ActivationName } from './activations.js';
 export { ACTIVATIONS, Activation, Dropout, hardswish, hardsigmoid } from './activations.js';
 export type { ConvGeometry } from './conv.js';
 export type { Conv2dOptions, FoldableNorm, NormLayer } from './nn.js';
-export { AdaptiveAvgPool2d, Conv2d, BatchNorm2d, FrozenBatchNorm2d, Linear, batchNorm2d, frozenBatchNorm2d, globalAvgPool } from './nn.js';
+export { AdaptiveAvgPool2d, Conv2d, MaxPool2d, BatchNorm2d, FrozenBatchNorm2d, Linear, batchNorm2d, frozenBatchNorm2d, globalAvgPool } from './nn.js';
 export type { Conv2dNormActivationOptions } from './misc.js';
 export { Conv2dNormActivation, SqueezeExcitation } from './misc.js';
 export type { InvertedResidualConfig } from './inverted-residual.js';

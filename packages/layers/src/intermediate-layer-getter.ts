@@ -1,37 +1,46 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Module, type Layer, type Sequential } from './module.js';
+import { Layer, Module } from './module.js';
 
 /**
  * TorchVision's `IntermediateLayerGetter` as a module that owns the children it keeps: the
- * children of `body` up to the last returned one are registered under their own names (`0`, `1`,
- * …), so a model holding it as `backbone` has TorchVision's keys (`backbone.0.0.weight`,
- * `backbone.4.block.…`), and the children after the last returned one are dropped, as TorchVision
- * drops them. Input NHWC float32; output a record of NHWC feature maps by output name.
+ * children of `body` (its `namedChildren()`, in registration order, as torch's `named_children()`)
+ * up to the last returned one are registered under their own names, so a model holding it as
+ * `backbone` has TorchVision's keys (`backbone.0.0.weight` for a Sequential body,
+ * `backbone.layer1.0.conv1.weight` for a ResNet), and the children after the last returned one are
+ * dropped, as TorchVision drops them. Every kept child runs in turn, so each must be a `Layer`
+ * whose forward is its part of the body's (an absorbed norm is the identity). Input NHWC float32;
+ * output a record of NHWC feature maps by output name.
  *
  * @example
  * const backbone = new IntermediateLayerGetter(mobilenetV3Large({ dilated: true }).features, { '4': 'low', '16': 'high' });
+ * const resnetBody = new IntermediateLayerGetter(resnet50({ replaceStrideWithDilation: [false, true, true] }), { layer3: 'aux', layer4: 'out' });
  */
 export class IntermediateLayerGetter extends Module {
   private readonly kept: readonly Layer[];
+  private readonly keptNames: readonly string[];
   private readonly returnLayers: Readonly<Record<string, string>>;
 
-  constructor(body: Sequential, returnLayers: Readonly<Record<string, string>>) {
+  constructor(body: Module, returnLayers: Readonly<Record<string, string>>) {
     super();
+    const children = body.namedChildren();
+    const names = children.map(([name]) => name);
     const keys = Object.keys(returnLayers);
     if (keys.length === 0) throw new RangeError('return_layers is empty: name at least one child of the body');
     for (const k of keys) {
-      const i = Number(k);
-      if (!/^\d+$/.test(k) || i >= body.layers.length) {
-        throw new RangeError(`return_layers are not present in model: "${k}" (valid: 0..${body.layers.length - 1})`);
-      }
+      if (!names.includes(k)) throw new RangeError(`return_layers are not present in model: "${k}" (valid: ${describeNames(names)})`);
     }
-    const last = Math.max(...keys.map(Number));
-    this.kept = body.layers.slice(0, last + 1);
-    this.kept.forEach((layer, i) => this.registerModule(String(i), layer));
+    const last = Math.max(...keys.map((k) => names.indexOf(k)));
+    const kept = children.slice(0, last + 1);
+    for (const [name, child] of kept) {
+      if (!(child instanceof Layer)) throw new TypeError(`IntermediateLayerGetter: child "${name}" has no forward of its own`);
+      this.registerModule(name, child);
+    }
+    this.kept = kept.map(([, child]) => child as Layer);
+    this.keptNames = kept.map(([name]) => name);
     this.returnLayers = { ...returnLayers };
   }
 
-  /** The kept children, in order (index = TorchVision's child name). */
+  /** The kept children, in order. */
   get layers(): readonly Layer[] {
     return this.kept;
   }
@@ -45,7 +54,7 @@ export class IntermediateLayerGetter extends Module {
       let y = x;
       this.kept.forEach((layer, i) => {
         y = layer.forward(y);
-        const name = this.returnLayers[String(i)];
+        const name = this.returnLayers[this.keptNames[i]!];
         if (name !== undefined) {
           out[name] = y;
           kept.push(y);
@@ -55,4 +64,10 @@ export class IntermediateLayerGetter extends Module {
     });
     return out;
   }
+}
+
+/** `0..15` for Sequential bodies, the names otherwise. */
+function describeNames(names: readonly string[]): string {
+  const numbered = names.every((n, i) => n === String(i));
+  return numbered && names.length > 1 ? `0..${names.length - 1}` : names.join(', ');
 }

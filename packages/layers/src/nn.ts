@@ -267,6 +267,23 @@ export function globalAvgPool(x: tf.Tensor4D): tf.Tensor2D {
 }
 
 /**
+ * `nn.MaxPool2d(kernelSize, stride, padding)`, NHWC. Padded cells never win, as PyTorch's implicit
+ * -inf padding.
+ */
+export class MaxPool2d extends Layer {
+  constructor(
+    readonly kernelSize: number,
+    readonly stride: number,
+    readonly padding: number,
+  ) {
+    super();
+  }
+  forward(x: tf.Tensor4D): tf.Tensor4D {
+    return tf.maxPool(x, this.kernelSize, this.stride, this.padding);
+  }
+}
+
+/**
  * `nn.AdaptiveAvgPool2d(1)` keeping the spatial axes: NHWC `[N, H, W, C]` → `[N, 1, 1, C]`. Only
  * output size 1 exists here (the only one TorchVision's MobileNet heads use).
  */

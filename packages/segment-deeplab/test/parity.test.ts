@@ -1,20 +1,33 @@
-// TorchVision's DeepLabV3 and FCN (MobileNetV3-Large) against ours on seeded random weights
-// (tools/reference/suite_segmentation.py), with and without the aux head.
+// TorchVision's DeepLabV3 and FCN (MobileNetV3-Large and ResNet-50) against ours on seeded random
+// weights (tools/reference/suite_segmentation.py), with and without the aux head.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { argmaxAgreement, assertScaledClose, fixtureTensor, loadFixture, nhwcTensor as nhwc, nhwcTensorToNchw } from '@mnv3/test-utils';
 import { toFloat32 } from '@mnv3/io';
-import { StateDictError, getWeights } from '@mnv3/layers';
+import { IntermediateLayerGetter, StateDictError, getWeights } from '@mnv3/layers';
+import { resnet50 } from '@mnv3/backbone';
 import { VOC_CATEGORIES } from '@mnv3/segmentation';
-import { DEEPLAB_MODELS, DeepLabV3_MobileNet_V3_Large_Weights, deeplabv3MobilenetV3Large, fcnMobilenetV3Large } from '../src/index.js';
+import {
+  DEEPLAB_MODELS,
+  DeepLabV3_MobileNet_V3_Large_Weights,
+  DeepLabV3_ResNet50_Weights,
+  FCN_ResNet50_Weights,
+  deeplabv3MobilenetV3Large,
+  deeplabv3Resnet50,
+  fcnMobilenetV3Large,
+  fcnResnet50,
+} from '../src/index.js';
 
 const TOL = 1e-4;
-const SIZES = ['520x520', '320x320', '257x300'];
 const CASES = [
   ['deeplabv3_mobilenet_v3_large', false],
   ['deeplabv3_mobilenet_v3_large', true],
   ['fcn_mobilenet_v3_large', false],
   ['fcn_mobilenet_v3_large', true],
+  ['deeplabv3_resnet50', false],
+  ['deeplabv3_resnet50', true],
+  ['fcn_resnet50', false],
+  ['fcn_resnet50', true],
 ] as const;
 
 describe.each(CASES)('%s (auxLoss %s) matches TorchVision 0.14', (name, auxLoss) => {
@@ -29,7 +42,7 @@ describe.each(CASES)('%s (auxLoss %s) matches TorchVision 0.14', (name, auxLoss)
     model.dispose();
   });
 
-  it.each(SIZES)('@%s: out (and aux) within 1e-4·max(1, max|ref|), argmax agreement ≥ 0.9999, no leaks', async (size) => {
+  it.each(loadFixture('segmentation', fixtureName).config.sizes as string[])('@%s: out (and aux) within 1e-4·max(1, max|ref|), argmax agreement ≥ 0.9999, no leaks', async (size) => {
     const f = loadFixture('segmentation', fixtureName);
     const model = build();
     model.loadStateDict(f.stateDict);
@@ -83,6 +96,28 @@ describe('DeepLabV3 / FCN facts and errors', () => {
     expect(() => deeplabv3MobilenetV3Large({ weights: w, numClasses: 3 })).toThrow("The parameter 'num_classes' expected value 21 but got 3 instead.");
     expect(() => fcnMobilenetV3Large({ weights: w })).toThrow(/fcn_mobilenet_v3_large has no published weights/);
     expect(DEEPLAB_MODELS.fcn_mobilenet_v3_large.weights).toBeNull();
+  });
+
+  it("the ResNet-50 models' weights tables as TorchVision's; their weights imply auxLoss too", () => {
+    const cases = [
+      [DeepLabV3_ResNet50_Weights, deeplabv3Resnet50, 'deeplabv3_resnet50_coco-cd0a2569.pth', 42_004_074, { miou: 66.4, pixel_acc: 92.4 }],
+      [FCN_ResNet50_Weights, fcnResnet50, 'fcn_resnet50_coco-1167a1af.pth', 35_322_218, { miou: 60.5, pixel_acc: 91.4 }],
+    ] as const;
+    for (const [table, build, file, numParams, metrics] of cases) {
+      const w = table.COCO_WITH_VOC_LABELS_V1;
+      expect(table.DEFAULT).toBe(w);
+      expect(w.url).toBe(`https://download.pytorch.org/models/${file}`);
+      expect(w.transforms).toEqual({ kind: 'SemanticSegmentation', resizeSize: 520 });
+      expect(w.meta).toMatchObject({ numParams, metrics: { 'COCO-val2017-VOC-labels': metrics }, categories: VOC_CATEGORIES });
+      const model = build({ weights: w });
+      expect(model.auxClassifier).not.toBeNull();
+      expect(model.numParams()).toBe(numParams);
+      expect(() => build({ weights: w, auxLoss: false })).toThrow("The parameter 'aux_loss' expected value true but got false instead.");
+      model.dispose();
+    }
+    expect(() => new IntermediateLayerGetter(resnet50(), { layer5: 'out' })).toThrow(
+      'return_layers are not present in model: "layer5" (valid: conv1, bn1, relu, maxpool, layer1, layer2, layer3, layer4, avgpool, fc)',
+    );
   });
 
   it('a wrong numClasses is a size mismatch on both heads', () => {

@@ -1,6 +1,7 @@
 // Test helpers that assemble pickles, zip archives and torch.save files byte by byte, so unit tests
 // can build exactly the hostile or unusual inputs they need without Python.
 import { deflateSync } from 'fflate';
+import { concatBytes } from '@mnv3/test-utils';
 import { CheckpointError } from '../../src/errors.js';
 import { crc32 } from '../../src/zip.js';
 
@@ -197,17 +198,7 @@ export function makeZip(files: readonly ZipInput[], options: { zip64?: boolean }
   ev.setUint32(12, zip64 ? 0xffffffff : cdSize, true);
   ev.setUint32(16, zip64 ? 0xffffffff : cdOffset, true);
   chunks.push(eocd);
-  return concat(chunks);
-}
-
-export function concat(chunks: readonly Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(chunks.reduce((s, c) => s + c.length, 0));
-  let p = 0;
-  for (const c of chunks) {
-    out.set(c, p);
-    p += c.length;
-  }
-  return out;
+  return concatBytes(...chunks);
 }
 
 /** Little-endian bytes of a typed array. */
@@ -253,7 +244,7 @@ export function legacyCheckpoint(
     new DataView(head.buffer).setBigInt64(0, s.count ?? BigInt(s.data.length / size), true);
     parts.push(head, s.data);
   }
-  return concat(parts);
+  return concatBytes(...parts);
 }
 
 /** The `CheckpointError` code `fn` throws, or 'ok'; anything else is rethrown. */
