@@ -391,6 +391,8 @@ describe('segmentation in the web demo', () => {
       'lraspp_mobilenet_v3_large',
       'deeplabv3_mobilenet_v3_large',
       'fcn_mobilenet_v3_large',
+      'deeplabv3_resnet50',
+      'fcn_resnet50',
     ]);
     // LR-ASPP has no aux head: the checkbox is offered only for DeepLabV3 and FCN.
     expect(await page.$$('[data-testid="setting-aux"]')).toHaveLength(0);
@@ -467,6 +469,7 @@ describe('detection in the web demo', () => {
     expect(await page.$$eval('[data-testid="model"] option', (o) => o.map((x) => (x as HTMLOptionElement).value))).toEqual([
       'fasterrcnn_mobilenet_v3_large_fpn',
       'fasterrcnn_mobilenet_v3_large_320_fpn',
+      'fasterrcnn_resnet50_fpn',
     ]);
     await page.selectOption('[data-testid="model"]', 'fasterrcnn_mobilenet_v3_large_320_fpn');
     expect(Number(await page.inputValue('[data-testid="setting-scoreThresh"]'))).toBe(0.5);

@@ -100,6 +100,8 @@ export interface ResNetOptions {
 /** TorchVision's `ResNet`. Input NHWC float32 `[N, H, W, 3]`, output logits `[N, numClasses]`. */
 export class ResNet extends ImageClassifier {
   readonly numClasses: number;
+  /** Channels of `layer4`'s output (TorchVision's final `inplanes`): 2048 for ResNet-50, 512 for ResNet-18. */
+  readonly outChannels: number;
   private readonly conv1: Conv2d;
   private readonly maxpool: MaxPool2d;
   private readonly stages: Sequential[];
@@ -134,6 +136,7 @@ export class ResNet extends ImageClassifier {
       for (let j = 1; j < layers[i]!; j++) blocks.push(new block(inplanes, planes, 1, null, normLayer, dilation));
       return this.registerModule(`layer${i + 1}`, new Sequential(blocks));
     });
+    this.outChannels = inplanes;
     this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
     this.fc = this.registerModule('fc', new Linear(512 * block.expansion, this.numClasses));
   }

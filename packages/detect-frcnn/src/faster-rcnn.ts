@@ -1,5 +1,5 @@
 import { batchNorm2d, frozenBatchNorm2d, overwriteValueParam, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
-import { MobileNet_V3_Large_Weights, mobilenetV3Large } from '@mnv3/backbone';
+import { MobileNet_V3_Large_Weights, ResNet50_Weights, mobilenetV3Large, resnet50 } from '@mnv3/backbone';
 import {
   AnchorGenerator,
   COCO_CATEGORIES,
@@ -8,6 +8,7 @@ import {
   GeneralizedRCNNTransform,
   MultiScaleRoIAlign,
   mobilenetExtractor,
+  resnetFpnExtractor,
   type BackboneWithFPN,
   type DetectionImage,
   type DetectionModelEntry,
@@ -130,6 +131,21 @@ export const FasterRCNN_MobileNet_V3_Large_320_FPN_Weights: WeightsEnum<'COCO_V1
   return { COCO_V1: v1, DEFAULT: v1 };
 })();
 
+/** TorchVision's `FasterRCNN_ResNet50_FPN_Weights` (the seed's comparison model). */
+export const FasterRCNN_ResNet50_FPN_Weights: WeightsEnum<'COCO_V1'> = (() => {
+  const v1 = weights(
+    'https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth',
+    { kind: 'ObjectDetection' },
+    {
+      ...COMMON_META,
+      numParams: 41755286,
+      recipe: 'https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-resnet-50-fpn',
+      metrics: { 'COCO-val2017': { box_map: 37.0 } },
+    },
+  );
+  return { COCO_V1: v1, DEFAULT: v1 };
+})();
+
 // ---------------------------------------------------------------------------------------------
 // Builders.
 
@@ -142,11 +158,17 @@ export interface FasterRCNNMobilenetV3LargeFpnOptions {
    * to its 91 categories. Nothing is downloaded: load its state dict with `loadStateDict`.
    */
   weights?: Weights;
-  /** ImageNet backbone weights (an entry of `MobileNet_V3_Large_Weights`); selects FrozenBatchNorm2d too. */
+  /**
+   * ImageNet backbone weights (an entry of `MobileNet_V3_Large_Weights`, or `ResNet50_Weights` for
+   * the ResNet-50 builder); selects FrozenBatchNorm2d too.
+   */
   weightsBackbone?: Weights;
   /** Default 91 (COCO with background and N/A). */
   numClasses?: number;
-  /** 0–6 with weights (validated; no effect at inference). Default 3; without weights always 6, as TorchVision. */
+  /**
+   * 0–6 (MobileNetV3) or 0–5 (ResNet-50) with weights (validated; no effect at inference).
+   * Default 3; without weights always the maximum, as TorchVision.
+   */
   trainableBackboneLayers?: number;
   /** Overrides the norm layer choice (`frozenBatchNorm2d()` or `batchNorm2d()`, eps 1e-5). */
   normLayer?: NormLayer;
@@ -155,9 +177,9 @@ export interface FasterRCNNMobilenetV3LargeFpnOptions {
   imageMean?: readonly number[];
   imageStd?: readonly number[];
   sizeDivisible?: number;
-  /** Anchor sizes per FPN map. Default `[[32, 64, 128, 256, 512]] × 3`. */
+  /** Anchor sizes per FPN map. Default `[[32, 64, 128, 256, 512]] × 3` (MobileNetV3), `[[32], [64], [128], [256], [512]]` (ResNet-50). */
   anchorSizes?: readonly (readonly number[])[];
-  /** Aspect ratios (height / width) per FPN map. Default `[[0.5, 1, 2]] × 3`. */
+  /** Aspect ratios (height / width) per FPN map. Default `[[0.5, 1, 2]]` for every map. */
   aspectRatios?: readonly (readonly number[])[];
   rpnPreNmsTopNTest?: number;
   rpnPostNmsTopNTest?: number;
@@ -171,7 +193,14 @@ export interface FasterRCNNMobilenetV3LargeFpnOptions {
   bboxRegWeights?: readonly [number, number, number, number];
 }
 
-type BuilderName = 'fasterrcnn_mobilenet_v3_large_fpn' | 'fasterrcnn_mobilenet_v3_large_320_fpn';
+type BuilderName = 'fasterrcnn_mobilenet_v3_large_fpn' | 'fasterrcnn_mobilenet_v3_large_320_fpn' | 'fasterrcnn_resnet50_fpn';
+
+/** What differs between the builders: TorchVision's defaults for each. */
+const BUILDERS: Record<BuilderName, { table: WeightsEnum<'COCO_V1'>; resnet: boolean; low: boolean }> = {
+  fasterrcnn_mobilenet_v3_large_fpn: { table: FasterRCNN_MobileNet_V3_Large_FPN_Weights, resnet: false, low: false },
+  fasterrcnn_mobilenet_v3_large_320_fpn: { table: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, resnet: false, low: true },
+  fasterrcnn_resnet50_fpn: { table: FasterRCNN_ResNet50_FPN_Weights, resnet: true, low: false },
+};
 
 function checkNumber(name: string, v: number, integer: boolean, min: number, max = Infinity): void {
   if (typeof v !== 'number' || Number.isNaN(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
@@ -186,22 +215,27 @@ function checkEntry(w: Weights, table: WeightsEnum, name: string): void {
   }
 }
 
-function build(name: BuilderName, table: WeightsEnum<'COCO_V1'>, options: FasterRCNNMobilenetV3LargeFpnOptions): FasterRCNN {
+function build(name: BuilderName, options: FasterRCNNMobilenetV3LargeFpnOptions): FasterRCNN {
+  const { table, resnet, low: is320 } = BUILDERS[name];
   const w = options.weights ?? null;
   if (w) checkEntry(w, table, name);
-  if (options.weightsBackbone && w === null) checkEntry(options.weightsBackbone, MobileNet_V3_Large_Weights, 'mobilenet_v3_large');
+  if (options.weightsBackbone && w === null) {
+    checkEntry(options.weightsBackbone, resnet ? ResNet50_Weights : MobileNet_V3_Large_Weights, resnet ? 'resnet50' : 'mobilenet_v3_large');
+  }
   const numClasses = w ? overwriteValueParam('num_classes', options.numClasses, w.meta.categories.length) : (options.numClasses ?? 91);
   checkNumber('numClasses', numClasses, true, 1);
   const isTrained = w !== null || options.weightsBackbone != null;
   // _validate_trainable_layers: without weights TorchVision warns and trains every layer.
-  const trainable = isTrained ? (options.trainableBackboneLayers ?? 3) : 6;
-  checkNumber('trainableBackboneLayers', trainable, true, 0, 6);
+  const maxTrainable = resnet ? 5 : 6;
+  const trainable = isTrained ? (options.trainableBackboneLayers ?? 3) : maxTrainable;
+  checkNumber('trainableBackboneLayers', trainable, true, 0, maxTrainable);
   const normLayer = options.normLayer ?? (isTrained ? frozenBatchNorm2d() : batchNorm2d());
 
-  const backbone = mobilenetExtractor(mobilenetV3Large({ normLayer }), trainable);
+  const backbone = resnet ? resnetFpnExtractor(resnet50({ normLayer }), trainable) : mobilenetExtractor(mobilenetV3Large({ normLayer }), trainable);
 
-  const is320 = name === 'fasterrcnn_mobilenet_v3_large_320_fpn';
-  const anchorSizes = options.anchorSizes ?? [[32, 64, 128, 256, 512], [32, 64, 128, 256, 512], [32, 64, 128, 256, 512]];
+  // FasterRCNN's own default anchors for the ResNet FPN (one size per level); the MobileNetV3
+  // builders pass five sizes on each of their three maps.
+  const anchorSizes = options.anchorSizes ?? (resnet ? [[32], [64], [128], [256], [512]] : [[32, 64, 128, 256, 512], [32, 64, 128, 256, 512], [32, 64, 128, 256, 512]]);
   const aspectRatios = options.aspectRatios ?? anchorSizes.map(() => [0.5, 1.0, 2.0]);
   const anchorGenerator = new AnchorGenerator(anchorSizes, aspectRatios);
   const numAnchors = anchorGenerator.numAnchorsPerLocation();
@@ -255,7 +289,7 @@ function build(name: BuilderName, table: WeightsEnum<'COCO_V1'>, options: Faster
  * @example const model = fasterrcnnMobilenetV3LargeFpn({ weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.DEFAULT }); model.loadStateDict(sd);
  */
 export function fasterrcnnMobilenetV3LargeFpn(options: FasterRCNNMobilenetV3LargeFpnOptions = {}): FasterRCNN {
-  return build('fasterrcnn_mobilenet_v3_large_fpn', FasterRCNN_MobileNet_V3_Large_FPN_Weights, options);
+  return build('fasterrcnn_mobilenet_v3_large_fpn', options);
 }
 
 /**
@@ -263,13 +297,25 @@ export function fasterrcnnMobilenetV3LargeFpn(options: FasterRCNNMobilenetV3Larg
  * variant (min size 320, max 640, 150 proposals, RPN score threshold 0.05).
  */
 export function fasterrcnnMobilenetV3Large320Fpn(options: FasterRCNNMobilenetV3LargeFpnOptions = {}): FasterRCNN {
-  return build('fasterrcnn_mobilenet_v3_large_320_fpn', FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, options);
+  return build('fasterrcnn_mobilenet_v3_large_320_fpn', options);
+}
+
+/**
+ * Faster R-CNN with a ResNet-50 FPN backbone, as `torchvision.models.detection.fasterrcnn_resnet50_fpn(
+ * **kwargs)`: `layer1`..`layer4` into a 256-channel FPN with `LastLevelMaxPool`, one anchor size per
+ * level (32–512), min size 800, max 1333, 1000 proposals. The seed's heavier comparison model.
+ *
+ * @example const model = fasterrcnnResnet50Fpn({ weights: FasterRCNN_ResNet50_FPN_Weights.DEFAULT }); model.loadStateDict(sd);
+ */
+export function fasterrcnnResnet50Fpn(options: FasterRCNNMobilenetV3LargeFpnOptions = {}): FasterRCNN {
+  return build('fasterrcnn_resnet50_fpn', options);
 }
 
 /** The Faster R-CNN builders by TorchVision name, registered in `DETECTION_MODELS` when this package is imported. */
 export const FASTERRCNN_MODELS: Readonly<Record<BuilderName, DetectionModelEntry>> = Object.freeze({
   fasterrcnn_mobilenet_v3_large_fpn: { build: fasterrcnnMobilenetV3LargeFpn, weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights },
   fasterrcnn_mobilenet_v3_large_320_fpn: { build: fasterrcnnMobilenetV3Large320Fpn, weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights },
+  fasterrcnn_resnet50_fpn: { build: fasterrcnnResnet50Fpn, weights: FasterRCNN_ResNet50_FPN_Weights },
 });
 
 DETECTION_MODELS.register(FASTERRCNN_MODELS);

@@ -3,7 +3,14 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fc, test } from '@fast-check/vitest';
 import { describe, expect, it } from 'vitest';
 import { BoxCoder, COCO_CATEGORIES, DETECTION_MODELS, batchedNms, boxIou, nms, resizedSize } from '@mnv3/detection';
-import { FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, FasterRCNN_MobileNet_V3_Large_FPN_Weights, fasterrcnnMobilenetV3Large320Fpn, fasterrcnnMobilenetV3LargeFpn } from '../src/index.js';
+import {
+  FasterRCNN_MobileNet_V3_Large_320_FPN_Weights,
+  FasterRCNN_MobileNet_V3_Large_FPN_Weights,
+  FasterRCNN_ResNet50_FPN_Weights,
+  fasterrcnnMobilenetV3Large320Fpn,
+  fasterrcnnMobilenetV3LargeFpn,
+  fasterrcnnResnet50Fpn,
+} from '../src/index.js';
 
 const box = fc
   .tuple(fc.integer({ min: 0, max: 200 }), fc.integer({ min: 0, max: 200 }), fc.integer({ min: 2, max: 80 }), fc.integer({ min: 2, max: 80 }))
@@ -68,8 +75,25 @@ describe('TorchVision facts', () => {
     expect(COCO_CATEGORIES).toHaveLength(91);
     expect(COCO_CATEGORIES[1]).toBe('person');
     expect(COCO_CATEGORIES.filter((c) => c === 'N/A')).toHaveLength(10);
-    expect(DETECTION_MODELS.names()).toEqual(['fasterrcnn_mobilenet_v3_large_fpn', 'fasterrcnn_mobilenet_v3_large_320_fpn']);
+    expect(DETECTION_MODELS.names()).toEqual(['fasterrcnn_mobilenet_v3_large_fpn', 'fasterrcnn_mobilenet_v3_large_320_fpn', 'fasterrcnn_resnet50_fpn']);
     expect(DETECTION_MODELS.get('fasterrcnn_mobilenet_v3_large_320_fpn').weights).toBe(FasterRCNN_MobileNet_V3_Large_320_FPN_Weights);
+  });
+
+  it('fasterrcnn_resnet50_fpn: weights table, defaults, trainable layers 0–5, keys', () => {
+    const w = FasterRCNN_ResNet50_FPN_Weights.COCO_V1;
+    expect(FasterRCNN_ResNet50_FPN_Weights.DEFAULT).toBe(w);
+    expect(w.url).toBe('https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth');
+    expect(w.meta).toMatchObject({ numParams: 41_755_286, metrics: { 'COCO-val2017': { box_map: 37.0 } }, categories: COCO_CATEGORIES });
+    const model = fasterrcnnResnet50Fpn({ weights: w });
+    expect(model.numParams()).toBe(41_755_286);
+    expect([model.transform.minSize, model.transform.maxSize]).toEqual([800, 1333]);
+    expect(model.rpn.options).toEqual({ preNmsTopN: 1000, postNmsTopN: 1000, nmsThresh: 0.7, scoreThresh: 0 });
+    const keys = [...model.namedStateEntries()].map(([k]) => k);
+    expect(keys).toEqual(expect.arrayContaining(['backbone.body.conv1.weight', 'backbone.body.layer4.2.bn3.running_var', 'backbone.fpn.inner_blocks.3.0.weight', 'rpn.head.conv.0.0.weight']));
+    expect(keys.some((k) => k.startsWith('backbone.body.fc') || k.endsWith('num_batches_tracked'))).toBe(false);
+    expect(() => fasterrcnnResnet50Fpn({ weights: w, trainableBackboneLayers: 6 })).toThrow('trainableBackboneLayers must be an integer in [0, 5], got 6');
+    expect(() => fasterrcnnResnet50Fpn({ weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1 })).toThrow(/are not weights of fasterrcnn_resnet50_fpn/);
+    model.dispose();
   });
 
   it('defaults of each builder, and every keyword overridable', () => {
@@ -129,7 +153,7 @@ describe('errors name the problem and the valid choices', () => {
     expect(() => fasterrcnnMobilenetV3LargeFpn({ numClasses: 0 })).toThrow(/numClasses must be an integer in \[1, Infinity\], got 0/);
     expect(() => fasterrcnnMobilenetV3LargeFpn({ weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1, trainableBackboneLayers: 7 })).toThrow(/trainableBackboneLayers must be an integer in \[0, 6\]/);
     expect(() => fasterrcnnMobilenetV3LargeFpn({ boxNmsThresh: 1.5 })).toThrow(/boxNmsThresh must be a number in \[0, 1\], got 1.5/);
-    expect(() => DETECTION_MODELS.get('fasterrcnn_resnet50_fpn')).toThrow(/valid: fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn/);
+    expect(() => DETECTION_MODELS.get('retinanet_resnet50_fpn')).toThrow(/valid: fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn, fasterrcnn_resnet50_fpn/);
     expect(() => nms(new Float32Array(5), new Float32Array(1), 0.5)).toThrow(/shape \[N, 4\]/);
   });
 

@@ -1,11 +1,12 @@
 import type * as tf from '@tensorflow/tfjs-core';
-import { IntermediateLayerGetter, Module, mobilenetStageIndices, type Sequential } from '@mnv3/layers';
-import type { MobileNetV3 } from '@mnv3/backbone';
+import { IntermediateLayerGetter, Module, mobilenetStageIndices } from '@mnv3/layers';
+import type { MobileNetV3, ResNet } from '@mnv3/backbone';
 import { FeaturePyramidNetwork, LastLevelMaxPool, type ExtraFPNBlock, type FeatureMaps } from './ops/feature-pyramid-network.js';
 
 /**
- * TorchVision's `BackboneWithFPN`: `body` (an `IntermediateLayerGetter` over the backbone's
- * `features`: keys `body.0.0.weight`, …) and `fpn`. NHWC batch in; FPN maps by name out (`'0'`,
+ * TorchVision's `BackboneWithFPN`: `body` (an `IntermediateLayerGetter` over the backbone: keys
+ * `body.0.0.weight`, … for MobileNet's `features`, `body.layer1.0.conv1.weight`, … for a ResNet)
+ * and `fpn`. NHWC batch in; FPN maps by name out (`'0'`,
  * `'1'`, …, then `'pool'`).
  */
 export class BackboneWithFPN extends Module {
@@ -13,7 +14,7 @@ export class BackboneWithFPN extends Module {
   readonly fpn: FeaturePyramidNetwork;
 
   constructor(
-    features: Sequential,
+    features: Module,
     readonly returnLayers: Readonly<Record<string, string>>,
     inChannelsList: readonly number[],
     readonly outChannels: number,
@@ -67,4 +68,29 @@ export function mobilenetExtractor(
   returned.forEach((k, v) => (returnLayers[String(stageIndices[k]!)] = String(v)));
   const inChannels = returned.map((i) => backbone.featureChannels[stageIndices[i]!]!);
   return new BackboneWithFPN(backbone.features, returnLayers, inChannels, 256, options.extraBlocks === undefined ? new LastLevelMaxPool() : options.extraBlocks);
+}
+
+/**
+ * TorchVision's `_resnet_fpn_extractor(backbone, trainable_layers, returned_layers, extra_blocks)`:
+ * `layer1`..`layer4` by default (FPN inputs 256, 512, 1024, 2048 channels for ResNet-50), 256 FPN
+ * channels, `LastLevelMaxPool`. `trainableLayers` (0–5) only freezes weights for training in
+ * TorchVision; it is validated here.
+ */
+export function resnetFpnExtractor(
+  backbone: ResNet,
+  trainableLayers: number,
+  options: { returnedLayers?: readonly number[]; extraBlocks?: ExtraFPNBlock | null } = {},
+): BackboneWithFPN {
+  if (!(Number.isInteger(trainableLayers) && trainableLayers >= 0 && trainableLayers <= 5)) {
+    throw new RangeError(`Trainable layers should be in the range [0,5], got ${trainableLayers}`);
+  }
+  const returned = options.returnedLayers ?? [1, 2, 3, 4];
+  if (returned.length === 0 || Math.min(...returned) <= 0 || Math.max(...returned) >= 5) {
+    throw new RangeError(`Each returned layer should be in the range [1,4]. Got [${returned.join(', ')}]`);
+  }
+  const returnLayers: Record<string, string> = {};
+  returned.forEach((k, v) => (returnLayers[`layer${k}`] = String(v)));
+  const inChannelsStage2 = backbone.outChannels / 8;
+  const inChannels = returned.map((i) => inChannelsStage2 * 2 ** (i - 1));
+  return new BackboneWithFPN(backbone, returnLayers, inChannels, 256, options.extraBlocks === undefined ? new LastLevelMaxPool() : options.extraBlocks);
 }

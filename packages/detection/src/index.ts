@@ -14,7 +14,7 @@ export { AnchorGenerator } from './anchor-utils.js';
 export type { DetectionImage, GeneralizedRCNNTransformOptions, HostImage, ImageList } from './transform.js';
 export { GeneralizedRCNNTransform, resizeBilinear, resizedSize } from './transform.js';
 export type { MobilenetExtractorOptions } from './backbone-utils.js';
-export { BackboneWithFPN, mobilenetExtractor } from './backbone-utils.js';
+export { BackboneWithFPN, mobilenetExtractor, resnetFpnExtractor } from './backbone-utils.js';
 export type { DetectionBuildOptions, DetectionModelEntry, Detections } from './detection-model.js';
 export { DetectionModel } from './detection-model.js';
 export type { DetectionResult, LoadDetectorOptions } from './pipeline.js';
