@@ -21,10 +21,15 @@ function portable(value: unknown): unknown {
   return value;
 }
 
-/** Same structure, same strings and integers; floats within 1e-6 (printed with full precision). */
+/**
+ * Same structure, same strings and integers; floats within 1e-4·max(1, |pinned|). The fixtures the CLI runs
+ * on are made on each machine by the oracle, and torch's CPU kernels take different vector paths
+ * on different CPUs: the same oracle script gave box coordinates up to 2.5e-5 px apart on two
+ * machines, with our code unchanged. A code change that moves outputs is far larger than that.
+ */
 function expectPinned(actual: unknown, pinned: unknown, path = '$'): void {
   if (typeof pinned === 'number' && typeof actual === 'number' && !Number.isInteger(pinned)) {
-    expect(Math.abs(actual - pinned), `${path}: ${actual} vs pinned ${pinned}`).toBeLessThanOrEqual(1e-6 * Math.max(1, Math.abs(pinned)));
+    expect(Math.abs(actual - pinned), `${path}: ${actual} vs pinned ${pinned}`).toBeLessThanOrEqual(1e-4 * Math.max(1, Math.abs(pinned)));
     return;
   }
   if (pinned && typeof pinned === 'object') {
