@@ -57,10 +57,19 @@ async function sendChunked(res: ServerResponse, body: Uint8Array, chunks: number
   res.end();
 }
 
+/** Requests to /pair/ wait here until a second one arrives, so that two downloads surely overlap. */
+let waiting: ServerResponse[] = [];
+
 function handle(req: IncomingMessage, res: ServerResponse): void {
   const path = new URL(req.url ?? '/', 'http://x').pathname;
   hits.set(path, (hits.get(path) ?? 0) + 1);
-  if (path.startsWith('/ok/') || path.startsWith('/bad/')) {
+  if (path.startsWith('/pair/')) {
+    waiting.push(res);
+    if (waiting.length === 2) {
+      for (const r of waiting) void sendChunked(r, BODY, 10);
+      waiting = [];
+    }
+  } else if (path.startsWith('/ok/') || path.startsWith('/bad/')) {
     void sendChunked(res, BODY, 10);
   } else if (path.startsWith('/nolength/')) {
     res.writeHead(200, { 'content-type': 'application/octet-stream' });
@@ -188,12 +197,12 @@ describe('downloadWeights', () => {
   });
 
   it('two downloads of one file at once, in one process and in two, leave one good file', async () => {
-    const url = `${base}/ok/${GOOD_NAME}`;
+    const url = `${base}/pair/${GOOD_NAME}`;
     const [a, b] = await Promise.all([downloadWeights(url, { progress: false }), downloadWeights(url, { progress: false })]);
     expect(a).toBe(b);
     expectBody(await readFile(a));
     expect(await listing()).toEqual([GOOD_NAME]);
-    expect(hits.get(`/ok/${GOOD_NAME}`)).toBe(2); // both missed the cache: they overlapped
+    expect(hits.get(`/pair/${GOOD_NAME}`)).toBe(2); // both missed the cache, and the server answered them together
 
     // Two CLI runs at once: separate processes racing on the same cache directory (the built
     // package: `pnpm build` comes before the tests).
@@ -206,7 +215,7 @@ describe('downloadWeights', () => {
     expect(outs.map((o) => o.stdout.trim())).toEqual([a, a]);
     expectBody(await readFile(a));
     expect(await listing()).toEqual([GOOD_NAME]);
-    expect(hits.get(`/ok/${GOOD_NAME}`)).toBe(2);
+    expect(hits.get(`/pair/${GOOD_NAME}`)).toBe(2);
   });
 
   it('never takes a leftover .partial for the file, and sweeps stale ones', async () => {
