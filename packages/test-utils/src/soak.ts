@@ -18,7 +18,10 @@ export interface SoakReport {
   tensors: [number, number];
   /** RSS in MiB after the warm-up, then at every tenth of the run. */
   rssMiB: number[];
-  /** (last RSS − RSS after warm-up) / RSS after warm-up. */
+  /**
+   * (median of the last three samples − median of the first three) / the latter: robust to the
+   * ±5% swings of RSS as V8 and the allocator return and retake pages, while a leak still shows.
+   */
   growth: number;
   /** Slowest call, ms. */
   worstMs: number;
@@ -51,7 +54,10 @@ export async function soak(call: (i: number) => Promise<unknown>, calls = SOAK_C
     worstMs = Math.max(worstMs, performance.now() - t0);
     if ((i + 1) % every === 0) rss.push(rssMiB());
   }
-  return { calls, tensors: [tensors0, tf.memory().numTensors], rssMiB: rss.map((v) => Math.round(v)), growth: (rss.at(-1)! - rss[0]!) / rss[0]!, worstMs: Math.round(worstMs) };
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)]!;
+  const first = median(rss.slice(0, 3));
+  const growth = (median(rss.slice(-3)) - first) / first;
+  return { calls, tensors: [tensors0, tf.memory().numTensors], rssMiB: rss.map((v) => Math.round(v)), growth, worstMs: Math.round(worstMs) };
 }
 
 /**
