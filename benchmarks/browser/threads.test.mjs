@@ -24,6 +24,16 @@ describe('tfjs-wasm threads in Chromium', () => {
   let server;
   let browser;
   const check = (query) => runPage(browser, `${server.url}/?check=${MODEL}&${query}`, 170_000);
+  // Chunks go to whichever thread claims them first: on a loaded machine the calling thread can
+  // claim every chunk before the worker wakes. Up to three runs, until the worker has run some.
+  const checkUntilWorkerRan = async (query) => {
+    let r;
+    for (let i = 0; i < 3; i++) {
+      r = await check(query);
+      if (r.kernelStats.chunks[1] > 0) break;
+    }
+    return r;
+  };
 
   beforeAll(async () => {
     await buildPage();
@@ -54,7 +64,7 @@ describe('tfjs-wasm threads in Chromium', () => {
 
   it('splits our kernels over the threads, with the outputs of one thread and of the plain tfjs path', async () => {
     const one = await check('threads=1');
-    const two = await check('threads=2');
+    const two = await checkUntilWorkerRan('threads=2');
     // One thread: no pool, the calling thread runs everything.
     expect(one.info.kernelThreads).toBe(1);
     expect(one.kernelStats).toEqual({ threads: 1, chunks: [], sleeping: 0 });
@@ -76,7 +86,7 @@ describe('tfjs-wasm threads in Chromium', () => {
 
   it('sizes the kernels\' pool by kernelThreads, apart from tfjs\' own threads', async () => {
     const one = await check('threads=1');
-    const own = await check('threads=1&kernelThreads=2');
+    const own = await checkUntilWorkerRan('threads=1&kernelThreads=2');
     expect(own.info.threadsCount).toBe(1);
     expect(own.info.kernelThreads).toBe(2);
     expect(own.kernelStats.chunks[1]).toBeGreaterThan(0);
