@@ -3,8 +3,9 @@ the input (three photos gave logits equal to 1e-6), so they cannot tell a decodi
 
 A MobileNetV3-Small (10 classes) trained here on Debian's Fashion-MNIST (dataset-fashion-mnist),
 greyscale garments replicated to RGB at 64x64, one epoch of SGD over 24,000 of them (about a
-minute on two cores): enough that its logits follow the pixels. It is then run at TorchVision's ImageClassification preset (256 → 224) on JPEG photos
-decoded by PIL, and the logits are what the TypeScript pipeline must reproduce.
+minute on two cores): enough that its logits follow the pixels. It is then run at TorchVision's
+ImageClassification preset (256 → 224) on JPEG photos decoded by PIL, and the logits are what the
+TypeScript pipeline must reproduce.
 """
 import gzip
 import io
@@ -81,7 +82,7 @@ def train(seed=0, epochs=1, batch=128, count=24_000):
 
 
 def jpegs():
-    """skimage's JPEG photos, and PNG photos written as JPEG by PIL (4:2:0 q85, 4:4:4 q95)."""
+    """skimage's JPEG photos, and PNG photos written as JPEG by PIL (4:2:0 q85, 4:4:4 q95, 4:2:0 q75)."""
     for stem in ["rocket", "retina", "hubble_deep_field"]:
         with open(os.path.join(SKIMAGE, stem + ".jpg"), "rb") as f:
             yield stem, f.read()

@@ -138,7 +138,7 @@ export class ResNet extends ImageClassifier {
     });
     this.outChannels = inplanes;
     this.registerModule('avgpool', new AdaptiveAvgPool2d(1));
-    this.fc = this.registerModule('fc', new Linear(512 * block.expansion, this.numClasses));
+    this.fc = this.registerModule('fc', new Linear(this.outChannels, this.numClasses));
   }
 
   forward(x: tf.Tensor4D): tf.Tensor2D {

@@ -99,52 +99,40 @@ export class FasterRCNN extends DetectionModel {
 // ---------------------------------------------------------------------------------------------
 // Weights.
 
-const COMMON_META = { categories: COCO_CATEGORIES, minSize: [1, 1] as const };
+/** A `COCO_V1` table as TorchVision's Faster R-CNN weights have it. */
+function cocoV1Weights(file: string, numParams: number, recipe: string, boxMap: number): WeightsEnum<'COCO_V1'> {
+  const v1 = weights(
+    `https://download.pytorch.org/models/${file}`,
+    { kind: 'ObjectDetection' },
+    {
+      categories: COCO_CATEGORIES,
+      minSize: [1, 1],
+      numParams,
+      recipe: `https://github.com/pytorch/vision/tree/main/references/detection#${recipe}`,
+      metrics: { 'COCO-val2017': { box_map: boxMap } },
+    },
+  );
+  return { COCO_V1: v1, DEFAULT: v1 };
+}
 
 /** TorchVision's `FasterRCNN_MobileNet_V3_Large_FPN_Weights`. */
-export const FasterRCNN_MobileNet_V3_Large_FPN_Weights: WeightsEnum<'COCO_V1'> = (() => {
-  const v1 = weights(
-    'https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth',
-    { kind: 'ObjectDetection' },
-    {
-      ...COMMON_META,
-      numParams: 19386354,
-      recipe: 'https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-fpn',
-      metrics: { 'COCO-val2017': { box_map: 32.8 } },
-    },
-  );
-  return { COCO_V1: v1, DEFAULT: v1 };
-})();
+export const FasterRCNN_MobileNet_V3_Large_FPN_Weights = cocoV1Weights(
+  'fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth',
+  19386354,
+  'faster-r-cnn-mobilenetv3-large-fpn',
+  32.8,
+);
 
 /** TorchVision's `FasterRCNN_MobileNet_V3_Large_320_FPN_Weights`. */
-export const FasterRCNN_MobileNet_V3_Large_320_FPN_Weights: WeightsEnum<'COCO_V1'> = (() => {
-  const v1 = weights(
-    'https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth',
-    { kind: 'ObjectDetection' },
-    {
-      ...COMMON_META,
-      numParams: 19386354,
-      recipe: 'https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-mobilenetv3-large-320-fpn',
-      metrics: { 'COCO-val2017': { box_map: 22.8 } },
-    },
-  );
-  return { COCO_V1: v1, DEFAULT: v1 };
-})();
+export const FasterRCNN_MobileNet_V3_Large_320_FPN_Weights = cocoV1Weights(
+  'fasterrcnn_mobilenet_v3_large_320_fpn-907ea3f9.pth',
+  19386354,
+  'faster-r-cnn-mobilenetv3-large-320-fpn',
+  22.8,
+);
 
 /** TorchVision's `FasterRCNN_ResNet50_FPN_Weights` (the seed's comparison model). */
-export const FasterRCNN_ResNet50_FPN_Weights: WeightsEnum<'COCO_V1'> = (() => {
-  const v1 = weights(
-    'https://download.pytorch.org/models/fasterrcnn_resnet50_fpn_coco-258fb6c6.pth',
-    { kind: 'ObjectDetection' },
-    {
-      ...COMMON_META,
-      numParams: 41755286,
-      recipe: 'https://github.com/pytorch/vision/tree/main/references/detection#faster-r-cnn-resnet-50-fpn',
-      metrics: { 'COCO-val2017': { box_map: 37.0 } },
-    },
-  );
-  return { COCO_V1: v1, DEFAULT: v1 };
-})();
+export const FasterRCNN_ResNet50_FPN_Weights = cocoV1Weights('fasterrcnn_resnet50_fpn_coco-258fb6c6.pth', 41755286, 'faster-r-cnn-resnet-50-fpn', 37.0);
 
 // ---------------------------------------------------------------------------------------------
 // Builders.
@@ -196,10 +184,10 @@ export interface FasterRCNNMobilenetV3LargeFpnOptions {
 type BuilderName = 'fasterrcnn_mobilenet_v3_large_fpn' | 'fasterrcnn_mobilenet_v3_large_320_fpn' | 'fasterrcnn_resnet50_fpn';
 
 /** What differs between the builders: TorchVision's defaults for each. */
-const BUILDERS: Record<BuilderName, { table: WeightsEnum<'COCO_V1'>; resnet: boolean; low: boolean }> = {
-  fasterrcnn_mobilenet_v3_large_fpn: { table: FasterRCNN_MobileNet_V3_Large_FPN_Weights, resnet: false, low: false },
-  fasterrcnn_mobilenet_v3_large_320_fpn: { table: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, resnet: false, low: true },
-  fasterrcnn_resnet50_fpn: { table: FasterRCNN_ResNet50_FPN_Weights, resnet: true, low: false },
+const BUILDERS: Record<BuilderName, { table: WeightsEnum<'COCO_V1'>; resnet: boolean; is320: boolean }> = {
+  fasterrcnn_mobilenet_v3_large_fpn: { table: FasterRCNN_MobileNet_V3_Large_FPN_Weights, resnet: false, is320: false },
+  fasterrcnn_mobilenet_v3_large_320_fpn: { table: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, resnet: false, is320: true },
+  fasterrcnn_resnet50_fpn: { table: FasterRCNN_ResNet50_FPN_Weights, resnet: true, is320: false },
 };
 
 function checkNumber(name: string, v: number, integer: boolean, min: number, max = Infinity): void {
@@ -216,7 +204,7 @@ function checkEntry(w: Weights, table: WeightsEnum, name: string): void {
 }
 
 function build(name: BuilderName, options: FasterRCNNMobilenetV3LargeFpnOptions): FasterRCNN {
-  const { table, resnet, low: is320 } = BUILDERS[name];
+  const { table, resnet, is320 } = BUILDERS[name];
   const w = options.weights ?? null;
   if (w) checkEntry(w, table, name);
   if (options.weightsBackbone && w === null) {

@@ -1,7 +1,7 @@
 // COCOeval (bbox) on hand-derived cases: pycocotools is not installable here, so every expected
 // number below is worked out from cocoeval.py's rules in the comments.
 import { describe, expect, it } from 'vitest';
-import { COCOeval, bboxIou, linspace, toCocoResults, type CocoAnnotation, type CocoDataset, type CocoResult } from '@mnv3/detection/eval';
+import { COCOeval, CocoError, bboxIou, linspace, toCocoResults, type CocoAnnotation, type CocoDataset, type CocoResult } from '@mnv3/detection/eval';
 
 function dataset(annotations: CocoAnnotation[], images = [1, 2], categories = [1, 2]): CocoDataset {
   return { images: images.map((id) => ({ id })), categories: categories.map((id) => ({ id })), annotations };
@@ -31,6 +31,12 @@ const GT = dataset([
 ]);
 
 describe('COCOeval (bbox) matches pycocotools on hand-derived cases', () => {
+  it('refuses results for an image outside the ground truth, as loadRes asserts, with CocoError', () => {
+    const make = () => new COCOeval(GT, [{ image_id: 7, category_id: 1, bbox: [0, 0, 5, 5], score: 0.9 }]);
+    expect(make).toThrow(CocoError);
+    expect(make).toThrow(/image_id 7 is not in the ground truth/);
+  });
+
   it('parameters: IoU thresholds .50:.05:.95 and 101 recall thresholds as np.linspace', () => {
     const E = new COCOeval(GT, []);
     expect(E.params.iouThrs).toHaveLength(10);

@@ -16,8 +16,7 @@ import { Layer, Module } from './module.js';
  * const resnetBody = new IntermediateLayerGetter(resnet50({ replaceStrideWithDilation: [false, true, true] }), { layer3: 'aux', layer4: 'out' });
  */
 export class IntermediateLayerGetter extends Module {
-  private readonly kept: readonly Layer[];
-  private readonly keptNames: readonly string[];
+  private readonly kept: readonly (readonly [string, Layer])[];
   private readonly returnLayers: Readonly<Record<string, string>>;
 
   constructor(body: Module, returnLayers: Readonly<Record<string, string>>) {
@@ -30,19 +29,16 @@ export class IntermediateLayerGetter extends Module {
       if (!names.includes(k)) throw new RangeError(`return_layers are not present in model: "${k}" (valid: ${describeNames(names)})`);
     }
     const last = Math.max(...keys.map((k) => names.indexOf(k)));
-    const kept = children.slice(0, last + 1);
-    for (const [name, child] of kept) {
+    this.kept = children.slice(0, last + 1).map(([name, child]) => {
       if (!(child instanceof Layer)) throw new TypeError(`IntermediateLayerGetter: child "${name}" has no forward of its own`);
-      this.registerModule(name, child);
-    }
-    this.kept = kept.map(([, child]) => child as Layer);
-    this.keptNames = kept.map(([name]) => name);
+      return [name, this.registerModule(name, child)] as const;
+    });
     this.returnLayers = { ...returnLayers };
   }
 
   /** The kept children, in order. */
   get layers(): readonly Layer[] {
-    return this.kept;
+    return this.kept.map(([, layer]) => layer);
   }
 
   /** NHWC in; the requested NHWC feature maps by output name. The caller disposes them. */
@@ -52,21 +48,21 @@ export class IntermediateLayerGetter extends Module {
     tf.tidy(() => {
       const kept: tf.Tensor[] = [];
       let y = x;
-      this.kept.forEach((layer, i) => {
+      for (const [child, layer] of this.kept) {
         y = layer.forward(y);
-        const name = this.returnLayers[this.keptNames[i]!];
+        const name = this.returnLayers[child];
         if (name !== undefined) {
           out[name] = y;
           kept.push(y);
         }
-      });
+      }
       return kept;
     });
     return out;
   }
 }
 
-/** `0..15` for Sequential bodies, the names otherwise. */
+/** `0..16` for a Sequential body, the names otherwise. */
 function describeNames(names: readonly string[]): string {
   const numbered = names.every((n, i) => n === String(i));
   return numbered && names.length > 1 ? `0..${names.length - 1}` : names.join(', ');

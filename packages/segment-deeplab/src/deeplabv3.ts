@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AdaptiveAvgPool2d, Activation, BatchNorm2d, Conv2d, Conv2dNormActivation, Dropout, Layer, Sequential, batchNorm2d, globalAvgPool, weights, type WeightsEnum } from '@mnv3/layers';
 import { SimpleSegmentationModel, VOC_CATEGORIES, type SegmentationBuildOptions } from '@mnv3/segmentation';
 import { FCNHead } from './fcn.js';
-import { deeplabMobilenetV3Backbone, resolveOptions } from './mobilenet-backbone.js';
+import { resolveOptions } from './build-options.js';
+import { deeplabMobilenetV3Backbone } from './mobilenet-backbone.js';
 
 /**
  * TorchVision's `ASPPConv`: 3x3 conv with `padding = dilation = rate` (no bias), BatchNorm,

@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Activation, BatchNorm2d, Conv2d, Dropout, Layer } from '@mnv3/layers';
 import { SimpleSegmentationModel } from '@mnv3/segmentation';
 import type { DeepLabBuildOptions } from './deeplabv3.js';
-import { deeplabMobilenetV3Backbone, resolveOptions } from './mobilenet-backbone.js';
+import { resolveOptions } from './build-options.js';
+import { deeplabMobilenetV3Backbone } from './mobilenet-backbone.js';
 
 /**
  * TorchVision's `FCNHead`: 3x3 conv to `inChannels / 4` (no bias), BatchNorm, ReLU, dropout 0.1

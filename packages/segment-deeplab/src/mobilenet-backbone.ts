@@ -1,5 +1,5 @@
 import { mobilenetV3Large } from '@mnv3/backbone';
-import { IntermediateLayerGetter, mobilenetStageIndices, overwriteValueParam, type Weights } from '@mnv3/layers';
+import { IntermediateLayerGetter, mobilenetStageIndices } from '@mnv3/layers';
 
 /**
  * The dilated MobileNetV3-Large `features` cut as TorchVision's `_deeplabv3_mobilenetv3` cuts it:
@@ -23,20 +23,4 @@ export function deeplabMobilenetV3Backbone(aux: boolean): {
     outChannels: mnv3.featureChannels[outPos]!,
     auxChannels: mnv3.featureChannels[auxPos]!,
   };
-}
-
-/** `numClasses` and `auxLoss` as TorchVision's builders settle them (weights fix both for DeepLabV3). */
-export function resolveOptions(
-  options: { numClasses?: number; auxLoss?: boolean; weights?: Weights },
-  weightsFixAux: boolean,
-): { numClasses: number; auxLoss: boolean } {
-  let numClasses = options.numClasses;
-  let auxLoss = options.auxLoss;
-  if (options.weights) {
-    numClasses = overwriteValueParam('num_classes', numClasses, options.weights.meta.categories.length);
-    if (weightsFixAux) auxLoss = overwriteValueParam('aux_loss', auxLoss, true);
-  }
-  const n = numClasses ?? 21;
-  if (!Number.isInteger(n) || n < 1) throw new RangeError(`numClasses must be a positive integer, got ${n}`);
-  return { numClasses: n, auxLoss: auxLoss ?? false };
 }

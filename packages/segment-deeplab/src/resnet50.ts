@@ -5,7 +5,7 @@ import { IntermediateLayerGetter, weights, type WeightsEnum } from '@mnv3/layers
 import { VOC_CATEGORIES } from '@mnv3/segmentation';
 import { DeepLabHead, DeepLabV3, type DeepLabBuildOptions } from './deeplabv3.js';
 import { FCN, FCNHead } from './fcn.js';
-import { resolveOptions } from './mobilenet-backbone.js';
+import { resolveOptions } from './build-options.js';
 
 /**
  * The ResNet-50 body as `_deeplabv3_resnet` / `_fcn_resnet` cut it: `resnet50(
@@ -18,47 +18,30 @@ export function segmentationResnet50Backbone(aux: boolean): IntermediateLayerGet
   return new IntermediateLayerGetter(body, aux ? { layer3: 'aux', layer4: 'out' } : { layer4: 'out' });
 }
 
-const META = {
-  categories: VOC_CATEGORIES,
-  minSize: [1, 1] as const,
-};
-
-const DEEPLABV3_RESNET50_V1 = weights(
-  'https://download.pytorch.org/models/deeplabv3_resnet50_coco-cd0a2569.pth',
-  { kind: 'SemanticSegmentation', resizeSize: 520 },
-  {
-    ...META,
-    numParams: 42004074,
-    recipe: 'https://github.com/pytorch/vision/tree/main/references/segmentation#deeplabv3_resnet50',
-    metrics: { 'COCO-val2017-VOC-labels': { miou: 66.4, pixel_acc: 92.4 } },
-  },
-);
+/** A `COCO_WITH_VOC_LABELS_V1` table as TorchVision's ResNet-50 segmentation weights have it. */
+function vocLabelsWeights(file: string, numParams: number, recipe: string, miou: number, pixelAcc: number): WeightsEnum<'COCO_WITH_VOC_LABELS_V1'> {
+  const v1 = weights(
+    `https://download.pytorch.org/models/${file}`,
+    { kind: 'SemanticSegmentation', resizeSize: 520 },
+    {
+      categories: VOC_CATEGORIES,
+      minSize: [1, 1],
+      numParams,
+      recipe: `https://github.com/pytorch/vision/tree/main/references/segmentation#${recipe}`,
+      metrics: { 'COCO-val2017-VOC-labels': { miou, pixel_acc: pixelAcc } },
+    },
+  );
+  return { COCO_WITH_VOC_LABELS_V1: v1, DEFAULT: v1 };
+}
 
 /**
  * TorchVision's `DeepLabV3_ResNet50_Weights`: COCO's images with the 20 VOC categories, evaluated
  * at resize 520; the checkpoint includes the aux head (42,004,074 parameters with it).
  */
-export const DeepLabV3_ResNet50_Weights: WeightsEnum<'COCO_WITH_VOC_LABELS_V1'> = {
-  COCO_WITH_VOC_LABELS_V1: DEEPLABV3_RESNET50_V1,
-  DEFAULT: DEEPLABV3_RESNET50_V1,
-};
-
-const FCN_RESNET50_V1 = weights(
-  'https://download.pytorch.org/models/fcn_resnet50_coco-1167a1af.pth',
-  { kind: 'SemanticSegmentation', resizeSize: 520 },
-  {
-    ...META,
-    numParams: 35322218,
-    recipe: 'https://github.com/pytorch/vision/tree/main/references/segmentation#fcn_resnet50',
-    metrics: { 'COCO-val2017-VOC-labels': { miou: 60.5, pixel_acc: 91.4 } },
-  },
-);
+export const DeepLabV3_ResNet50_Weights = vocLabelsWeights('deeplabv3_resnet50_coco-cd0a2569.pth', 42004074, 'deeplabv3_resnet50', 66.4, 92.4);
 
 /** TorchVision's `FCN_ResNet50_Weights` (with the aux head: 35,322,218 parameters). */
-export const FCN_ResNet50_Weights: WeightsEnum<'COCO_WITH_VOC_LABELS_V1'> = {
-  COCO_WITH_VOC_LABELS_V1: FCN_RESNET50_V1,
-  DEFAULT: FCN_RESNET50_V1,
-};
+export const FCN_ResNet50_Weights = vocLabelsWeights('fcn_resnet50_coco-1167a1af.pth', 35322218, 'fcn_resnet50', 60.5, 91.4);
 
 /**
  * DeepLabV3 on the dilated ResNet-50, as `torchvision.models.segmentation.deeplabv3_resnet50(

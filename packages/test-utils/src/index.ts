@@ -7,6 +7,5 @@ export type { RunResult } from './run.js';
 export { MNV3_BIN, mnv3, runNode } from './run.js';
 export { f32, hwcImage, ints, maxAbsDiff, nhwcMap } from './host.js';
 export { concatBytes, mutateBytes, seededPick } from './fuzz.js';
-export type { SoakReport } from './soak.js';
-export type { Disposable, UnderLoadOptions } from './soak.js';
+export type { Disposable, SoakReport, UnderLoadOptions } from './soak.js';
 export { SOAK_CALLS, describeUnderLoad, overlappingAndSequential, soak } from './soak.js';

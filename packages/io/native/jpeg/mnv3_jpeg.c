@@ -77,7 +77,7 @@ static inline uint8_t clip8(int v) { return v <= 0 ? 0 : v >= 255 ? 255 : (uint8
 
 /*
  * Decodes `length` bytes at `source`; returns a malloc'ed width*height*3 RGB buffer (the caller
- * frees it) and writes width, height and the number of components to info[0..2]. Images with more
+ * frees it) and writes width and height to info[0..1]. Images with more
  * than max_pixels pixels are refused from the header, before any pixel memory is allocated.
  */
 uint8_t *mnv3_jpeg_decode(const uint8_t *source, uint32_t length, uint32_t max_pixels, uint32_t *info) {
@@ -98,7 +98,6 @@ uint8_t *mnv3_jpeg_decode(const uint8_t *source, uint32_t length, uint32_t max_p
   const int components = cinfo.num_components;
   info[0] = width;
   info[1] = height;
-  info[2] = (uint32_t)components;
   if ((uint64_t)width * height > max_pixels) mnv3_jpeg_fail(FAIL_TOO_LARGE, "more pixels than the limit");
   if (components == 1 || components == 3) cinfo.out_color_space = JCS_RGB;
   else if (components == 4) cinfo.out_color_space = JCS_CMYK;

@@ -89,12 +89,6 @@ export function readImageHeader(bytes: Uint8Array | ArrayBuffer | ArrayBufferVie
   throw new ImageError('unknown-format', 'decodeImage: the bytes are neither PNG (\\x89PNG…) nor JPEG (\\xFF\\xD8\\xFF…); supported formats: png, jpeg');
 }
 
-function decodeJpegRgb(b: Uint8Array, maxPixels: number): RgbImage {
-  const { width, height } = readJpegHeader(b);
-  checkImageSize(width, height, 'JPEG', maxPixels);
-  return decodeJpegPixels(b, maxPixels);
-}
-
 /**
  * Decodes a PNG or JPEG file to an 8-bit RGB image, converting as Pillow 9.4's
  * `Image.open(f).convert('RGB')` (TorchVision's image loader) does: greyscale replicated, palette
@@ -118,6 +112,8 @@ function decodeJpegRgb(b: Uint8Array, maxPixels: number): RgbImage {
 export function decodeImage(bytes: Uint8Array | ArrayBuffer | ArrayBufferView, options: DecodeImageOptions = {}): RgbImage {
   const b = asBytes(bytes);
   const maxPixels = options.maxPixels ?? MAX_IMAGE_PIXELS;
-  const { format } = readImageHeader(b);
-  return format === 'png' ? decodePng(b, maxPixels) : decodeJpegRgb(b, maxPixels);
+  const header = readImageHeader(b);
+  if (header.format === 'png') return decodePng(b, maxPixels);
+  checkImageSize(header.width, header.height, 'JPEG', maxPixels);
+  return decodeJpegPixels(b, maxPixels);
 }

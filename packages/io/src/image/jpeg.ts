@@ -97,7 +97,7 @@ export function decodeJpegPixels(bytes: Uint8Array, maxPixels: number): RgbImage
   let pixels = 0;
   try {
     source = wasm.malloc(bytes.length);
-    info = wasm.malloc(12);
+    info = wasm.malloc(8);
     if (source === 0 || info === 0) throw new JpegFailure(5, 'out of memory for the encoded file');
     new Uint8Array(wasm.memory.buffer, source, bytes.length).set(bytes);
     pixels = wasm.mnv3_jpeg_decode(source, bytes.length, Math.min(maxPixels, 0xffffffff), info);
