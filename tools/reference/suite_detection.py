@@ -11,6 +11,7 @@ classifier so that tens of detections pass the 0.05 score threshold; one BatchNo
 `weights=None` key set). Every stage is recorded: transformed batch and image sizes, FPN
 features, anchors, RPN proposals, RoIAlign box features, class logits, detections.
 """
+import copy
 import os
 from collections import OrderedDict
 
@@ -157,9 +158,10 @@ def png_image(name):
     return torch.from_numpy(arr).permute(2, 0, 1).contiguous()
 
 
-def make_resnet50_fpn_backbone(frozen, seed):
-    """_resnet_fpn_extractor over resnet50 as fasterrcnn_resnet50_fpn builds it, BatchNorm statistics
-    calibrated on the BatchNorm2d variant, then copied."""
+def make_resnet50_fpn_backbone(frozen, seed, **extractor_kwargs):
+    """_resnet_fpn_extractor over resnet50 as fasterrcnn_resnet50_fpn builds it (retinanet_resnet50_fpn
+    passes returned_layers and extra_blocks), BatchNorm statistics calibrated on the BatchNorm2d
+    variant, then copied."""
     torch.manual_seed(seed)
     body = resnet50(norm_layer=torch.nn.BatchNorm2d)
     randomize(body, seed)
@@ -169,7 +171,7 @@ def make_resnet50_fpn_backbone(frozen, seed):
     if frozen:
         sd = {k: v for k, v in sd.items() if not k.endswith("num_batches_tracked")}
     backbone.load_state_dict(sd)
-    return _resnet_fpn_extractor(backbone, 3 if frozen else 5)
+    return _resnet_fpn_extractor(backbone, 3 if frozen else 5, **extractor_kwargs)
 
 
 def make_model(builder, frozen, seed):
@@ -200,18 +202,58 @@ def make_model(builder, frozen, seed):
     return randomize_heads(model, seed)
 
 
+@torch.no_grad()
+def randomize_outside_body(model, seed):
+    """Seeded weights for every conv and linear layer outside the backbone body (FPN, heads)."""
+    g = torch.Generator().manual_seed(seed + 1)
+    for name, m in model.named_modules():
+        if name.startswith("backbone.body"):
+            continue
+        if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
+            fan_in = m.weight[0].numel()
+            m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (1.0 / fan_in) ** 0.5)
+            if m.bias is not None:
+                m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
+
+
+def save_pre_013_checkpoint(model, path, renames):
+    """torch.save of the state dict as torchvision < 0.13 wrote it (TorchVision's published detection
+    checkpoints are that old): `renames` maps today's keys to the old ones, and the modules whose
+    layout changed are saved at `_version` 1. TorchVision 0.14 must load it back strictly."""
+    sd = model.state_dict()
+    old = OrderedDict((renames.get(k, k), v) for k, v in sd.items())
+    old._metadata = OrderedDict((k, dict(v)) for k, v in sd._metadata.items())
+    for parent in {k.rsplit(".", 1)[0] for k in renames}:
+        for module in old._metadata:
+            if module and (parent == module or parent.startswith(module + ".")) and type(model.get_submodule(module))._version == 2:
+                old._metadata[module]["version"] = 1
+    torch.save(old, path)
+    clone = copy.deepcopy(model)
+    with torch.no_grad():
+        for v in clone.state_dict().values():
+            v.zero_()
+    clone.load_state_dict(torch.load(path))  # strict: a key TorchVision did not upgrade raises
+    assert all(torch.equal(a, b) for a, b in zip(clone.state_dict().values(), sd.values()))
+
+
+def pre_013_renames(model):
+    """Today's key → the torchvision < 0.13 key, for FPN (inner/layer blocks were bare convs) and
+    the RPN head (one conv)."""
+    renames = {}
+    for k in model.state_dict():
+        for block in ("backbone.fpn.inner_blocks.", "backbone.fpn.layer_blocks."):
+            if k.startswith(block) and k.count(".") == 5:  # backbone.fpn.inner_blocks.I.0.weight
+                i, _, t = k[len(block):].split(".")
+                renames[k] = f"{block}{i}.{t}"
+        if k.startswith("rpn.head.conv.0.0."):
+            renames[k] = "rpn.head.conv." + k.rsplit(".", 1)[1]
+    return renames
+
+
 def randomize_heads(model, seed):
     """Seeded weights for everything outside the backbone body, with the RPN tamed (below)."""
-    g = torch.Generator().manual_seed(seed + 1)
+    randomize_outside_body(model, seed)
     with torch.no_grad():
-        for name, m in model.named_modules():
-            if name.startswith("backbone.body"):
-                continue
-            if isinstance(m, (torch.nn.Conv2d, torch.nn.Linear)):
-                fan_in = m.weight[0].numel()
-                m.weight.copy_(torch.randn(m.weight.shape, generator=g) * (1.0 / fan_in) ** 0.5)
-                if m.bias is not None:
-                    m.bias.copy_(torch.randn(m.bias.shape, generator=g) * 0.1)
         # Random RPN weights push objectness logits to ~18 on the photos, where float32 sigmoid
         # saturates and thousands of proposals tie at the same probability: NMS order then
         # hinges on 1-ulp differences of the logits. Trained RPNs are far less saturated; scale
@@ -311,6 +353,7 @@ def build(write, out):
     # The pipeline and `mnv3 detect`: this model as a torch.save checkpoint (FrozenBatchNorm2d keys,
     # as TorchVision's published ones) and one photo run alone, as a user would.
     torch.save(model.state_dict(), os.path.join(out, "fasterrcnn_320.pth"))
+    save_pre_013_checkpoint(model, os.path.join(out, "fasterrcnn_320_pre013.pth"), pre_013_renames(model))
     with open(os.path.join(SKIMAGE, "chelsea.png"), "rb") as src, open(os.path.join(out, "chelsea.png"), "wb") as dst:
         dst.write(src.read())
     with torch.no_grad():

@@ -1,10 +1,11 @@
-import { batchNorm2d, frozenBatchNorm2d, overwriteValueParam, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
+import { batchNorm2d, frozenBatchNorm2d, overwriteEps, overwriteValueParam, verifyWeights, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
 import { MobileNet_V3_Large_Weights, ResNet50_Weights, mobilenetV3Large, resnet50 } from '@mnv3/backbone';
 import {
   AnchorGenerator,
   COCO_CATEGORIES,
   DETECTION_MODELS,
   DetectionModel,
+  checkNumberOption,
   GeneralizedRCNNTransform,
   MultiScaleRoIAlign,
   mobilenetExtractor,
@@ -190,33 +191,20 @@ const BUILDERS: Record<BuilderName, { table: WeightsEnum<'COCO_V1'>; resnet: boo
   fasterrcnn_resnet50_fpn: { table: FasterRCNN_ResNet50_FPN_Weights, resnet: true, is320: false },
 };
 
-function checkNumber(name: string, v: number, integer: boolean, min: number, max = Infinity): void {
-  if (typeof v !== 'number' || Number.isNaN(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
-    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${String(v)}`);
-  }
-}
-
-/** TorchVision's `Weights.verify`: the weights must be an entry of the builder's table. */
-function checkEntry(w: Weights, table: WeightsEnum, name: string): void {
-  if (!Object.values(table).includes(w)) {
-    throw new Error(`the weights ${w.url} are not weights of ${name}; valid: ${Object.keys(table).filter((k) => k !== 'DEFAULT').join(', ')} of its weights table`);
-  }
-}
-
 function build(name: BuilderName, options: FasterRCNNMobilenetV3LargeFpnOptions): FasterRCNN {
   const { table, resnet, is320 } = BUILDERS[name];
   const w = options.weights ?? null;
-  if (w) checkEntry(w, table, name);
+  if (w) verifyWeights(table, w, name);
   if (options.weightsBackbone && w === null) {
-    checkEntry(options.weightsBackbone, resnet ? ResNet50_Weights : MobileNet_V3_Large_Weights, resnet ? 'resnet50' : 'mobilenet_v3_large');
+    verifyWeights(resnet ? ResNet50_Weights : MobileNet_V3_Large_Weights, options.weightsBackbone, resnet ? 'resnet50' : 'mobilenet_v3_large');
   }
   const numClasses = w ? overwriteValueParam('num_classes', options.numClasses, w.meta.categories.length) : (options.numClasses ?? 91);
-  checkNumber('numClasses', numClasses, true, 1);
+  checkNumberOption('numClasses', numClasses, true, 1);
   const isTrained = w !== null || options.weightsBackbone != null;
   // _validate_trainable_layers: without weights TorchVision warns and trains every layer.
   const maxTrainable = resnet ? 5 : 6;
   const trainable = isTrained ? (options.trainableBackboneLayers ?? 3) : maxTrainable;
-  checkNumber('trainableBackboneLayers', trainable, true, 0, maxTrainable);
+  checkNumberOption('trainableBackboneLayers', trainable, true, 0, maxTrainable);
   const normLayer = options.normLayer ?? (isTrained ? frozenBatchNorm2d() : batchNorm2d());
 
   const backbone = resnet ? resnetFpnExtractor(resnet50({ normLayer }), trainable) : mobilenetExtractor(mobilenetV3Large({ normLayer }), trainable);
@@ -234,10 +222,10 @@ function build(name: BuilderName, options: FasterRCNNMobilenetV3LargeFpnOptions)
     nmsThresh: options.rpnNmsThresh ?? 0.7,
     scoreThresh: options.rpnScoreThresh ?? (is320 ? 0.05 : 0.0),
   };
-  checkNumber('rpnPreNmsTopNTest', rpnOpts.preNmsTopN, true, 0);
-  checkNumber('rpnPostNmsTopNTest', rpnOpts.postNmsTopN, true, 0);
-  checkNumber('rpnNmsThresh', rpnOpts.nmsThresh, false, 0, 1);
-  checkNumber('rpnScoreThresh', rpnOpts.scoreThresh, false, 0, 1);
+  checkNumberOption('rpnPreNmsTopNTest', rpnOpts.preNmsTopN, true, 0);
+  checkNumberOption('rpnPostNmsTopNTest', rpnOpts.postNmsTopN, true, 0);
+  checkNumberOption('rpnNmsThresh', rpnOpts.nmsThresh, false, 0, 1);
+  checkNumberOption('rpnScoreThresh', rpnOpts.scoreThresh, false, 0, 1);
   const rpn = new RegionProposalNetwork(anchorGenerator, new RPNHead(backbone.outChannels, numAnchors[0]!), rpnOpts);
 
   const pool = new MultiScaleRoIAlign(options.boxRoiPoolFeatmapNames ?? ['0', '1', '2', '3'], 7, 2);
@@ -248,9 +236,9 @@ function build(name: BuilderName, options: FasterRCNNMobilenetV3LargeFpnOptions)
     detectionsPerImg: options.boxDetectionsPerImg ?? 100,
     bboxRegWeights: options.bboxRegWeights,
   };
-  checkNumber('boxScoreThresh', headOpts.scoreThresh, false, 0, 1);
-  checkNumber('boxNmsThresh', headOpts.nmsThresh, false, 0, 1);
-  checkNumber('boxDetectionsPerImg', headOpts.detectionsPerImg, true, 0);
+  checkNumberOption('boxScoreThresh', headOpts.scoreThresh, false, 0, 1);
+  checkNumberOption('boxNmsThresh', headOpts.nmsThresh, false, 0, 1);
+  checkNumberOption('boxDetectionsPerImg', headOpts.detectionsPerImg, true, 0);
   const roiHeads = new RoIHeads(
     pool,
     new TwoMLPHead(backbone.outChannels * 7 * 7, representationSize),
@@ -264,7 +252,10 @@ function build(name: BuilderName, options: FasterRCNNMobilenetV3LargeFpnOptions)
     imageStd: options.imageStd,
     sizeDivisible: options.sizeDivisible,
   });
-  return new FasterRCNN(backbone, rpn, roiHeads, transform, numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : null);
+  const model = new FasterRCNN(backbone, rpn, roiHeads, transform, numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : null);
+  // As TorchVision after loading them: the ResNet-50 COCO_V1 weights were trained with eps 0.
+  if (resnet && w === table.COCO_V1) overwriteEps(model, 0);
+  return model;
 }
 
 /**

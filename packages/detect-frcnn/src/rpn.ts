@@ -1,13 +1,14 @@
 import * as tf from '@tensorflow/tfjs-core';
-import { Conv2d, Conv2dNormActivation, Module, Sequential } from '@mnv3/layers';
-import { BoxCoder, argsortDescending, batchedNms, clipBoxesToImage, gatherRows, removeSmallBoxes, type AnchorGenerator } from '@mnv3/detection';
+import { Conv2d, Conv2dNormActivation, Module, Sequential, renameKey } from '@mnv3/layers';
+import type { StateDict } from '@mnv3/io';
+import { BoxCoder, batchedNms, clipBoxesToImage, gatherRows, removeSmallBoxes, sigmoid, topkIndices, type AnchorGenerator } from '@mnv3/detection';
 
-const f = Math.fround;
 
 /**
  * TorchVision's `RPNHead` (0.14, `_version = 2`): `conv` (a `Sequential` of `conv_depth` 3×3
  * `Conv2dNormActivation` without norm, ReLU; keys `conv.0.0.weight`, `conv.0.0.bias`), then 1×1
  * `cls_logits` (`[A]` objectness per location) and `bbox_pred` (`[4A]` deltas). NHWC in and out.
+ * Checkpoints saved before torchvision 0.13 (`conv.weight`) load as TorchVision loads them.
  */
 export class RPNHead extends Module {
   readonly conv: Sequential;
@@ -21,6 +22,11 @@ export class RPNHead extends Module {
     this.conv = this.registerModule('conv', new Sequential(convs));
     this.clsLogits = this.registerModule('cls_logits', new Conv2d(inChannels, numAnchors, { kernelSize: 1 }));
     this.bboxPred = this.registerModule('bbox_pred', new Conv2d(inChannels, numAnchors * 4, { kernelSize: 1 }));
+  }
+
+  /** `_version` 1 → 2: the single `conv.weight` / `conv.bias` become `conv.0.0.*`. */
+  protected override upgradeStateDict(stateDict: StateDict, prefix: string): void {
+    for (const type of ['weight', 'bias']) renameKey(stateDict, `${prefix}conv.${type}`, `${prefix}conv.0.0.${type}`);
   }
 
   /** Per level: objectness `[N, H, W, A]` and deltas `[N, H, W, 4A]` (anchor-major, then x, y, w, h). */
@@ -106,7 +112,7 @@ export class RegionProposalNetwork extends Module {
         const ob = objectness[level]!.subarray(n * count, (n + 1) * count);
         const dl = deltas[level]!.subarray(n * count * 4, (n + 1) * count * 4);
         const k = Math.min(this.options.preNmsTopN, count);
-        const order = topk(ob, k);
+        const order = topkIndices(ob, k);
         for (const i of order) {
           sel.push(anchorOffset + i);
           selObj.push(ob[i]!);
@@ -132,23 +138,4 @@ export class RegionProposalNetwork extends Module {
     }
     return out;
   }
-}
-
-/** `torch.sigmoid` in float32. */
-function sigmoid(x: number): number {
-  return f(1 / f(1 + f(Math.exp(-x))));
-}
-
-/**
- * Indices of the `k` largest values, descending. Ties keep ascending index order; `torch.topk`
- * leaves the order of exactly equal values unspecified.
- */
-function topk(values: Float32Array, k: number): Int32Array {
-  if (k >= values.length) return argsortDescending(values);
-  // Threshold by partial selection, then sort the survivors.
-  const sorted = Float32Array.from(values).sort();
-  const kth = sorted[values.length - k]!;
-  const cand: number[] = [];
-  for (let i = 0; i < values.length; i++) if (values[i]! >= kth) cand.push(i);
-  return argsortDescending(values, cand).subarray(0, k);
 }

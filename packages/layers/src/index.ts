@@ -2,7 +2,7 @@
 // state_dict keys, TorchVision's blocks, the WASM kernels under them, the weights API and what every
 // task pipeline shares. Files (checkpoints, images, downloads) are in @mnv3/io.
 export type { LoadStateDictOptions, LoadStateDictResult } from './module.js';
-export { Module, Layer, Sequential, ModuleList, Parameter, StateDictError } from './module.js';
+export { Module, Layer, Sequential, ModuleList, Parameter, StateDictError, renameKey } from './module.js';
 export type { Rng } from './random.js';
 export { seededRng, normal, uniform } from './random.js';
 export { makeDivisible } from './make-divisible.js';
@@ -10,7 +10,7 @@ export type { ActivationName } from './activations.js';
 export { ACTIVATIONS, Activation, Dropout, hardswish, hardsigmoid } from './activations.js';
 export type { ConvGeometry } from './conv.js';
 export type { Conv2dOptions, FoldableNorm, NormLayer } from './nn.js';
-export { AdaptiveAvgPool2d, Conv2d, MaxPool2d, BatchNorm2d, FrozenBatchNorm2d, Linear, batchNorm2d, frozenBatchNorm2d, globalAvgPool } from './nn.js';
+export { AdaptiveAvgPool2d, Conv2d, MaxPool2d, BatchNorm2d, FrozenBatchNorm2d, Linear, batchNorm2d, frozenBatchNorm2d, globalAvgPool, overwriteEps } from './nn.js';
 export type { Conv2dNormActivationOptions } from './misc.js';
 export { Conv2dNormActivation, SqueezeExcitation } from './misc.js';
 export type { InvertedResidualConfig } from './inverted-residual.js';
@@ -19,7 +19,7 @@ export { IntermediateLayerGetter } from './intermediate-layer-getter.js';
 export { mobilenetStageIndices } from './stage-indices.js';
 export { interpolateBilinear, interpolateNearest } from './interpolate.js';
 export type { TransformsPreset, Weights, WeightsEnum, WeightsMeta } from './weights-api.js';
-export { weights, getWeights, overwriteValueParam } from './weights-api.js';
+export { weights, getWeights, overwriteValueParam, verifyWeights } from './weights-api.js';
 export type { WeightsSource } from './weights-source.js';
 export { resolveStateDict, loadWeightsInto } from './weights-source.js';
 export type { ImageInput, LoadOptions, ModelEntry } from './pipeline.js';

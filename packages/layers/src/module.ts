@@ -115,8 +115,11 @@ export abstract class Module {
    * (default), every missing key, unexpected key and shape mismatch is reported in one
    * `StateDictError`; shape mismatches are errors either way.
    */
-  loadStateDict(stateDict: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
+  loadStateDict(checkpoint: StateDict, options: LoadStateDictOptions = {}): LoadStateDictResult {
     const strict = options.strict ?? true;
+    // A copy: upgrades rename keys, and the caller's map stays as it was.
+    const stateDict: StateDict = new Map(checkpoint);
+    this.visitNamed('', (m, prefix) => m.upgradeStateDict(stateDict, prefix));
     const own = new Map(this.namedStateEntries());
     const missingKeys: string[] = [];
     const unexpectedKeys: string[] = [];
@@ -161,12 +164,24 @@ export abstract class Module {
     return this;
   }
 
+  /**
+   * TorchVision's `_load_from_state_dict` version upgrades: a module whose keys changed (its
+   * `_version` 2) renames, in place, the keys a checkpoint saved before that uses. `prefix` is
+   * this module's key prefix. Runs parent first, as torch's `load_state_dict` does.
+   */
+  protected upgradeStateDict(_stateDict: StateDict, _prefix: string): void {}
+
   /** Leaf modules set their own parameters here (TorchVision's `reset_parameters` / model init). */
   protected resetParameters(_rng: Rng): void {}
 
   private visit(fn: (m: Module) => void): void {
     fn(this);
     for (const child of this.children.values()) child.visit(fn);
+  }
+
+  private visitNamed(prefix: string, fn: (m: Module, prefix: string) => void): void {
+    fn(this, prefix);
+    for (const [name, child] of this.children) child.visitNamed(`${prefix}${name}.`, fn);
   }
 
   /** Disposes this module's tensors and builds them again from the host weights. */
@@ -234,6 +249,14 @@ export class Sequential<T extends tf.Tensor = tf.Tensor4D> extends Layer<T> {
 
 function sameShape(a: readonly number[], b: readonly number[]): boolean {
   return a.length === b.length && a.every((d, i) => d === b[i]);
+}
+
+/** Renames `from` to `to` when the state dict has it (TorchVision's `state_dict[new] = state_dict.pop(old)`). */
+export function renameKey(stateDict: StateDict, from: string, to: string): void {
+  const t = stateDict.get(from);
+  if (t === undefined) return;
+  stateDict.delete(from);
+  stateDict.set(to, t);
 }
 
 function copyFloat32(t: HostTensor): Float32Array {

@@ -3,7 +3,7 @@ import type { ActivationName } from './activations.js';
 import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
 import { fastBackend, runKernel } from './kernels/fast.js';
 import { Mnv3GlobalAvgPool } from './kernels/names.js';
-import { Layer, type Parameter } from './module.js';
+import { Layer, type Module, type Parameter } from './module.js';
 import { normal, type Rng } from './random.js';
 
 export interface Conv2dOptions {
@@ -131,7 +131,8 @@ abstract class AffineNorm extends Layer implements FoldableNorm {
 
   constructor(
     readonly numFeatures: number,
-    readonly eps: number,
+    /** Read when the layer builds (loading weights); `overwriteEps` changes it before that. */
+    public eps: number,
     weightKind: 'parameter' | 'buffer',
   ) {
     super();
@@ -201,6 +202,16 @@ export class FrozenBatchNorm2d extends AffineNorm {
   constructor(numFeatures: number, options: { eps?: number } = {}) {
     super(numFeatures, options.eps ?? 1e-5, 'buffer');
   }
+}
+
+/**
+ * TorchVision's `overwrite_eps(model, eps)`: sets the eps of every `FrozenBatchNorm2d` in the
+ * model. Its ResNet-50 detectors' `COCO_V1` weights were trained with eps 0, so their builders call
+ * it; call it before loading weights (the eps is read when the layers build).
+ */
+export function overwriteEps(model: Module, eps: number): void {
+  if (model instanceof FrozenBatchNorm2d) model.eps = eps;
+  for (const [, child] of model.namedChildren()) overwriteEps(child, eps);
 }
 
 /** Makes the norm layer of a block for a channel count (TorchVision's `norm_layer` callable). */

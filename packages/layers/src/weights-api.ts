@@ -52,6 +52,17 @@ export function getWeights<K extends string>(table: WeightsEnum<K>, name: string
 }
 
 /**
+ * TorchVision's `WeightsEnum.verify`: the weights a builder is given must be an entry of its
+ * table; anything else is an error that names the model and the valid entries.
+ */
+export function verifyWeights(table: WeightsEnum, w: Weights, model: string): Weights {
+  if (!Object.values(table).includes(w)) {
+    throw new Error(`the weights ${w.url} are not weights of ${model}; valid: ${Object.keys(table).filter((k) => k !== 'DEFAULT').join(', ')} of its weights table`);
+  }
+  return w;
+}
+
+/**
  * TorchVision's `_ovewrite_value_param`: a builder option that a checkpoint fixes takes the
  * checkpoint's value; an explicit different value is an error with TorchVision's message.
  *

@@ -61,6 +61,31 @@ export function argsortDescending(scores: ArrayLike<number>, indices?: ArrayLike
 }
 
 /**
+ * `torch.topk(values[indices], k)`'s positions in `values`: the `k` largest of the candidates
+ * (default all), descending. Ties keep ascending index order; `torch.topk` leaves the order of
+ * exactly equal values unspecified.
+ */
+export function topkIndices(values: Float32Array, k: number, indices?: ArrayLike<number>): Int32Array {
+  const n = indices ? indices.length : values.length;
+  if (k >= n) return argsortDescending(values, indices);
+  // Threshold at the k-th largest by a partial sort of the candidates, then sort the survivors.
+  const cand = indices ? Float32Array.from(indices, (i) => values[i]!) : Float32Array.from(values);
+  const kth = cand.sort()[n - k]!;
+  const survivors: number[] = [];
+  if (indices) {
+    for (let r = 0; r < n; r++) if (values[indices[r]!]! >= kth) survivors.push(indices[r]!);
+  } else {
+    for (let i = 0; i < n; i++) if (values[i]! >= kth) survivors.push(i);
+  }
+  return argsortDescending(values, survivors).subarray(0, k);
+}
+
+/** `torch.sigmoid` in float32. */
+export function sigmoid(x: number): number {
+  return f(1 / f(1 + f(Math.exp(-x))));
+}
+
+/**
  * `torchvision.ops.nms`: greedy non-maximum suppression. Visits boxes by descending score (ties
  * by ascending index), keeps a box unless an already kept box overlaps it with IoU strictly
  * greater than `iouThreshold` (float32 arithmetic as the CPU kernel). Returns the kept indices,
