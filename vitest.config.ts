@@ -31,6 +31,7 @@ const PROJECTS: Record<string, Project> = {
   'packages/segment-deeplab': { suites: ['segmentation', 'segment_pipeline'], wasm: true },
   'packages/detection': { suites: ['detection'], wasm: true, timeout: 120_000, hookTimeout: 300_000 },
   'packages/detect-frcnn': { suites: ['detection'], wasm: true, timeout: 120_000, hookTimeout: 300_000 },
+  'packages/detect-retinanet': { suites: ['retinanet'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
   'packages/bench': { wasm: true, timeout: 120_000 },
   'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection'], timeout: 120_000, include: ['test/**/*.test.ts'] },
   'examples/node-classify': { suites: ['classify'], timeout: 180_000 },

@@ -23,7 +23,7 @@ from torchvision.models.detection import faster_rcnn
 from torchvision.models.detection.anchor_utils import AnchorGenerator
 from torchvision.models.detection.backbone_utils import _mobilenet_extractor, _resnet_fpn_extractor
 from torchvision.models.detection.image_list import ImageList
-from torchvision.models.detection._utils import BoxCoder
+from torchvision.models.detection._utils import BoxCoder, overwrite_eps
 from torchvision.ops import boxes as box_ops
 from torchvision.ops import misc as misc_nn_ops
 from torchvision.ops import FeaturePyramidNetwork, MultiScaleRoIAlign, roi_align
@@ -180,6 +180,8 @@ def make_model(builder, frozen, seed):
         # TorchVision's builder at a smaller transform (800 px through ResNet-50 costs ~15x the
         # compute); every other setting is fasterrcnn_resnet50_fpn's default.
         model = faster_rcnn.FasterRCNN(make_resnet50_fpn_backbone(frozen, seed), 91, min_size=320, max_size=512)
+        if frozen:
+            overwrite_eps(model, 0.0)  # fasterrcnn_resnet50_fpn does this for COCO_V1, whose key set the test builds
         return randomize_heads(model, seed)
     if builder.endswith("320_fpn"):
         kwargs = dict(min_size=320, max_size=640, rpn_pre_nms_top_n_test=150, rpn_post_nms_top_n_test=150, rpn_score_thresh=0.05)

@@ -1,10 +1,12 @@
 // Faster R-CNN (MobileNetV3-Large FPN and ResNet-50 FPN) against TorchVision 0.14, stage by stage and
 // end to end, on seeded random weights with a sharpened box classifier
 // (tools/reference/suite_detection.py).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { assertScaledClose, f32, fixtureTensor, hwcImage, ints, loadFixture, nchwToNhwc, nhwcMap, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
-import { toFloat32 } from '@mnv3/io';
+import { assertScaledClose, f32, fixtureDir, fixtureTensor, hwcImage, ints, loadFixture, nchwToNhwc, nhwcMap, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
+import { readCheckpoint, toFloat32 } from '@mnv3/io';
 import { DETECTION_MODELS, GeneralizedRCNNTransform, boxIou, type Detections, type HostFeatureMap } from '@mnv3/detection';
 import '../src/index.js'; // registers the Faster R-CNN builders
 import type { FasterRCNN } from '../src/index.js';
@@ -264,5 +266,24 @@ describe('inputs', () => {
     expect(tensors.every((t) => !t.isDisposed)).toBe(true);
     tf.dispose(tensors);
     model.dispose();
+  });
+});
+
+describe('checkpoints saved before torchvision 0.13 (the layout of the published COCO_V1 files)', () => {
+  it('load strictly, FPN blocks and the RPN head upgraded as TorchVision upgrades them, and give the same detections', async () => {
+    const dir = fixtureDir('detection');
+    const old = readCheckpoint(readFileSync(join(dir, 'fasterrcnn_320_pre013.pth')));
+    const current = readCheckpoint(readFileSync(join(dir, 'fasterrcnn_320.pth')));
+    for (const k of ['backbone.fpn.inner_blocks.0.weight', 'backbone.fpn.layer_blocks.1.bias', 'rpn.head.conv.weight']) expect(old.has(k), k).toBe(true);
+    expect(old.has('rpn.head.conv.0.0.weight')).toBe(false);
+    const entry = DETECTION_MODELS.get('fasterrcnn_mobilenet_v3_large_320_fpn');
+    const fromOld = entry.build({ weights: entry.weights!.COCO_V1 }) as FasterRCNN;
+    fromOld.loadStateDict(old); // strict: a key left un-upgraded fails
+    expect(old.has('rpn.head.conv.weight')).toBe(true); // the caller's map is not renamed
+    const fromCurrent = entry.build({ weights: entry.weights!.COCO_V1 }) as FasterRCNN;
+    fromCurrent.loadStateDict(current);
+    for (const [k, v] of fromCurrent.stateDict()) expect(Array.from(fromOld.stateDict().get(k)!.data as Float32Array), k).toEqual(Array.from(v.data as Float32Array));
+    fromOld.dispose();
+    fromCurrent.dispose();
   });
 });
