@@ -122,7 +122,10 @@ describe('retinanet_resnet50_fpn matches TorchVision 0.14', () => {
       const parts = levels.map((l) => l.subarray(0, l.length / c.imageSizes.length));
       const out = new Float32Array(parts.reduce((s, p) => s + p.length, 0));
       let o = 0;
-      for (const p of parts) (out.set(p, o), (o += p.length));
+      for (const p of parts) {
+        out.set(p, o);
+        o += p.length;
+      }
       return out;
     };
     assertScaledClose(image0(head.clsLogits), fixtureTensor(f, 'cls_logits_0'), 1e-4, { what: 'class logits' });
