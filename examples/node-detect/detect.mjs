@@ -10,7 +10,7 @@ if (!weights || !image) {
   process.exit(2);
 }
 await setupBackend(); // tfjs WASM backend with SIMD
-const detector = await load(model, { weights, boxScoreThresh: Number(thresh) });
+const detector = await load(model, { weights, scoreThresh: Number(thresh) });
 const { boxes, labels, scores, names } = await detector.detect(image);
 boxes.forEach((box, i) => {
   console.log(`${scores[i].toFixed(4)}  ${String(labels[i]).padStart(2)}  ${names[i].padEnd(14)}  ${box.map((v) => v.toFixed(2)).join(' ')}`);

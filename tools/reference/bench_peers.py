@@ -28,10 +28,14 @@ SEGMENTERS = {
     "lraspp_mobilenet_v3_large": lambda: segmentation.lraspp_mobilenet_v3_large(weights=None, weights_backbone=None),
     "deeplabv3_mobilenet_v3_large": lambda: segmentation.deeplabv3_mobilenet_v3_large(weights=None, weights_backbone=None),
     "fcn_mobilenet_v3_large": fcn_mobilenet_v3_large,
+    "deeplabv3_resnet50": lambda: segmentation.deeplabv3_resnet50(weights=None, weights_backbone=None),
+    "fcn_resnet50": lambda: segmentation.fcn_resnet50(weights=None, weights_backbone=None),
 }
 DETECTORS = {
     "fasterrcnn_mobilenet_v3_large_fpn": detection.fasterrcnn_mobilenet_v3_large_fpn,
     "fasterrcnn_mobilenet_v3_large_320_fpn": detection.fasterrcnn_mobilenet_v3_large_320_fpn,
+    "fasterrcnn_resnet50_fpn": detection.fasterrcnn_resnet50_fpn,
+    "retinanet_resnet50_fpn": detection.retinanet_resnet50_fpn,
 }
 
 

@@ -15,10 +15,12 @@ suite (random deltas of order 1-3 hit the exp clamp, where feature noise becomes
 Every stage is recorded: transformed batch, FPN maps P3-P7, anchors, the head's outputs for the
 first image, detections in resized and original coordinates. The checkpoint is also saved as a
 torchvision < 0.13 file (the layout of TorchVision's published COCO_V1 weights), which TorchVision
-0.14 itself must load.
+0.14 itself must load; `mnv3 detect` runs that file on a photo at the builder's 800 px
+(`pipeline_chelsea`).
 """
 import math
 import os
+import shutil
 from collections import OrderedDict
 
 import torch
@@ -27,7 +29,7 @@ from torchvision.models.detection.retinanet import RetinaNet
 from torchvision.ops.feature_pyramid_network import LastLevelP6P7
 
 from common import state_entries
-from suite_detection import make_resnet50_fpn_backbone, png_image, pre_013_renames, randomize_outside_body, save_pre_013_checkpoint, smooth_image
+from suite_detection import SKIMAGE, make_resnet50_fpn_backbone, png_image, pre_013_renames, randomize_outside_body, save_pre_013_checkpoint, smooth_image
 
 MIN_DETECTIONS = 150
 
@@ -107,8 +109,24 @@ def build_case(write, out, name, images, seed):
     )
     print(name, config["detections"], "sharpen", factor, flush=True)
     write(name, t, {"config": config})
+    return model
+
+
+@torch.no_grad()
+def build_pipeline_case(write, out, model):
+    """`mnv3 detect --model retinanet_resnet50_fpn --weights retinanet_resnet50_fpn_pre013.pth PHOTO`:
+    the same weights as a user loads them from a file (TorchVision's builder without weights, then
+    load_state_dict: FrozenBatchNorm2d keeps eps 1e-5, the builder's 800/1333 transform), on one photo."""
+    overwrite_eps(model, 1e-5)
+    model.transform.min_size, model.transform.max_size = (800,), 1333
+    photo = png_image("chelsea.png")
+    shutil.copyfile(os.path.join(SKIMAGE, "chelsea.png"), os.path.join(out, "chelsea.png"))
+    d = model([photo])[0]
+    print("pipeline_chelsea", len(d["boxes"]), flush=True)
+    write("pipeline_chelsea", {"boxes": d["boxes"], "labels": d["labels"], "scores": d["scores"]}, {"config": dict(detections=len(d["boxes"]))})
 
 
 def build(write, out):
     g = torch.Generator().manual_seed(7)
-    build_case(write, out, "retinanet_resnet50_fpn", [png_image("coffee.png"), smooth_image(g, 333, 517)], 4001)
+    model = build_case(write, out, "retinanet_resnet50_fpn", [png_image("coffee.png"), smooth_image(g, 333, 517)], 4001)
+    build_pipeline_case(write, out, model)

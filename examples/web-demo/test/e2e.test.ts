@@ -470,6 +470,7 @@ describe('detection in the web demo', () => {
       'fasterrcnn_mobilenet_v3_large_fpn',
       'fasterrcnn_mobilenet_v3_large_320_fpn',
       'fasterrcnn_resnet50_fpn',
+      'retinanet_resnet50_fpn',
     ]);
     await page.selectOption('[data-testid="model"]', 'fasterrcnn_mobilenet_v3_large_320_fpn');
     expect(Number(await page.inputValue('[data-testid="setting-scoreThresh"]'))).toBe(0.5);

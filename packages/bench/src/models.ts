@@ -5,6 +5,7 @@ import type { Module } from '@mnv3/layers';
 import { SEGMENTATION_MODELS } from '@mnv3/segmentation';
 // Imported for their registrations (in this order, which is the order the registries list them).
 import '@mnv3/detect-frcnn';
+import '@mnv3/detect-retinanet';
 import '@mnv3/segment-lraspp';
 import '@mnv3/segment-deeplab';
 

@@ -69,6 +69,8 @@ export async function runPipeline(o: PipelineOptions): Promise<BenchReport> {
       ours: summarize(oursSamples),
       peers: {},
       ratios: {},
+      date: new Date().toISOString(),
+      runs: o.runs,
     };
     for (const p of peers) {
       if (isMissing(p)) {

@@ -8,7 +8,8 @@ import { parseArgs } from 'node:util';
 import { setupBackend } from '@mnv3/layers/backend';
 import { BENCH_MODELS } from './models.js';
 import { runPipeline } from './pipeline.js';
-import { latencyChart, markdownTable, type BenchReport } from './report.js';
+import { latencyChart, markdownTable, mergeReports, type BenchReport } from './report.js';
+import { seedTable } from './seed.js';
 
 function writeAtomic(path: string, data: string): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -25,12 +26,19 @@ export function renderReadme(template: string, report: BenchReport, chartFile: s
   const head = template.includes(README_MARKER) ? template.slice(0, template.indexOf(README_MARKER)) : `${template.trimEnd()}\n\n`;
   const at = template.indexOf(BROWSER_MARKER, Math.max(0, template.indexOf(README_MARKER)));
   const tail = at >= 0 ? `\n${template.slice(at)}` : '';
+  const dates = [...new Set(report.results.map((r) => (r.date ?? report.date).slice(0, 10)))].sort();
+  const runs = [...new Set(report.results.map((r) => r.runs ?? report.runs))].sort((a, b) => a - b);
+  const seed = seedTable(report);
   return (
     `${head}${README_MARKER}\n` +
-    `Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores), Node ${report.machine.node}, ` +
-    `${report.runs} interleaved runs after ${report.warmup} warm-up rounds, ${report.results[0]?.threads ?? 1} thread(s). ` +
+    `Measured ${dates.join(', ')} on ${report.machine.cpu} (${report.machine.cpus} cores), Node ${report.machine.node}, ` +
+    `${runs.join(' or ')} interleaved runs after ${report.warmup} warm-up rounds, ${report.results[0]?.threads ?? 1} thread(s) (each row's date and runs are in \`results/latest.json\`). ` +
     `Ratios are medians of per-round ratios (mnv3 time / peer time; below 1 means mnv3 is faster).\n\n` +
-    `${markdownTable(report)}\n\n![mnv3 time relative to each peer](${chartFile})\n${tail}`
+    `${markdownTable(report)}\n\n![mnv3 time relative to each peer](${chartFile})\n` +
+    (seed
+      ? `\n### The seed's trade-offs, measured here\n\nTorchVision published CPU seconds per model (batch 1, on its machine); their ratios say how much faster the MobileNetV3 model is than the heavier one it replaces. The same ratios from the medians above (our detection input is 480×640, resized by the models to 800×1066 or 320×426; the seed's are COCO images):\n\n${seed}\n`
+      : '') +
+    tail
   );
 }
 
@@ -59,7 +67,7 @@ async function main(): Promise<void> {
     Presets.shades_classic,
   );
   let current = '';
-  const report = await runPipeline({
+  const measured = await runPipeline({
     models,
     runs: Number(values.runs),
     warmup: Number(values.warmup),
@@ -77,7 +85,18 @@ async function main(): Promise<void> {
     },
   });
   bar.stop();
-  writeAtomic(join(out, 'results/latest.json'), `${JSON.stringify(report, null, 2)}\n`);
+  // A run over some models (--models) updates their rows and keeps the others'.
+  const latestPath = join(out, 'results/latest.json');
+  let previous: BenchReport | null = null;
+  if (values.models) {
+    try {
+      previous = JSON.parse(readFileSync(latestPath, 'utf8')) as BenchReport;
+    } catch {
+      // no earlier run
+    }
+  }
+  const report = mergeReports(previous, measured, Object.keys(BENCH_MODELS));
+  writeAtomic(latestPath, `${JSON.stringify(report, null, 2)}\n`);
   writeAtomic(join(out, 'results/latency.svg'), await latencyChart(report));
   const readmePath = join(out, 'README.md');
   let template = '# Benchmarks\n';

@@ -1,5 +1,7 @@
 import { DETECTION_MODELS, load, type DetectionResult } from '@mnv3/detection';
-import '@mnv3/detect-frcnn'; // registers the Faster R-CNN builders
+// Registers the Faster R-CNN builders, then RetinaNet's (the order `NAME` lists them in).
+import '@mnv3/detect-frcnn';
+import '@mnv3/detect-retinanet';
 import { parseTaskArgs } from './args.js';
 import { UsageError } from './errors.js';
 import { checkOutputPath, writeFileAtomic } from './files.js';
@@ -12,7 +14,8 @@ export const DETECT_USAGE = `usage: mnv3 detect --model NAME --weights SRC [--nu
   SRC      a .pth or .safetensors file, or a registry name (COCO_V1, DEFAULT)
   INPUT    an image file (PNG, JPEG), or a .npy of float32 [3,H,W] in [0,1] (TorchVision's model
            input before the model's own transform), fed as is
-  --score-thresh  minimum class probability of a detection (TorchVision's box_score_thresh, 0.05)
+  --score-thresh  minimum class probability of a detection (TorchVision's box_score_thresh for
+           Faster R-CNN, score_thresh for RetinaNet; default 0.05)
   --draw   the image with boxes, names and scores drawn (OUT-<i>.png for several inputs)`;
 
 export async function detectCommand(argv: string[], out: (s: string) => void): Promise<void> {
@@ -25,12 +28,12 @@ export async function detectCommand(argv: string[], out: (s: string) => void): P
   if (values.draw && !values.draw.toLowerCase().endsWith('.png')) throw new UsageError(`--draw needs a .png file name, got ${values.draw}`);
   if (values.draw && positionals.some(isNpy)) throw new UsageError('--draw needs image inputs: a .npy input has no photo to draw on');
   if (values.draw) await checkOutputPath('--draw', values.draw);
-  let boxScoreThresh: number | undefined;
+  let scoreThresh: number | undefined;
   if (values['score-thresh'] !== undefined) {
-    boxScoreThresh = Number(values['score-thresh']);
-    if (!(boxScoreThresh >= 0 && boxScoreThresh <= 1)) throw new UsageError(`--score-thresh needs a number in [0, 1], got "${values['score-thresh']}"`);
+    scoreThresh = Number(values['score-thresh']);
+    if (!(scoreThresh >= 0 && scoreThresh <= 1)) throw new UsageError(`--score-thresh needs a number in [0, 1], got "${values['score-thresh']}"`);
   }
-  const detector = await load(model, { weights, numClasses, boxScoreThresh, progress: values.progress });
+  const detector = await load(model, { weights, numClasses, scoreThresh, progress: values.progress });
   try {
     const results: ({ input: string } & DetectionResult)[] = [];
     for (const input of positionals) {

@@ -54,8 +54,34 @@ describe('mnv3 detect', () => {
     expect(Buffer.compare(Buffer.from(drawn.data), Buffer.from(original.data))).not.toBe(0);
   });
 
+  it('retinanet_resnet50_fpn: a torchvision < 0.13 checkpoint file on a photo at 800 px gives TorchVision\'s detections', async () => {
+    const rdir = fixtureDir('retinanet');
+    const f = loadFixture('retinanet', 'pipeline_chelsea');
+    const { code, stdout, stderr } = await mnv3([
+      'detect', '--model', 'retinanet_resnet50_fpn', '--weights', join(rdir, 'retinanet_resnet50_fpn_pre013.pth'), '--json', join(rdir, 'chelsea.png'),
+    ]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const r = (JSON.parse(stdout) as DetectJson).results[0]!;
+    const refBoxes = fixtureTensor(f, 'boxes').data as Float32Array;
+    const refLabels = Array.from(fixtureTensor(f, 'labels').data as BigInt64Array, Number);
+    const refScores = fixtureTensor(f, 'scores').data as Float32Array;
+    // The fixture's sharpened classifier fills RetinaNet's cap of 300 detections.
+    expect(refLabels.length).toBe(300);
+    expect(r.labels.length).toBe(300);
+    let matched = 0;
+    for (let i = 0; i < refLabels.length; i++) {
+      const ref = Array.from(refBoxes.subarray(4 * i, 4 * i + 4));
+      const j = r.boxes.findIndex((b, k) => r.labels[k] === refLabels[i] && iou(b, ref) > 0.99 && Math.abs(r.scores[k]! - refScores[i]!) < 1e-4);
+      if (j >= 0) matched++;
+    }
+    console.log(`mnv3 detect retinanet_resnet50_fpn: ${matched}/${refLabels.length} matched`);
+    expect(matched / refLabels.length).toBeGreaterThanOrEqual(0.97);
+    expect(r.names).toEqual(r.labels.map((l) => COCO_CATEGORIES[l]));
+  });
+
   it.each([
-    ['unknown model', ['--model', 'yolo', '--weights', 'x.pth', 'a.png'], 2, /valid: fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn/],
+    ['unknown model', ['--model', 'yolo', '--weights', 'x.pth', 'a.png'], 2, /valid: fasterrcnn_mobilenet_v3_large_fpn, fasterrcnn_mobilenet_v3_large_320_fpn, fasterrcnn_resnet50_fpn, retinanet_resnet50_fpn/],
     ['bad threshold', ['--model', 'fasterrcnn_mobilenet_v3_large_fpn', '--weights', 'x.pth', '--score-thresh', '2', 'a.png'], 2, /--score-thresh needs a number in \[0, 1\]/],
     ['wrong classes', ['--model', 'fasterrcnn_mobilenet_v3_large_fpn', '--weights', 'COCO_V1', '--num-classes', '5', 'a.png'], 1, /expected value 91 but got 5/],
     ['draw in a missing folder, refused before the model runs', ['--model', 'fasterrcnn_mobilenet_v3_large_fpn', '--weights', 'COCO_V1', '--draw', '/nonexistent-dir/d.png', 'a.png'], 2, /--draw \/nonexistent-dir\/d.png: the folder \/nonexistent-dir does not exist/],

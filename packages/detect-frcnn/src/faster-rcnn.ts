@@ -292,9 +292,9 @@ export function fasterrcnnResnet50Fpn(options: FasterRCNNMobilenetV3LargeFpnOpti
 
 /** The Faster R-CNN builders by TorchVision name, registered in `DETECTION_MODELS` when this package is imported. */
 export const FASTERRCNN_MODELS: Readonly<Record<BuilderName, DetectionModelEntry>> = Object.freeze({
-  fasterrcnn_mobilenet_v3_large_fpn: { build: fasterrcnnMobilenetV3LargeFpn, weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights },
-  fasterrcnn_mobilenet_v3_large_320_fpn: { build: fasterrcnnMobilenetV3Large320Fpn, weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights },
-  fasterrcnn_resnet50_fpn: { build: fasterrcnnResnet50Fpn, weights: FasterRCNN_ResNet50_FPN_Weights },
+  fasterrcnn_mobilenet_v3_large_fpn: { build: fasterrcnnMobilenetV3LargeFpn, weights: FasterRCNN_MobileNet_V3_Large_FPN_Weights, scoreThreshOption: 'boxScoreThresh' },
+  fasterrcnn_mobilenet_v3_large_320_fpn: { build: fasterrcnnMobilenetV3Large320Fpn, weights: FasterRCNN_MobileNet_V3_Large_320_FPN_Weights, scoreThreshOption: 'boxScoreThresh' },
+  fasterrcnn_resnet50_fpn: { build: fasterrcnnResnet50Fpn, weights: FasterRCNN_ResNet50_FPN_Weights, scoreThreshOption: 'boxScoreThresh' },
 });
 
 DETECTION_MODELS.register(FASTERRCNN_MODELS);

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
 import { assertScaledClose, f32, fixtureDir, fixtureTensor, hwcImage, ints, loadFixture, nchwToNhwc, nhwcMap, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
 import { readCheckpoint, toFloat32 } from '@mnv3/io';
-import { DETECTION_MODELS, GeneralizedRCNNTransform, boxIou, type Detections, type HostFeatureMap } from '@mnv3/detection';
+import { DETECTION_MODELS, GeneralizedRCNNTransform, boxIou, load, type Detections, type HostFeatureMap } from '@mnv3/detection';
 import '../src/index.js'; // registers the Faster R-CNN builders
 import type { FasterRCNN } from '../src/index.js';
 
@@ -285,5 +285,17 @@ describe('checkpoints saved before torchvision 0.13 (the layout of the published
     for (const [k, v] of fromCurrent.stateDict()) expect(Array.from(fromOld.stateDict().get(k)!.data as Float32Array), k).toEqual(Array.from(v.data as Float32Array));
     fromOld.dispose();
     fromCurrent.dispose();
+  });
+});
+
+describe("load()'s scoreThresh", () => {
+  it("sets Faster R-CNN's boxScoreThresh, and refuses both at once", async () => {
+    const weights = join(fixtureDir('detection'), 'fasterrcnn_320.pth');
+    const detector = await load('fasterrcnn_mobilenet_v3_large_320_fpn', { weights, scoreThresh: 0.3 });
+    expect((detector.model as FasterRCNN).roiHeads.options.scoreThresh).toBe(0.3);
+    detector.dispose();
+    await expect(load('fasterrcnn_mobilenet_v3_large_320_fpn', { weights, scoreThresh: 0.3, boxScoreThresh: 0.2 })).rejects.toThrow(
+      "give fasterrcnn_mobilenet_v3_large_320_fpn's score threshold once: scoreThresh or boxScoreThresh, not both",
+    );
   });
 });

@@ -424,7 +424,7 @@ export function retinanetResnet50Fpn(options: RetinaNetResnet50FpnOptions = {}):
 
 /** The RetinaNet builders by TorchVision name, registered in `DETECTION_MODELS` when this package is imported. */
 export const RETINANET_MODELS: Readonly<Record<'retinanet_resnet50_fpn', DetectionModelEntry>> = Object.freeze({
-  retinanet_resnet50_fpn: { build: retinanetResnet50Fpn, weights: RetinaNet_ResNet50_FPN_Weights },
+  retinanet_resnet50_fpn: { build: retinanetResnet50Fpn, weights: RetinaNet_ResNet50_FPN_Weights, scoreThreshOption: 'scoreThresh' },
 });
 
 DETECTION_MODELS.register(RETINANET_MODELS);

@@ -189,5 +189,12 @@ describe('the registry and the pipeline', () => {
     expect(result.names[0]).toBe(detector.categories![result.labels[0]!]);
     detector.dispose();
     model.dispose();
+    // scoreThresh is RetinaNet's own option: fewer detections, all above it.
+    const strict = await load(NAME, { weights: f.stateDict, scoreThresh: 0.3, ...c.buildOptions });
+    expect((strict.model as RetinaNet).options.scoreThresh).toBe(0.3);
+    const few = await strict.detectFloat(images[0]!);
+    expect(few.scores.length).toBeLessThan(result.scores.length);
+    expect(Math.min(...few.scores)).toBeGreaterThan(0.3);
+    strict.dispose();
   });
 });

@@ -5,9 +5,9 @@ import type { DetectionImage } from './transform.js';
 export interface Detections {
   /** `[K, 4]` float32 `(x1, y1, x2, y2)`. */
   boxes: Float32Array;
-  /** `[K]` class indices into the categories (0 is background and never returned). */
+  /** `[K]` class indices into the categories (Faster R-CNN never returns 0, the background; RetinaNet's sigmoid classes may). */
   labels: Int32Array;
-  /** `[K]` scores (softmax probabilities for Faster R-CNN). */
+  /** `[K]` scores (softmax probabilities for Faster R-CNN, sigmoid ones for RetinaNet). */
   scores: Float32Array;
 }
 
@@ -35,8 +35,14 @@ export interface DetectionBuildOptions {
   normLayer?: NormLayer;
 }
 
-/** One detection model of the registry: its builder and its published checkpoints. */
-export type DetectionModelEntry = ModelEntry<DetectionBuildOptions, DetectionModel>;
+/** One detection model of the registry: its builder, its published checkpoints, its score threshold's name. */
+export interface DetectionModelEntry extends ModelEntry<DetectionBuildOptions, DetectionModel> {
+  /**
+   * The builder option that sets the minimum score of a returned detection (TorchVision's
+   * `box_score_thresh` for Faster R-CNN, `score_thresh` for RetinaNet): `load()`'s `scoreThresh` sets it.
+   */
+  scoreThreshOption: string;
+}
 
 /**
  * Validates a numeric builder option: a (finite or not) number, an integer if asked, in

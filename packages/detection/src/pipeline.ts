@@ -89,6 +89,11 @@ export const DETECTION_MODELS = new ModelRegistry<DetectionModelEntry>('detectio
 
 /** `load()`'s options: the weights, and the builder's keyword options (`boxScoreThresh`, …). */
 export interface LoadDetectorOptions extends Omit<DetectionBuildOptions, 'weights' | 'normLayer'>, LoadOptions {
+  /**
+   * Minimum score of a returned detection, whatever the model calls it (Faster R-CNN's
+   * `boxScoreThresh`, RetinaNet's `scoreThresh`); default the builder's (0.05).
+   */
+  scoreThresh?: number;
   [kwarg: string]: unknown;
 }
 
@@ -103,7 +108,14 @@ export interface LoadDetectorOptions extends Omit<DetectionBuildOptions, 'weight
  */
 export async function load(name: string, options: LoadDetectorOptions): Promise<Detector> {
   const entry = DETECTION_MODELS.get(name);
-  const { model, weights } = await loadPretrained(name, entry, options as DetectionBuildOptions & LoadOptions, (stateDict) => ({
+  const { scoreThresh, ...rest } = options;
+  const kwargs: LoadDetectorOptions = { ...rest };
+  if (scoreThresh !== undefined) {
+    const own = entry.scoreThreshOption;
+    if (own !== 'scoreThresh' && kwargs[own] !== undefined) throw new Error(`give ${name}'s score threshold once: scoreThresh or ${own}, not both`);
+    kwargs[own] = scoreThresh;
+  }
+  const { model, weights } = await loadPretrained(name, entry, kwargs as DetectionBuildOptions & LoadOptions, (stateDict) => ({
     normLayer: [...stateDict.keys()].some((k) => k.endsWith('.num_batches_tracked')) ? batchNorm2d() : frozenBatchNorm2d(),
   }));
   return new Detector(name, model, weights);

@@ -1,7 +1,9 @@
-// Object detection: Faster R-CNN with the MobileNetV3-Large FPN backbone (both of TorchVision's
-// models, 800 and 320 px) through @mnv3/detect-frcnn, COCO's categories.
+// Object detection: every registered detector (Faster R-CNN MobileNetV3-Large FPN at 800 and 320
+// px and ResNet-50 FPN through @mnv3/detect-frcnn, RetinaNet ResNet-50 FPN through
+// @mnv3/detect-retinanet), COCO's categories.
 import { DETECTION_MODELS, load as loadDetector, type DetectionResult, type Detector } from '@mnv3/detection';
 import '@mnv3/detect-frcnn'; // registers the Faster R-CNN builders
+import '@mnv3/detect-retinanet'; // then RetinaNet's
 import type { RgbImage } from '@mnv3/io';
 import type { RegistryWeights, RenderTarget, Settings, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
 
@@ -15,11 +17,11 @@ function registryWeights(name: string): RegistryWeights[] {
 const models: TaskModel[] = DETECTION_MODELS.names().map((name) => ({ name, weights: registryWeights(name) }));
 
 async function load(name: string, weights: WeightsInput, settings: Settings): Promise<Detector> {
-  // TorchVision's box_score_thresh: detections below it are dropped before NMS and the top 100.
-  const boxScoreThresh = Number(settings.scoreThresh);
-  if (weights.kind === 'file') return loadDetector(name, { weights: weights.bytes, boxScoreThresh }); // as `mnv3 detect --weights FILE --score-thresh T`
+  // TorchVision's box_score_thresh (score_thresh for RetinaNet): detections below it are dropped before NMS.
+  const scoreThresh = Number(settings.scoreThresh);
+  if (weights.kind === 'file') return loadDetector(name, { weights: weights.bytes, scoreThresh }); // as `mnv3 detect --weights FILE --score-thresh T`
   // Registry weights: the page downloaded the bytes; the entry gives the class count.
-  return loadDetector(name, { weights: weights.bytes, numClasses: weights.weights.entry.meta.categories.length, boxScoreThresh });
+  return loadDetector(name, { weights: weights.bytes, numClasses: weights.weights.entry.meta.categories.length, scoreThresh });
 }
 
 /** A colour per label, stable across images. */
