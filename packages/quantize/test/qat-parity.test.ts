@@ -60,12 +60,15 @@ describe.each(ARCHS)('%s: QAT checkpoint → convert on the qnnpack engine', (ar
       const r = compareQuanta(y, qtensor(f, `features.${i}`, size));
       lines.push(`features.${i}${model.features[i] instanceof QuantizedInvertedResidual ? '' : ' (conv)'}: exact ${((100 * r.exact) / r.total).toFixed(3)}%, max ±${r.maxDiff}`);
       expect(r.withinOne / r.total, `features.${i} at ${size}`).toBeGreaterThanOrEqual(0.99);
+      // The reference engine is exact: anything short of torch's bytes is a regression.
+      expect(r.exact, `features.${i} at ${size}: values equal to torch's`).toBe(r.total);
     }
     const last = qtensor(f, `features.${model.features.length - 1}`, size);
     const head = compareQuanta(model.forwardHead(last), qtensor(f, 'classifier.3', size));
     lines.push(`head: exact ${((100 * head.exact) / head.total).toFixed(3)}%, max ±${head.maxDiff}`);
     console.log(`${arch} ${size}\n  ${lines.join('\n  ')}`);
     expect(head.withinOne / head.total).toBeGreaterThanOrEqual(0.99);
+    expect(head.exact).toBe(head.total);
   });
 
   it.each(sizes)('the whole model at %s: logits within one quantum, same top-1', (size) => {
@@ -83,5 +86,7 @@ describe.each(ARCHS)('%s: QAT checkpoint → convert on the qnnpack engine', (ar
     console.log(`${arch} ${size} whole model: exact ${((100 * r.exact) / r.total).toFixed(3)}%, within one ${((100 * r.withinOne) / r.total).toFixed(3)}%, max ±${r.maxDiff}; top-1 ${agree}/${n}; max |logit diff| ${maxAbs}`);
     expect(r.withinOne / r.total).toBeGreaterThanOrEqual(0.99);
     expect(agree / n).toBeGreaterThanOrEqual(0.995);
+    expect(r.exact).toBe(r.total);
+    expect(maxAbs).toBe(0);
   });
 });
