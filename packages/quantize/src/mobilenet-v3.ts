@@ -204,7 +204,7 @@ export interface QuantizedSource {
 
 /** The private assembler (TorchVision's `_mobilenet_v3_model` after `convert`). */
 export function assembleQuantized(config: MobileNetV3Config, src: QuantizedSource): QuantizedMobileNetV3 {
-  const { features, lastOut } = layout(config);
+  const { features } = layout(config);
   const convAct = (s: ConvSpec) =>
     new QuantizedConvNormActivation(
       new QuantizedConv2d(`${s.path}.0`, s.geometry, s.activation === 'relu', src.weights(`${s.path}.0`)),
@@ -346,14 +346,16 @@ function build(arch: MobileNetV3Arch, options: QuantizableMobileNetV3Options): Q
  * const model = convert(qat); // QuantizedMobileNetV3: model.forward(nhwcFloat32, [1, 224, 224, 3]).logits
  */
 export function mobilenetV3Large(options: QuantizableMobileNetV3Options & { quantize: true }): QuantizableMobileNetV3;
-export function mobilenetV3Large(options?: QuantizableMobileNetV3Options): QuantizableMobileNetV3 | MobileNetV3;
+export function mobilenetV3Large(options?: QuantizableMobileNetV3Options & { quantize?: false }): MobileNetV3;
+export function mobilenetV3Large(options: QuantizableMobileNetV3Options): QuantizableMobileNetV3 | MobileNetV3;
 export function mobilenetV3Large(options: QuantizableMobileNetV3Options = {}): QuantizableMobileNetV3 | MobileNetV3 {
   return build('mobilenet_v3_large', options);
 }
 
 /** The same for MobileNetV3-Small (TorchVision publishes no quantized Small weights). */
 export function mobilenetV3Small(options: QuantizableMobileNetV3Options & { quantize: true }): QuantizableMobileNetV3;
-export function mobilenetV3Small(options?: QuantizableMobileNetV3Options): QuantizableMobileNetV3 | MobileNetV3;
+export function mobilenetV3Small(options?: QuantizableMobileNetV3Options & { quantize?: false }): MobileNetV3;
+export function mobilenetV3Small(options: QuantizableMobileNetV3Options): QuantizableMobileNetV3 | MobileNetV3;
 export function mobilenetV3Small(options: QuantizableMobileNetV3Options = {}): QuantizableMobileNetV3 | MobileNetV3 {
   return build('mobilenet_v3_small', options);
 }

@@ -8,7 +8,7 @@ import { fuseConvBnWeights } from './fuse.js';
 import { type MobileNetV3Config, QuantizableMobileNetV3, assembleQuantized, floatModelConfig, observedPaths } from './mobilenet-v3.js';
 import { HistogramObserver, MinMaxObserver, aminmax, calculateQParams, movingAverage, observed } from './observer.js';
 import { type ConvGeometry, type QParams, convOutputSize, rint } from './qnnpack.js';
-import { ConvBn2d, FusedMovingAvgObsFakeQuantize, Observed, type QatWeighted } from './qat.js';
+import { ConvBn2d, type FusedMovingAvgObsFakeQuantize, Observed, type QatWeighted } from './qat.js';
 import type { QuantizedMobileNetV3, QuantizedWeights } from './quantized.js';
 
 const f32 = Math.fround;
