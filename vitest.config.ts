@@ -25,6 +25,7 @@ const PROJECTS: Record<string, Project> = {
   'packages/transforms': { suites: ['transforms', 'detection'] },
   'packages/layers': { suites: ['layers'], wasm: true },
   'packages/backbone': { suites: ['backbone'], wasm: true },
+  'packages/quantize': { suites: ['quantize'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
   'packages/classify': { suites: ['classify', 'trained'], wasm: true, hookTimeout: 300_000 },
   'packages/segmentation': { wasm: true },
   'packages/segment-lraspp': { suites: ['segmentation', 'segment_pipeline'], wasm: true },

@@ -5,6 +5,7 @@ export {
   MobileNetV3,
   MobileNet_V3_Large_Weights,
   MobileNet_V3_Small_Weights,
+  mobilenetV3Conf,
   mobilenetV3Large,
   mobilenetV3Small,
 } from './mobilenet-v3.js';
