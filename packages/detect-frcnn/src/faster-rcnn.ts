@@ -1,18 +1,21 @@
-import { batchNorm2d, frozenBatchNorm2d, overwriteEps, overwriteValueParam, verifyWeights, weights, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
+import { overwriteEps, weights, type WeightsEnum } from '@mnv3/layers';
 import { MobileNet_V3_Large_Weights, ResNet50_Weights, mobilenetV3Large, resnet50 } from '@mnv3/backbone';
+import type {
+  GeneralizedRCNNTransform} from '@mnv3/detection';
 import {
   AnchorGenerator,
   COCO_CATEGORIES,
   DETECTION_MODELS,
   DetectionModel,
   checkNumberOption,
-  GeneralizedRCNNTransform,
   MultiScaleRoIAlign,
+  resolveDetectorOptions,
   mobilenetExtractor,
   resnetFpnExtractor,
   type BackboneWithFPN,
   type DetectionImage,
   type DetectionModelEntry,
+  type DetectorBuilderOptions,
   type Detections,
   type HostFeatureMap,
   type ImageList,
@@ -138,38 +141,12 @@ export const FasterRCNN_ResNet50_FPN_Weights = cocoV1Weights('fasterrcnn_resnet5
 // ---------------------------------------------------------------------------------------------
 // Builders.
 
-/** Keyword arguments of TorchVision's builders, camelCased. */
-export interface FasterRCNNMobilenetV3LargeFpnOptions {
-  /**
-   * The detector checkpoint the caller will load (an entry of the builder's weights table, e.g.
-   * `FasterRCNN_MobileNet_V3_Large_FPN_Weights.COCO_V1`). As TorchVision, it builds the backbone
-   * with `FrozenBatchNorm2d` — the key set of the published checkpoints — and fixes `numClasses`
-   * to its 91 categories. Nothing is downloaded: load its state dict with `loadStateDict`.
-   */
-  weights?: Weights;
-  /**
-   * ImageNet backbone weights (an entry of `MobileNet_V3_Large_Weights`, or `ResNet50_Weights` for
-   * the ResNet-50 builder); selects FrozenBatchNorm2d too.
-   */
-  weightsBackbone?: Weights;
-  /** Default 91 (COCO with background and N/A). */
-  numClasses?: number;
-  /**
-   * 0–6 (MobileNetV3) or 0–5 (ResNet-50) with weights (validated; no effect at inference).
-   * Default 3; without weights always the maximum, as TorchVision.
-   */
-  trainableBackboneLayers?: number;
-  /** Overrides the norm layer choice (`frozenBatchNorm2d()` or `batchNorm2d()`, eps 1e-5). */
-  normLayer?: NormLayer;
-  minSize?: number;
-  maxSize?: number;
-  imageMean?: readonly number[];
-  imageStd?: readonly number[];
-  sizeDivisible?: number;
-  /** Anchor sizes per FPN map. Default `[[32, 64, 128, 256, 512]] × 3` (MobileNetV3), `[[32], [64], [128], [256], [512]]` (ResNet-50). */
-  anchorSizes?: readonly (readonly number[])[];
-  /** Aspect ratios (height / width) per FPN map. Default `[[0.5, 1, 2]]` for every map. */
-  aspectRatios?: readonly (readonly number[])[];
+/**
+ * Keyword arguments of TorchVision's Faster R-CNN builders, camelCased (beyond every detection
+ * builder's). `trainableBackboneLayers` is 0–6 (MobileNetV3) or 0–5 (ResNet-50); default anchors
+ * `[[32, 64, 128, 256, 512]] × 3` (MobileNetV3) or `[[32], [64], [128], [256], [512]]` (ResNet-50).
+ */
+export interface FasterRCNNMobilenetV3LargeFpnOptions extends DetectorBuilderOptions {
   rpnPreNmsTopNTest?: number;
   rpnPostNmsTopNTest?: number;
   rpnNmsThresh?: number;
@@ -193,19 +170,14 @@ const BUILDERS: Record<BuilderName, { table: WeightsEnum<'COCO_V1'>; resnet: boo
 
 function build(name: BuilderName, options: FasterRCNNMobilenetV3LargeFpnOptions): FasterRCNN {
   const { table, resnet, is320 } = BUILDERS[name];
-  const w = options.weights ?? null;
-  if (w) verifyWeights(table, w, name);
-  if (options.weightsBackbone && w === null) {
-    verifyWeights(resnet ? ResNet50_Weights : MobileNet_V3_Large_Weights, options.weightsBackbone, resnet ? 'resnet50' : 'mobilenet_v3_large');
-  }
-  const numClasses = w ? overwriteValueParam('num_classes', options.numClasses, w.meta.categories.length) : (options.numClasses ?? 91);
-  checkNumberOption('numClasses', numClasses, true, 1);
-  const isTrained = w !== null || options.weightsBackbone != null;
-  // _validate_trainable_layers: without weights TorchVision warns and trains every layer.
-  const maxTrainable = resnet ? 5 : 6;
-  const trainable = isTrained ? (options.trainableBackboneLayers ?? 3) : maxTrainable;
-  checkNumberOption('trainableBackboneLayers', trainable, true, 0, maxTrainable);
-  const normLayer = options.normLayer ?? (isTrained ? frozenBatchNorm2d() : batchNorm2d());
+  const { weights: w, numClasses, trainableBackboneLayers: trainable, normLayer, transform } = resolveDetectorOptions(name, options, {
+    table,
+    backboneTable: resnet ? ResNet50_Weights : MobileNet_V3_Large_Weights,
+    backboneName: resnet ? 'resnet50' : 'mobilenet_v3_large',
+    maxTrainable: resnet ? 5 : 6,
+    minSize: is320 ? 320 : 800,
+    maxSize: is320 ? 640 : 1333,
+  });
 
   const backbone = resnet ? resnetFpnExtractor(resnet50({ normLayer }), trainable) : mobilenetExtractor(mobilenetV3Large({ normLayer }), trainable);
 
@@ -245,13 +217,6 @@ function build(name: BuilderName, options: FasterRCNNMobilenetV3LargeFpnOptions)
     new FastRCNNPredictor(representationSize, numClasses),
     headOpts,
   );
-  const transform = new GeneralizedRCNNTransform({
-    minSize: options.minSize ?? (is320 ? 320 : 800),
-    maxSize: options.maxSize ?? (is320 ? 640 : 1333),
-    imageMean: options.imageMean,
-    imageStd: options.imageStd,
-    sizeDivisible: options.sizeDivisible,
-  });
   const model = new FasterRCNN(backbone, rpn, roiHeads, transform, numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : null);
   // As TorchVision after loading them: the ResNet-50 COCO_V1 weights were trained with eps 0.
   if (resnet && w === table.COCO_V1) overwriteEps(model, 0);

@@ -5,9 +5,9 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { assertScaledClose, f32, fixtureDir, fixtureTensor, hwcImage, ints, loadFixture, nchwToNhwc, nhwcMap, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
+import { assertScaledClose, f32, fixtureDir, fixtureTensor, hwcImage, ints, loadFixture, matchDetections, nchwToNhwc, nhwcMap, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
 import { readCheckpoint, toFloat32 } from '@mnv3/io';
-import { DETECTION_MODELS, GeneralizedRCNNTransform, boxIou, load, type Detections, type HostFeatureMap } from '@mnv3/detection';
+import { DETECTION_MODELS, GeneralizedRCNNTransform, load, type HostFeatureMap } from '@mnv3/detection';
 import '../src/index.js'; // registers the Faster R-CNN builders
 import type { FasterRCNN } from '../src/index.js';
 
@@ -70,31 +70,6 @@ function setup(name: string): { f: Fixture; c: Config; model: FasterRCNN; images
 
 function tvFeatures(f: Fixture): Map<string, HostFeatureMap> {
   return new Map((f.config as unknown as Config).featureNames.map((k) => [k, nhwcMap(f, `features_${k}`)]));
-}
-
-/**
- * Matches our detections to TorchVision's greedily by label and IoU > 0.99 (best IoU first).
- * Returns the matched pairs and the worst score and coordinate differences.
- */
-function matchDetections(ours: Detections, tv: { boxes: Float32Array; labels: number[]; scores: Float32Array }) {
-  const n = ours.labels.length;
-  const m = tv.labels.length;
-  const iou = boxIou(ours.boxes, tv.boxes);
-  const pairs: { i: number; j: number; iou: number }[] = [];
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) if (ours.labels[i] === tv.labels[j] && iou[i * m + j]! > 0.99) pairs.push({ i, j, iou: iou[i * m + j]! });
-  pairs.sort((a, b) => b.iou - a.iou);
-  const usedI = new Set<number>();
-  const usedJ = new Set<number>();
-  const matched: { i: number; j: number; scoreDiff: number; coordDiff: number }[] = [];
-  for (const p of pairs) {
-    if (usedI.has(p.i) || usedJ.has(p.j)) continue;
-    usedI.add(p.i);
-    usedJ.add(p.j);
-    let coordDiff = 0;
-    for (let k = 0; k < 4; k++) coordDiff = Math.max(coordDiff, Math.abs(ours.boxes[4 * p.i + k]! - tv.boxes[4 * p.j + k]!));
-    matched.push({ i: p.i, j: p.j, scoreDiff: Math.abs(ours.scores[p.i]! - tv.scores[p.j]!), coordDiff });
-  }
-  return { matched, n, m };
 }
 
 describe.each(CASES)('%s matches TorchVision 0.14', (name) => {

@@ -4,19 +4,16 @@ import {
   Conv2dNormActivation,
   Module,
   Sequential,
-  batchNorm2d,
-  frozenBatchNorm2d,
   overwriteEps,
-  overwriteValueParam,
-  verifyWeights,
   renameKey,
   weights,
   type NormLayer,
-  type Weights,
   type WeightsEnum,
 } from '@mnv3/layers';
 import { ResNet50_Weights, resnet50 } from '@mnv3/backbone';
 import type { StateDict } from '@mnv3/io';
+import type {
+  GeneralizedRCNNTransform} from '@mnv3/detection';
 import {
   AnchorGenerator,
   BoxCoder,
@@ -24,8 +21,8 @@ import {
   DETECTION_MODELS,
   DetectionModel,
   checkNumberOption,
-  GeneralizedRCNNTransform,
   LastLevelP6P7,
+  resolveDetectorOptions,
   batchedNms,
   clipBoxesToImage,
   resnetFpnExtractor,
@@ -34,6 +31,7 @@ import {
   type BackboneWithFPN,
   type DetectionImage,
   type DetectionModelEntry,
+  type DetectorBuilderOptions,
   type Detections,
   type HostFeatureMap,
   type ImageList,
@@ -328,36 +326,13 @@ export const RetinaNet_ResNet50_FPN_Weights: WeightsEnum<'COCO_V1'> = { COCO_V1,
 // ---------------------------------------------------------------------------------------------
 // Builder.
 
-/** Keyword arguments of `retinanet_resnet50_fpn` and `RetinaNet`, camelCased. */
-export interface RetinaNetResnet50FpnOptions {
-  /**
-   * The detector checkpoint the caller will load (`RetinaNet_ResNet50_FPN_Weights.COCO_V1`). As
-   * TorchVision, it builds the backbone with `FrozenBatchNorm2d` at eps 0 (what those weights were
-   * trained with) and fixes `numClasses` to its 91 categories. Nothing is downloaded: load its
-   * state dict with `loadStateDict`.
-   */
-  weights?: Weights;
-  /**
-   * ImageNet backbone weights (an entry of `ResNet50_Weights`); selects FrozenBatchNorm2d too.
-   * TorchVision's builder defaults to `IMAGENET1K_V1` and downloads it; here nothing is
-   * downloaded, so name it to get that builder's key set.
-   */
-  weightsBackbone?: Weights;
-  /** Default 91 (COCO with background and N/A). */
-  numClasses?: number;
-  /** 0–5 with weights (validated; no effect at inference). Default 3; without weights 5, as TorchVision. */
-  trainableBackboneLayers?: number;
-  /** Overrides the backbone's norm layer (`frozenBatchNorm2d()` or `batchNorm2d()`). */
-  normLayer?: NormLayer;
-  minSize?: number;
-  maxSize?: number;
-  imageMean?: readonly number[];
-  imageStd?: readonly number[];
-  sizeDivisible?: number;
-  /** Anchor sizes per FPN map. Default `(x, ⌊x·2^⅓⌋, ⌊x·2^⅔⌋)` for x in 32, 64, 128, 256, 512. */
-  anchorSizes?: readonly (readonly number[])[];
-  /** Aspect ratios (height / width) per FPN map. Default `[0.5, 1, 2]` for every map. */
-  aspectRatios?: readonly (readonly number[])[];
+/**
+ * Keyword arguments of `retinanet_resnet50_fpn` and `RetinaNet`, camelCased (beyond every detection
+ * builder's). With `weights: COCO_V1` the backbone's FrozenBatchNorm2d use eps 0, what those
+ * weights were trained with; `trainableBackboneLayers` is 0–5; the default anchors are
+ * `(x, ⌊x·2^⅓⌋, ⌊x·2^⅔⌋)` for x in 32, 64, 128, 256, 512.
+ */
+export interface RetinaNetResnet50FpnOptions extends DetectorBuilderOptions {
   scoreThresh?: number;
   nmsThresh?: number;
   detectionsPerImg?: number;
@@ -379,17 +354,14 @@ export function defaultAnchorSizes(): number[][] {
  * @example const model = retinanetResnet50Fpn({ weights: RetinaNet_ResNet50_FPN_Weights.DEFAULT }); model.loadStateDict(sd);
  */
 export function retinanetResnet50Fpn(options: RetinaNetResnet50FpnOptions = {}): RetinaNet {
-  const name = 'retinanet_resnet50_fpn';
-  const w = options.weights ?? null;
-  if (w) verifyWeights(RetinaNet_ResNet50_FPN_Weights, w, name);
-  if (options.weightsBackbone && w === null) verifyWeights(ResNet50_Weights, options.weightsBackbone, 'resnet50');
-  const numClasses = w ? overwriteValueParam('num_classes', options.numClasses, w.meta.categories.length) : (options.numClasses ?? 91);
-  checkNumberOption('numClasses', numClasses, true, 1);
-  const isTrained = w !== null || options.weightsBackbone != null;
-  // _validate_trainable_layers: without weights TorchVision warns and trains every layer.
-  const trainable = isTrained ? (options.trainableBackboneLayers ?? 3) : 5;
-  checkNumberOption('trainableBackboneLayers', trainable, true, 0, 5);
-  const normLayer = options.normLayer ?? (isTrained ? frozenBatchNorm2d() : batchNorm2d());
+  const { weights: w, numClasses, trainableBackboneLayers: trainable, normLayer, transform } = resolveDetectorOptions('retinanet_resnet50_fpn', options, {
+    table: RetinaNet_ResNet50_FPN_Weights,
+    backboneTable: ResNet50_Weights,
+    backboneName: 'resnet50',
+    maxTrainable: 5,
+    minSize: 800,
+    maxSize: 1333,
+  });
   const backbone = resnetFpnExtractor(resnet50({ normLayer }), trainable, { returnedLayers: [2, 3, 4], extraBlocks: new LastLevelP6P7(256, 256) });
 
   const anchorSizes = options.anchorSizes ?? defaultAnchorSizes();
@@ -409,13 +381,6 @@ export function retinanetResnet50Fpn(options: RetinaNetResnet50FpnOptions = {}):
   checkNumberOption('detectionsPerImg', post.detectionsPerImg, true, 0);
   checkNumberOption('topkCandidates', post.topkCandidates, true, 0);
   const head = new RetinaNetHead(backbone.outChannels, numAnchors[0]!, numClasses);
-  const transform = new GeneralizedRCNNTransform({
-    minSize: options.minSize ?? 800,
-    maxSize: options.maxSize ?? 1333,
-    imageMean: options.imageMean,
-    imageStd: options.imageStd,
-    sizeDivisible: options.sizeDivisible,
-  });
   const model = new RetinaNet(backbone, head, anchorGenerator, transform, post, numClasses === COCO_CATEGORIES.length ? COCO_CATEGORIES : null);
   // As TorchVision after loading them: the COCO_V1 weights were trained with eps 0.
   if (w === COCO_V1) overwriteEps(model, 0);

@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { assertScaledClose, f32, fixtureDir, fixtureTensor, hwcImage, ints, loadFixture, nchwToNhwc, nhwcMap, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
+import { assertScaledClose, f32, fixtureDir, fixtureTensor, hwcImage, ints, loadFixture, matchDetections, nchwToNhwc, nhwcMap, nhwcTensorToNchw, type Fixture } from '@mnv3/test-utils';
 import { readCheckpoint, toFloat32 } from '@mnv3/io';
 import { frozenBatchNorm2d } from '@mnv3/layers';
-import { DETECTION_MODELS, boxIou, load, type Detections } from '@mnv3/detection';
+import { DETECTION_MODELS, load, type Detections } from '@mnv3/detection';
 import { RetinaNet_ResNet50_FPN_Weights, retinanetResnet50Fpn, type RetinaNet } from '../src/index.js';
 
 const NAME = 'retinanet_resnet50_fpn';
@@ -32,28 +32,6 @@ function setup(): { f: Fixture; c: Config; model: RetinaNet; images: ReturnType<
   model.loadStateDict(f.stateDict);
   const images = c.originalSizes.map((_, i) => hwcImage(f, `image_${i}`));
   return { f, c, model, images };
-}
-
-/** Greedy match by label and IoU > 0.99, best IoU first; worst score and coordinate differences. */
-function matchDetections(ours: Detections, tv: { boxes: Float32Array; labels: number[]; scores: Float32Array }) {
-  const n = ours.labels.length;
-  const m = tv.labels.length;
-  const iou = boxIou(ours.boxes, tv.boxes);
-  const pairs: { i: number; j: number; iou: number }[] = [];
-  for (let i = 0; i < n; i++) for (let j = 0; j < m; j++) if (ours.labels[i] === tv.labels[j] && iou[i * m + j]! > 0.99) pairs.push({ i, j, iou: iou[i * m + j]! });
-  pairs.sort((a, b) => b.iou - a.iou);
-  const usedI = new Set<number>();
-  const usedJ = new Set<number>();
-  const matched: { i: number; j: number; scoreDiff: number; coordDiff: number }[] = [];
-  for (const p of pairs) {
-    if (usedI.has(p.i) || usedJ.has(p.j)) continue;
-    usedI.add(p.i);
-    usedJ.add(p.j);
-    let coordDiff = 0;
-    for (let k = 0; k < 4; k++) coordDiff = Math.max(coordDiff, Math.abs(ours.boxes[4 * p.i + k]! - tv.boxes[4 * p.j + k]!));
-    matched.push({ i: p.i, j: p.j, scoreDiff: Math.abs(ours.scores[p.i]! - tv.scores[p.j]!), coordDiff });
-  }
-  return { matched, n, m };
 }
 
 function tvDetections(f: Fixture, i: number, prefix = '') {

@@ -44,12 +44,3 @@ export interface DetectionModelEntry extends ModelEntry<DetectionBuildOptions, D
   scoreThreshOption: string;
 }
 
-/**
- * Validates a numeric builder option: a (finite or not) number, an integer if asked, in
- * `[min, max]`; the error names the option and the valid range.
- */
-export function checkNumberOption(name: string, v: number, integer: boolean, min: number, max = Infinity): void {
-  if (typeof v !== 'number' || Number.isNaN(v) || (integer && !Number.isInteger(v)) || v < min || v > max) {
-    throw new RangeError(`${name} must be ${integer ? 'an integer' : 'a number'} in [${min}, ${max}], got ${String(v)}`);
-  }
-}

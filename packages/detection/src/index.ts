@@ -16,6 +16,8 @@ export { GeneralizedRCNNTransform, resizeBilinear, resizedSize } from './transfo
 export type { MobilenetExtractorOptions } from './backbone-utils.js';
 export { BackboneWithFPN, mobilenetExtractor, resnetFpnExtractor } from './backbone-utils.js';
 export type { DetectionBuildOptions, DetectionModelEntry, Detections } from './detection-model.js';
-export { DetectionModel, checkNumberOption } from './detection-model.js';
+export { DetectionModel } from './detection-model.js';
+export type { DetectorBuilderOptions, ResolvedDetectorOptions } from './builder-options.js';
+export { checkNumberOption, resolveDetectorOptions } from './builder-options.js';
 export type { DetectionResult, LoadDetectorOptions } from './pipeline.js';
 export { DETECTION_MODELS, Detector, load } from './pipeline.js';

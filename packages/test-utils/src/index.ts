@@ -9,3 +9,5 @@ export { f32, hwcImage, ints, maxAbsDiff, nhwcMap } from './host.js';
 export { concatBytes, mutateBytes, seededPick } from './fuzz.js';
 export type { Disposable, SoakReport, UnderLoadOptions } from './soak.js';
 export { SOAK_CALLS, describeUnderLoad, overlappingAndSequential, soak } from './soak.js';
+export type { FlatDetections } from './detections.js';
+export { matchDetections } from './detections.js';
