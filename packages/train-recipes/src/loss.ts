@@ -17,8 +17,9 @@ export interface CrossEntropyOptions {
  *   the rows whose target is not `ignoreIndex`;
  * - probability targets `[N, C]` (float32): `−Σ_c ((1 − ε)·t_c + ε/C)·log p_c`, averaged over N.
  *
- * Built from differentiable tfjs ops (logSoftmax, one-hot products, sums), so `tf.grad` /
- * `tf.variableGrads` give its gradient, equal to torch's (softmax − smoothed target) / N.
+ * Differentiable (`tf.grad`, `tf.variableGrads`; the app registers tfjs' gradients, e.g. `import
+ * '@tensorflow/tfjs-core/dist/register_all_gradients'`): the gradient w.r.t. the logits is torch's
+ * `(softmax − smoothed target) / N`, written out with a custom gradient.
  * Class indices are not range-checked on the host (that would read the tensor back): an index
  * outside [0, C) other than `ignoreIndex` contributes as an ignored row would, where torch throws.
  *
@@ -40,30 +41,56 @@ export function crossEntropy(logits: tf.Tensor, target: tf.Tensor, options: Cros
   }
   const [n, c] = logits.shape as [number, number];
   if (!(target instanceof tf.Tensor)) throw new TypeError(`crossEntropy: target must be an int32 tensor [N] of class indices or a float32 tensor [N, C] of probabilities, got ${String(target)}`);
-  return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits, 1);
-    if (target.rank === 1) {
-      if (target.dtype !== 'int32') throw new TypeError(`crossEntropy: class-index targets must be int32, got ${target.dtype}`);
-      if (target.shape[0] !== n) throw new RangeError(`crossEntropy: target has ${target.shape[0]} entries, logits ${n} rows`);
-      const keep = tf.cast(tf.notEqual(target, ignoreIndex), 'float32'); // [N]
-      const count = tf.sum(keep);
-      const oneHot = tf.oneHot(target, c, 1, 0, 'float32'); // out-of-range rows (ignored ones) are all zero
-      const nll = tf.div(tf.neg(tf.sum(tf.mul(oneHot, logp))), count);
-      if (ls === 0) return nll as tf.Scalar;
-      // smooth_loss = -logp.sum(class dim), ignored rows zeroed, summed, divided by the kept rows
-      const smooth = tf.div(tf.neg(tf.sum(tf.mul(tf.sum(logp, 1), keep))), count);
-      return tf.add(tf.mul(nll, 1 - ls), tf.mul(smooth, ls / c)) as tf.Scalar;
+  if (target.rank === 1) {
+    if (target.dtype !== 'int32') throw new TypeError(`crossEntropy: class-index targets must be int32, got ${target.dtype}`);
+    if (target.shape[0] !== n) throw new RangeError(`crossEntropy: target has ${target.shape[0]} entries, logits ${n} rows`);
+  } else if (target.rank === 2) {
+    if (target.dtype !== 'float32') throw new TypeError(`crossEntropy: probability targets must be float32, got ${target.dtype}`);
+    if (target.shape[0] !== n || target.shape[1] !== c) {
+      throw new RangeError(`crossEntropy: probability targets have shape [${target.shape.join(', ')}], logits [${n}, ${c}]`);
     }
-    if (target.rank === 2) {
-      if (target.dtype !== 'float32') throw new TypeError(`crossEntropy: probability targets must be float32, got ${target.dtype}`);
-      if (target.shape[0] !== n || target.shape[1] !== c) {
-        throw new RangeError(`crossEntropy: probability targets have shape [${target.shape.join(', ')}], logits [${n}, ${c}]`);
-      }
-      const t = ls === 0 ? target : tf.add(tf.mul(target, 1 - ls), ls / c);
-      return tf.div(tf.neg(tf.sum(tf.mul(logp, t))), n) as tf.Scalar;
-    }
+  } else {
     throw new TypeError(`crossEntropy: target must be [N] class indices or [N, C] probabilities, got shape [${target.shape.join(', ')}]`);
+  }
+  // loss = -Σ w·log p / count with per-row weights w; d loss / d logits = (p·Σ_c w − w) / count.
+  // The gradient is written out (as torch's log_softmax backward computes it) so that the weights'
+  // row sum can be exact: tfjs sums 1000 classes one by one in float32, an error of 1e-5.
+  const f = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+    const logp = tf.logSoftmax(x, 1);
+    let w: tf.Tensor; // [N, C]
+    let rowSum: tf.Tensor; // [N, 1], Σ_c w
+    let count: tf.Tensor; // scalar
+    if (target.rank === 1) {
+      const keep = tf.cast(tf.notEqual(target, ignoreIndex), 'float32'); // [N]
+      // int32 then cast: tfjs-backend-wasm 4.22's OneHot writes the int32 bits of 1 into a float32
+      // output when asked for float32 (1.4e-45). Out-of-range rows (ignored ones) are all zero.
+      const oneHot = tf.cast(tf.oneHot(target, c), 'float32');
+      w = ls === 0 ? oneHot : tf.add(tf.mul(oneHot, 1 - ls), tf.mul(tf.reshape(keep, [n, 1]), ls / c));
+      rowSum = tf.reshape(keep, [n, 1]); // (1 − ε) + C·ε/C = 1 for kept rows
+      count = tf.sum(keep);
+    } else {
+      w = ls === 0 ? target : tf.add(tf.mul(target, 1 - ls), ls / c);
+      rowSum = tf.sum(w, 1, true);
+      count = tf.scalar(n);
+    }
+    // torch: (1 − ε)·nll + (ε/C)·smooth for index targets; −Σ(logp·w)/N for probabilities
+    const value =
+      target.rank === 1 && ls !== 0
+        ? tf.add(
+            tf.mul(tf.div(tf.neg(tf.sum(tf.mul(tf.cast(tf.oneHot(target, c), 'float32'), logp))), count), 1 - ls),
+            tf.mul(tf.div(tf.neg(tf.sum(tf.mul(tf.sum(logp, 1), tf.reshape(rowSum, [n])))), count), ls / c),
+          )
+        : tf.div(tf.neg(tf.sum(tf.mul(logp, w))), count);
+    save([logp, w, rowSum, count]);
+    return {
+      value: value as tf.Scalar,
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [lp, ww, rs, cnt] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+        return tf.mul(tf.div(tf.sub(tf.mul(tf.exp(lp), rs), ww), cnt), dy);
+      },
+    };
   });
+  return f(logits) as tf.Scalar;
 }
 
 function describeTensor(t: unknown): string {
