@@ -55,7 +55,7 @@ export function crossEntropy(logits: tf.Tensor, target: tf.Tensor, options: Cros
   // loss = -Σ w·log p / count with per-row weights w; d loss / d logits = (p·Σ_c w − w) / count.
   // The gradient is written out (as torch's log_softmax backward computes it) so that the weights'
   // row sum can be exact: tfjs sums 1000 classes one by one in float32, an error of 1e-5.
-  const f = tf.customGrad((x: tf.Tensor, save: tf.GradSaveFunc) => {
+  const forward = (x: tf.Tensor, save: tf.GradSaveFunc) => {
     const logp = tf.logSoftmax(x, 1);
     let w: tf.Tensor; // [N, C]
     let rowSum: tf.Tensor; // [N, 1], Σ_c w
@@ -89,7 +89,9 @@ export function crossEntropy(logits: tf.Tensor, target: tf.Tensor, options: Cros
         return tf.mul(tf.div(tf.sub(tf.mul(tf.exp(lp), rs), ww), cnt), dy);
       },
     };
-  });
+  };
+  // customGrad's type spreads inputs and the save function into one rest parameter.
+  const f = tf.customGrad(forward as unknown as Parameters<typeof tf.customGrad>[0]);
   return f(logits) as tf.Scalar;
 }
 

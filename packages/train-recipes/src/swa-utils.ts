@@ -46,7 +46,7 @@ export class AveragedModel {
     }
     for (const [key, t] of toEntries(model, 'AveragedModel')) {
       if (!this.averages(key)) continue;
-      this.averaged.set(key, tf.variable(tf.clone(t), false, `mnv3_avg_${nextId++}_${key}`));
+      this.averaged.set(key, tf.variable(t, false, `mnv3_avg_${nextId++}_${key}`)); // shares t's data until the first assign
     }
     if (this.averaged.size === 0) throw new RangeError('AveragedModel: the model has no tensors to average');
   }

@@ -107,7 +107,7 @@ export abstract class Optimizer<O extends { lr: number }> {
     });
     const seen = new Set(this.paramGroups.flatMap((g) => g.params));
     for (const p of group.params) {
-      if (seen.has(p)) throw new Error(`${where}: some parameters appear in more than one parameter group (torch refuses this too)`);
+      if (seen.has(p)) throw new Error(`${where}: a parameter appears more than once (in this group or in more than one parameter group; torch refuses parameters shared between groups)`);
       seen.add(p);
     }
     const full = { ...this.defaults, ...group, params: [...group.params] } as GroupBase & O;
