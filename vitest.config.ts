@@ -33,6 +33,7 @@ const PROJECTS: Record<string, Project> = {
   'packages/detection': { suites: ['detection'], wasm: true, timeout: 120_000, hookTimeout: 300_000 },
   'packages/detect-frcnn': { suites: ['detection'], wasm: true, timeout: 120_000, hookTimeout: 300_000 },
   'packages/detect-retinanet': { suites: ['retinanet'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
+  'packages/train-recipes': { suites: ['train'], wasm: true },
   'packages/bench': { wasm: true, timeout: 120_000 },
   'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection', 'retinanet'], timeout: 120_000, include: ['test/**/*.test.ts'] },
   'examples/node-classify': { suites: ['classify'], timeout: 180_000 },

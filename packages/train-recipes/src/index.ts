@@ -1,0 +1,25 @@
+// @mnv3/train-recipes (↔ torch.optim, torch.nn.functional.cross_entropy, TorchVision's
+// references/classification): the optimisation numerics of TorchVision's classification recipe on
+// tfjs — optimisers updating tf.Variables in place, LR schedules, the loss, EMA and checkpoint
+// averaging. All float32 tensor math runs as tfjs ops on the app's backend (WASM in training).
+export type { Gradients, GroupBase, OptimizerStateDict, ParamGroupInit, StateValue } from './optim/optimizer.js';
+export { Optimizer } from './optim/optimizer.js';
+export type { SGDOptions } from './optim/sgd.js';
+export { SGD } from './optim/sgd.js';
+export type { EpsPlacement, RMSpropOptions } from './optim/rmsprop.js';
+export { EPS_PLACEMENTS, RMSprop } from './optim/rmsprop.js';
+export type { AdamWOptions } from './optim/adamw.js';
+export { AdamW } from './optim/adamw.js';
+export type { CrossEntropyOptions } from './loss.js';
+export { crossEntropy } from './loss.js';
+export type { SchedulableOptimizer, Scheduler } from './lr-scheduler.js';
+export { LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR, LinearLR, ConstantLR, SequentialLR } from './lr-scheduler.js';
+export type { LRNoiseOptions, NoiseType } from './lr-noise.js';
+export { LRNoise, NOISE_TYPES } from './lr-noise.js';
+export { TorchGenerator } from './generator.js';
+export type { AvgFn, NamedTensors } from './swa-utils.js';
+export { AveragedModel, swaAvg } from './swa-utils.js';
+export type { AveragedCheckpoint, SetWeightDecayOptions, WeightDecayGroup } from './utils.js';
+export { ExponentialMovingAverage, averageCheckpoints, emaDecay, setWeightDecay } from './utils.js';
+export type { LrSchedulerArgs, OptimizerArgs } from './train.js';
+export { LR_SCHEDULER_NAMES, LR_WARMUP_METHODS, OPTIMIZER_NAMES, createLrScheduler, createOptimizer } from './train.js';

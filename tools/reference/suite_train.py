@@ -1,0 +1,448 @@
+"""Fixtures for @mnv3/train-recipes: torch 1.13's optimisers, LR schedulers, cross-entropy, the
+torch.Generator draws timm's LR noise uses, TorchVision's EMA (AveragedModel, use_buffers=True),
+checkpoint averaging and the norm / other parameter split.
+
+Everything here is torch computing: torch.optim (foreach=False, the single-tensor path that
+torch 1.13 takes by default), torch.optim.lr_scheduler, F.cross_entropy and its autograd,
+torch.Generator, torch.optim.swa_utils.AveragedModel, torchvision.ops._utils.
+split_normalization_params. Two references are formulas computed here in torch float32 because no
+installed library has them: RMSprop with TensorFlow's epsilon placement (sqrt(v + eps), the same
+update otherwise) and the reference scripts' checkpoint averaging (sum in checkpoint order, then
+divide; integers floor-divided).
+"""
+import argparse
+import json
+import os
+import warnings
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import mobilenet_v3_large, mobilenet_v3_small
+from torchvision.ops._utils import split_normalization_params
+
+# The noise cases step schedulers without an optimiser step; torch warns about that order.
+warnings.filterwarnings("ignore", category=UserWarning, module="torch.optim.lr_scheduler")
+
+SHAPES = [(4, 3), (5,), (2, 3, 2, 2)]
+# Gradient scale per parameter: ordinary, tiny (where RMSprop's epsilon dominates), large.
+GRAD_SCALES = [1.0, 1e-3, 10.0]
+STEPS = 6
+MID = 3  # optimiser state saved after this many steps, to test resuming
+
+
+def _seeded(shape, seed, scale=1.0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(shape, generator=g) * scale
+
+
+# name, optimiser, group options (one dict per group; "params" are indices into SHAPES),
+# lr multiplier applied between steps (a schedule changing group['lr']), steps where a parameter
+# has no gradient {step: [param index]}
+OPTIM_CASES = [
+    ("sgd_plain", "sgd", [dict(params=[0, 1, 2], lr=0.1)], 1.0, {}),
+    ("sgd_momentum_wd", "sgd", [dict(params=[0, 1, 2], lr=0.05, momentum=0.9, weight_decay=1e-4)], 0.9, {}),
+    ("sgd_nesterov", "sgd", [dict(params=[0, 1, 2], lr=0.05, momentum=0.9, nesterov=True, weight_decay=1e-3)], 1.0, {}),
+    ("sgd_dampening_maximize", "sgd", [dict(params=[0, 1, 2], lr=0.02, momentum=0.8, dampening=0.3, maximize=True)], 1.0, {}),
+    ("rmsprop_default", "rmsprop", [dict(params=[0, 1, 2], lr=0.01)], 1.0, {}),
+    # TorchVision's MobileNetV3 recipe: --opt rmsprop --lr 0.064 --wd 0.00001, alpha 0.9, eps 0.0316, momentum 0.9
+    ("rmsprop_recipe", "rmsprop", [dict(params=[0, 1, 2], lr=0.064, alpha=0.9, eps=0.0316, momentum=0.9, weight_decay=1e-5)], 0.973, {}),
+    ("rmsprop_centered", "rmsprop", [dict(params=[0, 1, 2], lr=0.01, alpha=0.95, eps=1e-6, momentum=0.5, centered=True, weight_decay=1e-2)], 1.0, {}),
+    ("rmsprop_tiny_eps", "rmsprop", [dict(params=[0, 1, 2], lr=0.064, alpha=0.9, eps=1e-8, momentum=0.9)], 1.0, {}),
+    ("rmsprop_inside", "rmsprop", [dict(params=[0, 1, 2], lr=0.064, alpha=0.9, eps=1e-3, momentum=0.9, weight_decay=1e-5, eps_placement="inside")], 0.973, {}),
+    ("rmsprop_inside_centered", "rmsprop", [dict(params=[0, 1, 2], lr=0.01, alpha=0.9, eps=1e-3, centered=True, eps_placement="inside")], 1.0, {}),
+    ("adamw_default", "adamw", [dict(params=[0, 1, 2], lr=1e-3)], 1.0, {}),
+    ("adamw_amsgrad", "adamw", [dict(params=[0, 1, 2], lr=3e-3, betas=(0.8, 0.99), eps=1e-6, weight_decay=0.05, amsgrad=True)], 0.9, {}),
+    # Parameter groups with their own options, and a parameter with no gradient at some steps.
+    ("rmsprop_groups", "rmsprop", [dict(params=[0, 2], lr=0.064, alpha=0.9, eps=0.0316, momentum=0.9, weight_decay=1e-5), dict(params=[1], lr=0.01, weight_decay=0.0)], 1.0, {1: [2], 4: [1]}),
+    ("sgd_groups", "sgd", [dict(params=[1], lr=0.1, momentum=0.9), dict(params=[2, 0], lr=0.02, nesterov=True, momentum=0.5, weight_decay=1e-2)], 1.0, {2: [0]}),
+    ("adamw_groups", "adamw", [dict(params=[0], weight_decay=0.0), dict(params=[1, 2], lr=1e-2, amsgrad=True)], 1.0, {0: [1]}),
+]
+
+OPTIMIZERS = {"sgd": torch.optim.SGD, "rmsprop": torch.optim.RMSprop, "adamw": torch.optim.AdamW}
+
+
+class InsideEpsRMSprop(torch.optim.Optimizer):
+    """torch 1.13's single-tensor RMSprop with TensorFlow's epsilon placement, sqrt(v + eps), and
+    nothing else changed. The reference for epsPlacement 'inside'."""
+
+    def __init__(self, params, lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False):
+        super().__init__(params, dict(lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum, centered=centered))
+
+    @torch.no_grad()
+    def step(self):
+        for group in self.param_groups:
+            lr, alpha, eps, wd, momentum = group["lr"], group["alpha"], group["eps"], group["weight_decay"], group["momentum"]
+            for param in group["params"]:
+                if param.grad is None:
+                    continue
+                grad = param.grad
+                state = self.state[param]
+                if len(state) == 0:
+                    state["step"] = 0
+                    state["square_avg"] = torch.zeros_like(param)
+                    if momentum > 0:
+                        state["momentum_buffer"] = torch.zeros_like(param)
+                    if group["centered"]:
+                        state["grad_avg"] = torch.zeros_like(param)
+                state["step"] += 1
+                if wd != 0:
+                    grad = grad.add(param, alpha=wd)
+                square_avg = state["square_avg"]
+                square_avg.mul_(alpha).addcmul_(grad, grad, value=1 - alpha)
+                if group["centered"]:
+                    grad_avg = state["grad_avg"]
+                    grad_avg.mul_(alpha).add_(grad, alpha=1 - alpha)
+                    avg = square_avg.addcmul(grad_avg, grad_avg, value=-1).add_(eps).sqrt_()
+                else:
+                    avg = square_avg.add(eps).sqrt_()
+                if momentum > 0:
+                    buf = state["momentum_buffer"]
+                    buf.mul_(momentum).addcdiv_(grad, avg)
+                    param.add_(buf, alpha=-lr)
+                else:
+                    param.addcdiv_(grad, avg, value=-lr)
+
+
+def _json_state_dict(sd, prefix, tensors):
+    """torch's optimizer.state_dict() as JSON, tensors replaced by {"tensor": name} (stored apart)."""
+
+    def conv(v, name):
+        if isinstance(v, torch.Tensor):
+            tensors[name] = v.detach().clone()
+            return {"tensor": name, "dtype": str(v.dtype).replace("torch.", ""), "shape": list(v.shape)}
+        if isinstance(v, tuple):
+            return [conv(x, name) for x in v]
+        return v
+
+    state = {str(idx): {k: conv(v, f"{prefix}.{idx}.{k}") for k, v in s.items()} for idx, s in sd["state"].items()}
+    groups = [{k: conv(v, "") for k, v in g.items()} for g in sd["param_groups"]]
+    return {"state": state, "param_groups": groups}
+
+
+def optim_cases(write):
+    for ci, (name, kind, groups, lr_mult, missing) in enumerate(OPTIM_CASES):
+        seed = 1000 + 100 * ci
+        params = [nn.Parameter(_seeded(s, seed + i)) for i, s in enumerate(SHAPES)]
+        tensors = {f"p0.{i}": p.detach().clone() for i, p in enumerate(params)}
+        torch_groups = []
+        inside = False
+        for g in groups:
+            tg = {k: v for k, v in g.items() if k not in ("params", "eps_placement")}
+            inside = inside or g.get("eps_placement") == "inside"
+            tg["params"] = [params[i] for i in g["params"]]
+            if kind in ("sgd",) and "lr" not in tg:
+                tg["lr"] = 0.1
+            torch_groups.append(tg)
+        if inside:
+            opt = InsideEpsRMSprop(torch_groups)
+        elif kind == "sgd":
+            opt = torch.optim.SGD(torch_groups, lr=0.1, foreach=False)
+        else:
+            opt = OPTIMIZERS[kind](torch_groups, foreach=False)
+        meta = {}
+        for step in range(1, STEPS + 1):
+            for i, p in enumerate(params):
+                if i in missing.get(step, []):
+                    p.grad = None
+                else:
+                    p.grad = _seeded(SHAPES[i], seed + 50 + 10 * step + i, GRAD_SCALES[i])
+                    tensors[f"g{step}.{i}"] = p.grad.clone()
+            opt.step()
+            for i, p in enumerate(params):
+                tensors[f"p{step}.{i}"] = p.detach().clone()
+            if step == MID:
+                meta["mid_state_dict"] = _json_state_dict(opt.state_dict(), "mid", tensors)
+            if lr_mult != 1.0:
+                for g in opt.param_groups:
+                    g["lr"] *= lr_mult
+        meta["state_dict"] = _json_state_dict(opt.state_dict(), "final", tensors)
+        config = dict(optimizer=kind, groups=groups, lrMult=lr_mult, steps=STEPS, mid=MID, shapes=SHAPES, missing={str(k): v for k, v in missing.items()})
+        write(f"optim_{name}", tensors, {"config": config, **{k: json.dumps(v) for k, v in meta.items()}})
+
+
+# ---------------------------------------------------------------------------------------------
+# LR schedulers
+
+SCHED_STEPS = 50
+
+
+def _dummy_optimizer(lrs):
+    return torch.optim.SGD([{"params": [nn.Parameter(torch.zeros(1))], "lr": lr} for lr in lrs], lr=lrs[0], momentum=0.9)
+
+
+def _torchvision_scheduler(opt, a):
+    """references/classification/train.py's scheduler construction, from its arguments."""
+    if a["lr_scheduler"] == "steplr":
+        main = torch.optim.lr_scheduler.StepLR(opt, step_size=a["lr_step_size"], gamma=a["lr_gamma"])
+    elif a["lr_scheduler"] == "cosineannealinglr":
+        main = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=a["epochs"] - a["lr_warmup_epochs"], eta_min=a["lr_min"])
+    else:
+        main = torch.optim.lr_scheduler.ExponentialLR(opt, gamma=a["lr_gamma"])
+    if a["lr_warmup_epochs"] > 0:
+        if a["lr_warmup_method"] == "linear":
+            warm = torch.optim.lr_scheduler.LinearLR(opt, start_factor=a["lr_warmup_decay"], total_iters=a["lr_warmup_epochs"])
+        else:
+            warm = torch.optim.lr_scheduler.ConstantLR(opt, factor=a["lr_warmup_decay"], total_iters=a["lr_warmup_epochs"])
+        return torch.optim.lr_scheduler.SequentialLR(opt, schedulers=[warm, main], milestones=[a["lr_warmup_epochs"]])
+    return main
+
+
+def _tv_args(**kw):
+    a = dict(lr_scheduler="steplr", lr_step_size=30, lr_gamma=0.1, lr_min=0.0, epochs=SCHED_STEPS, lr_warmup_epochs=0, lr_warmup_method="constant", lr_warmup_decay=0.01)
+    a.update(kw)
+    return a
+
+
+LS = torch.optim.lr_scheduler
+SCHED_CASES = [
+    # name, lrs of the groups, kind, options
+    ("step_recipe", [0.064], "StepLR", dict(step_size=2, gamma=0.973)),
+    ("step_two_groups", [0.1, 0.01], "StepLR", dict(step_size=7, gamma=0.5)),
+    ("exponential", [0.5], "ExponentialLR", dict(gamma=0.9)),
+    ("cosine_restart", [0.1], "CosineAnnealingLR", dict(T_max=10, eta_min=1e-4)),
+    ("cosine", [0.5, 0.05], "CosineAnnealingLR", dict(T_max=45)),
+    ("linear", [0.1], "LinearLR", dict(start_factor=0.01, end_factor=1.0, total_iters=5)),
+    ("linear_down", [0.2], "LinearLR", dict(start_factor=0.5, end_factor=0.1, total_iters=8)),
+    ("constant", [0.1], "ConstantLR", dict(factor=0.25, total_iters=5)),
+    ("tv_steplr_linear", [0.064], "torchvision", _tv_args(lr_step_size=2, lr_gamma=0.973, lr_warmup_epochs=5, lr_warmup_method="linear", lr_warmup_decay=0.01)),
+    ("tv_cosine_constant", [0.5], "torchvision", _tv_args(lr_scheduler="cosineannealinglr", lr_warmup_epochs=3, lr_warmup_method="constant", lr_warmup_decay=0.1, lr_min=1e-5, epochs=40)),
+    ("tv_cosine_linear", [0.5, 0.1], "torchvision", _tv_args(lr_scheduler="cosineannealinglr", lr_warmup_epochs=5, lr_warmup_method="linear", lr_warmup_decay=0.01, epochs=60)),
+    ("tv_exponential_linear", [0.1], "torchvision", _tv_args(lr_scheduler="exponentiallr", lr_gamma=0.95, lr_warmup_epochs=4, lr_warmup_method="linear", lr_warmup_decay=0.1)),
+    ("tv_steplr", [0.064], "torchvision", _tv_args(lr_step_size=2, lr_gamma=0.973)),
+]
+
+RESUME_AT = 20
+
+
+def _plain(v):
+    if isinstance(v, dict):
+        return {k: _plain(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_plain(x) for x in v]
+    return v
+
+
+def sched_cases(write):
+    for name, lrs, kind, opts in SCHED_CASES:
+        opt = _dummy_optimizer(lrs)
+        sched = _torchvision_scheduler(opt, opts) if kind == "torchvision" else getattr(LS, kind)(opt, **opts)
+        seq = [[g["lr"] for g in opt.param_groups]]
+        meta = {}
+        for step in range(1, SCHED_STEPS + 1):
+            opt.step()
+            sched.step()
+            seq.append([g["lr"] for g in opt.param_groups])
+            if step == RESUME_AT:
+                meta["resume_state_dict"] = json.dumps(_plain(sched.state_dict()))
+        meta["state_dict"] = json.dumps(_plain(sched.state_dict()))
+        config = dict(kind=kind, lrs=lrs, options=opts, steps=SCHED_STEPS, resumeAt=RESUME_AT)
+        write(f"sched_{name}", {"lr": torch.tensor(seq, dtype=torch.float64)}, {"config": config, **meta})
+
+
+# ---------------------------------------------------------------------------------------------
+# torch.Generator draws and timm's LR noise
+
+GEN_SEEDS = [0, 1, 42, 43, 67, 2**31 - 1, 2**32 + 5, 12345678901]
+
+
+def generator_cases(write):
+    tensors = {}
+    for s in GEN_SEEDS:
+        g = torch.Generator().manual_seed(s)
+        tensors[f"randn1.{s}"] = torch.cat([torch.randn(1, generator=g) for _ in range(9)])
+        g = torch.Generator().manual_seed(s)
+        tensors[f"rand1.{s}"] = torch.cat([torch.rand(1, generator=g) for _ in range(9)])
+        g = torch.Generator().manual_seed(s)
+        # One call of 7 values, then one of 5: the serial path (fewer than 16 values), whose
+        # normal draws come in pairs with the second one cached in the generator.
+        tensors[f"randn7_5.{s}"] = torch.cat([torch.randn(7, generator=g), torch.randn(5, generator=g)])
+    write("generator", tensors, {"config": {"seeds": GEN_SEEDS}})
+
+
+def _timm_noise(t, noise_seed, noise_type, noise_pct):
+    """timm.scheduler.Scheduler._calculate_noise (timm's generator usage, with torch's RNG)."""
+    g = torch.Generator()
+    g.manual_seed(noise_seed + t)
+    if noise_type == "normal":
+        while True:
+            noise = torch.randn(1, generator=g).item()
+            if abs(noise) < noise_pct:
+                return noise
+    return 2 * (torch.rand(1, generator=g).item() - 0.5) * noise_pct
+
+
+NOISE_CASES = [
+    # name, scheduler options (StepLR), noise options
+    ("step_normal", dict(step_size=2, gamma=0.973), dict(range_t=[5, 40], type="normal", pct=0.67, seed=42)),
+    ("step_normal_tight", dict(step_size=3, gamma=0.9), dict(range_t=10, type="normal", pct=0.1, seed=7)),
+    ("step_uniform", dict(step_size=2, gamma=0.973), dict(range_t=[0, 50], type="uniform", pct=0.5, seed=42)),
+]
+
+
+def noise_cases(write):
+    for name, sopts, n in NOISE_CASES:
+        opt = _dummy_optimizer([0.064])
+        sched = LS.StepLR(opt, **sopts)
+        seq = [[opt.param_groups[0]["lr"]]]
+        noises = [0.0]
+        for t in range(1, SCHED_STEPS + 1):
+            sched.step()
+            lr = opt.param_groups[0]["lr"]
+            rng = n["range_t"]
+            apply = (rng[0] <= t < rng[1]) if isinstance(rng, list) else t >= rng
+            noise = _timm_noise(t, n["seed"], n["type"], n["pct"]) if apply else 0.0
+            noises.append(noise)
+            seq.append([lr + lr * noise if apply else lr])
+        write(f"noise_{name}", {"lr": torch.tensor(seq, dtype=torch.float64), "noise": torch.tensor(noises, dtype=torch.float64)}, {"config": dict(step=sopts, noise=n, steps=SCHED_STEPS)})
+
+
+# ---------------------------------------------------------------------------------------------
+# cross-entropy
+
+CE_CASES = [
+    # name, N, C, logit scale, label_smoothing, target kind, ignore rows
+    ("index_plain", 6, 10, 3.0, 0.0, "index", []),
+    ("index_smooth", 6, 10, 3.0, 0.1, "index", []),
+    ("index_smooth_large", 4, 1000, 8.0, 0.1, "index", []),
+    ("index_ignore", 7, 5, 2.0, 0.0, "index", [1, 4]),
+    ("index_ignore_smooth", 7, 5, 2.0, 0.2, "index", [1, 4]),
+    ("prob_plain", 5, 8, 3.0, 0.0, "prob", []),
+    ("prob_smooth", 5, 8, 3.0, 0.15, "prob", []),
+]
+
+
+def ce_cases(write):
+    for ci, (name, n, c, scale, ls, kind, ignore) in enumerate(CE_CASES):
+        logits = _seeded((n, c), 5000 + ci, scale).requires_grad_(True)
+        g = torch.Generator().manual_seed(5100 + ci)
+        if kind == "index":
+            target = torch.randint(0, c, (n,), generator=g)
+            for r in ignore:
+                target[r] = -100
+        else:
+            target = torch.softmax(torch.randn((n, c), generator=g) * 2, dim=1)
+        loss = F.cross_entropy(logits, target, label_smoothing=ls)
+        loss.backward()
+        write(f"ce_{name}", {"logits": logits.detach(), "target": target, "loss": loss.detach(), "grad": logits.grad}, {"config": dict(labelSmoothing=ls, target=kind)})
+
+
+# ---------------------------------------------------------------------------------------------
+# TorchVision's ExponentialMovingAverage: AveragedModel(model, avg_fn=ema_avg, use_buffers=True)
+
+
+class SmallNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, bias=False)
+        self.bn = nn.BatchNorm2d(4)
+        self.fc = nn.Linear(4, 3)
+
+    def forward(self, x):
+        return self.fc(torch.relu(self.bn(self.conv(x))).mean((2, 3)))
+
+
+def _ema_decay(decay, steps, batch_size, epochs, world_size=1):
+    """train.py's adjustment of --model-ema-decay."""
+    adjust = world_size * batch_size * steps / epochs
+    alpha = 1.0 - decay
+    alpha = min(1.0, alpha * adjust)
+    return 1.0 - alpha
+
+
+EMA_CASES = [
+    ("decay_09", 0.9, None),
+    # train.py: --model-ema-decay 0.99 --model-ema-steps 4 --batch-size 8 --epochs 10 → decay 1 - 0.01·3.2
+    ("recipe_adjusted", _ema_decay(0.99, 4, 8, 10), 2),
+]
+
+
+def ema_cases(write):
+    for ci, (name, decay, reset_after) in enumerate(EMA_CASES):
+        torch.manual_seed(6000 + ci)
+        model = SmallNet()
+
+        def ema_avg(avg_model_param, model_param, num_averaged):
+            return decay * avg_model_param + (1 - decay) * model_param
+
+        ema = torch.optim.swa_utils.AveragedModel(model, device="cpu", avg_fn=ema_avg, use_buffers=True)
+        tensors = {}
+        for step in range(6):
+            with torch.no_grad():
+                for p in model.parameters():
+                    p.add_(torch.randn_like(p) * 0.1)
+            model.train()
+            model(_seeded((2, 3, 5, 5), 6100 + 10 * ci + step, 2.0))  # moves running stats, num_batches_tracked
+            for k, v in model.state_dict().items():
+                tensors[f"m{step}.{k}"] = v.clone()
+            ema.update_parameters(model)
+            if reset_after is not None and step < reset_after:
+                ema.n_averaged.fill_(0)  # train.py during the warm-up epochs
+            for k, v in ema.state_dict().items():
+                tensors[f"e{step}.{k}"] = v.clone()
+        write(f"ema_{name}", tensors, {"config": dict(decay=decay, steps=6, resetBefore=reset_after)})
+
+
+# ---------------------------------------------------------------------------------------------
+# average_checkpoints over train.py checkpoints
+
+
+def checkpoint_cases(write, out):
+    torch.manual_seed(7000)
+    model = SmallNet()
+    opt = torch.optim.RMSprop(model.parameters(), lr=0.064, alpha=0.9, eps=0.0316, momentum=0.9, weight_decay=1e-5)
+    sched = LS.StepLR(opt, step_size=2, gamma=0.973)
+    args = argparse.Namespace(model="smallnet", opt="rmsprop", lr=0.064, epochs=3)
+    paths = []
+    states = []
+    for epoch in range(3):
+        model.train()
+        for it in range(2):
+            x = _seeded((4, 3, 6, 6), 7100 + 10 * epoch + it, 2.0)
+            loss = model(x).square().mean()
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+        sched.step()
+        with torch.no_grad():
+            model.bn.running_var.mul_(1 + epoch)  # make the running statistics differ between epochs
+        ckpt = {"model": model.state_dict(), "optimizer": opt.state_dict(), "lr_scheduler": sched.state_dict(), "epoch": epoch, "args": args}
+        path = os.path.join(out, f"train_model_{epoch}.pth")
+        torch.save(ckpt, path)
+        paths.append(os.path.basename(path))
+        states.append({k: v.clone() for k, v in model.state_dict().items()})
+    # The reference average: sum in checkpoint order (float32, integers int64), then divide.
+    tensors = {}
+    for k in states[0]:
+        acc = states[0][k].clone()
+        for s in states[1:]:
+            acc += s[k]
+        if acc.is_floating_point():
+            acc.div_(len(states))
+        else:
+            acc //= len(states)
+        tensors[f"avg.{k}"] = acc
+    write("checkpoint_average", tensors, {"config": dict(files=paths, firstEpoch=0)})
+
+
+# ---------------------------------------------------------------------------------------------
+# norm / other parameter split (TorchVision's split_normalization_params, used for --norm-weight-decay)
+
+
+def split_cases(write):
+    for name, builder in [("mobilenet_v3_small", mobilenet_v3_small), ("mobilenet_v3_large", mobilenet_v3_large)]:
+        model = builder()
+        names = {id(p): n for n, p in model.named_parameters()}
+        norm, other = split_normalization_params(model)
+        write(f"split_{name}", {"dummy": torch.zeros(1)}, {"config": dict(model=name), "norm": json.dumps([names[id(p)] for p in norm]), "other": json.dumps([names[id(p)] for p in other])})
+
+
+def build(write, out):
+    optim_cases(write)
+    sched_cases(write)
+    generator_cases(write)
+    noise_cases(write)
+    ce_cases(write)
+    ema_cases(write)
+    checkpoint_cases(write, out)
+    split_cases(write)
