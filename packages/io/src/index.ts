@@ -16,7 +16,7 @@ export { convertToSafetensors, castFloat } from './convert.js';
 export type { CheckpointFormat } from './checkpoint.js';
 export { readCheckpoint, sniffCheckpointFormat } from './checkpoint.js';
 export { HASH_REGEX, hashPrefixFromFileName } from './hub/hash.js';
-export type { ClassMap, RgbImage, ImageErrorCode } from './image/image.js';
+export type { ClassMap, GrayImage, RgbImage, ImageErrorCode } from './image/image.js';
 export { ImageError, MAX_IMAGE_PIXELS, assertClassMap, assertRgbImage, checkImageSize, paletteRows, rgbImage } from './image/image.js';
 export type { ImageFormat, ImageHeader, DecodeImageOptions } from './image/decode.js';
 export { decodeImage, readImageHeader, sniffImageFormat } from './image/decode.js';

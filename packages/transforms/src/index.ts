@@ -17,3 +17,26 @@ export type { DrawBoundingBoxesOptions, Rgb } from './draw-boxes.js';
 export { drawBoundingBoxes, generateColorPalette } from './draw-boxes.js';
 export type { ColorizeOptions, OverlayOptions } from './draw-masks.js';
 export { VOC_PALETTE, colorizeMask, overlayMask, vocColormap } from './draw-masks.js';
+export type { TensorImage } from './tensor-image.js';
+export type { AffineOptions, RotateOptions, TensorInterpolation } from './functional.js';
+export {
+  TENSOR_INTERPOLATIONS,
+  adjustBrightness,
+  adjustContrast,
+  adjustSaturation,
+  adjustSharpness,
+  affine,
+  autocontrast,
+  cropImage,
+  equalize,
+  erase,
+  hflip,
+  inverseAffineMatrix,
+  invert,
+  posterize,
+  resizeTensor,
+  resizedCrop,
+  rgbToGrayscale,
+  rotate,
+  solarize,
+} from './functional.js';
