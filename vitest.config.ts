@@ -22,7 +22,7 @@ interface Project {
 
 const PROJECTS: Record<string, Project> = {
   'packages/io': { suites: ['checkpoints', 'transforms'], timeout: 60_000 },
-  'packages/transforms': { suites: ['transforms', 'detection'] },
+  'packages/transforms': { suites: ['transforms', 'detection', 'augment'] },
   'packages/layers': { suites: ['layers'], wasm: true },
   'packages/backbone': { suites: ['backbone'], wasm: true },
   'packages/classify': { suites: ['classify', 'trained'], wasm: true, hookTimeout: 300_000 },

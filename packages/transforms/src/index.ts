@@ -40,3 +40,21 @@ export {
   rotate,
   solarize,
 } from './functional.js';
+export type { Rng } from './random.js';
+export { seededRng } from './random.js';
+export type { RandomErasingOptions, RandomImageTransform, RandomResizedCropOptions } from './transforms.js';
+export { RandomErasing, RandomHorizontalFlip, RandomResizedCrop, randomResizedCropParams } from './transforms.js';
+export type { AugmentOp, AugmentOptions, AugmentPolicy, AutoAugmentPolicy, OpMagnitudes, SubPolicy } from './autoaugment.js';
+export {
+  AUGMENT_OPS,
+  AUTO_AUGMENT_POLICIES,
+  AUTO_AUGMENT_SUBPOLICIES,
+  AutoAugment,
+  RandAugment,
+  TrivialAugmentWide,
+  applyOp,
+  augmentationSpace,
+  linspace32,
+} from './autoaugment.js';
+export type { ClassificationPresetTrainOptions, ClassificationPresetTrainPreset, TrainAutoAugmentPolicy } from './classification-presets.js';
+export { ClassificationPresetTrain, TRAIN_AUTO_AUGMENT_POLICIES } from './classification-presets.js';
