@@ -21,7 +21,7 @@ interface Project {
 }
 
 const PROJECTS: Record<string, Project> = {
-  'packages/io': { suites: ['checkpoints', 'transforms'], timeout: 60_000 },
+  'packages/io': { suites: ['checkpoints', 'transforms', 'datasets'], timeout: 60_000 },
   'packages/transforms': { suites: ['transforms', 'detection', 'augment'] },
   'packages/layers': { suites: ['layers'], wasm: true },
   'packages/backbone': { suites: ['backbone'], wasm: true },

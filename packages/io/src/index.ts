@@ -26,3 +26,5 @@ export { imageDataToRgb, readBrowserImage } from './image/browser.js';
 export type { ImageSource } from './image/load-image.js';
 export { loadImage } from './image/load-image.js';
 export { roundHalfEven } from './round.js';
+export type { BatchOptions } from './datasets/sampler.js';
+export { batches, shuffledIndices } from './datasets/sampler.js';
