@@ -21,8 +21,8 @@ interface Project {
 }
 
 const PROJECTS: Record<string, Project> = {
-  'packages/io': { suites: ['checkpoints', 'transforms'], timeout: 60_000 },
-  'packages/transforms': { suites: ['transforms', 'detection'] },
+  'packages/io': { suites: ['checkpoints', 'transforms', 'datasets'], timeout: 60_000 },
+  'packages/transforms': { suites: ['transforms', 'detection', 'augment'] },
   'packages/layers': { suites: ['layers'], wasm: true },
   'packages/backbone': { suites: ['backbone'], wasm: true },
   'packages/quantize': { suites: ['quantize'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },

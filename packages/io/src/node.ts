@@ -30,3 +30,8 @@ export async function readImageFile(path: string, options: DecodeImageOptions = 
   }
   return decodeImage(await readFile(path), options);
 }
+
+export type { FashionMnist } from './datasets/mnist.js';
+export { DEBIAN_FASHION_MNIST, FASHION_MNIST_CLASSES, IdxError, parseIdx, readFashionMnist } from './datasets/mnist.js';
+export type { ImageFolder, ImageFolderOptions } from './datasets/folder.js';
+export { DatasetError, IMG_EXTENSIONS, findClasses, loadImageFolder } from './datasets/folder.js';

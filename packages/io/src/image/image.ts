@@ -122,3 +122,18 @@ export function assertRgbImage(img: RgbImage, what: string): void {
     throw new ImageError('invalid-argument', `${what}: a ${width}×${height} RGB image needs ${width * height * 3} bytes (HWC), got ${data.length}`);
   }
 }
+
+/**
+ * An 8-bit single-channel image (PIL mode "L", a `[1, H, W]` uint8 tensor): `data` holds
+ * `height * width` bytes, row-major. Fashion-MNIST's images come as these.
+ *
+ * @example
+ * const img: GrayImage = { width: 28, height: 28, channels: 1, data: new Uint8Array(784) };
+ */
+export interface GrayImage {
+  readonly width: number;
+  readonly height: number;
+  readonly channels: 1;
+  /** uint8, shape [height, width], row-major. */
+  readonly data: Uint8Array;
+}
