@@ -43,3 +43,7 @@ export {
 } from './recipes.js';
 export type { TrainCheckpointParts } from './checkpoint.js';
 export { trainCheckpoint } from './checkpoint.js';
+export type { EpochRecord, TrainHistory } from './history.js';
+export { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFixed, pyFloatRepr, serializeHistory, truncateHistory } from './history.js';
+export type { TrainingChartOptions } from './charts.js';
+export { trainingChart } from './charts.js';
