@@ -3,7 +3,7 @@
 // in a zip written as PyTorchStreamWriter (miniz) writes it: stored records whose data start on a
 // 64-byte boundary (an "FB" extra field of 'Z' padding), data descriptors, zip64 end records.
 import { numel, type DType, type HostTensor } from './host-tensor.js';
-import { OrderedDict, PickleValueError, Pickler } from './pickler.js';
+import { PickleValueError, Pickler } from './pickler.js';
 import { PythonObject, isHostTensor } from './torch-load/loader.js';
 import { crc32 } from './zip.js';
 
