@@ -12,7 +12,7 @@ export type { AdamWOptions } from './optim/adamw.js';
 export { AdamW } from './optim/adamw.js';
 export type { CrossEntropyOptions } from './loss.js';
 export { crossEntropy } from './loss.js';
-export type { SchedulableOptimizer, Scheduler } from './lr-scheduler.js';
+export type { SchedulableOptimizer, Scheduler, SchedulerStateDict } from './lr-scheduler.js';
 export { LRScheduler, StepLR, ExponentialLR, CosineAnnealingLR, LinearLR, ConstantLR, SequentialLR } from './lr-scheduler.js';
 export type { LRNoiseOptions, NoiseType } from './lr-noise.js';
 export { LRNoise, NOISE_TYPES } from './lr-noise.js';
@@ -23,3 +23,27 @@ export type { AveragedCheckpoint, SetWeightDecayOptions, WeightDecayGroup } from
 export { ExponentialMovingAverage, averageCheckpoints, emaDecay, setWeightDecay } from './utils.js';
 export type { LrSchedulerArgs, OptimizerArgs } from './train.js';
 export { LR_SCHEDULER_NAMES, LR_WARMUP_METHODS, OPTIMIZER_NAMES, createLrScheduler, createOptimizer } from './train.js';
+export type { ArgType, FlagSpec, Recipe, RecipeExtras, RecipeOverrides, TorchrunOptions, TrainPyArgs, TrainQuantizationArgs } from './recipes.js';
+export {
+  AUTO_AUGMENT_POLICIES,
+  INTERPOLATIONS,
+  QAT_RECIPE_MOBILENET_V3_LARGE,
+  RECIPES,
+  RECIPE_MODELS,
+  RECIPE_NAMES,
+  RecipeError,
+  TRAIN_PY_DEFAULTS,
+  TRAIN_PY_FLAGS,
+  TRAIN_QUANTIZATION_FLAGS,
+  getRecipe,
+  recipeNamespace,
+  renderTorchrun,
+  renderTorchrunQuantization,
+  torchrunUnsupported,
+} from './recipes.js';
+export type { TrainCheckpointParts } from './checkpoint.js';
+export { trainCheckpoint } from './checkpoint.js';
+export type { EpochRecord, TrainHistory } from './history.js';
+export { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFixed, pyFloatRepr, serializeHistory, truncateHistory } from './history.js';
+export type { TrainingChartOptions } from './charts.js';
+export { trainingChart } from './charts.js';

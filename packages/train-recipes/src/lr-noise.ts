@@ -1,7 +1,7 @@
 // ↔ timm/scheduler/scheduler.py (Scheduler._add_noise, _is_apply_noise, _calculate_noise): LR noise
 // on top of any of our schedulers.
 import { TorchGenerator } from './generator.js';
-import type { SchedulableOptimizer, Scheduler } from './lr-scheduler.js';
+import { stateRecord, type SchedulableOptimizer, type Scheduler, type SchedulerStateDict } from './lr-scheduler.js';
 
 /** timm's noise types: a normal draw resampled until inside ±noisePct, or uniform in ±noisePct. */
 export type NoiseType = 'normal' | 'uniform';
@@ -129,9 +129,10 @@ export class LRNoise implements Scheduler {
     };
   }
 
-  loadStateDict(s: Record<string, unknown>): void {
-    if (s === null || typeof s !== 'object' || typeof s.scheduler !== 'object') throw new TypeError('LRNoise.loadStateDict: expected what LRNoise.stateDict() returns (with a "scheduler" entry)');
-    this.scheduler.loadStateDict(s.scheduler as Record<string, unknown>);
+  loadStateDict(state: SchedulerStateDict): void {
+    const s = stateRecord(state, 'LRNoise');
+    if (typeof s.scheduler !== 'object' || s.scheduler === null) throw new TypeError('LRNoise.loadStateDict: expected what LRNoise.stateDict() returns (with a "scheduler" entry)');
+    this.scheduler.loadStateDict(s.scheduler as SchedulerStateDict);
     if (s.last_epoch !== undefined) this.lastEpoch = Number(s.last_epoch);
     if (Array.isArray(s._clean_lr)) this.cleanLr = s._clean_lr.map(Number);
     if (Array.isArray(s._last_lr)) this.lastLr = s._last_lr.map(Number);

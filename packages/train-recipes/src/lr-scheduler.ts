@@ -9,6 +9,16 @@ export interface SchedulableOptimizer {
 }
 
 /** Common face of the schedulers (torch's `_LRScheduler` protocol). */
+/** A scheduler's state dict: a record, or a Map as `@mnv3/io`'s `loadTorchCheckpoint` returns dicts. */
+export type SchedulerStateDict = Record<string, unknown> | ReadonlyMap<unknown, unknown>;
+
+/** A state dict as a record (a Map read from a checkpoint becomes one; its values are kept). */
+export function stateRecord(s: unknown, who: string): Record<string, unknown> {
+  if (s instanceof Map) return Object.fromEntries([...s].map(([k, v]) => [String(k), v]));
+  if (s === null || typeof s !== 'object' || Array.isArray(s)) throw new TypeError(`${who}.loadStateDict: expected a state dict object, got ${String(s)}`);
+  return s as Record<string, unknown>;
+}
+
 export interface Scheduler {
   readonly optimizer: SchedulableOptimizer;
   /** Advances one epoch (or iteration, as the training loop decides) and sets each group's `lr`. */
@@ -17,7 +27,8 @@ export interface Scheduler {
   getLastLr(): number[];
   /** torch's `state_dict()` (every attribute but the optimiser), JSON-compatible. */
   stateDict(): Record<string, unknown>;
-  loadStateDict(stateDict: Record<string, unknown>): void;
+  /** Takes what `stateDict()` returns, or the same read from a checkpoint by `@mnv3/io` (dicts as Maps). */
+  loadStateDict(stateDict: SchedulerStateDict): void;
 }
 
 /** Python's `a % b` (the result takes the divisor's sign). */
@@ -131,8 +142,8 @@ export abstract class LRScheduler implements Scheduler {
   }
 
   /** torch's `load_state_dict` (`__dict__.update`): every attribute present is taken. */
-  loadStateDict(s: Record<string, unknown>): void {
-    if (s === null || typeof s !== 'object') throw new TypeError(`${this.who}.loadStateDict: expected a state dict object, got ${String(s)}`);
+  loadStateDict(state: SchedulerStateDict): void {
+    const s = stateRecord(state, this.who);
     if (Array.isArray(s.base_lrs)) this.baseLrs = s.base_lrs.map(Number);
     if (s.last_epoch !== undefined) this.lastEpoch = Number(s.last_epoch);
     if (s._step_count !== undefined) this.stepCount = Number(s._step_count);
@@ -368,7 +379,8 @@ export class SequentialLR implements Scheduler {
     return { _milestones: [...this.milestones], last_epoch: this.lastEpoch, _last_lr: [...this.lastLr], _schedulers: this.schedulers.map((s) => s.stateDict()) };
   }
 
-  loadStateDict(s: Record<string, unknown>): void {
+  loadStateDict(state: SchedulerStateDict): void {
+    const s = stateRecord(state, 'SequentialLR');
     const subs = s._schedulers;
     if (!Array.isArray(subs) || subs.length !== this.schedulers.length) {
       throw new RangeError(`SequentialLR.loadStateDict: expected ${this.schedulers.length} scheduler states in _schedulers, got ${Array.isArray(subs) ? subs.length : String(subs)}`);
@@ -376,7 +388,7 @@ export class SequentialLR implements Scheduler {
     if (Array.isArray(s._milestones)) this.milestones = s._milestones.map(Number);
     if (s.last_epoch !== undefined) this.lastEpoch = Number(s.last_epoch);
     if (Array.isArray(s._last_lr)) this.lastLr = s._last_lr.map(Number);
-    subs.forEach((sub, i) => this.schedulers[i]!.loadStateDict(sub as Record<string, unknown>));
+    subs.forEach((sub, i) => this.schedulers[i]!.loadStateDict(sub as SchedulerStateDict));
   }
 }
 

@@ -22,10 +22,15 @@ export function guard<T>(fn: () => T): T {
  * `_use_new_zipfile_serialization=False` stream — like `torch.load(weights_only=True)`: only
  * tensors, storages, `OrderedDict` and plain Python data are accepted, and any other global
  * (`os.system`, `builtins.eval`, …) throws `CheckpointError('forbidden-global')` naming it.
- * Nothing in the file is ever executed.
+ * Nothing in the file is ever executed. Two plain-data things torch 1.13's weights-only unpickler
+ * refuses are read here: floats (its unpickler lacks `BINFLOAT`, so it refuses every optimiser
+ * state dict) and `argparse.Namespace` (TorchVision's `args`, an attribute bag that runs no code;
+ * train.py's `--resume` reads checkpoints with the full `torch.load`, which accepts both).
  *
- * Tensors become {@link HostTensor}s (C order, copied out of `bytes`); dicts become `Map`s,
- * lists arrays, tuples frozen arrays. Every size is checked against the file before allocating.
+ * Tensors become {@link HostTensor}s (C order, copied out of `bytes`); dicts become `Map`s
+ * (`collections.OrderedDict` an {@link OrderedDict}, a `Map` subclass), lists arrays, tuples
+ * frozen arrays, `argparse.Namespace` a {@link PythonObject}. Every size is checked against the
+ * file before allocating. {@link saveTorchCheckpoint} writes these values back.
  *
  * @example const ckpt = loadTorchCheckpoint(new Uint8Array(await (await fetch(url)).arrayBuffer()));
  */

@@ -4,6 +4,7 @@ import { DTYPE_SIZE, allocate, numel, type DType, type HostTensor, type HostType
 import { CheckpointError } from '../errors.js';
 import { copyOut } from '../safetensors.js';
 import { isTuple, latin1, type UnpickleHooks } from '../pickle.js';
+import { OrderedDict } from '../pickler.js';
 
 /** Limits for {@link loadTorchCheckpoint} and {@link readStateDict}. */
 export interface TorchLoadOptions {
@@ -219,7 +220,7 @@ export function makeLoader(persistent: (pid: readonly unknown[]) => StorageRef, 
       }
       switch (fn.path) {
         case 'collections.OrderedDict': {
-          const m = new Map<unknown, unknown>();
+          const m = new OrderedDict<unknown, unknown>();
           const init = args[0];
           if (args.length > 1) throw new CheckpointError('corrupt', 'OrderedDict called with several arguments');
           if (init instanceof Map) for (const [k, v] of init) m.set(k, v);
@@ -269,7 +270,7 @@ export function makeLoader(persistent: (pid: readonly unknown[]) => StorageRef, 
     newObject(cls, args) {
       if (cls instanceof Global && cls.kind === 'class') return new PythonObject(cls.path);
       if (cls instanceof Global && cls.path === 'torch.nn.parameter.Parameter') return asTensor(args[0], 'Parameter data');
-      if (cls instanceof Global && cls.path === 'collections.OrderedDict') return new Map();
+      if (cls instanceof Global && cls.path === 'collections.OrderedDict') return new OrderedDict();
       throw new CheckpointError('corrupt', `NEWOBJ on ${cls instanceof Global ? cls.path : 'a value'} that is not an allowed class`);
     },
     build(obj, state) {

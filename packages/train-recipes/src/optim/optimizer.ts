@@ -292,7 +292,8 @@ function describe(v: unknown): string {
 }
 
 function copyOption(v: unknown): unknown {
-  return Array.isArray(v) ? [...v] : v;
+  // torch keeps tuples (AdamW's betas) as tuples: a frozen array is a tuple to @mnv3/io.
+  return Array.isArray(v) ? Object.freeze([...v]) : v;
 }
 
 function fromTorchOption(v: unknown): unknown {

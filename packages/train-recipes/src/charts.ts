@@ -1,0 +1,72 @@
+// Training curves per epoch — loss, acc@1, acc@5, learning rate — as one SVG of four panels, drawn
+// with Vega-Lite (the library of the benchmark's latency chart). Written next to the checkpoints.
+import type { TrainHistory } from './history.js';
+
+/** Options of {@link trainingChart}. */
+export interface TrainingChartOptions {
+  /** Chart title (default: the recipe's name). */
+  title?: string;
+  /** Width of each panel in pixels (default 280). */
+  width?: number;
+}
+
+interface Point {
+  epoch: number;
+  series: string;
+  value: number;
+}
+
+/**
+ * The training curves of a history as an SVG document: four panels over epochs — loss (train and
+ * val), acc@1 and acc@5 (train, val, and EMA when recorded; percent) and the learning rate (log
+ * scale). Throws a RangeError for a history without epochs.
+ *
+ * @example await writeFileAtomic(join(out, 'training.svg'), await trainingChart(history));
+ */
+export async function trainingChart(history: TrainHistory, options: TrainingChartOptions = {}): Promise<string> {
+  if (!history || !Array.isArray(history.epochs) || history.epochs.length === 0) {
+    throw new RangeError('trainingChart: the history has no epochs to draw (train at least one epoch first)');
+  }
+  const width = options.width ?? 280;
+  const vega = await import('vega');
+  const vl = await import('vega-lite');
+  const loss: Point[] = [];
+  const acc1: Point[] = [];
+  const acc5: Point[] = [];
+  const lr: Point[] = [];
+  for (const e of history.epochs) {
+    loss.push({ epoch: e.epoch, series: 'train', value: e.trainLoss }, { epoch: e.epoch, series: 'val', value: e.valLoss });
+    acc1.push({ epoch: e.epoch, series: 'train', value: e.trainAcc1 }, { epoch: e.epoch, series: 'val', value: e.valAcc1 });
+    acc5.push({ epoch: e.epoch, series: 'train', value: e.trainAcc5 }, { epoch: e.epoch, series: 'val', value: e.valAcc5 });
+    if (e.emaAcc1 !== undefined) acc1.push({ epoch: e.epoch, series: 'val (EMA)', value: e.emaAcc1 });
+    if (e.emaAcc5 !== undefined) acc5.push({ epoch: e.epoch, series: 'val (EMA)', value: e.emaAcc5 });
+    lr.push({ epoch: e.epoch, series: 'lr', value: e.lr });
+  }
+  const panel = (values: Point[], title: string, yTitle: string, scale: Record<string, unknown> = {}) => ({
+    title,
+    width,
+    height: 180,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false, ...scale } },
+      color: { field: 'series', type: 'nominal', title: null },
+    },
+  });
+  const spec = vl.compile({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title: options.title ?? history.recipe,
+    resolve: { scale: { color: 'independent' } },
+    vconcat: [
+      { hconcat: [panel(loss, 'Loss', 'cross-entropy loss'), panel(lr, 'Learning rate', 'learning rate', { type: 'log' })] },
+      { hconcat: [panel(acc1, 'Acc@1', 'acc@1 (%)'), panel(acc5, 'Acc@5', 'acc@5 (%)')] },
+    ],
+  } as never).spec;
+  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import { PyFloat } from '@mnv3/io';
+import {
+  QAT_RECIPE_MOBILENET_V3_LARGE,
+  RECIPE_NAMES,
+  RecipeError,
+  TRAIN_PY_FLAGS,
+  getRecipe,
+  recipeNamespace,
+  renderTorchrun,
+  renderTorchrunQuantization,
+  torchrunUnsupported,
+} from '../src/index.js';
+
+const paths = { dataPath: '/data/imagenet', outputDir: 'runs/mnv3' };
+
+describe('recipes', () => {
+  it("renders TorchVision's published MobileNetV3 commands (references/classification/README.md) exactly", () => {
+    for (const model of ['mobilenet_v3_large', 'mobilenet_v3_small']) {
+      expect(renderTorchrun(getRecipe(model), { nprocPerNode: 8, ...paths })).toBe(
+        `torchrun --nproc_per_node=8 train.py --data-path /data/imagenet --model ${model} --batch-size 128 --epochs 600 --opt rmsprop --lr 0.064 --wd 0.00001 --lr-step-size 2 --lr-gamma 0.973 --auto-augment imagenet --random-erase 0.2 --output-dir runs/mnv3`,
+      );
+    }
+    // nprocPerNode defaults to the reference's 8 GPUs; overrides show up as flags.
+    expect(renderTorchrun(getRecipe('mobilenet_v3_large', { modelEma: true, labelSmoothing: 0.1, normWeightDecay: 0 }), paths)).toBe(
+      'torchrun --nproc_per_node=8 train.py --data-path /data/imagenet --model mobilenet_v3_large --batch-size 128 --epochs 600 --opt rmsprop --lr 0.064 --wd 0.00001 --norm-weight-decay 0 --label-smoothing 0.1 --lr-step-size 2 --lr-gamma 0.973 --auto-augment imagenet --random-erase 0.2 --model-ema --output-dir runs/mnv3',
+    );
+  });
+
+  it('refuses to render what train.py cannot express, or renders the nearest command with a comment', () => {
+    const fashion = getRecipe('mobilenet_v3_small-fashion-mnist');
+    expect(torchrunUnsupported(fashion)).toEqual(['RandomCrop(64, padding=4) (train.py crops with RandomResizedCrop)']);
+    expect(() => renderTorchrun(fashion, { nprocPerNode: 2, ...paths })).toThrow(/train.py cannot express recipe mobilenet_v3_small-fashion-mnist: RandomCrop\(64, padding=4\)/);
+    expect(renderTorchrun(fashion, { nprocPerNode: 2, dataPath: '/data/fashion mnist', outputDir: 'out', allowUnsupported: true })).toBe(
+      "torchrun --nproc_per_node=2 train.py --data-path '/data/fashion mnist' --model mobilenet_v3_small --batch-size 128 --epochs 15 --opt rmsprop --lr 0.008 --wd 0.00001 --lr-step-size 1 --lr-gamma 0.7606 --val-resize-size 64 --val-crop-size 64 --train-crop-size 64 --output-dir out  # not expressible in train.py: RandomCrop(64, padding=4) (train.py crops with RandomResizedCrop)",
+    );
+    const full = getRecipe('mobilenet_v3_small-fashion-mnist-full');
+    expect(renderTorchrun(full, { nprocPerNode: 1, dataPath: 'd', outputDir: 'o', allowUnsupported: true })).toBe(
+      'torchrun --nproc_per_node=1 train.py --data-path d --model mobilenet_v3_small --batch-size 128 --epochs 30 --opt rmsprop --lr 0.008 --wd 0.00001 --label-smoothing 0.1 --lr-step-size 1 --lr-gamma 0.7606 --auto-augment ta_wide --random-erase 0.2 --model-ema --val-resize-size 64 --val-crop-size 64 --train-crop-size 64 --output-dir o  # not expressible in train.py: RandomCrop(64, padding=4) (train.py crops with RandomResizedCrop); stochastic depth 0.1 (TorchVision\'s MobileNetV3 has none); LR noise over epochs [9, 27) (timm\'s; train.py has none)',
+    );
+    expect(torchrunUnsupported(getRecipe('mobilenet_v3_large', { epsPlacement: 'inside' }))).toEqual(['RMSprop eps=0.0316 alpha=0.9 (inside the square root; train.py: 0.0316, 0.9, outside)']);
+  });
+
+  it("renders TorchVision's QAT command for MobileNetV3-Large (train_quantization.py)", () => {
+    expect(renderTorchrunQuantization(QAT_RECIPE_MOBILENET_V3_LARGE, { nprocPerNode: 8, ...paths })).toBe(
+      'torchrun --nproc_per_node=8 train_quantization.py --data-path /data/imagenet --model mobilenet_v3_large --lr 0.001 --wd 0.00001 --output-dir runs/mnv3',
+    );
+    expect(QAT_RECIPE_MOBILENET_V3_LARGE).toMatchObject({ batchSize: 32, numObserverUpdateEpochs: 4, numBatchNormUpdateEpochs: 3, lrStepSize: 30, lrGamma: 0.1, backend: 'qnnpack' });
+    expect(renderTorchrunQuantization({ ...QAT_RECIPE_MOBILENET_V3_LARGE, epochs: 10, postTrainingQuantize: true }, { nprocPerNode: 1, ...paths })).toBe(
+      'torchrun --nproc_per_node=1 train_quantization.py --data-path /data/imagenet --model mobilenet_v3_large --epochs 10 --lr 0.001 --wd 0.00001 --post-training-quantize --output-dir runs/mnv3',
+    );
+  });
+
+  it("holds the issue's Fashion-MNIST recipe", () => {
+    const r = getRecipe('mobilenet_v3_small-fashion-mnist');
+    expect(r.args).toMatchObject({ model: 'mobilenet_v3_small', opt: 'rmsprop', lr: 0.008, momentum: 0.9, weightDecay: 1e-5, lrScheduler: 'steplr', lrStepSize: 1, lrGamma: 0.7606, batchSize: 128, epochs: 15, trainCropSize: 64 });
+    expect(r).toMatchObject({ numClasses: 10, rmspropEps: 0.0316, rmspropAlpha: 0.9, epsPlacement: 'outside', trainCrop: 'RandomCrop', hflipProb: 0.5 });
+    const full = getRecipe('mobilenet_v3_small-fashion-mnist-full');
+    expect(full.args).toMatchObject({ labelSmoothing: 0.1, modelEma: true, randomErase: 0.2, autoAugment: 'ta_wide' });
+    expect(full.stochasticDepthProb).toBeGreaterThan(0);
+    expect(full.lrNoise).not.toBeNull();
+    expect(full.averageLastImproved).toBe(3);
+  });
+
+  it('validates names and overrides, listing the valid ones', () => {
+    expect(() => getRecipe('mobilenet_v3_tiny')).toThrow(new RecipeError('unknown-recipe', `unknown recipe "mobilenet_v3_tiny"; the recipes are ${RECIPE_NAMES.join(', ')}`));
+    expect(() => getRecipe('mobilenet_v3_large', { learningRate: 0.1 } as never)).toThrow(/unknown recipe argument "learningRate"; the arguments are train.py's \(dataPath, model, .*lr, .*\) and dataset, numClasses/);
+    expect(() => getRecipe('mobilenet_v3_large', { epochs: 2.5 })).toThrow(/epochs \(--epochs\) must be an integer, got 2.5/);
+    expect(() => getRecipe('mobilenet_v3_large', { lr: Number.NaN })).toThrow(/lr \(--lr\) must be a finite number/);
+    expect(() => getRecipe('mobilenet_v3_large', { opt: 'lamb' })).toThrow(/opt \(--opt\) must be one of sgd, sgd_nesterov, rmsprop, adamw; got "lamb"/);
+    expect(() => getRecipe('mobilenet_v3_large', { autoAugment: 'rand' })).toThrow(/must be one of imagenet, cifar10, svhn, ra, ta_wide, augmix/);
+    expect(() => getRecipe('mobilenet_v3_large', { batchSize: 0 })).toThrow(/batchSize \(--batch-size\) must be ≥ 1/);
+    expect(() => getRecipe('mobilenet_v3_large', { lrStepSize: null as never })).toThrow(/cannot be null/);
+    expect(() => getRecipe('mobilenet_v3_large', { numClasses: 1 })).toThrow(/numClasses must be an integer ≥ 2/);
+    expect(() => getRecipe('mobilenet_v3_large', { lrNoise: { noiseRangeT: [5, 2], noisePct: 0.67, noiseStd: 1, noiseSeed: 42 } })).toThrow(/lrNoise must be null or/);
+    expect(() => renderTorchrun(getRecipe('mobilenet_v3_large'), { nprocPerNode: 0, ...paths })).toThrow(/nprocPerNode must be an integer ≥ 1/);
+    expect(() => renderTorchrun(getRecipe('mobilenet_v3_large'), { dataPath: '', outputDir: 'o' })).toThrow(/needs dataPath/);
+    // Overrides give a new recipe; the table is untouched.
+    expect(getRecipe('mobilenet_v3_large', { epochs: 3, lrScheduler: 'CosineAnnealingLR' }).args).toMatchObject({ epochs: 3, lrScheduler: 'cosineannealinglr' });
+    expect(getRecipe('mobilenet_v3_large').args.epochs).toBe(600);
+  });
+
+  it("gives train.py's Namespace: every flag in parser order with train.py's types, then distributed and our extras", () => {
+    const ns = recipeNamespace(getRecipe('mobilenet_v3_small-fashion-mnist'));
+    expect(ns.className).toBe('argparse.Namespace');
+    const keys = [...ns.attributes.keys()];
+    expect(keys.slice(0, TRAIN_PY_FLAGS.length)).toEqual(TRAIN_PY_FLAGS.map((f) => f.dest));
+    expect(keys.slice(TRAIN_PY_FLAGS.length, TRAIN_PY_FLAGS.length + 2)).toEqual(['distributed', 'recipe']);
+    expect(ns.attributes.get('label_smoothing')).toEqual(new PyFloat(0));
+    expect(ns.attributes.get('lr')).toEqual(new PyFloat(0.008));
+    expect(ns.attributes.get('epochs')).toBe(15);
+    expect(ns.attributes.get('auto_augment')).toBeNull();
+    expect(ns.attributes.get('model_ema')).toBe(false);
+  });
+});
