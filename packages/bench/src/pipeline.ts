@@ -39,6 +39,7 @@ function exportPeers(o: PipelineOptions, model: string, shape: readonly number[]
 /** Benchmarks each model against every peer that is available, interleaved. */
 export async function runPipeline(o: PipelineOptions): Promise<BenchReport> {
   const results: ModelResult[] = [];
+  const run = new Date().toISOString();
   for (const model of o.models) {
     const shape = benchEntry(model).input;
     const exported = exportPeers(o, model, shape);
@@ -70,6 +71,7 @@ export async function runPipeline(o: PipelineOptions): Promise<BenchReport> {
       peers: {},
       ratios: {},
       date: new Date().toISOString(),
+      run,
       runs: o.runs,
     };
     for (const p of peers) {

@@ -15,8 +15,9 @@ export interface ModelResult {
   peers: Record<string, LatencyStats | { missing: string }>;
   /** Peer name → median of the per-round ratios ours / peer (below 1: we are faster). */
   ratios: Record<string, number>;
-  /** When this row was measured, and over how many rounds (rows of a partial run keep their own). */
+  /** When this row was measured, when its run started, and over how many rounds (rows of a partial run keep their own). */
   date?: string;
+  run?: string;
   runs?: number;
 }
 
@@ -37,7 +38,7 @@ const fmt = (v: number, digits = 2) => v.toFixed(digits);
  */
 export function mergeReports(previous: BenchReport | null, current: BenchReport, order: readonly string[]): BenchReport {
   const rows = new Map<string, ModelResult>();
-  for (const r of previous?.results ?? []) rows.set(r.model, { date: previous!.date, runs: previous!.runs, ...r });
+  for (const r of previous?.results ?? []) rows.set(r.model, { date: previous!.date, run: previous!.date, runs: previous!.runs, ...r });
   for (const r of current.results) rows.set(r.model, r);
   const rank = (m: string) => (order.includes(m) ? order.indexOf(m) : order.length);
   return { ...current, results: [...rows.values()].sort((a, b) => rank(a.model) - rank(b.model)) };

@@ -36,7 +36,7 @@ export function renderReadme(template: string, report: BenchReport, chartFile: s
     `Ratios are medians of per-round ratios (mnv3 time / peer time; below 1 means mnv3 is faster).\n\n` +
     `${markdownTable(report)}\n\n![mnv3 time relative to each peer](${chartFile})\n` +
     (seed
-      ? `\n### The seed's trade-offs, measured here\n\nTorchVision published CPU seconds per model (batch 1, on its machine); their ratios say how much faster the MobileNetV3 model is than the heavier one it replaces. The same ratios from the medians above (our detection input is 480×640, resized by the models to 800×1066 or 320×426; the seed's are COCO images):\n\n${seed}\n`
+      ? `\n### The seed's trade-offs, measured here\n\nTorchVision published CPU seconds per model (batch 1, on its machine); their ratios say how much faster the MobileNetV3 model is than the heavier one it replaces. The same ratios from the medians above, for pairs measured in one run (our detection input is 480×640, resized by the models to 800×1066 or 320×426; the seed's are COCO images):\n\n${seed}\n`
       : '') +
     tail
   );

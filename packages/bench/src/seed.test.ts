@@ -43,6 +43,9 @@ describe("the seed's trade-offs", () => {
     const noTorch = seedComparisons(report('d', 3, [row('deeplabv3_mobilenet_v3_large@520', 100, 90), row('fcn_resnet50@520', 850)]));
     expect(noTorch[0]!.pytorch).toBeNull();
     expect(seedTable(report('d', 3, []))).toBe('');
+    // Rows of two runs are not compared.
+    const twoRuns = report('d', 3, [{ ...row('resnet50', 300, 120), run: 'a' }, { ...row('mobilenet_v3_large', 20, 17), run: 'b' }]);
+    expect(seedComparisons(twoRuns)).toEqual([]);
   });
 });
 

@@ -47,9 +47,13 @@ export interface SeedComparison {
   pytorch: number | null;
 }
 
-/** The seed's speed ratios beside the same ratios measured here, for the pairs whose rows both exist. */
+/**
+ * The seed's speed ratios beside the same ratios measured here, for the pairs whose rows both exist
+ * and come from one run (times of different runs on a shared machine do not compare).
+ */
 export function seedComparisons(report: BenchReport): SeedComparison[] {
   const row = (m: string) => report.results.find((r) => r.model === m);
+  const runOf = (r: ModelResult) => r.run ?? report.date;
   const torch = (r: ModelResult) => {
     const s = r.peers.pytorch;
     return s && !('missing' in s) ? s.median_ms : null;
@@ -57,7 +61,7 @@ export function seedComparisons(report: BenchReport): SeedComparison[] {
   return SEED_PAIRS.flatMap(({ heavy, light, claim }) => {
     const h = row(heavy);
     const l = row(light);
-    if (!h || !l) return [];
+    if (!h || !l || runOf(h) !== runOf(l)) return [];
     const th = torch(h);
     const tl = torch(l);
     return [{ heavy, light, claim, seed: SEED_CPU_SECONDS[heavy]! / SEED_CPU_SECONDS[light]!, mnv3: h.ours.median_ms / l.ours.median_ms, pytorch: th !== null && tl !== null ? th / tl : null }];
