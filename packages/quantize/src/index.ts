@@ -51,3 +51,5 @@ export {
 } from './quantized.js';
 export { ObservedMobileNetV3, prepare, convert, quantizeWeight } from './quantize.js';
 export { saveQuantized, loadQuantized } from './serialization.js';
+export type { WasmEngineOptions } from './wasm-engine.js';
+export { WasmQuantizedMobileNetV3 } from './wasm-engine.js';
