@@ -51,7 +51,7 @@ const PROJECTS: Record<string, Project> = {
   'packages/detect-frcnn': { suites: ['detection'], wasm: true, timeout: 120_000, hookTimeout: 300_000 },
   'packages/detect-retinanet': { suites: ['retinanet'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
   'packages/bench': { wasm: true, timeout: 120_000 },
-  'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection', 'retinanet'], timeout: 120_000, include: ['test/**/*.test.ts'] },
+  'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection', 'retinanet', 'quantize'], timeout: 120_000, include: ['test/**/*.test.ts'] },
   'examples/node-classify': { suites: ['classify'], timeout: 180_000 },
   'examples/node-segment': { suites: ['segment_pipeline'], timeout: 180_000 },
   'examples/node-detect': { suites: ['detection', 'segment_pipeline'], timeout: 180_000 },

@@ -23,7 +23,7 @@ export { weights, getWeights, overwriteValueParam, verifyWeights } from './weigh
 export type { WeightsSource } from './weights-source.js';
 export { resolveStateDict, loadWeightsInto } from './weights-source.js';
 export type { ImageInput, LoadOptions, ModelEntry } from './pipeline.js';
-export { ModelRegistry, loadPretrained, readImageInput } from './pipeline.js';
+export { ModelRegistry, isWeightsName, loadPretrained, readImageInput } from './pipeline.js';
 export { countMacs, countMacsAsync } from './profiling.js';
 export type { BilinearSamples } from './roi-align-sampling.js';
 export { bilinearGather, bilinearGatherHost, GATHER_HEADER_WORDS, GATHER_SAMPLE_WORDS } from './roi-align-sampling.js';

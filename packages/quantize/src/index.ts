@@ -53,3 +53,5 @@ export { ObservedMobileNetV3, prepare, convert, quantizeWeight } from './quantiz
 export { saveQuantized, loadQuantized } from './serialization.js';
 export type { WasmEngineOptions } from './wasm-engine.js';
 export { WasmQuantizedMobileNetV3 } from './wasm-engine.js';
+export { QUANTIZABLE_ARCHS, isQuantizedStateDict, quantizedModelFromStateDict } from './load.js';
+export { isQuantizedFile, quantizedFromTensors } from './serialization.js';
