@@ -18,6 +18,11 @@ interface Project {
   hookTimeout?: number;
   include?: string[];
   fileParallelism?: boolean;
+  /** Node flags of the test workers (e.g. relaxed SIMD on). */
+  execArgv?: string[];
+  /** The project's name when it is not the directory's (a second project on one package). */
+  name?: string;
+  dir?: string;
 }
 
 const PROJECTS: Record<string, Project> = {
@@ -26,6 +31,18 @@ const PROJECTS: Record<string, Project> = {
   'packages/layers': { suites: ['layers'], wasm: true },
   'packages/backbone': { suites: ['backbone'], wasm: true },
   'packages/quantize': { suites: ['quantize'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
+  // The int8 kernels again with relaxed SIMD on (Node 20 has it behind a flag): their relaxed build
+  // must load and give the same bits, kernel by kernel and on torch's fixtures.
+  'packages/quantize#relaxed': {
+    dir: 'packages/quantize',
+    name: 'quantize-relaxed',
+    suites: ['quantize'],
+    wasm: true,
+    timeout: 180_000,
+    hookTimeout: 300_000,
+    execArgv: ['--experimental-wasm-relaxed-simd'],
+    include: ['src/wasm-engine.test.ts', 'test/wasm-parity.test.ts'],
+  },
   'packages/classify': { suites: ['classify', 'trained'], wasm: true, hookTimeout: 300_000 },
   'packages/segmentation': { wasm: true },
   'packages/segment-lraspp': { suites: ['segmentation', 'segment_pipeline'], wasm: true },
@@ -35,7 +52,7 @@ const PROJECTS: Record<string, Project> = {
   'packages/detect-retinanet': { suites: ['retinanet'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
   'packages/train-recipes': { suites: ['train'], wasm: true },
   'packages/bench': { wasm: true, timeout: 120_000 },
-  'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection', 'retinanet'], timeout: 120_000, include: ['test/**/*.test.ts'] },
+  'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection', 'retinanet', 'quantize'], timeout: 120_000, include: ['test/**/*.test.ts'] },
   'examples/node-classify': { suites: ['classify'], timeout: 180_000 },
   'examples/node-segment': { suites: ['segment_pipeline'], timeout: 180_000 },
   'examples/node-detect': { suites: ['detection', 'segment_pipeline'], timeout: 180_000 },
@@ -44,10 +61,12 @@ const PROJECTS: Record<string, Project> = {
   benchmarks: { timeout: 180_000, hookTimeout: 180_000, include: ['browser/**/*.test.mjs'] },
 };
 
-function project(dir: string, p: Project): TestProjectInlineConfiguration {
+function project(key: string, p: Project): TestProjectInlineConfiguration {
+  const dir = p.dir ?? key;
   return {
     test: {
-      name: dir.slice(dir.lastIndexOf('/') + 1),
+      name: p.name ?? dir.slice(dir.lastIndexOf('/') + 1),
+      ...(p.execArgv ? { execArgv: p.execArgv } : {}),
       root: here(`${dir}/`),
       include: p.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
       setupFiles: p.wasm ? [WASM] : [],

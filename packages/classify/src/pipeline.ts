@@ -1,6 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { CLASSIFICATION_MODELS, buildClassifier, type ClassifierBuildOptions, type ImageClassifier } from '@mnv3/backbone';
-import { getWeights, loadPretrained, readImageInput, type ImageInput, type LoadOptions as BaseLoadOptions, type Weights } from '@mnv3/layers';
+import { getWeights, isWeightsName, loadPretrained, readImageInput, resolveStateDict, type ImageInput, type LoadOptions as BaseLoadOptions, type Weights } from '@mnv3/layers';
+import {
+  MobileNet_V3_Large_QuantizedWeights,
+  QUANTIZABLE_ARCHS,
+  QuantizationError,
+  type QuantizedMobileNetV3,
+  WasmQuantizedMobileNetV3,
+  isQuantizedStateDict,
+  quantizedModelFromStateDict,
+} from '@mnv3/quantize';
 import { ImageClassification, type ImageClassificationPreset } from '@mnv3/transforms';
 import { topk, type Prediction } from './topk.js';
 
@@ -8,7 +17,45 @@ import { topk, type Prediction } from './topk.js';
 const DEFAULT_PRESET = { cropSize: 224, resizeSize: 256 } as const;
 
 /** `load()`'s options: the build options, and the weights (default `DEFAULT`) as every task's `load()` takes them. */
-export interface LoadOptions extends Omit<ClassifierBuildOptions, 'weights'>, Partial<BaseLoadOptions> {}
+export interface LoadOptions extends Omit<ClassifierBuildOptions, 'weights'>, Partial<BaseLoadOptions> {
+  /**
+   * TorchVision's quantized MobileNetV3 (int8, QNNPACK arithmetic; `mobilenet_v3_large` or
+   * `mobilenet_v3_small`): `weights` is then `IMAGENET1K_QNNPACK_V1` (`DEFAULT`, Large only), a
+   * QAT-layout `.pth` or our int8 `.safetensors` (`saveQuantized`, `mnv3 quantize`). It runs on the
+   * int8 WASM SIMD kernels on tfjs' wasm backend, elsewhere on the exact host integer engine.
+   */
+  quantize?: boolean;
+}
+
+/**
+ * The converted int8 model as a classifier runs it: on the WASM kernels when they load, else on the
+ * host integer engine (same bits). Images in, float32 logits out.
+ */
+export class QuantizedImageClassifier {
+  readonly kind = 'quantized';
+  private readonly engine: WasmQuantizedMobileNetV3 | null;
+  constructor(readonly model: QuantizedMobileNetV3) {
+    this.engine = WasmQuantizedMobileNetV3.create(model);
+  }
+
+  get numClasses(): number {
+    return this.model.numClasses;
+  }
+
+  /** Whether it runs on the int8 WASM kernels (else the host engine). */
+  get wasm(): boolean {
+    return this.engine !== null;
+  }
+
+  /** Dequantized logits, float32 `[N, numClasses]`, of NHWC float32 images `[N, H, W, 3]`. */
+  forwardNhwc(data: Float32Array, shape: readonly [number, number, number, number]): Float32Array {
+    return (this.engine ?? this.model).forward(data, shape).logits;
+  }
+
+  dispose(): void {
+    this.engine?.dispose();
+  }
+}
 
 /** Raw logits: float32 `[N, numClasses]`, row-major. */
 export interface Logits {
@@ -28,7 +75,8 @@ export interface ClassifyOptions {
 export class Classifier {
   constructor(
     readonly name: string,
-    readonly model: ImageClassifier,
+    /** The float model (a tfjs module), or the int8 one (`load(name, { quantize: true })`). */
+    readonly model: ImageClassifier | QuantizedImageClassifier,
     /** Class names, index-aligned with the logits (empty when unknown). */
     readonly categories: readonly string[],
     readonly preset: ImageClassificationPreset,
@@ -47,14 +95,7 @@ export class Classifier {
     for (const item of inputs) {
       // One image at a time: sizes may differ before the crop, and memory stays flat.
       const { data, shape } = this.preset.apply(await readImageInput(item));
-      const x = tf.tensor4d(data, [1, ...shape]);
-      try {
-        const y = this.model.forward(x);
-        rows.push((await y.data()) as Float32Array);
-        y.dispose();
-      } finally {
-        x.dispose();
-      }
+      rows.push(await this.logitsNhwc(data, [1, ...shape]));
     }
     const n = this.model.numClasses;
     const data = new Float32Array(rows.reduce((a, r) => a + r.length, 0));
@@ -64,6 +105,34 @@ export class Classifier {
       offset += r.length;
     }
     return { shape: [data.length / n, n], data };
+  }
+
+  /** Classes per image. */
+  get numClasses(): number {
+    return this.model.numClasses;
+  }
+
+  /** Whether this is the int8 model (`load(name, { quantize: true })`). */
+  get quantized(): boolean {
+    return this.model instanceof QuantizedImageClassifier;
+  }
+
+  /**
+   * Raw logits of already-preprocessed NHWC float32 images `[N, H, W, 3]`: float32 `[N × numClasses]`.
+   *
+   * @example const logits = await classifier.logitsNhwc(pixels, [1, 224, 224, 3]);
+   */
+  async logitsNhwc(data: Float32Array, shape: readonly [number, number, number, number]): Promise<Float32Array> {
+    if (this.model instanceof QuantizedImageClassifier) return this.model.forwardNhwc(data, shape);
+    const x = tf.tensor4d(data, [...shape]);
+    try {
+      const y = this.model.forward(x);
+      const out = (await y.data()) as Float32Array;
+      y.dispose();
+      return out;
+    } finally {
+      x.dispose();
+    }
   }
 
   /**
@@ -98,10 +167,58 @@ export class Classifier {
  * console.log(await classifier.classify('cat.png'));
  */
 export async function load(name: string, options: LoadOptions = {}): Promise<Classifier> {
+  const { quantize, ...rest } = options;
+  if (quantize) return loadQuantizedClassifier(name, rest);
+  if (typeof rest.weights === 'string' && rest.weights in MobileNet_V3_Large_QuantizedWeights && rest.weights !== 'DEFAULT') {
+    throw new QuantizationError('invalid-option', `${rest.weights} is TorchVision's quantized checkpoint: load it with quantize: true (mnv3 classify --quantize)`);
+  }
   const entry = CLASSIFICATION_MODELS.get(name);
-  const { model, weights } = await loadPretrained(name, { ...entry, build: (o) => buildClassifier(name, o) }, { ...options, weights: options.weights ?? 'DEFAULT' });
+  const refuseQuantized = (sd: Parameters<typeof isQuantizedStateDict>[0]) => {
+    if (isQuantizedStateDict(sd)) {
+      throw new QuantizationError('invalid-option', 'this is a quantized checkpoint (QAT layout with fake quants and observers, or an mnv3 int8 file): load it with quantize: true (mnv3 classify --quantize)');
+    }
+    return {};
+  };
+  const fromFile = !isWeightsName(rest.weights ?? 'DEFAULT');
+  const { model, weights } = await loadPretrained(
+    name,
+    { ...entry, build: (o) => buildClassifier(name, o) },
+    { ...rest, weights: rest.weights ?? 'DEFAULT' },
+    fromFile ? refuseQuantized : undefined,
+  );
   const known = getWeights(entry.weights, 'DEFAULT', name).meta.categories;
   const categories = weights ? weights.meta.categories : model.numClasses === known.length ? known : [];
   const preset = weights?.transforms.kind === 'ImageClassification' ? weights.transforms : DEFAULT_PRESET;
   return new Classifier(name, model, categories, ImageClassification(preset), weights);
+}
+
+/** `load(name, { quantize: true, … })`: the int8 model from a registry name, a QAT-layout .pth or our int8 file. */
+async function loadQuantizedClassifier(name: string, options: Omit<LoadOptions, 'quantize'>): Promise<Classifier> {
+  if (!(QUANTIZABLE_ARCHS as readonly string[]).includes(name)) {
+    throw new QuantizationError('invalid-option', `quantize: true takes ${QUANTIZABLE_ARCHS.join(' or ')}, got ${name}`);
+  }
+  if (options.widthMult !== undefined && options.widthMult !== 1) throw new QuantizationError('invalid-option', 'the quantized MobileNetV3 has width multiplier 1 only');
+  if (options.reducedTail || options.dilated) throw new QuantizationError('invalid-option', 'the quantized MobileNetV3 has no reduced tail or dilated variant');
+  const source = options.weights ?? 'DEFAULT';
+  let weights: Weights | null = null;
+  if (isWeightsName(source)) {
+    const table = name === 'mobilenet_v3_large' ? (MobileNet_V3_Large_QuantizedWeights as Record<string, Weights>) : {};
+    weights = table[source] ?? null;
+    if (!weights) {
+      const valid = Object.keys(table).join(', ');
+      throw new QuantizationError(
+        'invalid-option',
+        `no quantized weights named ${source} for ${name}${valid ? ` (valid: ${valid})` : ' (TorchVision publishes none)'}: pass a QAT-layout .pth or an mnv3 int8 .safetensors file`,
+      );
+    }
+  }
+  const sd = await resolveStateDict(weights ?? source, { progress: options.progress });
+  const model = quantizedModelFromStateDict(name, sd, { numClasses: weights ? undefined : options.numClasses });
+  if (weights && options.numClasses !== undefined && options.numClasses !== model.numClasses) {
+    throw new QuantizationError('invalid-option', `numClasses is ${options.numClasses} but ${source} has ${model.numClasses} classes: leave it out`);
+  }
+  const known = getWeights(CLASSIFICATION_MODELS.get(name).weights, 'DEFAULT', name).meta.categories;
+  const categories = weights ? weights.meta.categories : model.numClasses === known.length ? known : [];
+  const preset = weights?.transforms.kind === 'ImageClassification' ? weights.transforms : DEFAULT_PRESET;
+  return new Classifier(name, new QuantizedImageClassifier(model), categories, ImageClassification(preset), weights);
 }

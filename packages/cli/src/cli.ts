@@ -5,12 +5,14 @@ import { CLASSIFY_USAGE, classifyCommand } from './classify.js';
 import { COCO_EVAL_USAGE, cocoEvalCommand } from './coco-eval.js';
 import { DETECT_USAGE, detectCommand } from './detect.js';
 import { UsageError } from './errors.js';
+import { QUANTIZE_USAGE, quantizeCommand } from './quantize.js';
 import { SEGMENT_USAGE, segmentCommand } from './segment.js';
 
 const VERBS: Record<string, { usage: string; run: (argv: string[], out: (s: string) => void) => Promise<void> }> = {
   classify: { usage: CLASSIFY_USAGE, run: classifyCommand },
   segment: { usage: SEGMENT_USAGE, run: segmentCommand },
   detect: { usage: DETECT_USAGE, run: detectCommand },
+  quantize: { usage: QUANTIZE_USAGE, run: quantizeCommand },
   'coco-eval': { usage: COCO_EVAL_USAGE, run: cocoEvalCommand },
   bench: { usage: BENCH_USAGE, run: benchCommand },
 };

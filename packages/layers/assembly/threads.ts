@@ -8,6 +8,7 @@
 // trailing (lo, hi) parameters. Claims go through one 64-bit word, generation · chunk count · next
 // chunk, so a late worker can never claim a chunk of a job it has not seen published.
 import { activation, conv, denseAct, depthwise, meanPixels, scaleChannels } from './kernels';
+import { qadd, qavgpool, qdepthwise, qgemm, qgemm7, qim2col, qmulChannels, qpad16, qquantize, qwiden, qwiden8 } from './int8';
 import { setThreadSlot } from './thread-slot';
 
 /** Generation of the job (i32), bumped by `dispatch` after the job is published; workers watch it. */
@@ -36,6 +37,17 @@ const ACTIVATION = 2;
 const MEAN_PIXELS = 3;
 const SCALE_CHANNELS = 4;
 const DENSE_ACT = 5;
+const QGEMM = 6;
+const QGEMM7 = 7;
+const QWIDEN = 8;
+const QWIDEN8 = 9;
+const QIM2COL = 10;
+const QPAD16 = 11;
+const QDEPTHWISE = 12;
+const QAVGPOOL = 13;
+const QMUL_CHANNELS = 14;
+const QADD = 15;
+const QQUANTIZE = 16;
 
 @inline function arg(a: usize, i: usize): u32 {
   return load<u32>(a + (i << 2));
@@ -70,6 +82,42 @@ function runChunk(ctrl: usize, i: i32, chunks: i32): void {
       break;
     case DENSE_ACT:
       denseAct(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), lo, hi);
+      break;
+    case QGEMM:
+      qgemm(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), arg(a, 10), arg(a, 11), lo, hi);
+      break;
+    case QGEMM7:
+      qgemm7(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), arg(a, 10), arg(a, 11), arg(a, 12), lo, hi);
+      break;
+    case QWIDEN:
+      qwiden(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), lo, hi);
+      break;
+    case QWIDEN8:
+      qwiden8(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), lo, hi);
+      break;
+    case QIM2COL:
+      qim2col(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), arg(a, 10), arg(a, 11), arg(a, 12), lo, hi);
+      break;
+    case QPAD16:
+      qpad16(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), lo, hi);
+      break;
+    case QDEPTHWISE:
+      qdepthwise(
+        arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9),
+        arg(a, 10), arg(a, 11), arg(a, 12), arg(a, 13), arg(a, 14), arg(a, 15), arg(a, 16), lo, hi,
+      );
+      break;
+    case QAVGPOOL:
+      qavgpool(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), lo, hi);
+      break;
+    case QMUL_CHANNELS:
+      qmulChannels(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), lo, hi);
+      break;
+    case QADD:
+      qadd(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), lo, hi);
+      break;
+    case QQUANTIZE:
+      qquantize(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), lo, hi);
       break;
     default:
       break;

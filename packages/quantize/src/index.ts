@@ -51,3 +51,7 @@ export {
 } from './quantized.js';
 export { ObservedMobileNetV3, prepare, convert, quantizeWeight } from './quantize.js';
 export { saveQuantized, loadQuantized } from './serialization.js';
+export type { WasmEngineOptions } from './wasm-engine.js';
+export { WasmQuantizedMobileNetV3 } from './wasm-engine.js';
+export { QUANTIZABLE_ARCHS, isQuantizedStateDict, quantizedModelFromStateDict } from './load.js';
+export { isQuantizedFile, quantizedFromTensors } from './serialization.js';

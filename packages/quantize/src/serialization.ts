@@ -47,6 +47,16 @@ export function loadQuantized(bytes: Uint8Array): { model: QuantizedMobileNetV3;
     throw new QuantizationError('invalid-file', `not an mnv3 quantized MobileNetV3 file (format "${metadata.format ?? 'none'}", expected "${FORMAT}"): write it with saveQuantized(), or load a TorchVision QAT checkpoint with mobilenetV3Large({ quantize: true }) + convert()`);
   }
   const config = JSON.parse(metadata.config) as MobileNetV3Config;
+  return { model: quantizedFromTensors(tensors, config), config };
+}
+
+/** The keys that mark our int8 file's state (converted module names: `quant.scale`, `<module>.weight_scale`). */
+export function isQuantizedFile(sd: StateDict): boolean {
+  return sd.has('quant.scale') && sd.has('classifier.3.weight_scale');
+}
+
+/** Assembles a `QuantizedMobileNetV3` from the tensors of a file written by `saveQuantized` and its layout. */
+export function quantizedFromTensors(tensors: StateDict, config: MobileNetV3Config): QuantizedMobileNetV3 {
   const get = (k: string): HostTensor => {
     const t = tensors.get(k);
     if (!t) throw new QuantizationError('invalid-file', `the quantized file lacks "${k}": it is truncated or for another layout; save it again with saveQuantized()`);
@@ -54,7 +64,7 @@ export function loadQuantized(bytes: Uint8Array): { model: QuantizedMobileNetV3;
   };
   const num = (k: string) => Number(get(k).data[0]);
   const qparams = (p: string): QParams => ({ scale: num(`${p}.scale`), zeroPoint: num(`${p}.zero_point`) });
-  const model = assembleQuantized(config, {
+  return assembleQuantized(config, {
     weights: (p) => {
       const w = get(`${p}.weight`);
       if (w.dtype !== 'int8') throw new QuantizationError('invalid-file', `${p}.weight is ${w.dtype}, expected int8`);
@@ -62,5 +72,4 @@ export function loadQuantized(bytes: Uint8Array): { model: QuantizedMobileNetV3;
     },
     qparams,
   });
-  return { model, config };
 }

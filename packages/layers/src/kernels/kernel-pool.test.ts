@@ -1,7 +1,7 @@
 // The thread pool's dispatcher (assembly/threads.ts, in the shared variant of the kernels) on a
 // shared WebAssembly.Memory in Node: every kernel split into chunks, by the calling thread alone
 // and with a worker_threads worker in `workerLoop`, gives bit for bit the output of one direct
-// call over the whole range; each chunk runs exactly once; `stopWorkers` ends the worker. The
+// call over the whole range (the int8 kernels too); each chunk runs exactly once; `stopWorkers` ends the worker. The
 // browser side (Web Workers from a Blob URL) is tested in Chromium: benchmarks/browser/threads.test.mjs.
 import { Worker } from 'node:worker_threads';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -81,7 +81,116 @@ function cases(): Case[] {
   // pooling and scaling: 2 images of 11 pixels × 30 channels
   const mx = alloc(2 * 11 * 30);
   const gate = alloc(2 * 30);
+  // int8 kernels (assembly/int8.ts): random bytes as uint8 maps, int16 rows, int8 weights, int32
+  // biases, tables; outputs compared as bytes (in float-sized words)
+  const bits = (v: number): number => new Int32Array(Float32Array.of(v).buffer)[0]!;
+  const [qp, qk, qco] = [37, 14, 21];
+  const qa = alloc((qp * qk) / 2);
+  const qw = alloc((3 * qk * 8) / 4);
+  const qb = alloc(24);
+  const qt = alloc(64);
+  const [qn, qh, qwd, qc, qcp, qpad, qkk] = [2, 9, 7, 19, 24, 2, 5];
+  const qx = alloc((qn * qh * qwd * qc) / 4 + 1);
+  const [qhp, qwp] = [qh + 2 * qpad, qwd + 2 * qpad];
+  const qxp = alloc((qn * qhp * qwp * qcp) / 2);
+  const qdw = alloc((qkk * qkk * qcp) / 2);
+  const [qoh, qow] = [5, 4];
+  const qf = alloc(1003);
+  const qbytes = (b: number): number => Math.ceil(b / 4);
+  const int8Cases: Case[] = [
+    {
+      name: 'qgemm by rows',
+      kernel: 'qgemm',
+      args: (out) => [qa, qw, qb, out, 0, qk, qco, bits(1e-6), 5, 3, qp, 0],
+      units: qp,
+      align: 4,
+      outFloats: qbytes(qp * qco),
+      direct: (out) => ex.qgemm(qa, qw, qb, out, 0, qk, qco, bits(1e-6), 5, 3, qp, 0, 0, qp),
+    },
+    {
+      name: 'qgemm by blocks of output channels, with a table',
+      kernel: 'qgemm',
+      args: (out) => [qa, qw, qb, out, qt, qk, qco, bits(1e-6), 5, 0, 3, 1],
+      units: 3,
+      align: 1,
+      outFloats: qbytes(3 * qco),
+      direct: (out) => ex.qgemm(qa, qw, qb, out, qt, qk, qco, bits(1e-6), 5, 0, 3, 1, 0, 3),
+    },
+    {
+      name: 'qwiden',
+      kernel: 'qwiden',
+      args: (out) => [qx, out, 13, 14, 77],
+      units: 20,
+      align: 1,
+      outFloats: qbytes(20 * 14 * 2),
+      direct: (out) => ex.qwiden(qx, out, 13, 14, 77, 0, 20),
+    },
+    {
+      name: 'qim2col',
+      kernel: 'qim2col',
+      args: (out) => [qx, out, qh, qwd, 3, qoh, qow, 3, 2, 1, 1, 28, 9],
+      units: qoh * qow,
+      align: 1,
+      outFloats: qbytes(qoh * qow * 28 * 2),
+      direct: (out) => ex.qim2col(qx, out, qh, qwd, 3, qoh, qow, 3, 2, 1, 1, 28, 9, 0, qoh * qow),
+    },
+    {
+      name: 'qpad16',
+      kernel: 'qpad16',
+      args: (out) => [qx, out, qh, qwd, qc, qcp, qpad, 100],
+      units: qn * qhp,
+      align: 1,
+      outFloats: qbytes(qn * qhp * qwp * qcp * 2),
+      direct: (out) => ex.qpad16(qx, out, qh, qwd, qc, qcp, qpad, 100, 0, qn * qhp),
+    },
+    {
+      name: 'qdepthwise 5x5 stride 2 with a table',
+      kernel: 'qdepthwise',
+      args: (out) => [qxp, qdw, qb, out, qt, qhp, qwp, qc, qcp, qkk, 2, 1, qoh, qow, bits(1e-7), 9, 9],
+      units: qn * qoh,
+      align: 1,
+      outFloats: qbytes(qn * qoh * qow * qc),
+      direct: (out) => ex.qdepthwise(qxp, qdw, qb, out, qt, qhp, qwp, qc, qcp, qkk, 2, 1, qoh, qow, bits(1e-7), 9, 9, 0, qn * qoh),
+    },
+    {
+      name: 'qavgpool',
+      kernel: 'qavgpool',
+      args: (out) => [qx, out, 2, 13, 21, bits(1 / 13), 40],
+      units: 21,
+      align: 8,
+      outFloats: qbytes(2 * 21),
+      direct: (out) => ex.qavgpool(qx, out, 2, 13, 21, bits(1 / 13), 40, 0, 21),
+    },
+    {
+      name: 'qmulChannels',
+      kernel: 'qmulChannels',
+      args: (out) => [qx, qt, out, 11, 21, 30, 7, bits(0.013), 90],
+      units: 22,
+      align: 1,
+      outFloats: qbytes(22 * 21),
+      direct: (out) => ex.qmulChannels(qx, qt, out, 11, 21, 30, 7, bits(0.013), 90, 0, 22),
+    },
+    {
+      name: 'qadd',
+      kernel: 'qadd',
+      args: (out) => [qx, qxp, out, 3000000, 1500000, -(3000000 * 7 + 1500000 * 200), 21, 2 ** 21 - 1, 2 ** 20 - 1, 128],
+      units: 1001,
+      align: 8,
+      outFloats: qbytes(1001),
+      direct: (out) => ex.qadd(qx, qxp, out, 3000000, 1500000, -(3000000 * 7 + 1500000 * 200), 21, 2 ** 21 - 1, 2 ** 20 - 1, 128, 0, 1001),
+    },
+    {
+      name: 'qquantize',
+      kernel: 'qquantize',
+      args: (out) => [qf, out, bits(40), 128],
+      units: 1003,
+      align: 8,
+      outFloats: qbytes(1003),
+      direct: (out) => ex.qquantize(qf, out, bits(40), 128, 0, 1003),
+    },
+  ];
   return [
+    ...int8Cases,
     {
       name: 'conv 1x1',
       kernel: 'conv',

@@ -10,7 +10,25 @@
 import type { KernelExports, WasmBackendLike } from './wasm-module.js';
 
 /** Kernel ids of assembly/threads.ts's `dispatch`. */
-export const KERNEL_ID = { conv: 0, depthwise: 1, activation: 2, meanPixels: 3, scaleChannels: 4, denseAct: 5 } as const;
+export const KERNEL_ID = {
+  conv: 0,
+  depthwise: 1,
+  activation: 2,
+  meanPixels: 3,
+  scaleChannels: 4,
+  denseAct: 5,
+  qgemm: 6,
+  qgemm7: 7,
+  qwiden: 8,
+  qwiden8: 9,
+  qim2col: 10,
+  qpad16: 11,
+  qdepthwise: 12,
+  qavgpool: 13,
+  qmulChannels: 14,
+  qadd: 15,
+  qquantize: 16,
+} as const;
 export type SplitKernel = keyof typeof KERNEL_ID;
 
 /** The control block's size and layout (assembly/threads.ts). */

@@ -4,7 +4,7 @@
  * tensors in place, by address. Memory growth needs no care here: the instance sees the same
  * Memory object, and no JS view of it is kept.
  */
-import { WASM_BASE64, WASM_SHARED_BASE64 } from './wasm-binary.generated.js';
+import { WASM_BASE64, WASM_RELAXED_BASE64, WASM_SHARED_BASE64, WASM_SHARED_RELAXED_BASE64 } from './wasm-binary.generated.js';
 import { startPool, type KernelPool } from './kernel-pool.js';
 
 /**
@@ -61,6 +61,22 @@ export interface KernelExports {
     r0: number,
     r1: number,
   ): void;
+  // int8 kernels (assembly/int8.ts); float parameters as float32 bits (`f32Bits`).
+  qgemm(a: number, w: number, bias: number, out: number, table: number, kp: number, co: number, scale: number, zo: number, lo: number, rows: number, byBlocks: number, r0: number, r1: number): void;
+  qgemm7(a: number, sums: number, w: number, bias: number, out: number, table: number, kq: number, co: number, scale: number, zo: number, lo: number, rows: number, byBlocks: number, r0: number, r1: number): void;
+  qhasRelaxed(): number;
+  qwiden(x: number, out: number, c: number, kp: number, z: number, r0: number, r1: number): void;
+  qwiden8(x: number, out: number, sums: number, c: number, kq: number, r0: number, r1: number): void;
+  qim2col(x: number, out: number, h: number, wd: number, c: number, oh: number, ow: number, k: number, stride: number, dil: number, pad: number, kp: number, z: number, r0: number, r1: number): void;
+  qpad16(x: number, out: number, h: number, wd: number, c: number, cp: number, pad: number, z: number, r0: number, r1: number): void;
+  qdepthwise(
+    xp: number, w: number, bias: number, out: number, table: number, hp: number, wp: number, c: number, cp: number, k: number, stride: number, dil: number,
+    oh: number, ow: number, scale: number, zo: number, lo: number, r0: number, r1: number,
+  ): void;
+  qavgpool(x: number, out: number, n: number, p: number, c: number, scale: number, z: number, c0: number, c1: number): void;
+  qmulChannels(x: number, g: number, out: number, p: number, c: number, zx: number, zg: number, mult: number, zo: number, r0: number, r1: number): void;
+  qadd(a: number, b: number, out: number, am: number, bm: number, zpp: number, shift: number, mask: number, thr: number, zo: number, i0: number, i1: number): void;
+  qquantize(x: number, out: number, inv: number, z: number, i0: number, i1: number): void;
 }
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use (typed here, not imported). */
@@ -104,6 +120,9 @@ interface Region {
 
 export interface Loaded {
   exports: KernelExports;
+  /** Whether this is the relaxed-SIMD build. */
+  relaxed: boolean;
+  variant: Variant;
   memory: WebAssembly.Memory;
   scratch: Region;
   /** Zero-filled, read-only for the kernels. */
@@ -112,11 +131,61 @@ export interface Loaded {
   pool: KernelPool | null;
 }
 
-/** Compiled modules by memory kind: `plain` imports an unshared memory, `shared` a shared one. */
-type Variant = 'plain' | 'shared';
+/**
+ * Compiled modules by memory kind (`plain` imports an unshared memory, `shared` a shared one) and
+ * SIMD flavour (`-relaxed`: built with relaxed SIMD, for engines that have it).
+ */
+type Variant = 'plain' | 'shared' | 'plain-relaxed' | 'shared-relaxed';
 const compiled: Partial<Record<Variant, WebAssembly.Module>> = {};
 const compiling: Partial<Record<Variant, Promise<WebAssembly.Module>>> = {};
-const bytesOf = (v: Variant): Uint8Array<ArrayBuffer> => decodeBase64(v === 'shared' ? WASM_SHARED_BASE64 : WASM_BASE64) as Uint8Array<ArrayBuffer>;
+const BASE64_OF: Record<Variant, string> = {
+  plain: WASM_BASE64,
+  shared: WASM_SHARED_BASE64,
+  'plain-relaxed': WASM_RELAXED_BASE64,
+  'shared-relaxed': WASM_SHARED_RELAXED_BASE64,
+};
+const bytesOf = (v: Variant): Uint8Array<ArrayBuffer> => decodeBase64(BASE64_OF[v]) as Uint8Array<ArrayBuffer>;
+
+/**
+ * The smallest module using `i32x4.relaxed_dot_i8x16_i7x16_add_s`: (func (result v128) v128.const 0
+ * ×3, relaxed dot add). `WebAssembly.validate` accepts it only where the engine has relaxed SIMD.
+ */
+const RELAXED_PROBE = Uint8Array.from([
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 5, 1, 96, 0, 1, 123, 3, 2, 1, 0, 10, 61, 1, 59, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+  253, 147, 2, 11,
+]);
+
+let relaxedChoice: boolean | undefined;
+
+/**
+ * Whether the kernels load in their relaxed-SIMD build: where the engine validates relaxed SIMD
+ * (Chromium; Node 20 with `--experimental-wasm-relaxed-simd`), unless `MNV3_RELAXED_SIMD=0` is in
+ * the environment or `setRelaxedSimd(false)` ran before the kernels loaded.
+ */
+export function relaxedSimdEnabled(): boolean {
+  if (relaxedChoice === undefined) {
+    const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.MNV3_RELAXED_SIMD;
+    relaxedChoice = env !== '0' && relaxedSimdSupported();
+  }
+  return relaxedChoice;
+}
+
+/** Whether this engine has relaxed SIMD at all. */
+export function relaxedSimdSupported(): boolean {
+  try {
+    return WebAssembly.validate(RELAXED_PROBE);
+  } catch {
+    return false;
+  }
+}
+
+/** Chooses the build for backends whose kernels load from now on (`true` only where supported). */
+export function setRelaxedSimd(on: boolean): void {
+  relaxedChoice = on && relaxedSimdSupported();
+}
 const loaded = new WeakMap<object, Loaded>();
 const pending = new WeakMap<object, Promise<boolean>>();
 /** Backends where loading failed (no SIMD, no memory export…): they stay on the plain path. */
@@ -130,12 +199,15 @@ function memoryOf(backend: WasmBackendLike): WebAssembly.Memory {
 
 /** Which build of the kernels fits the backend's memory (tfjs' threaded build shares it). */
 function variantOf(memory: WebAssembly.Memory): Variant {
-  return typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain';
+  const kind = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer ? 'shared' : 'plain';
+  return relaxedSimdEnabled() ? `${kind}-relaxed` : kind;
 }
 
-function record(backend: WasmBackendLike, instance: WebAssembly.Instance, memory: WebAssembly.Memory): Loaded {
+function record(backend: WasmBackendLike, instance: WebAssembly.Instance, memory: WebAssembly.Memory, variant: Variant): Loaded {
   const l: Loaded = {
     exports: instance.exports as unknown as KernelExports,
+    relaxed: (instance.exports as unknown as KernelExports).qhasRelaxed() === 1,
+    variant,
     memory,
     scratch: { ptr: 0, bytes: 0 },
     zeros: { ptr: 0, bytes: 0 },
@@ -156,7 +228,7 @@ export async function prepareKernels(backend: WasmBackendLike, threads = 1): Pro
   if (!(await instantiate(backend))) return false;
   const l = loaded.get(backend)!;
   const memory = memoryOf(backend);
-  const module = compiled[variantOf(memory)];
+  const module = compiled[l.variant];
   if (threads > 1 && !l.pool && module) {
     let p = poolStarts.get(backend);
     if (!p) {
@@ -206,7 +278,7 @@ function instantiate(backend: WasmBackendLike): Promise<boolean> {
         const v = variantOf(memory);
         compiling[v] ??= WebAssembly.compile(bytesOf(v));
         const module = (compiled[v] = await compiling[v]);
-        if (!loaded.has(backend)) record(backend, await WebAssembly.instantiate(module, { env: { memory } }), memory);
+        if (!loaded.has(backend)) record(backend, await WebAssembly.instantiate(module, { env: { memory } }), memory, v);
         return true;
       } catch {
         failed.add(backend);
@@ -233,7 +305,7 @@ export function kernelsFor(backend: WasmBackendLike): Loaded | null {
     const memory = memoryOf(backend);
     const v = variantOf(memory);
     const module = (compiled[v] ??= new WebAssembly.Module(bytesOf(v)));
-    return record(backend, new WebAssembly.Instance(module, { env: { memory } }), memory);
+    return record(backend, new WebAssembly.Instance(module, { env: { memory } }), memory, v);
   } catch {
     void prepareKernels(backend);
     return null;
