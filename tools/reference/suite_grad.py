@@ -2,7 +2,9 @@
 
 - `conv_*` / `dw_*`: one convolution (dense or depthwise), seeded input `x`, weight `w` (OIHW),
   upstream gradient `dy`; torch's `dx` and `dw` (NCHW / OIHW).
-- `act_*`: an activation's backward on inputs that include its kinks (±3, 0, 6).
+- `act_*`: an activation's backward on inputs that include its kinks (±3, 0, 6), within the first
+  64 elements, where torch's CPU kernels take their vectorised loop (torch 1.13's hardswish
+  backward gives 1 at x = 3 there, 3/2 in the scalar tail of the last < 16 elements).
 - `bn_*`: `nn.BatchNorm2d` in train mode: output, `dx`, `dweight`, `dbias` and the running
   statistics after the forward (momentum 0.01 and None).
 - `block_*`: Conv2dNormActivation / InvertedResidual blocks in train mode (BatchNorm eps 0.001,

@@ -30,6 +30,14 @@ export class Parameter {
   }
 }
 
+/** Set by `@mnv3/layers/train` when imported: registers what training needs (gradients, kernels). */
+let trainingSupport: (() => void) | null = null;
+
+/** Called by `@mnv3/layers/train` on import; `Module.train()` needs it. */
+export function setTrainingSupport(prepare: () => void): void {
+  trainingSupport = prepare;
+}
+
 /** Every problem `loadStateDict` found, in one error, as PyTorch reports them. */
 export class StateDictError extends Error {
   constructor(

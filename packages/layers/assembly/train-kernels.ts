@@ -1,0 +1,568 @@
+// WASM SIMD kernels of the training path (backward passes, BatchNorm with batch statistics), in
+// AssemblyScript, compiled with kernels.ts into one module (scripts/build-wasm.mjs). Kept apart
+// from the inference kernels: nothing here is called by inference.
+//
+// Same conventions as kernels.ts: pointers are byte offsets into the tfjs heap, NHWC float32,
+// filters HWIO (`[kh][kw][ci][co]`, depthwise `[kh][kw][c]`), no allocation and no state. Padding is
+// given as the top/left offsets tfjs' convInfo computes (any `same`/`valid`/explicit padding).
+
+const ZERO4: v128 = f32x4.splat(0);
+
+/** Lanes [0, n) from p, zeros elsewhere (n in 0..4). */
+@inline function loadN(p: usize, n: i32): v128 {
+  let v: v128 = ZERO4;
+  if (n > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  if (n > 3) v = f32x4.replace_lane(v, 3, load<f32>(p, 12));
+  return v;
+}
+
+@inline function storeN(p: usize, v: v128, n: i32): void {
+  if (n > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+  if (n > 3) store<f32>(p, f32x4.extract_lane(v, 3), 12);
+}
+
+/** Output pixels per chunk of `convBackpropFilter` (their x and dy rows stay in cache across tiles). */
+const FILTER_CHUNK: i32 = 64;
+
+/** Scratch bytes `convBackpropFilter` needs for its row pointers. */
+export function convBackpropFilterTableBytes(): i32 {
+  return FILTER_CHUNK * 4;
+}
+
+/**
+ * Filter gradient of a dense convolution: `dw[ky][kx][ci][co] = Σ x[n][iy][ix][ci] · dy[n][oy][ox][co]`
+ * over every output pixel, iy = oy·sh − padT + ky·dh (taps in the padding read `zero`, ci zeros).
+ * Output pixels go in chunks; per chunk and tap, tiles of 4 input × 8 output channels accumulate
+ * in registers over the chunk's pixels and are added to `dw`, which starts zeroed here.
+ */
+export function convBackpropFilter(
+  x: usize, dy: usize, dw: usize, zero: usize, table: usize,
+  n: i32, h: i32, wd: i32, ci: i32, oh: i32, ow: i32, co: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const total = <usize>kh * <usize>kw * <usize>ci * <usize>co;
+  memory.fill(dw, 0, total << 2);
+  const inRow = <usize>ci << 2;
+  const outRow = <usize>co << 2;
+  const pixels = n * oh * ow;
+  const opix = oh * ow;
+  for (let m0 = 0; m0 < pixels; m0 += FILTER_CHUNK) {
+    const m = min(FILTER_CHUNK, pixels - m0);
+    const dyc = dy + <usize>m0 * outRow;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        // Row pointers of x for this tap and chunk (zero: in the padding).
+        let any = false;
+        for (let q = 0; q < m; q++) {
+          const p = m0 + q;
+          const b = p / opix;
+          const r = p - b * opix;
+          const oy = r / ow;
+          const ox = r - oy * ow;
+          const iy = oy * sh - padT + ky * dh;
+          const ix = ox * sw - padL + kx * dwl;
+          let ptr = zero;
+          if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
+            ptr = x + (<usize>((b * h + iy) * wd + ix)) * inRow;
+            any = true;
+          }
+          store<u32>(table + (<usize>q << 2), <u32>ptr);
+        }
+        if (!any) continue;
+        const dwt = dw + (<usize>(ky * kw + kx) * <usize>ci) * outRow;
+        for (let c0 = 0; c0 < ci; c0 += 4) {
+          const cis = min(4, ci - c0);
+          const cOff = <usize>c0 << 2;
+          for (let o0 = 0; o0 < co; o0 += 8) {
+            const lanes = min(8, co - o0);
+            const oOff = <usize>o0 << 2;
+            filterTile(dwt + <usize>c0 * outRow + oOff, dyc + oOff, table, m, cOff, outRow, cis, lanes);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** One tile of `convBackpropFilter`: dw rows c0..c0+cis, columns o0..o0+lanes, over m pixels. */
+@inline function filterTile(dwp: usize, dyp: usize, table: usize, m: i32, cOff: usize, outRow: usize, cis: i32, lanes: i32): void {
+  let a00: v128 = ZERO4, a01: v128 = ZERO4, a10: v128 = ZERO4, a11: v128 = ZERO4;
+  let a20: v128 = ZERO4, a21: v128 = ZERO4, a30: v128 = ZERO4, a31: v128 = ZERO4;
+  if (cis == 4 && lanes == 8) {
+    for (let q = 0; q < m; q++, dyp += outRow) {
+      const xp = <usize>load<u32>(table + (<usize>q << 2)) + cOff;
+      const d0 = v128.load(dyp);
+      const d1 = v128.load(dyp, 16);
+      let s = v128.load32_splat(xp);
+      a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+      s = v128.load32_splat(xp + 4);
+      a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+      s = v128.load32_splat(xp + 8);
+      a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+      s = v128.load32_splat(xp + 12);
+      a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+    }
+    v128.store(dwp, f32x4.add(v128.load(dwp), a00)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a01), 16);
+    dwp += outRow;
+    v128.store(dwp, f32x4.add(v128.load(dwp), a10)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a11), 16);
+    dwp += outRow;
+    v128.store(dwp, f32x4.add(v128.load(dwp), a20)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a21), 16);
+    dwp += outRow;
+    v128.store(dwp, f32x4.add(v128.load(dwp), a30)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a31), 16);
+    return;
+  }
+  const n0 = min(lanes, 4);
+  const n1 = lanes - n0;
+  for (let q = 0; q < m; q++, dyp += outRow) {
+    const xp = <usize>load<u32>(table + (<usize>q << 2)) + cOff;
+    const d0 = loadN(dyp, n0);
+    const d1 = loadN(dyp + 16, n1);
+    let s = f32x4.splat(load<f32>(xp));
+    a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+    if (cis > 1) {
+      s = f32x4.splat(load<f32>(xp, 4));
+      a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+    }
+    if (cis > 2) {
+      s = f32x4.splat(load<f32>(xp, 8));
+      a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+    }
+    if (cis > 3) {
+      s = f32x4.splat(load<f32>(xp, 12));
+      a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+    }
+  }
+  addLanes(dwp, a00, a01, n0, n1);
+  if (cis > 1) addLanes(dwp + outRow, a10, a11, n0, n1);
+  if (cis > 2) addLanes(dwp + 2 * outRow, a20, a21, n0, n1);
+  if (cis > 3) addLanes(dwp + 3 * outRow, a30, a31, n0, n1);
+}
+
+@inline function addLanes(p: usize, v0: v128, v1: v128, n0: i32, n1: i32): void {
+  storeN(p, f32x4.add(loadN(p, n0), v0), n0);
+  storeN(p + 16, f32x4.add(loadN(p + 16, n1), v1), n1);
+}
+
+/**
+ * `out[b][co][l] = w[0][0][b·8 + l][co]` (zero past ci): a 1x1 filter `[ci][co]` transposed and
+ * packed as `conv` (kernels.ts) takes it, so that a 1x1 convolution's input gradient,
+ * `dx = dy · wᵀ`, runs in the inference GEMM.
+ */
+export function packTransposed1x1(w: usize, out: usize, ci: i32, co: i32): void {
+  const blocks = (ci + 7) >> 3;
+  for (let b = 0; b < blocks; b++) {
+    for (let c = 0; c < co; c++) {
+      const o = out + ((<usize>(b * co + c)) << 5);
+      for (let l = 0; l < 8; l++) {
+        const i = (b << 3) + l;
+        store<f32>(o + (<usize>l << 2), i < ci ? load<f32>(w + ((<usize>(i * co + c)) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/** `out[t][co][ci] = w[t][ci][co]`, the per-tap transpose `convBackpropInput` reads. */
+export function transposeTaps(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
+  for (let t = 0; t < taps; t++) {
+    const src = w + (<usize>(t * ci * co) << 2);
+    const dst = out + (<usize>(t * ci * co) << 2);
+    for (let i = 0; i < ci; i++) for (let c = 0; c < co; c++) store<f32>(dst + (<usize>(c * ci + i) << 2), load<f32>(src + (<usize>(i * co + c) << 2)));
+  }
+}
+
+/**
+ * Input gradient of a dense convolution, any kernel, stride, dilation and padding:
+ * `dx[n][iy][ix][ci] = Σ dy[n][oy][ox][co] · w[ky][kx][ci][co]` over the taps that reach (iy, ix).
+ * `wt` is the filter as `transposeTaps` lays it out (`[t][co][ci]`). Per input pixel, 16 (then 4,
+ * then 1) input channels at a time in registers.
+ */
+export function convBackpropInput(
+  dy: usize, wt: usize, dx: usize,
+  n: i32, h: i32, wd: i32, ci: i32, oh: i32, ow: i32, co: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const inRow = <usize>ci << 2;
+  const outRow = <usize>co << 2;
+  const tapBytes = <usize>ci * outRow;
+  const c16 = ci & ~15;
+  const c4 = ci & ~3;
+  for (let b = 0; b < n; b++) {
+    for (let iy = 0; iy < h; iy++) {
+      for (let ix = 0; ix < wd; ix++) {
+        const op = dx + (<usize>((b * h + iy) * wd + ix)) * inRow;
+        let j = 0;
+        for (; j < c16; j += 16) {
+          const jo = <usize>j << 2;
+          let a0: v128 = ZERO4, a1: v128 = ZERO4, a2: v128 = ZERO4, a3: v128 = ZERO4;
+          for (let ky = 0; ky < kh; ky++) {
+            const ty = iy + padT - ky * dh;
+            if (ty < 0 || ty % sh != 0) continue;
+            const oy = ty / sh;
+            if (oy >= oh) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const tx = ix + padL - kx * dwl;
+              if (tx < 0 || tx % sw != 0) continue;
+              const ox = tx / sw;
+              if (ox >= ow) continue;
+              let dp = dy + (<usize>((b * oh + oy) * ow + ox)) * outRow;
+              let wp = wt + <usize>(ky * kw + kx) * tapBytes + jo;
+              for (let c = 0; c < co; c++, dp += 4, wp += inRow) {
+                const s = v128.load32_splat(dp);
+                a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+                a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+                a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
+                a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+              }
+            }
+          }
+          v128.store(op + jo, a0); v128.store(op + jo, a1, 16); v128.store(op + jo, a2, 32); v128.store(op + jo, a3, 48);
+        }
+        for (; j < ci; j += 4) {
+          const jo = <usize>j << 2;
+          const lanes = min(4, ci - j);
+          let a0: v128 = ZERO4;
+          for (let ky = 0; ky < kh; ky++) {
+            const ty = iy + padT - ky * dh;
+            if (ty < 0 || ty % sh != 0) continue;
+            const oy = ty / sh;
+            if (oy >= oh) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const tx = ix + padL - kx * dwl;
+              if (tx < 0 || tx % sw != 0) continue;
+              const ox = tx / sw;
+              if (ox >= ow) continue;
+              let dp = dy + (<usize>((b * oh + oy) * ow + ox)) * outRow;
+              let wp = wt + <usize>(ky * kw + kx) * tapBytes + jo;
+              for (let c = 0; c < co; c++, dp += 4, wp += inRow) {
+                a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(dp), j < c4 ? v128.load(wp) : loadN(wp, lanes)));
+              }
+            }
+          }
+          if (j < c4) v128.store(op + jo, a0);
+          else storeN(op + jo, a0, lanes);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Input gradient of a depthwise convolution (channel multiplier 1): `dx[n][iy][ix][c] =
+ * Σ dy[n][oy][ox][c] · w[ky][kx][c]` over the taps that reach (iy, ix); 16 channels at a time.
+ */
+export function depthwiseBackpropInput(
+  dy: usize, w: usize, dx: usize,
+  n: i32, h: i32, wd: i32, c: i32, oh: i32, ow: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const row = <usize>c << 2;
+  const c16 = c & ~15;
+  const c4 = c & ~3;
+  for (let b = 0; b < n; b++) {
+    for (let iy = 0; iy < h; iy++) {
+      for (let ix = 0; ix < wd; ix++) {
+        const op = dx + (<usize>((b * h + iy) * wd + ix)) * row;
+        let j = 0;
+        for (; j < c16; j += 16) {
+          const jo = <usize>j << 2;
+          let a0: v128 = ZERO4, a1: v128 = ZERO4, a2: v128 = ZERO4, a3: v128 = ZERO4;
+          for (let ky = 0; ky < kh; ky++) {
+            const ty = iy + padT - ky * dh;
+            if (ty < 0 || ty % sh != 0) continue;
+            const oy = ty / sh;
+            if (oy >= oh) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const tx = ix + padL - kx * dwl;
+              if (tx < 0 || tx % sw != 0) continue;
+              const ox = tx / sw;
+              if (ox >= ow) continue;
+              const dp = dy + (<usize>((b * oh + oy) * ow + ox)) * row + jo;
+              const wp = w + <usize>(ky * kw + kx) * row + jo;
+              a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
+              a1 = f32x4.add(a1, f32x4.mul(v128.load(dp, 16), v128.load(wp, 16)));
+              a2 = f32x4.add(a2, f32x4.mul(v128.load(dp, 32), v128.load(wp, 32)));
+              a3 = f32x4.add(a3, f32x4.mul(v128.load(dp, 48), v128.load(wp, 48)));
+            }
+          }
+          v128.store(op + jo, a0); v128.store(op + jo, a1, 16); v128.store(op + jo, a2, 32); v128.store(op + jo, a3, 48);
+        }
+        for (; j < c; j += 4) {
+          const jo = <usize>j << 2;
+          const lanes = min(4, c - j);
+          let a0: v128 = ZERO4;
+          for (let ky = 0; ky < kh; ky++) {
+            const ty = iy + padT - ky * dh;
+            if (ty < 0 || ty % sh != 0) continue;
+            const oy = ty / sh;
+            if (oy >= oh) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const tx = ix + padL - kx * dwl;
+              if (tx < 0 || tx % sw != 0) continue;
+              const ox = tx / sw;
+              if (ox >= ow) continue;
+              const dp = dy + (<usize>((b * oh + oy) * ow + ox)) * row + jo;
+              const wp = w + <usize>(ky * kw + kx) * row + jo;
+              if (j < c4) a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
+              else a0 = f32x4.add(a0, f32x4.mul(loadN(dp, lanes), loadN(wp, lanes)));
+            }
+          }
+          if (j < c4) v128.store(op + jo, a0);
+          else storeN(op + jo, a0, lanes);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Filter gradient of a depthwise convolution: `dw[ky][kx][c] = Σ dy[n][oy][ox][c] · x[n][iy][ix][c]`.
+ * Per output row and tap, 16 channels at a time accumulate over the row's pixels in registers,
+ * then are added to `dw` (zeroed here).
+ */
+export function depthwiseBackpropFilter(
+  x: usize, dy: usize, dw: usize,
+  n: i32, h: i32, wd: i32, c: i32, oh: i32, ow: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const row = <usize>c << 2;
+  memory.fill(dw, 0, <usize>(kh * kw) * row);
+  const c16 = c & ~15;
+  const c4 = c & ~3;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const dyRow = dy + (<usize>((b * oh + oy) * ow)) * row;
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * sh - padT + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        const xRow = x + (<usize>((b * h + iy) * wd)) * row;
+        for (let kx = 0; kx < kw; kx++) {
+          // Output pixels whose tap kx falls inside: ix = ox·sw − padL + kx·dwl in [0, wd).
+          const off = kx * dwl - padL;
+          let ox0 = 0;
+          while (ox0 < ow && ox0 * sw + off < 0) ox0++;
+          let ox1 = ow;
+          while (ox1 > ox0 && (ox1 - 1) * sw + off >= wd) ox1--;
+          if (ox0 >= ox1) continue;
+          const wp = dw + <usize>(ky * kw + kx) * row;
+          const xStep = <usize>sw * row;
+          let j = 0;
+          for (; j < c16; j += 16) {
+            const jo = <usize>j << 2;
+            let a0: v128 = ZERO4, a1: v128 = ZERO4, a2: v128 = ZERO4, a3: v128 = ZERO4;
+            let dp = dyRow + <usize>ox0 * row + jo;
+            let xp = xRow + <usize>(ox0 * sw + off) * row + jo;
+            for (let ox = ox0; ox < ox1; ox++, dp += row, xp += xStep) {
+              a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(xp)));
+              a1 = f32x4.add(a1, f32x4.mul(v128.load(dp, 16), v128.load(xp, 16)));
+              a2 = f32x4.add(a2, f32x4.mul(v128.load(dp, 32), v128.load(xp, 32)));
+              a3 = f32x4.add(a3, f32x4.mul(v128.load(dp, 48), v128.load(xp, 48)));
+            }
+            v128.store(wp + jo, f32x4.add(v128.load(wp + jo), a0));
+            v128.store(wp + jo, f32x4.add(v128.load(wp + jo, 16), a1), 16);
+            v128.store(wp + jo, f32x4.add(v128.load(wp + jo, 32), a2), 32);
+            v128.store(wp + jo, f32x4.add(v128.load(wp + jo, 48), a3), 48);
+          }
+          for (; j < c; j += 4) {
+            const jo = <usize>j << 2;
+            const lanes = min(4, c - j);
+            let a0: v128 = ZERO4;
+            let dp = dyRow + <usize>ox0 * row + jo;
+            let xp = xRow + <usize>(ox0 * sw + off) * row + jo;
+            for (let ox = ox0; ox < ox1; ox++, dp += row, xp += xStep) {
+              if (j < c4) a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(xp)));
+              else a0 = f32x4.add(a0, f32x4.mul(loadN(dp, lanes), loadN(xp, lanes)));
+            }
+            if (j < c4) v128.store(wp + jo, f32x4.add(v128.load(wp + jo), a0));
+            else storeN(wp + jo, f32x4.add(loadN(wp + jo, lanes), a0), lanes);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Per-channel sums over the `p` pixels of x `[p][c]`, in float64: `sum[c] = Σ x`, `sq[c] = Σ x²`
+ * (BatchNorm's batch statistics; `sum` and `sq` are f64 arrays of c, zeroed here).
+ */
+export function channelMoments(x: usize, sum: usize, sq: usize, p: i32, c: i32): void {
+  memory.fill(sum, 0, <usize>c << 3);
+  memory.fill(sq, 0, <usize>c << 3);
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q = 0; q < p; q++, x += row) {
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const v = v128.load(x + (<usize>j << 2));
+      const lo = f64x2.promote_low_f32x4(v);
+      const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
+      const so = <usize>j << 3;
+      v128.store(sum + so, f64x2.add(v128.load(sum + so), lo));
+      v128.store(sum + so, f64x2.add(v128.load(sum + so, 16), hi), 16);
+      v128.store(sq + so, f64x2.add(v128.load(sq + so), f64x2.mul(lo, lo)));
+      v128.store(sq + so, f64x2.add(v128.load(sq + so, 16), f64x2.mul(hi, hi)), 16);
+    }
+    for (; j < c; j++) {
+      const v = <f64>load<f32>(x + (<usize>j << 2));
+      const so = <usize>j << 3;
+      store<f64>(sum + so, load<f64>(sum + so) + v);
+      store<f64>(sq + so, load<f64>(sq + so) + v * v);
+    }
+  }
+}
+
+/**
+ * BatchNorm's backward sums, per channel over the `p` pixels, in float64: `sumDy[c] = Σ dy`,
+ * `dot[c] = Σ dy · (x − mean[c])` (mean f32 `[c]`; the outputs f64, zeroed here).
+ */
+export function channelGradSums(dy: usize, x: usize, mean: usize, sumDy: usize, dot: usize, p: i32, c: i32): void {
+  memory.fill(sumDy, 0, <usize>c << 3);
+  memory.fill(dot, 0, <usize>c << 3);
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q = 0; q < p; q++, x += row, dy += row) {
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const jo = <usize>j << 2;
+      const g = v128.load(dy + jo);
+      const d = f32x4.sub(v128.load(x + jo), v128.load(mean + jo));
+      const glo = f64x2.promote_low_f32x4(g);
+      const ghi = f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 0, 1));
+      const dlo = f64x2.promote_low_f32x4(d);
+      const dhi = f64x2.promote_low_f32x4(v128.shuffle<f32>(d, d, 2, 3, 0, 1));
+      const so = <usize>j << 3;
+      v128.store(sumDy + so, f64x2.add(v128.load(sumDy + so), glo));
+      v128.store(sumDy + so, f64x2.add(v128.load(sumDy + so, 16), ghi), 16);
+      v128.store(dot + so, f64x2.add(v128.load(dot + so), f64x2.mul(glo, dlo)));
+      v128.store(dot + so, f64x2.add(v128.load(dot + so, 16), f64x2.mul(ghi, dhi)), 16);
+    }
+    for (; j < c; j++) {
+      const jo = <usize>j << 2;
+      const g = <f64>load<f32>(dy + jo);
+      const d = <f64>(load<f32>(x + jo) - load<f32>(mean + jo));
+      const so = <usize>j << 3;
+      store<f64>(sumDy + so, load<f64>(sumDy + so) + g);
+      store<f64>(dot + so, load<f64>(dot + so) + g * d);
+    }
+  }
+}
+
+/**
+ * Per-channel affine maps of one or two inputs over `p` pixels of `c` channels:
+ * `out = a · u + b · v + k` (v 0: `out = a · u + k`), a, b, k f32 `[c]`. BatchNorm's forward
+ * (`x · scale + shift`) and backward (`dy · A + x · B + C`).
+ */
+export function channelAffine(u: usize, v: usize, out: usize, a: usize, b: usize, k: usize, p: i32, c: i32): void {
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q = 0; q < p; q++, u += row, out += row) {
+    let j = 0;
+    if (v) {
+      for (; j < c4; j += 4) {
+        const jo = <usize>j << 2;
+        const r = f32x4.add(f32x4.add(f32x4.mul(v128.load(u + jo), v128.load(a + jo)), f32x4.mul(v128.load(v + jo), v128.load(b + jo))), v128.load(k + jo));
+        v128.store(out + jo, r);
+      }
+      for (; j < c; j++) {
+        const jo = <usize>j << 2;
+        store<f32>(out + jo, load<f32>(u + jo) * load<f32>(a + jo) + load<f32>(v + jo) * load<f32>(b + jo) + load<f32>(k + jo));
+      }
+      v += row;
+    } else {
+      for (; j < c4; j += 4) {
+        const jo = <usize>j << 2;
+        v128.store(out + jo, f32x4.add(f32x4.mul(v128.load(u + jo), v128.load(a + jo)), v128.load(k + jo)));
+      }
+      for (; j < c; j++) {
+        const jo = <usize>j << 2;
+        store<f32>(out + jo, load<f32>(u + jo) * load<f32>(a + jo) + load<f32>(k + jo));
+      }
+    }
+  }
+}
+
+const THREE4: v128 = f32x4.splat(3);
+const MTHREE4: v128 = f32x4.splat(-3);
+const SIX4: v128 = f32x4.splat(6);
+const HALF4: v128 = f32x4.splat(0.5);
+const SIXTH4: v128 = f32x4.splat(<f32>(1.0 / 6.0));
+const ONE4: v128 = f32x4.splat(1);
+
+/**
+ * The backward of an activation with torch's derivative at the kinks: `out = dy · act'(x)`.
+ * relu (1): x > 0; relu6 (2): 0 < x < 6; hardswish (3): 0 below −3, x/3 + 1/2 on [−3, 3), 1 from 3
+ * on; hardsigmoid (4): 1/6 on (−3, 3), else 0; linear (0): dy. At x = 3 torch 1.13's hardswish
+ * backward says 1 in its vectorised loop (every element but the < 16 of a contiguous run's tail)
+ * and 3/2 in its scalar tail: we take the vectorised loop's 1.
+ */
+export function activationGrad(x: usize, dy: usize, out: usize, n: i32, act: i32): void {
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    const g = v128.load(dy + o);
+    let r: v128;
+    if (act == 1) r = v128.and(g, f32x4.gt(v, ZERO4));
+    else if (act == 2) r = v128.and(g, v128.and(f32x4.gt(v, ZERO4), f32x4.lt(v, SIX4)));
+    else if (act == 3) {
+      // x/3 + 1/2 computed as torch does (x / 3 + 0.5), then masked: 0 below −3, 1 from 3 on.
+      const mid = f32x4.add(f32x4.div(v, THREE4), HALF4);
+      const d = v128.bitselect(ONE4, mid, f32x4.ge(v, THREE4));
+      r = v128.and(f32x4.mul(g, d), f32x4.ge(v, MTHREE4));
+    } else if (act == 4) r = v128.and(f32x4.mul(g, SIXTH4), v128.and(f32x4.gt(v, MTHREE4), f32x4.lt(v, THREE4)));
+    else r = g;
+    v128.store(out + o, r);
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    const g = load<f32>(dy + o);
+    let r: f32 = g;
+    if (act == 1) r = v > 0 ? g : 0;
+    else if (act == 2) r = v > 0 && v < 6 ? g : 0;
+    else if (act == 3) r = v < -3 ? 0 : v < 3 ? g * (v / 3 + <f32>0.5) : g;
+    else if (act == 4) r = v > -3 && v < 3 ? g * <f32>(1.0 / 6.0) : 0;
+    store<f32>(out + o, r);
+  }
+}
+
+/** Global average pooling's backward: `out[n][q][c] = dy[n][c] / p` for the p pixels. */
+export function meanPixelsGrad(dy: usize, out: usize, n: i32, p: i32, c: i32): void {
+  const row = <usize>c << 2;
+  const c4 = c & ~3;
+  const fp = f32x4.splat(<f32>p);
+  for (let b = 0; b < n; b++) {
+    const g = dy + <usize>b * row;
+    for (let q = 0; q < p; q++, out += row) {
+      let j = 0;
+      for (; j < c4; j += 4) v128.store(out + (<usize>j << 2), f32x4.div(v128.load(g + (<usize>j << 2)), fp));
+      for (; j < c; j++) store<f32>(out + (<usize>j << 2), load<f32>(g + (<usize>j << 2)) / <f32>p);
+    }
+  }
+}
+
+/** `dgate[n][c] = Σ_q dy[n][q][c] · x[n][q][c]`: the gate's gradient of `x · gate` (squeeze-and-excitation). */
+export function scaleChannelsGateGrad(dy: usize, x: usize, dgate: usize, n: i32, p: i32, c: i32): void {
+  const row = <usize>c << 2;
+  const c4 = c & ~3;
+  for (let b = 0; b < n; b++) {
+    const g = dgate + <usize>b * row;
+    memory.fill(g, 0, row);
+    for (let q = 0; q < p; q++, x += row, dy += row) {
+      let j = 0;
+      for (; j < c4; j += 4) {
+        const jo = <usize>j << 2;
+        v128.store(g + jo, f32x4.add(v128.load(g + jo), f32x4.mul(v128.load(dy + jo), v128.load(x + jo))));
+      }
+      for (; j < c; j++) {
+        const jo = <usize>j << 2;
+        store<f32>(g + jo, load<f32>(g + jo) + load<f32>(dy + jo) * load<f32>(x + jo));
+      }
+    }
+  }
+}

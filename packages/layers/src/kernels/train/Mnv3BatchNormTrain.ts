@@ -1,0 +1,48 @@
+import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { Mnv3BatchNormTrain } from '../names.js';
+import { addressOf, type WasmBackendLike } from '../wasm-module.js';
+import { scratchParts, trainKernelsFor } from './train-module.js';
+
+/**
+ * BatchNorm2d in train mode, NHWC: batch statistics per channel over N·H·W (float64 sums, as
+ * torch's CPU kernel accumulates), then `y = x · scale + shift` with `scale = γ / √(var + eps)`,
+ * `shift = β − mean · scale` (torch's form). Inputs `x` `[N,H,W,C]`, `gamma`, `beta` `[C]`;
+ * attr `eps`. Outputs `y`, the batch `mean` and the biased `variance` `[C]`.
+ */
+const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo[] => {
+  const be = backend as WasmBackendLike;
+  const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
+  const eps = (attrs as { eps: number }).eps;
+  const c = x.shape[x.shape.length - 1]!;
+  const p = x.shape.reduce((a, b) => a * b, 1) / c;
+  if (gamma.shape[0] !== c || beta.shape[0] !== c) throw new Error(`${Mnv3BatchNormTrain}: gamma [${gamma.shape}] / beta [${beta.shape}] do not fit ${c} channels`);
+  const { l, t } = trainKernelsFor(be, Mnv3BatchNormTrain);
+  const y = be.makeOutput([...x.shape], 'float32');
+  const mean = be.makeOutput([c], 'float32');
+  const variance = be.makeOutput([c], 'float32');
+  const [sum, sq, scale, shift] = scratchParts(be, l, [8 * c, 8 * c, 4 * c, 4 * c]) as [number, number, number, number];
+  t.channelMoments(addressOf(be, x), sum, sq, p, c);
+  const buf = l.memory.buffer;
+  const s = new Float64Array(buf, sum, c);
+  const q = new Float64Array(buf, sq, c);
+  const g = new Float32Array(buf, addressOf(be, gamma), c);
+  const b = new Float32Array(buf, addressOf(be, beta), c);
+  const m = new Float32Array(buf, addressOf(be, mean), c);
+  const v = new Float32Array(buf, addressOf(be, variance), c);
+  const sc = new Float32Array(buf, scale, c);
+  const sh = new Float32Array(buf, shift, c);
+  for (let j = 0; j < c; j++) {
+    const mu = s[j]! / p;
+    const vr = Math.max(0, q[j]! / p - mu * mu);
+    m[j] = mu;
+    v[j] = vr;
+    // torch keeps invstd as float32, then alpha = invstd · weight, beta = bias − mean · alpha.
+    const invstd = Math.fround(1 / Math.sqrt(vr + eps));
+    sc[j] = invstd * g[j]!;
+    sh[j] = b[j]! - Math.fround(mu) * sc[j]!;
+  }
+  t.channelAffine(addressOf(be, x), 0, addressOf(be, y), scale, 0, shift, p, c);
+  return [y, mean, variance];
+};
+
+export const mnv3BatchNormTrainConfig: KernelConfig = { kernelName: Mnv3BatchNormTrain, backendName: 'wasm', kernelFunc };
