@@ -24,7 +24,7 @@ const PROJECTS: Record<string, Project> = {
   'packages/io': { suites: ['checkpoints', 'transforms'], timeout: 60_000 },
   'packages/transforms': { suites: ['transforms', 'detection'] },
   'packages/layers': { suites: ['layers', 'grad'], wasm: true, timeout: 120_000 },
-  'packages/backbone': { suites: ['backbone'], wasm: true },
+  'packages/backbone': { suites: ['backbone', 'grad'], wasm: true, timeout: 180_000 },
   'packages/quantize': { suites: ['quantize'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
   'packages/classify': { suites: ['classify', 'trained'], wasm: true, hookTimeout: 300_000 },
   'packages/segmentation': { wasm: true },
