@@ -46,7 +46,17 @@ async function onCpu<T>(fn: () => T): Promise<T> {
 describe('registration', () => {
   it('puts the four tfjs-named backprop kernels and ours on wasm', () => {
     for (const k of TRAINING_KERNELS) expect(tf.getKernel(k, 'wasm'), k).toBeDefined();
-    expect(TRAINING_KERNELS).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter']));
+    expect(TRAINING_KERNELS).toEqual(expect.arrayContaining(['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'Identity']));
+  });
+
+  it('Identity (what the tape clones saved tensors with) shares the data, and the copy outlives the original', async () => {
+    const x = tf.tensor2d([1, 2, 3, 4, 5, 6], [2, 3]);
+    const buffers = tf.memory().numDataBuffers;
+    const y = x.clone();
+    expect(tf.memory().numDataBuffers).toBe(buffers);
+    x.dispose();
+    expect(Array.from(await y.data())).toEqual([1, 2, 3, 4, 5, 6]);
+    y.dispose();
   });
 });
 

@@ -1,10 +1,11 @@
 /**
  * Registers the training path's kernels for tfjs' `wasm` backend, from one explicit list (as
- * register-all-kernels.ts does for inference). Four carry tfjs' own kernel names, so tfjs'
- * gradient configs run them: `Conv2DBackpropFilter`, `DepthwiseConv2dNativeBackpropInput` and
- * `DepthwiseConv2dNativeBackpropFilter` (missing from tfjs-backend-wasm 4.22) and
- * `Conv2DBackpropInput` (replacing tfjs' scalar loop; tfjs' own is kept and runs in `plain` kernel
- * mode, the reference). Idempotent; registering again after tfjs-backend-wasm re-registered its
+ * register-all-kernels.ts does for inference). Five carry tfjs' own kernel names, so tfjs'
+ * gradient configs and its engine run them: `Conv2DBackpropFilter`,
+ * `DepthwiseConv2dNativeBackpropInput` and `DepthwiseConv2dNativeBackpropFilter` (missing from
+ * tfjs-backend-wasm 4.22), `Conv2DBackpropInput` (replacing tfjs' scalar loop) and `Identity`
+ * (sharing data instead of copying it); tfjs' own are kept and run in `plain` kernel mode, the
+ * reference. Idempotent; registering again after tfjs-backend-wasm re-registered its
  * kernels puts ours back.
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig, type KernelFunc } from '@tensorflow/tfjs-core';
@@ -13,6 +14,7 @@ import { conv2DBackpropFilterConfig } from './Conv2DBackpropFilter.js';
 import { conv2DBackpropInputConfig } from './Conv2DBackpropInput.js';
 import { depthwiseConv2dNativeBackpropFilterConfig } from './DepthwiseConv2dNativeBackpropFilter.js';
 import { depthwiseConv2dNativeBackpropInputConfig } from './DepthwiseConv2dNativeBackpropInput.js';
+import { identityConfig } from './Identity.js';
 import { mnv3ActivationGradConfig } from './Mnv3ActivationGrad.js';
 import { mnv3BatchNormTrainConfig } from './Mnv3BatchNormTrain.js';
 import { mnv3BatchNormTrainGradConfig } from './Mnv3BatchNormTrainGrad.js';
@@ -25,6 +27,7 @@ const trainingKernelConfigs: KernelConfig[] = [
   conv2DBackpropInputConfig,
   depthwiseConv2dNativeBackpropFilterConfig,
   depthwiseConv2dNativeBackpropInputConfig,
+  identityConfig,
   mnv3ActivationGradConfig,
   mnv3BatchNormTrainConfig,
   mnv3BatchNormTrainGradConfig,
@@ -60,5 +63,5 @@ export function registerTrainingKernels(): void {
   }
 }
 
-/** The names of the training kernels (tfjs' four and ours). */
+/** The names of the training kernels (tfjs' five and ours). */
 export const TRAINING_KERNELS: readonly string[] = trainingKernelConfigs.map((c) => c.kernelName);
