@@ -566,3 +566,125 @@ export function scaleChannelsGateGrad(dy: usize, x: usize, dgate: usize, n: i32,
     }
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// BatchNorm fused with the activation after it (train mode): the forward writes act(z) with
+// z = x·scale + shift, and the backward recomputes z from x (the same float32 operations) for
+// act'(z), so neither z nor the activation's own passes exist.
+
+@inline function act4(v: v128, act: i32): v128 {
+  if (act == 1) return f32x4.pmax(ZERO4, v);
+  if (act == 2) return f32x4.pmin(SIX4, f32x4.pmax(ZERO4, v));
+  if (act == 3) return f32x4.mul(v, f32x4.div(f32x4.pmin(SIX4, f32x4.pmax(ZERO4, f32x4.add(v, THREE4))), SIX4));
+  if (act == 4) return f32x4.div(f32x4.pmin(SIX4, f32x4.pmax(ZERO4, f32x4.add(v, THREE4))), SIX4);
+  return v;
+}
+
+@inline function relu6s(v: f32): f32 {
+  const r: f32 = v > 0 ? v : 0;
+  return r < 6 ? r : 6;
+}
+
+@inline function act1(v: f32, act: i32): f32 {
+  if (act == 1) return v > 0 ? v : 0;
+  if (act == 2) return relu6s(v);
+  if (act == 3) return v * (relu6s(v + 3) / 6);
+  if (act == 4) return relu6s(v + 3) / 6;
+  return v;
+}
+
+/** `g · act'(z)`, torch's derivatives as `activationGrad`. */
+@inline function actGrad4(z: v128, g: v128, act: i32): v128 {
+  if (act == 1) return v128.and(g, f32x4.gt(z, ZERO4));
+  if (act == 2) return v128.and(g, v128.and(f32x4.gt(z, ZERO4), f32x4.lt(z, SIX4)));
+  if (act == 3) {
+    const mid = f32x4.add(f32x4.div(z, THREE4), HALF4);
+    return v128.and(f32x4.mul(g, v128.bitselect(ONE4, mid, f32x4.ge(z, THREE4))), f32x4.ge(z, MTHREE4));
+  }
+  if (act == 4) return v128.and(f32x4.mul(g, SIXTH4), v128.and(f32x4.gt(z, MTHREE4), f32x4.lt(z, THREE4)));
+  return g;
+}
+
+@inline function actGrad1(z: f32, g: f32, act: i32): f32 {
+  if (act == 1) return z > 0 ? g : 0;
+  if (act == 2) return z > 0 && z < 6 ? g : 0;
+  if (act == 3) return z < -3 ? 0 : z < 3 ? g * (z / 3 + <f32>0.5) : g;
+  if (act == 4) return z > -3 && z < 3 ? g * <f32>(1.0 / 6.0) : 0;
+  return g;
+}
+
+/** `out = act(x · a + k)` per channel over `p` pixels of `c` channels. */
+export function channelAffineAct(x: usize, out: usize, a: usize, k: usize, p: i32, c: i32, act: i32): void {
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q = 0; q < p; q++, x += row, out += row) {
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const jo = <usize>j << 2;
+      v128.store(out + jo, act4(f32x4.add(f32x4.mul(v128.load(x + jo), v128.load(a + jo)), v128.load(k + jo)), act));
+    }
+    for (; j < c; j++) {
+      const jo = <usize>j << 2;
+      store<f32>(out + jo, act1(load<f32>(x + jo) * load<f32>(a + jo) + load<f32>(k + jo), act));
+    }
+  }
+}
+
+/**
+ * `channelGradSums` of `g = dy · act'(x · a + k)`: `sumG[c] = Σ g`, `dot[c] = Σ g · (x − mean)`
+ * (float64, zeroed here).
+ */
+export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k: usize, sumG: usize, dot: usize, p: i32, c: i32, act: i32): void {
+  memory.fill(sumG, 0, <usize>c << 3);
+  memory.fill(dot, 0, <usize>c << 3);
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q = 0; q < p; q++, x += row, dy += row) {
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const jo = <usize>j << 2;
+      const xv = v128.load(x + jo);
+      const g = actGrad4(f32x4.add(f32x4.mul(xv, v128.load(a + jo)), v128.load(k + jo)), v128.load(dy + jo), act);
+      const d = f32x4.sub(xv, v128.load(mean + jo));
+      const glo = f64x2.promote_low_f32x4(g);
+      const ghi = f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 0, 1));
+      const dlo = f64x2.promote_low_f32x4(d);
+      const dhi = f64x2.promote_low_f32x4(v128.shuffle<f32>(d, d, 2, 3, 0, 1));
+      const so = <usize>j << 3;
+      v128.store(sumG + so, f64x2.add(v128.load(sumG + so), glo));
+      v128.store(sumG + so, f64x2.add(v128.load(sumG + so, 16), ghi), 16);
+      v128.store(dot + so, f64x2.add(v128.load(dot + so), f64x2.mul(glo, dlo)));
+      v128.store(dot + so, f64x2.add(v128.load(dot + so, 16), f64x2.mul(ghi, dhi)), 16);
+    }
+    for (; j < c; j++) {
+      const jo = <usize>j << 2;
+      const xs = load<f32>(x + jo);
+      const g = <f64>actGrad1(xs * load<f32>(a + jo) + load<f32>(k + jo), load<f32>(dy + jo), act);
+      const d = <f64>(xs - load<f32>(mean + jo));
+      const so = <usize>j << 3;
+      store<f64>(sumG + so, load<f64>(sumG + so) + g);
+      store<f64>(dot + so, load<f64>(dot + so) + g * d);
+    }
+  }
+}
+
+/** `out = g · A + x · B + C` with `g = dy · act'(x · a + k)`: BatchNorm's input gradient through the activation. */
+export function channelAffineGradAct(dy: usize, x: usize, out: usize, a: usize, k: usize, A: usize, B: usize, C: usize, p: i32, c: i32, act: i32): void {
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q = 0; q < p; q++, x += row, dy += row, out += row) {
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const jo = <usize>j << 2;
+      const xv = v128.load(x + jo);
+      const g = actGrad4(f32x4.add(f32x4.mul(xv, v128.load(a + jo)), v128.load(k + jo)), v128.load(dy + jo), act);
+      v128.store(out + jo, f32x4.add(f32x4.add(f32x4.mul(g, v128.load(A + jo)), f32x4.mul(xv, v128.load(B + jo))), v128.load(C + jo)));
+    }
+    for (; j < c; j++) {
+      const jo = <usize>j << 2;
+      const xs = load<f32>(x + jo);
+      const g = actGrad1(xs * load<f32>(a + jo) + load<f32>(k + jo), load<f32>(dy + jo), act);
+      store<f32>(out + jo, g * load<f32>(A + jo) + xs * load<f32>(B + jo) + load<f32>(C + jo));
+    }
+  }
+}

@@ -4,7 +4,7 @@ import { fastBackend, runKernel } from './kernels/fast.js';
 import { Mnv3SqueezeExcite } from './kernels/names.js';
 import { Layer } from './module.js';
 import { recordMacs } from './profiling.js';
-import { Conv2d, globalAvgPool, type FoldableNorm, type NormLayer, batchNorm2d } from './nn.js';
+import { BatchNorm2d, Conv2d, globalAvgPool, type FoldableNorm, type NormLayer, batchNorm2d } from './nn.js';
 import { activateTrain, scaleChannels } from './train/ops.js';
 
 export interface Conv2dNormActivationOptions {
@@ -61,7 +61,10 @@ export class Conv2dNormActivation extends Layer {
     if (this.conv.training && this.norm) {
       // Train mode: conv, norm with batch statistics, activation, each differentiable.
       const norm = this.norm;
-      return tf.tidy(() => activateTrain(norm.forward(this.conv.forward(x)), this.conv.activationName));
+      const act = this.conv.activationName;
+      // BatchNorm and the activation in one kernel each way on the fast path.
+      if (norm instanceof BatchNorm2d && norm.training) return tf.tidy(() => norm.forwardTrainWithActivation(this.conv.forward(x), act));
+      return tf.tidy(() => activateTrain(norm.forward(this.conv.forward(x)), act));
     }
     return this.conv.forward(x);
   }

@@ -261,7 +261,16 @@ export class BatchNorm2d extends AffineNorm {
   }
 
   protected override forwardTrain(x: tf.Tensor4D): tf.Tensor4D {
-    if (this.frozenStats) return super.forwardTrain(x);
+    return this.forwardTrainWithActivation(x, null);
+  }
+
+  /**
+   * Train mode: the norm then `activation`, fused on the fast path (Conv2dNormActivation calls
+   * it). Updates the running statistics unless they are frozen.
+   */
+  forwardTrainWithActivation(x: tf.Tensor4D, activation: ActivationName | null): tf.Tensor4D {
+    if (!this.training) throw new Error('BatchNorm2d.forwardTrainWithActivation runs in train mode only');
+    if (this.frozenStats) return tf.tidy(() => activateTrain(super.forwardTrain(x), activation));
     const [w, b, rm, rv] = [this.weight, this.bias, this.runningMean, this.runningVar].map((p) => p.variable!) as tf.Variable<tf.Rank.R1>[];
     const count = x.shape[0] * x.shape[1] * x.shape[2];
     if (count < 2) throw new RangeError(`Expected more than 1 value per channel when training, got input size [${x.shape.join(', ')}]`);
@@ -269,7 +278,7 @@ export class BatchNorm2d extends AffineNorm {
     tracked[0] = tracked[0]! + 1;
     const factor = this.momentum ?? 1 / tracked[0]!;
     return tf.tidy(() => {
-      const { y, mean, variance } = batchNormTrain(x, w!, b!, this.eps);
+      const { y, mean, variance } = batchNormTrain(x, w!, b!, this.eps, activation);
       // Running statistics: outside the gradient (they do not lead to the loss).
       rm!.assign(tf.add(tf.mul(rm!, 1 - factor), tf.mul(mean, factor)));
       rv!.assign(tf.add(tf.mul(rv!, 1 - factor), tf.mul(variance, (factor * count) / (count - 1))));

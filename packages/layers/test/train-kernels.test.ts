@@ -174,6 +174,26 @@ describe('BatchNorm with batch statistics: forward and backward equal torch', ()
   });
 });
 
+describe('BatchNorm fused with its activation: fast equals plain (BatchNorm, then the activation)', () => {
+  it.each(['relu', 'relu6', 'hardswish', 'hardsigmoid'] as const)('%s', (act) => {
+    const shape: [number, number, number, number] = [8, 32, 32, 16];
+    const x = rnd(shape, 21, 2);
+    const up = rnd(shape, 22);
+    const gamma = rnd([16], 23);
+    const beta = rnd([16], 24);
+    const run = () =>
+      tf.tidy(() => {
+        const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(batchNormTrain(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3, act).y, tf.tensor(up, shape)));
+        return tf.grads(f)([tf.tensor4d(x, shape), tf.tensor1d(gamma), tf.tensor1d(beta)]).map((t) => t.dataSync() as Float32Array);
+      });
+    setKernelMode('plain');
+    const plain = run();
+    setKernelMode('fast');
+    const fast = run();
+    ['dx', 'dgamma', 'dbeta'].forEach((what, i) => assertScaledClose(fast[i]!, plain[i]!, 1e-5, { what }));
+  });
+});
+
 describe('pooling and channel scaling backward: fast equals plain', () => {
   it.each([
     [2, 5, 7, 13],

@@ -65,11 +65,12 @@ export const MNV3_GRADIENTS: readonly GradConfig[] = [
   },
   {
     kernelName: Mnv3BatchNormTrain,
-    inputsToSave: ['x', 'gamma'],
-    outputsToSave: [false, true, true],
+    inputsToSave: ['x', 'gamma', 'beta'],
+    outputsToSave: [false, true, false, true],
     gradFunc: (dy, saved, attrs) => {
-      const [x, gamma, mean, variance] = saved as [Tensor, Tensor, Tensor, Tensor];
-      const grads = shared(() => run(Mnv3BatchNormTrainGrad, { dy: first(dy), x, gamma, mean, variance }, { eps: (attrs as { eps: number }).eps }) as Tensor[]);
+      const [x, gamma, beta, mean, invstd] = saved as [Tensor, Tensor, Tensor, Tensor, Tensor];
+      const { activation } = attrs as { activation?: string };
+      const grads = shared(() => run(Mnv3BatchNormTrainGrad, { dy: first(dy), x, gamma, beta, mean, invstd }, { activation: activation ?? 'linear' }) as Tensor[]);
       return { x: () => grads(0), gamma: () => grads(1), beta: () => grads(2) };
     },
   },

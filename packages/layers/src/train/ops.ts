@@ -61,20 +61,28 @@ export function activateTrain<T extends tf.Tensor>(x: T, activation: ActivationN
 }
 
 /**
- * BatchNorm with batch statistics over every axis but the last (NHWC): returns `y`, the batch
- * `mean` and the biased `variance` (what normalises; torch's running variance takes the unbiased
- * one). Differentiable in `x`, `gamma` and `beta`.
+ * BatchNorm with batch statistics over every axis but the last (NHWC), then `activation` (fused
+ * into the same kernels on the fast path): returns `y`, the batch `mean` and the biased
+ * `variance` (what normalises; torch's running variance takes the unbiased one). Differentiable
+ * in `x`, `gamma` and `beta`.
  */
-export function batchNormTrain(x: tf.Tensor4D, gamma: tf.Tensor1D, beta: tf.Tensor1D, eps: number): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
-  if (fast(x)) {
-    const [y, mean, variance] = tf.engine().runKernel(Mnv3BatchNormTrain, { x, gamma, beta }, { eps }) as [tf.Tensor4D, tf.Tensor1D, tf.Tensor1D];
-    return { y, mean, variance };
+export function batchNormTrain(
+  x: tf.Tensor4D,
+  gamma: tf.Tensor1D,
+  beta: tf.Tensor1D,
+  eps: number,
+  activation: ActivationName | null = null,
+): { y: tf.Tensor4D; mean: tf.Tensor1D; variance: tf.Tensor1D } {
+  if (fast(x) && activation !== 'sigmoid') {
+    const [y, mean, variance, invstd] = tf.engine().runKernel(Mnv3BatchNormTrain, { x, gamma, beta }, { eps, activation: activation ?? 'linear' }) as tf.Tensor1D[];
+    invstd!.dispose(); // kept by the tape for the backward
+    return { y: y as unknown as tf.Tensor4D, mean: mean!, variance: variance! };
   }
   const mean = tf.mean(x, [0, 1, 2]) as tf.Tensor1D;
   const centred = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centred), [0, 1, 2]) as tf.Tensor1D;
   const y = tf.add(tf.mul(centred, tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)))), beta) as tf.Tensor4D;
-  return { y, mean, variance };
+  return { y: activateTrain(y, activation), mean, variance };
 }
 
 /** `x · gate` per image and channel: `x` `[N,H,W,C]`, `gate` `[N,C]` (squeeze-and-excitation). */

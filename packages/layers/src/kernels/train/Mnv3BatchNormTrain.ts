@@ -1,18 +1,21 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { Mnv3BatchNormTrain } from '../names.js';
-import { addressOf, type WasmBackendLike } from '../wasm-module.js';
-import { scratchParts, trainKernelsFor } from './train-module.js';
+import { ACT_CODE, addressOf, type ActCodeName, type WasmBackendLike } from '../wasm-module.js';
+import { batchNormAffine, scratchParts, trainKernelsFor } from './train-module.js';
 
 /**
  * BatchNorm2d in train mode, NHWC: batch statistics per channel over N·H·W (float64 sums, as
  * torch's CPU kernel accumulates), then `y = x · scale + shift` with `scale = γ / √(var + eps)`,
- * `shift = β − mean · scale` (torch's form). Inputs `x` `[N,H,W,C]`, `gamma`, `beta` `[C]`;
- * attr `eps`. Outputs `y`, the batch `mean` and the biased `variance` `[C]`.
+ * `shift = β − mean · scale` (torch's form), then the activation after the norm, fused (attr
+ * `activation`: linear, relu, relu6, hardswish, hardsigmoid; default linear). Inputs `x`
+ * `[N,H,W,C]`, `gamma`, `beta` `[C]`; attr `eps`. Outputs `y`, the batch `mean`, the biased
+ * `variance` and `invstd` = `1 / √(var + eps)` `[C]` (from the float64 variance, stored as float32,
+ * as torch saves it for the backward: a last-bit difference in `y` moves values across ReLU's kink).
  */
 const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo[] => {
   const be = backend as WasmBackendLike;
   const { x, gamma, beta } = inputs as { x: TensorInfo; gamma: TensorInfo; beta: TensorInfo };
-  const eps = (attrs as { eps: number }).eps;
+  const { eps, activation } = attrs as { eps: number; activation?: ActCodeName };
   const c = x.shape[x.shape.length - 1]!;
   const p = x.shape.reduce((a, b) => a * b, 1) / c;
   if (gamma.shape[0] !== c || beta.shape[0] !== c) throw new Error(`${Mnv3BatchNormTrain}: gamma [${gamma.shape}] / beta [${beta.shape}] do not fit ${c} channels`);
@@ -20,6 +23,7 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const y = be.makeOutput([...x.shape], 'float32');
   const mean = be.makeOutput([c], 'float32');
   const variance = be.makeOutput([c], 'float32');
+  const invstd = be.makeOutput([c], 'float32');
   const [sum, sq, scale, shift] = scratchParts(be, l, [8 * c, 8 * c, 4 * c, 4 * c]) as [number, number, number, number];
   t.channelMoments(addressOf(be, x), sum, sq, p, c);
   const buf = l.memory.buffer;
@@ -29,6 +33,7 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const b = new Float32Array(buf, addressOf(be, beta), c);
   const m = new Float32Array(buf, addressOf(be, mean), c);
   const v = new Float32Array(buf, addressOf(be, variance), c);
+  const is = new Float32Array(buf, addressOf(be, invstd), c);
   const sc = new Float32Array(buf, scale, c);
   const sh = new Float32Array(buf, shift, c);
   for (let j = 0; j < c; j++) {
@@ -36,13 +41,13 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     const vr = Math.max(0, q[j]! / p - mu * mu);
     m[j] = mu;
     v[j] = vr;
-    // torch keeps invstd as float32, then alpha = invstd · weight, beta = bias − mean · alpha.
-    const invstd = Math.fround(1 / Math.sqrt(vr + eps));
-    sc[j] = invstd * g[j]!;
-    sh[j] = b[j]! - Math.fround(mu) * sc[j]!;
+    is[j] = 1 / Math.sqrt(vr + eps);
   }
-  t.channelAffine(addressOf(be, x), 0, addressOf(be, y), scale, 0, shift, p, c);
-  return [y, mean, variance];
+  batchNormAffine(g, b, m, is, sc, sh);
+  const act = ACT_CODE[activation ?? 'linear'];
+  if (act) t.channelAffineAct(addressOf(be, x), addressOf(be, y), scale, shift, p, c, act);
+  else t.channelAffine(addressOf(be, x), 0, addressOf(be, y), scale, 0, shift, p, c);
+  return [y, mean, variance, invstd];
 };
 
 export const mnv3BatchNormTrainConfig: KernelConfig = { kernelName: Mnv3BatchNormTrain, backendName: 'wasm', kernelFunc };

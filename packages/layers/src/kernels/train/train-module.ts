@@ -17,6 +17,9 @@ export interface TrainKernelExports {
   channelMoments(x: number, sum: number, sq: number, p: number, c: number): void;
   channelGradSums(dy: number, x: number, mean: number, sumDy: number, dot: number, p: number, c: number): void;
   channelAffine(u: number, v: number, out: number, a: number, b: number, k: number, p: number, c: number): void;
+  channelAffineAct(x: number, out: number, a: number, k: number, p: number, c: number, act: number): void;
+  channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, p: number, c: number, act: number): void;
+  channelAffineGradAct(dy: number, x: number, out: number, a: number, k: number, A: number, B: number, C: number, p: number, c: number, act: number): void;
   activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
   meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
   scaleChannelsGateGrad(dy: number, x: number, dgate: number, n: number, p: number, c: number): void;
@@ -90,3 +93,16 @@ export function convGeometry(
 }
 
 export const shape4 = (t: TensorInfo) => t.shape as [number, number, number, number];
+
+/**
+ * BatchNorm's per-channel affine map from the batch statistics, as torch forms it: `scale =
+ * invstd · γ`, `shift = β − mean · scale` (float32, into `scale` and `shift`), `invstd` the
+ * float32 `1 / √(var + eps)` the forward saved. The forward and the backward both call it, so the
+ * backward recomputes the very `x · scale + shift` the forward's activation saw.
+ */
+export function batchNormAffine(g: Float32Array, b: Float32Array, mean: Float32Array, invstd: Float32Array, scale: Float32Array, shift: Float32Array): void {
+  for (let j = 0; j < g.length; j++) {
+    scale[j] = invstd[j]! * g[j]!;
+    shift[j] = b[j]! - mean[j]! * scale[j]!;
+  }
+}
