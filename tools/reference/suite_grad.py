@@ -105,11 +105,13 @@ def build(write):
         y.backward(dy)
         write(f"act_{act}", {"x": x, "dy": dy, "y": y, "dx": x.grad}, {"config": dict(kind="activation", activation=act)})
 
-    for i, (name, momentum, shape) in enumerate([("m001", 0.01, (4, 13, 5, 6)), ("m01", 0.1, (3, 20, 4, 4)), ("cumulative", None, (2, 7, 3, 5))]):
+    # name, momentum, shape, input scale, input offset (a mean far from 0 tests the variance's cancellation)
+    bn_cases = [("m001", 0.01, (4, 13, 5, 6), 2.0, 0.5), ("m01", 0.1, (3, 20, 4, 4), 2.0, 0.5), ("cumulative", None, (2, 7, 3, 5), 2.0, 0.5), ("offset", 0.01, (8, 12, 9, 9), 0.05, 30.0)]
+    for i, (name, momentum, shape, scale, offset) in enumerate(bn_cases):
         bn = randomize(nn.BatchNorm2d(shape[1], eps=1e-3, momentum=momentum), 400 + i).train()
         state = state_entries(bn)
         state = {k: v.clone() for k, v in state.items()}
-        x = (seeded_input(shape, 410 + i) * 2 + 0.5).requires_grad_()
+        x = (seeded_input(shape, 410 + i) * scale + offset).requires_grad_()
         y = bn(x)
         dy = seeded_input(tuple(y.shape), 420 + i)
         y.backward(dy)

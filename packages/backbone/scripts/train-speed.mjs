@@ -7,6 +7,7 @@
 //   node packages/backbone/scripts/train-speed.mjs [--batches 64,128] [--steps 5] [--rounds 2] [--no-torch] [--profile]
 //   MNV3_KERNELS=plain node packages/backbone/scripts/train-speed.mjs   # tfjs ops only (reference path)
 import { execFileSync } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@mnv3/layers/backend';
 import '@mnv3/layers/train';

@@ -70,7 +70,9 @@ describe('MobileNetV3-Small in train mode equals torch: loss, every gradient, ru
         const err = relErr(actual, expected);
         if (err > worst.err) worst = { key, err };
         // Relative to the tensor's largest gradient (float32 sums in another order than torch's).
-        expect(err, `grad ${key}`).toBeLessThan(3e-5);
+        // The plain path's BatchNorm is tfjs ops (mean, variance, their gradients composed), less
+        // close to torch's closed-form backward than our kernel.
+        expect(err, `grad ${key}`).toBeLessThan(mode === 'fast' ? 3e-5 : 1e-4);
       }
       expect(zeroGrads).toBeLessThanOrEqual(11);
       let worstStat = 0;

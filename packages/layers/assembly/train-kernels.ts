@@ -386,101 +386,72 @@ export function depthwiseBackpropFilter(
 }
 
 /**
- * Per-channel sums over the `p` pixels of x `[p][c]`, in float64: `sum[c] = Σ x`, `sq[c] = Σ x²`
- * (BatchNorm's batch statistics; `sum` and `sq` are f64 arrays of c, zeroed here).
+ * `x · a + k` rounded once (computed in float64, as an FMA rounds): torch's CPU BatchNorm applies
+ * `input · alpha + beta` with fused multiply-adds; two roundings lose `k`'s magnitude in precision
+ * when the mean is far from 0, and a last-bit difference moves values across ReLU's kink.
  */
-export function channelMoments(x: usize, sum: usize, sq: usize, p: i32, c: i32): void {
-  memory.fill(sum, 0, <usize>c << 3);
-  memory.fill(sq, 0, <usize>c << 3);
-  const c4 = c & ~3;
-  const row = <usize>c << 2;
-  for (let q = 0; q < p; q++, x += row) {
-    let j = 0;
-    for (; j < c4; j += 4) {
-      const v = v128.load(x + (<usize>j << 2));
-      const lo = f64x2.promote_low_f32x4(v);
-      const hi = f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1));
-      const so = <usize>j << 3;
-      v128.store(sum + so, f64x2.add(v128.load(sum + so), lo));
-      v128.store(sum + so, f64x2.add(v128.load(sum + so, 16), hi), 16);
-      v128.store(sq + so, f64x2.add(v128.load(sq + so), f64x2.mul(lo, lo)));
-      v128.store(sq + so, f64x2.add(v128.load(sq + so, 16), f64x2.mul(hi, hi)), 16);
-    }
-    for (; j < c; j++) {
-      const v = <f64>load<f32>(x + (<usize>j << 2));
-      const so = <usize>j << 3;
-      store<f64>(sum + so, load<f64>(sum + so) + v);
-      store<f64>(sq + so, load<f64>(sq + so) + v * v);
-    }
-  }
+@inline function affine4(x: v128, a: v128, k: v128): v128 {
+  const xh = v128.shuffle<f32>(x, x, 2, 3, 0, 1);
+  const ah = v128.shuffle<f32>(a, a, 2, 3, 0, 1);
+  const kh = v128.shuffle<f32>(k, k, 2, 3, 0, 1);
+  const lo = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(a)), f64x2.promote_low_f32x4(k)));
+  const hi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(xh), f64x2.promote_low_f32x4(ah)), f64x2.promote_low_f32x4(kh)));
+  return v128.shuffle<f32>(lo, hi, 0, 1, 4, 5);
+}
+
+@inline function affine1(x: f32, a: f32, k: f32): f32 {
+  return <f32>(<f64>x * <f64>a + <f64>k);
+}
+
+/** Pixels summed in float32 before their sum joins the float64 totals (BatchNorm's reductions). */
+const BLOCK: i32 = 32;
+
+/** Adds the float32 lanes of `v` to the float64 pair at `p` (lanes 0–1) and `p + 16` (lanes 2–3). */
+@inline function addF64(p: usize, v: v128): void {
+  v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(v)));
+  v128.store(p, f64x2.add(v128.load(p, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
 }
 
 /**
- * BatchNorm's backward sums, per channel over the `p` pixels, in float64: `sumDy[c] = Σ dy`,
- * `dot[c] = Σ dy · (x − mean[c])` (mean f32 `[c]`; the outputs f64, zeroed here).
+ * Per-channel sums over the `p` pixels of x `[p][c]` of the deviations from `centre` (f32 `[c]`):
+ * `out[c] = Σ (x − centre)`, or with `square` `Σ (x − centre)²` (`out` f64 `[c]`, zeroed here).
+ * BatchNorm's statistics in two passes, as torch's CPU kernel: the mean (centred on the first
+ * pixel, so that float32 block sums keep the digits a large mean would take), then the squared
+ * deviations from it. Blocks of 32 pixels are summed in float32 registers, 4 channels at a time,
+ * and the block sums added in float64.
  */
-export function channelGradSums(dy: usize, x: usize, mean: usize, sumDy: usize, dot: usize, p: i32, c: i32): void {
-  memory.fill(sumDy, 0, <usize>c << 3);
-  memory.fill(dot, 0, <usize>c << 3);
+export function channelMoments(x: usize, centre: usize, out: usize, p: i32, c: i32, square: i32): void {
+  memory.fill(out, 0, <usize>c << 3);
   const c4 = c & ~3;
   const row = <usize>c << 2;
-  for (let q = 0; q < p; q++, x += row, dy += row) {
+  for (let q0 = 0; q0 < p; q0 += BLOCK) {
+    const q1 = min(q0 + BLOCK, p);
+    const xb = x + <usize>q0 * row;
     let j = 0;
     for (; j < c4; j += 4) {
-      const jo = <usize>j << 2;
-      const g = v128.load(dy + jo);
-      const d = f32x4.sub(v128.load(x + jo), v128.load(mean + jo));
-      const glo = f64x2.promote_low_f32x4(g);
-      const ghi = f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 0, 1));
-      const dlo = f64x2.promote_low_f32x4(d);
-      const dhi = f64x2.promote_low_f32x4(v128.shuffle<f32>(d, d, 2, 3, 0, 1));
-      const so = <usize>j << 3;
-      v128.store(sumDy + so, f64x2.add(v128.load(sumDy + so), glo));
-      v128.store(sumDy + so, f64x2.add(v128.load(sumDy + so, 16), ghi), 16);
-      v128.store(dot + so, f64x2.add(v128.load(dot + so), f64x2.mul(glo, dlo)));
-      v128.store(dot + so, f64x2.add(v128.load(dot + so, 16), f64x2.mul(ghi, dhi)), 16);
+      let s: v128 = ZERO4;
+      let xp = xb + (<usize>j << 2);
+      const m = v128.load(centre + (<usize>j << 2));
+      if (square) {
+        for (let q = q0; q < q1; q++, xp += row) {
+          const d = f32x4.sub(v128.load(xp), m);
+          s = f32x4.add(s, f32x4.mul(d, d));
+        }
+      } else {
+        for (let q = q0; q < q1; q++, xp += row) s = f32x4.add(s, f32x4.sub(v128.load(xp), m));
+      }
+      addF64(out + (<usize>j << 3), s);
     }
     for (; j < c; j++) {
-      const jo = <usize>j << 2;
-      const g = <f64>load<f32>(dy + jo);
-      const d = <f64>(load<f32>(x + jo) - load<f32>(mean + jo));
+      let s: f64 = 0;
+      let xp = xb + (<usize>j << 2);
+      const m = load<f32>(centre + (<usize>j << 2));
+      for (let q = q0; q < q1; q++, xp += row) {
+        const d = <f64>(load<f32>(xp) - m);
+        s += square ? d * d : d;
+      }
       const so = <usize>j << 3;
-      store<f64>(sumDy + so, load<f64>(sumDy + so) + g);
-      store<f64>(dot + so, load<f64>(dot + so) + g * d);
-    }
-  }
-}
-
-/**
- * Per-channel affine maps of one or two inputs over `p` pixels of `c` channels:
- * `out = a · u + b · v + k` (v 0: `out = a · u + k`), a, b, k f32 `[c]`. BatchNorm's forward
- * (`x · scale + shift`) and backward (`dy · A + x · B + C`).
- */
-export function channelAffine(u: usize, v: usize, out: usize, a: usize, b: usize, k: usize, p: i32, c: i32): void {
-  const c4 = c & ~3;
-  const row = <usize>c << 2;
-  for (let q = 0; q < p; q++, u += row, out += row) {
-    let j = 0;
-    if (v) {
-      for (; j < c4; j += 4) {
-        const jo = <usize>j << 2;
-        const r = f32x4.add(f32x4.add(f32x4.mul(v128.load(u + jo), v128.load(a + jo)), f32x4.mul(v128.load(v + jo), v128.load(b + jo))), v128.load(k + jo));
-        v128.store(out + jo, r);
-      }
-      for (; j < c; j++) {
-        const jo = <usize>j << 2;
-        store<f32>(out + jo, load<f32>(u + jo) * load<f32>(a + jo) + load<f32>(v + jo) * load<f32>(b + jo) + load<f32>(k + jo));
-      }
-      v += row;
-    } else {
-      for (; j < c4; j += 4) {
-        const jo = <usize>j << 2;
-        v128.store(out + jo, f32x4.add(f32x4.mul(v128.load(u + jo), v128.load(a + jo)), v128.load(k + jo)));
-      }
-      for (; j < c; j++) {
-        const jo = <usize>j << 2;
-        store<f32>(out + jo, load<f32>(u + jo) * load<f32>(a + jo) + load<f32>(k + jo));
-      }
+      store<f64>(out + so, load<f64>(out + so) + s);
     }
   }
 }
@@ -613,7 +584,7 @@ export function scaleChannelsGateGrad(dy: usize, x: usize, dgate: usize, n: i32,
   return g;
 }
 
-/** `out = act(x · a + k)` per channel over `p` pixels of `c` channels. */
+/** `out = act(x · a + k)` per channel over `p` pixels of `c` channels (`x · a + k` rounded once; act 0: none). */
 export function channelAffineAct(x: usize, out: usize, a: usize, k: usize, p: i32, c: i32, act: i32): void {
   const c4 = c & ~3;
   const row = <usize>c << 2;
@@ -621,55 +592,72 @@ export function channelAffineAct(x: usize, out: usize, a: usize, k: usize, p: i3
     let j = 0;
     for (; j < c4; j += 4) {
       const jo = <usize>j << 2;
-      v128.store(out + jo, act4(f32x4.add(f32x4.mul(v128.load(x + jo), v128.load(a + jo)), v128.load(k + jo)), act));
+      v128.store(out + jo, act4(affine4(v128.load(x + jo), v128.load(a + jo), v128.load(k + jo)), act));
     }
     for (; j < c; j++) {
       const jo = <usize>j << 2;
-      store<f32>(out + jo, act1(load<f32>(x + jo) * load<f32>(a + jo) + load<f32>(k + jo), act));
+      store<f32>(out + jo, act1(affine1(load<f32>(x + jo), load<f32>(a + jo), load<f32>(k + jo)), act));
     }
   }
 }
 
 /**
- * `channelGradSums` of `g = dy · act'(x · a + k)`: `sumG[c] = Σ g`, `dot[c] = Σ g · (x − mean)`
- * (float64, zeroed here).
+ * `channelGradSums` of `g = dy · act'(x · a + k)` (act 0: g = dy, `a` and `k` unused):
+ * `sumG[c] = Σ g`, `dot[c] = Σ g · (x − mean)` (float64, zeroed here; float32 blocks of 32 pixels).
  */
 export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k: usize, sumG: usize, dot: usize, p: i32, c: i32, act: i32): void {
   memory.fill(sumG, 0, <usize>c << 3);
   memory.fill(dot, 0, <usize>c << 3);
   const c4 = c & ~3;
   const row = <usize>c << 2;
-  for (let q = 0; q < p; q++, x += row, dy += row) {
+  for (let q0 = 0; q0 < p; q0 += BLOCK) {
+    const q1 = min(q0 + BLOCK, p);
+    const xb = x + <usize>q0 * row;
+    const db = dy + <usize>q0 * row;
     let j = 0;
     for (; j < c4; j += 4) {
       const jo = <usize>j << 2;
-      const xv = v128.load(x + jo);
-      const g = actGrad4(f32x4.add(f32x4.mul(xv, v128.load(a + jo)), v128.load(k + jo)), v128.load(dy + jo), act);
-      const d = f32x4.sub(xv, v128.load(mean + jo));
-      const glo = f64x2.promote_low_f32x4(g);
-      const ghi = f64x2.promote_low_f32x4(v128.shuffle<f32>(g, g, 2, 3, 0, 1));
-      const dlo = f64x2.promote_low_f32x4(d);
-      const dhi = f64x2.promote_low_f32x4(v128.shuffle<f32>(d, d, 2, 3, 0, 1));
-      const so = <usize>j << 3;
-      v128.store(sumG + so, f64x2.add(v128.load(sumG + so), glo));
-      v128.store(sumG + so, f64x2.add(v128.load(sumG + so, 16), ghi), 16);
-      v128.store(dot + so, f64x2.add(v128.load(dot + so), f64x2.mul(glo, dlo)));
-      v128.store(dot + so, f64x2.add(v128.load(dot + so, 16), f64x2.mul(ghi, dhi)), 16);
+      const mv = v128.load(mean + jo);
+      const av = act ? v128.load(a + jo) : ZERO4;
+      const kv = act ? v128.load(k + jo) : ZERO4;
+      let s: v128 = ZERO4, d: v128 = ZERO4;
+      let xp = xb + jo;
+      let dp = db + jo;
+      for (let q = q0; q < q1; q++, xp += row, dp += row) {
+        const xv = v128.load(xp);
+        let g = v128.load(dp);
+        if (act) g = actGrad4(affine4(xv, av, kv), g, act);
+        s = f32x4.add(s, g);
+        d = f32x4.add(d, f32x4.mul(g, f32x4.sub(xv, mv)));
+      }
+      addF64(sumG + (<usize>j << 3), s);
+      addF64(dot + (<usize>j << 3), d);
     }
     for (; j < c; j++) {
       const jo = <usize>j << 2;
-      const xs = load<f32>(x + jo);
-      const g = <f64>actGrad1(xs * load<f32>(a + jo) + load<f32>(k + jo), load<f32>(dy + jo), act);
-      const d = <f64>(xs - load<f32>(mean + jo));
+      const m = load<f32>(mean + jo);
+      let s: f64 = 0, d: f64 = 0;
+      let xp = xb + jo;
+      let dp = db + jo;
+      for (let q = q0; q < q1; q++, xp += row, dp += row) {
+        const xs = load<f32>(xp);
+        let g = load<f32>(dp);
+        if (act) g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
+        s += <f64>g;
+        d += <f64>g * <f64>(xs - m);
+      }
       const so = <usize>j << 3;
-      store<f64>(sumG + so, load<f64>(sumG + so) + g);
-      store<f64>(dot + so, load<f64>(dot + so) + g * d);
+      store<f64>(sumG + so, load<f64>(sumG + so) + s);
+      store<f64>(dot + so, load<f64>(dot + so) + d);
     }
   }
 }
 
-/** `out = g · A + x · B + C` with `g = dy · act'(x · a + k)`: BatchNorm's input gradient through the activation. */
-export function channelAffineGradAct(dy: usize, x: usize, out: usize, a: usize, k: usize, A: usize, B: usize, C: usize, p: i32, c: i32, act: i32): void {
+/**
+ * BatchNorm's input gradient: `out = g · A + (x − mean) · B + C` with `g = dy · act'(x · a + k)`
+ * (act 0: g = dy), the centred form of torch's `(dy − grad_mean − (x − mean) · k) · invstd · w`.
+ */
+export function channelAffineGradAct(dy: usize, x: usize, out: usize, mean: usize, a: usize, k: usize, A: usize, B: usize, C: usize, p: i32, c: i32, act: i32): void {
   const c4 = c & ~3;
   const row = <usize>c << 2;
   for (let q = 0; q < p; q++, x += row, dy += row, out += row) {
@@ -677,14 +665,16 @@ export function channelAffineGradAct(dy: usize, x: usize, out: usize, a: usize, 
     for (; j < c4; j += 4) {
       const jo = <usize>j << 2;
       const xv = v128.load(x + jo);
-      const g = actGrad4(f32x4.add(f32x4.mul(xv, v128.load(a + jo)), v128.load(k + jo)), v128.load(dy + jo), act);
-      v128.store(out + jo, f32x4.add(f32x4.add(f32x4.mul(g, v128.load(A + jo)), f32x4.mul(xv, v128.load(B + jo))), v128.load(C + jo)));
+      let g = v128.load(dy + jo);
+      if (act) g = actGrad4(affine4(xv, v128.load(a + jo), v128.load(k + jo)), g, act);
+      v128.store(out + jo, f32x4.add(f32x4.add(f32x4.mul(g, v128.load(A + jo)), f32x4.mul(f32x4.sub(xv, v128.load(mean + jo)), v128.load(B + jo))), v128.load(C + jo)));
     }
     for (; j < c; j++) {
       const jo = <usize>j << 2;
       const xs = load<f32>(x + jo);
-      const g = actGrad1(xs * load<f32>(a + jo) + load<f32>(k + jo), load<f32>(dy + jo), act);
-      store<f32>(out + jo, g * load<f32>(A + jo) + xs * load<f32>(B + jo) + load<f32>(C + jo));
+      let g = load<f32>(dy + jo);
+      if (act) g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
+      store<f32>(out + jo, g * load<f32>(A + jo) + (xs - load<f32>(mean + jo)) * load<f32>(B + jo) + load<f32>(C + jo));
     }
   }
 }

@@ -39,6 +39,12 @@ const plainRelu6 = withDerivative(
   (x) => tf.cast(tf.logicalAnd(tf.greater(x, 0), tf.less(x, 6)), 'float32'),
 );
 
+/** The identity, with a zero gradient (TensorFlow's `stop_gradient`). */
+const stopGradient = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const x = args[0] as tf.Tensor;
+  return { value: tf.clone(x), gradFunc: (dy: tf.Tensor) => tf.zerosLike(dy) };
+}) as (x: tf.Tensor) => tf.Tensor;
+
 /**
  * An activation by name, differentiable with torch's gradients (`null`: the identity).
  *
@@ -78,7 +84,10 @@ export function batchNormTrain(
     invstd!.dispose(); // kept by the tape for the backward
     return { y: y as unknown as tf.Tensor4D, mean: mean!, variance: variance! };
   }
-  const mean = tf.mean(x, [0, 1, 2]) as tf.Tensor1D;
+  // Centred on the first pixel (a constant to the gradient) first: float32 sums of a large mean
+  // lose the digits that matter.
+  const first = stopGradient(tf.reshape(tf.slice(x, [0, 0, 0, 0], [1, 1, 1, x.shape[3]]), [x.shape[3]]));
+  const mean = tf.add(first, tf.mean(tf.sub(x, first), [0, 1, 2])) as tf.Tensor1D;
   const centred = tf.sub(x, mean);
   const variance = tf.mean(tf.square(centred), [0, 1, 2]) as tf.Tensor1D;
   const y = tf.add(tf.mul(centred, tf.mul(gamma, tf.rsqrt(tf.add(variance, eps)))), beta) as tf.Tensor4D;

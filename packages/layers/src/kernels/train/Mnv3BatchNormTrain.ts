@@ -4,8 +4,8 @@ import { ACT_CODE, addressOf, type ActCodeName, type WasmBackendLike } from '../
 import { batchNormAffine, scratchParts, trainKernelsFor } from './train-module.js';
 
 /**
- * BatchNorm2d in train mode, NHWC: batch statistics per channel over N·H·W (float64 sums, as
- * torch's CPU kernel accumulates), then `y = x · scale + shift` with `scale = γ / √(var + eps)`,
+ * BatchNorm2d in train mode, NHWC: batch statistics per channel over N·H·W (the mean, then the
+ * sum of squared deviations from it, as torch's CPU kernel; float32 blocks summed in float64), then `y = x · scale + shift` with `scale = γ / √(var + eps)`,
  * `shift = β − mean · scale` (torch's form), then the activation after the norm, fused (attr
  * `activation`: linear, relu, relu6, hardswish, hardsigmoid; default linear). Inputs `x`
  * `[N,H,W,C]`, `gamma`, `beta` `[C]`; attr `eps`. Outputs `y`, the batch `mean`, the biased
@@ -25,7 +25,6 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const variance = be.makeOutput([c], 'float32');
   const invstd = be.makeOutput([c], 'float32');
   const [sum, sq, scale, shift] = scratchParts(be, l, [8 * c, 8 * c, 4 * c, 4 * c]) as [number, number, number, number];
-  t.channelMoments(addressOf(be, x), sum, sq, p, c);
   const buf = l.memory.buffer;
   const s = new Float64Array(buf, sum, c);
   const q = new Float64Array(buf, sq, c);
@@ -36,17 +35,19 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const is = new Float32Array(buf, addressOf(be, invstd), c);
   const sc = new Float32Array(buf, scale, c);
   const sh = new Float32Array(buf, shift, c);
+  // The sum of deviations from the first pixel (x's first row), then the squares from the mean.
+  const first = new Float32Array(buf, addressOf(be, x), c);
+  t.channelMoments(addressOf(be, x), addressOf(be, x), sum, p, c, 0);
+  for (let j = 0; j < c; j++) m[j] = first[j]! + s[j]! / p;
+  t.channelMoments(addressOf(be, x), addressOf(be, mean), sq, p, c, 1);
   for (let j = 0; j < c; j++) {
-    const mu = s[j]! / p;
-    const vr = Math.max(0, q[j]! / p - mu * mu);
-    m[j] = mu;
+    const vr = q[j]! / p;
     v[j] = vr;
     is[j] = 1 / Math.sqrt(vr + eps);
   }
   batchNormAffine(g, b, m, is, sc, sh);
   const act = ACT_CODE[activation ?? 'linear'];
-  if (act) t.channelAffineAct(addressOf(be, x), addressOf(be, y), scale, shift, p, c, act);
-  else t.channelAffine(addressOf(be, x), 0, addressOf(be, y), scale, 0, shift, p, c);
+  t.channelAffineAct(addressOf(be, x), addressOf(be, y), scale, shift, p, c, act);
   return [y, mean, variance, invstd];
 };
 

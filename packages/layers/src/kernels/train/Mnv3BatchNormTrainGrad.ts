@@ -32,15 +32,12 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
       new Float32Array(l.memory.buffer, sa, c),
       new Float32Array(l.memory.buffer, sk, c),
     );
-    t.channelGradSumsAct(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), sa, sk, sumDy, dot, p, c, act);
-  } else {
-    t.channelGradSums(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), sumDy, dot, p, c);
   }
+  t.channelGradSumsAct(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), sa, sk, sumDy, dot, p, c, act);
   const buf = l.memory.buffer;
   const s = new Float64Array(buf, sumDy, c);
   const d = new Float64Array(buf, dot, c);
   const g = new Float32Array(buf, addressOf(be, gamma), c);
-  const m = new Float32Array(buf, addressOf(be, mean), c);
   const is = new Float32Array(buf, addressOf(be, invstd), c);
   const dg = new Float32Array(buf, addressOf(be, dgamma), c);
   const db = new Float32Array(buf, addressOf(be, dbeta), c);
@@ -51,15 +48,14 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     const k = (d[j]! * is[j]! * is[j]!) / p;
     const gradMean = s[j]! / p;
     const w = is[j]! * g[j]!;
-    // dx = dy·w − x·k·w + (mean·k − gradMean)·w
+    // dx = dy·w − (x − mean)·k·w − gradMean·w
     A[j] = w;
     B[j] = -k * w;
-    C[j] = (m[j]! * k - gradMean) * w;
+    C[j] = -gradMean * w;
     dg[j] = d[j]! * is[j]!;
     db[j] = s[j]!;
   }
-  if (act) t.channelAffineGradAct(addressOf(be, dy), addressOf(be, x), addressOf(be, dx), sa, sk, ca, cb, cc, p, c, act);
-  else t.channelAffine(addressOf(be, dy), addressOf(be, x), addressOf(be, dx), ca, cb, cc, p, c);
+  t.channelAffineGradAct(addressOf(be, dy), addressOf(be, x), addressOf(be, dx), addressOf(be, mean), sa, sk, ca, cb, cc, p, c, act);
   return [dx, dgamma, dbeta];
 };
 

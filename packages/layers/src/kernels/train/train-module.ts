@@ -14,12 +14,10 @@ export interface TrainKernelExports {
   transposeTaps(w: number, out: number, taps: number, ci: number, co: number): void;
   depthwiseBackpropInput(...args: number[]): void;
   depthwiseBackpropFilter(...args: number[]): void;
-  channelMoments(x: number, sum: number, sq: number, p: number, c: number): void;
-  channelGradSums(dy: number, x: number, mean: number, sumDy: number, dot: number, p: number, c: number): void;
-  channelAffine(u: number, v: number, out: number, a: number, b: number, k: number, p: number, c: number): void;
+  channelMoments(x: number, centre: number, out: number, p: number, c: number, square: number): void;
   channelAffineAct(x: number, out: number, a: number, k: number, p: number, c: number, act: number): void;
   channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, p: number, c: number, act: number): void;
-  channelAffineGradAct(dy: number, x: number, out: number, a: number, k: number, A: number, B: number, C: number, p: number, c: number, act: number): void;
+  channelAffineGradAct(dy: number, x: number, out: number, mean: number, a: number, k: number, A: number, B: number, C: number, p: number, c: number, act: number): void;
   activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
   meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
   scaleChannelsGateGrad(dy: number, x: number, dgate: number, n: number, p: number, c: number): void;
