@@ -604,8 +604,10 @@ export function channelAffineAct(x: usize, out: usize, a: usize, k: usize, p: i3
 /**
  * `channelGradSums` of `g = dy · act'(x · a + k)` (act 0: g = dy, `a` and `k` unused):
  * `sumG[c] = Σ g`, `dot[c] = Σ g · (x − mean)` (float64, zeroed here; float32 blocks of 32 pixels).
+ * With an activation, `g` is also written to `gout` (`[p][c]`), which the input gradient then
+ * reads instead of recomputing it.
  */
-export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k: usize, sumG: usize, dot: usize, p: i32, c: i32, act: i32): void {
+export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32): void {
   memory.fill(sumG, 0, <usize>c << 3);
   memory.fill(dot, 0, <usize>c << 3);
   const c4 = c & ~3;
@@ -623,10 +625,14 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k
       let s: v128 = ZERO4, d: v128 = ZERO4;
       let xp = xb + jo;
       let dp = db + jo;
-      for (let q = q0; q < q1; q++, xp += row, dp += row) {
+      let gp = gout + <usize>q0 * row + jo;
+      for (let q = q0; q < q1; q++, xp += row, dp += row, gp += row) {
         const xv = v128.load(xp);
         let g = v128.load(dp);
-        if (act) g = actGrad4(affine4(xv, av, kv), g, act);
+        if (act) {
+          g = actGrad4(affine4(xv, av, kv), g, act);
+          v128.store(gp, g);
+        }
         s = f32x4.add(s, g);
         d = f32x4.add(d, f32x4.mul(g, f32x4.sub(xv, mv)));
       }
@@ -639,10 +645,14 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k
       let s: f64 = 0, d: f64 = 0;
       let xp = xb + jo;
       let dp = db + jo;
-      for (let q = q0; q < q1; q++, xp += row, dp += row) {
+      let gp = gout + <usize>q0 * row + jo;
+      for (let q = q0; q < q1; q++, xp += row, dp += row, gp += row) {
         const xs = load<f32>(xp);
         let g = load<f32>(dp);
-        if (act) g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
+        if (act) {
+          g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
+          store<f32>(gp, g);
+        }
         s += <f64>g;
         d += <f64>g * <f64>(xs - m);
       }

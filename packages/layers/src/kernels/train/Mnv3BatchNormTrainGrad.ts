@@ -33,7 +33,8 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
       new Float32Array(l.memory.buffer, sk, c),
     );
   }
-  t.channelGradSumsAct(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), sa, sk, sumDy, dot, p, c, act);
+  // With an activation, dy · act' goes to dx's buffer, and the input gradient is made from it in place.
+  t.channelGradSumsAct(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), sa, sk, sumDy, dot, addressOf(be, dx), p, c, act);
   const buf = l.memory.buffer;
   const s = new Float64Array(buf, sumDy, c);
   const d = new Float64Array(buf, dot, c);
@@ -55,7 +56,7 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     dg[j] = d[j]! * is[j]!;
     db[j] = s[j]!;
   }
-  t.channelAffineGradAct(addressOf(be, dy), addressOf(be, x), addressOf(be, dx), addressOf(be, mean), sa, sk, ca, cb, cc, p, c, act);
+  t.channelAffineGradAct(act ? addressOf(be, dx) : addressOf(be, dy), addressOf(be, x), addressOf(be, dx), addressOf(be, mean), sa, sk, ca, cb, cc, p, c, 0);
   return [dx, dgamma, dbeta];
 };
 
