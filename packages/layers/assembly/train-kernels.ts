@@ -688,3 +688,23 @@ export function channelAffineGradAct(dy: usize, x: usize, out: usize, mean: usiz
     }
   }
 }
+
+/**
+ * `[k·k][ci][co]` (HWIO) → `[ceil(co/8)][k·k][ci][8]`, zero-padded: the packed filter `conv`
+ * (kernels.ts) reads, made per call in train mode, where the filter changes every step.
+ */
+export function packFilter(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
+  const blocks = (co + 7) >> 3;
+  for (let b = 0; b < blocks; b++) {
+    for (let t = 0; t < taps; t++) {
+      for (let i = 0; i < ci; i++) {
+        const o = out + ((<usize>((b * taps + t) * ci + i)) << 5);
+        const src = w + ((<usize>((t * ci + i) * co)) << 2);
+        for (let l = 0; l < 8; l++) {
+          const c = (b << 3) + l;
+          store<f32>(o + (<usize>l << 2), c < co ? load<f32>(src + (<usize>c << 2)) : 0);
+        }
+      }
+    }
+  }
+}

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Compiles assembly/kernels.ts (AssemblyScript) to WASM and embeds it, base64, in
+// Compiles assembly/kernels.ts and assembly/train-kernels.ts (AssemblyScript) to WASM and embeds it, base64, in
 // src/kernels/wasm-binary.generated.ts, so the module loads in Node and in browsers with no
 // extra file to serve. Run by `pnpm build`; `--check` exits 1 when the generated file is stale.
 import { readFileSync, writeFileSync } from 'node:fs';

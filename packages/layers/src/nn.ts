@@ -1,8 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationName } from './activations.js';
-import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
+import { ConvKernel, FEW_CHANNELS, validateGeometry, type ConvGeometry } from './conv.js';
 import { fastBackend, runKernel } from './kernels/fast.js';
-import { Mnv3GlobalAvgPool } from './kernels/names.js';
+import { Mnv3Conv2dTrain, Mnv3GlobalAvgPool } from './kernels/names.js';
 import { Layer, type Module, type Parameter } from './module.js';
 import { normal, type Rng } from './random.js';
 import { activateTrain, batchNormTrain } from './train/ops.js';
@@ -123,7 +123,13 @@ export class Conv2d extends Layer {
       let y: tf.Tensor4D;
       if (g.groups === 1) {
         // [out, in, kh, kw] → [kh, kw, in, out]
-        y = tf.conv2d(x, tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
+        const filter = tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D;
+        // On the fast path our GEMM, as inference runs it (not for a few input channels: the stem).
+        if (x.dtype === 'float32' && fastBackend() && (g.kernelSize === 1 || g.inChannels >= FEW_CHANNELS)) {
+          y = runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x, filter }, { stride: g.stride, pad: g.padding, dilation: g.dilation });
+        } else {
+          y = tf.conv2d(x, filter, g.stride, pad, 'NHWC', g.dilation);
+        }
       } else if (g.groups === g.inChannels && g.groups === g.outChannels) {
         // [C, 1, kh, kw] → [kh, kw, C, 1]
         y = tf.depthwiseConv2d(x, tf.transpose(w, [2, 3, 0, 1]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
@@ -378,7 +384,9 @@ export class Linear extends Layer<tf.Tensor2D> {
       const b = this.bias?.variable;
       return tf.tidy(() => {
         const filter = tf.reshape(tf.transpose(w), [1, 1, this.inFeatures, this.outFeatures]) as tf.Tensor4D;
-        let y = tf.reshape(tf.conv2d(tf.reshape(x, [n, 1, 1, this.inFeatures]) as tf.Tensor4D, filter, 1, 'valid'), [n, this.outFeatures]) as tf.Tensor2D;
+        const x4 = tf.reshape(x, [n, 1, 1, this.inFeatures]) as tf.Tensor4D;
+        const y4 = x.dtype === 'float32' && fastBackend() ? runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x: x4, filter }, { stride: 1, pad: 0, dilation: 1 }) : tf.conv2d(x4, filter, 1, 'valid');
+        let y = tf.reshape(y4, [n, this.outFeatures]) as tf.Tensor2D;
         if (b) y = tf.add(y, b);
         return activateTrain(y, this.activation);
       });

@@ -108,6 +108,27 @@ function randomBlock(seed: number): InvertedResidual {
   return m;
 }
 
+describe('the fast path runs our kernels, the plain path tfjs ops only', () => {
+  it.each(['fast', 'plain'] as const)('%s', async (mode) => {
+    setKernelMode(mode);
+    const m = randomBlock(17);
+    m.train();
+    const x = tf.tensor4d(normal(seededRng(18), 2 * 6 * 5 * 24), [2, 6, 5, 24]);
+    const info = await tf.profile(() => {
+      const { y, dx, grads } = trainStep(m, x, tf.onesLike(x));
+      tf.dispose([y, dx, ...grads.values()]);
+    });
+    const names = new Set(info.kernels.map((k) => k.name));
+    const ours = ['Mnv3Conv2dTrain', 'Mnv3BatchNormTrain', 'Mnv3BatchNormTrainGrad', 'Mnv3ScaleChannels', 'Mnv3ScaleChannelsGrad', 'Mnv3GlobalAvgPoolGrad', 'Mnv3ActivationGrad'];
+    if (mode === 'fast') for (const k of ours) expect(names, k).toContain(k);
+    else expect([...names].filter((k) => k.startsWith('Mnv3'))).toEqual([]);
+    for (const k of ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']) expect(names, k).toContain(k);
+    m.eval();
+    m.dispose();
+    x.dispose();
+  });
+});
+
 describe('train() and eval()', () => {
   it('eval() after train() without a step gives the same outputs and the same weights', async () => {
     const m = randomBlock(1);

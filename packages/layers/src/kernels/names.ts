@@ -13,3 +13,4 @@ export const Mnv3ScaleChannels = 'Mnv3ScaleChannels';
 export const Mnv3ScaleChannelsGrad = 'Mnv3ScaleChannelsGrad';
 export const Mnv3BatchNormTrain = 'Mnv3BatchNormTrain';
 export const Mnv3BatchNormTrainGrad = 'Mnv3BatchNormTrainGrad';
+export const Mnv3Conv2dTrain = 'Mnv3Conv2dTrain';

@@ -11,6 +11,7 @@ import {
   Mnv3ActivationGrad,
   Mnv3BatchNormTrain,
   Mnv3BatchNormTrainGrad,
+  Mnv3Conv2dTrain,
   Mnv3GlobalAvgPool,
   Mnv3GlobalAvgPoolGrad,
   Mnv3ScaleChannels,
@@ -45,6 +46,19 @@ function shared(f: () => Tensor[]): (i: number) => Tensor {
 }
 
 export const MNV3_GRADIENTS: readonly GradConfig[] = [
+  {
+    kernelName: Mnv3Conv2dTrain,
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved as [Tensor, Tensor];
+      const { stride, pad, dilation } = attrs as { stride: number; pad: number; dilation: number };
+      const conv = { strides: stride, pad: [[0, 0], [pad, pad], [pad, pad], [0, 0]], dataFormat: 'NHWC', dilations: dilation };
+      return {
+        x: () => run('Conv2DBackpropInput', { dy: first(dy), filter }, { ...conv, inputShape: x.shape }) as Tensor,
+        filter: () => run('Conv2DBackpropFilter', { x, dy: first(dy) }, { ...conv, filterShape: filter.shape }) as Tensor,
+      };
+    },
+  },
   {
     kernelName: Mnv3Activation,
     inputsToSave: ['x'],

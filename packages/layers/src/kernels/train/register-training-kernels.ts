@@ -18,6 +18,7 @@ import { identityConfig } from './Identity.js';
 import { mnv3ActivationGradConfig } from './Mnv3ActivationGrad.js';
 import { mnv3BatchNormTrainConfig } from './Mnv3BatchNormTrain.js';
 import { mnv3BatchNormTrainGradConfig } from './Mnv3BatchNormTrainGrad.js';
+import { mnv3Conv2dTrainConfig } from './Mnv3Conv2dTrain.js';
 import { mnv3GlobalAvgPoolGradConfig } from './Mnv3GlobalAvgPoolGrad.js';
 import { mnv3ScaleChannelsConfig } from './Mnv3ScaleChannels.js';
 import { mnv3ScaleChannelsGradConfig } from './Mnv3ScaleChannelsGrad.js';
@@ -31,6 +32,7 @@ const trainingKernelConfigs: KernelConfig[] = [
   mnv3ActivationGradConfig,
   mnv3BatchNormTrainConfig,
   mnv3BatchNormTrainGradConfig,
+  mnv3Conv2dTrainConfig,
   mnv3GlobalAvgPoolGradConfig,
   mnv3ScaleChannelsConfig,
   mnv3ScaleChannelsGradConfig,

@@ -12,6 +12,7 @@ export interface TrainKernelExports {
   convBackpropInput(...args: number[]): void;
   packTransposed1x1(w: number, out: number, ci: number, co: number): void;
   transposeTaps(w: number, out: number, taps: number, ci: number, co: number): void;
+  packFilter(w: number, out: number, taps: number, ci: number, co: number): void;
   depthwiseBackpropInput(...args: number[]): void;
   depthwiseBackpropFilter(...args: number[]): void;
   channelMoments(x: number, centre: number, out: number, p: number, c: number, square: number): void;
