@@ -39,16 +39,16 @@ const trainingKernelConfigs: KernelConfig[] = [
 ];
 
 /** tfjs-backend-wasm's own kernels we replace, by name: they run in `plain` mode. */
-const replaced = new Map<string, KernelFunc>();
+const replaced = new Map<string, KernelConfig>();
 /** What we registered, by name (to tell ours from a registration made since). */
 const ours = new Map<string, KernelConfig>();
 
 function withPlainFallback(config: KernelConfig): KernelConfig {
-  const kernelFunc: KernelFunc = (args) => {
-    const original = replaced.get(config.kernelName);
-    return original && getKernelMode() === 'plain' ? original(args) : config.kernelFunc(args);
-  };
-  return { ...config, kernelFunc };
+  const original = replaced.get(config.kernelName);
+  const kernelFunc: KernelFunc = (args) => (original && getKernelMode() === 'plain' ? original.kernelFunc(args) : config.kernelFunc(args));
+  // tfjs' kernel binds its WASM function in its setupFunc, which tfjs runs when the backend
+  // initialises: kept, so that the original still works when we registered before that.
+  return original?.setupFunc ? { ...config, kernelFunc, setupFunc: original.setupFunc } : { ...config, kernelFunc };
 }
 
 export function registerTrainingKernels(): void {
@@ -56,7 +56,7 @@ export function registerTrainingKernels(): void {
     const current = getKernel(config.kernelName, config.backendName);
     if (current && current === ours.get(config.kernelName)) continue;
     if (current) {
-      replaced.set(config.kernelName, current.kernelFunc);
+      if (!replaced.has(config.kernelName)) replaced.set(config.kernelName, current);
       unregisterKernel(config.kernelName, config.backendName);
     }
     const mine = withPlainFallback(config);
