@@ -84,6 +84,12 @@ export interface MobileNetV3Options {
   dropout?: number;
   /** Default `BatchNorm2d(eps=0.001, momentum=0.01)`, as TorchVision. */
   normLayer?: NormLayer;
+  /**
+   * Stochastic depth in train mode (not in TorchVision's MobileNetV3; TorchVision's EfficientNet
+   * schedule): block i of n drops its residual branch per image with probability `p · i / n`.
+   * Default 0. Blocks without a residual connection are never dropped.
+   */
+  stochasticDepthProb?: number;
 }
 
 /**
@@ -109,7 +115,8 @@ export class MobileNetV3 extends ImageClassifier {
     const layers: Layer[] = [];
     const first = settings[0]!.inputChannels;
     layers.push(new Conv2dNormActivation(3, first, { kernelSize: 3, stride: 2, normLayer, activation: 'hardswish' }));
-    for (const cnf of settings) layers.push(new InvertedResidual(cnf, normLayer));
+    const sd = options.stochasticDepthProb ?? 0;
+    settings.forEach((cnf, i) => layers.push(new InvertedResidual(cnf, normLayer, { stochasticDepthProb: (sd * i) / settings.length })));
     const lastIn = settings[settings.length - 1]!.outChannels;
     const lastOut = 6 * lastIn;
     layers.push(new Conv2dNormActivation(lastIn, lastOut, { kernelSize: 1, normLayer, activation: 'hardswish' }));

@@ -2,6 +2,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { fastBackend, runKernel } from './kernels/fast.js';
 import { Mnv3Activation } from './kernels/names.js';
 import { Layer } from './module.js';
+import { seededRng, type Rng } from './random.js';
+import { activateTrain } from './train/ops.js';
 
 /** The activations TorchVision's blocks use, by name (`null`: none). */
 export type ActivationName = 'relu' | 'relu6' | 'hardswish' | 'hardsigmoid' | 'sigmoid';
@@ -62,17 +64,42 @@ export class Activation<T extends tf.Tensor = tf.Tensor4D> extends Layer<T> {
     super();
   }
   forward(x: T): T {
+    if (this.training) return activateTrain(x, this.activation);
     return this.absorbed ? x : activate(x, this.activation);
   }
 }
 
-/** `nn.Dropout` at inference: the identity. */
+let dropoutSeeds = 0;
+
+/**
+ * A seeded Bernoulli mask for `x`, scaled by `1 / (1 − p)` where kept (torch's dropout mask), of
+ * the given shape (broadcast over `x`). `p = 1` gives zeros.
+ */
+export function bernoulliMask(rng: Rng, shape: number[], p: number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const out = new Float32Array(n);
+  const keep = p < 1 ? 1 / (1 - p) : 0;
+  for (let i = 0; i < n; i++) out[i] = rng.next() < p ? 0 : keep;
+  return out;
+}
+
+/**
+ * `nn.Dropout(p)`: the identity in eval mode; in train mode each element is zeroed with
+ * probability `p` and the rest scaled by `1 / (1 − p)`, from a seeded generator (`rng`: set it, or
+ * pass `seed`, for reproducible masks; by default each instance gets its own seed).
+ */
 export class Dropout<T extends tf.Tensor = tf.Tensor4D> extends Layer<T> {
-  constructor(readonly p: number) {
+  rng: Rng;
+  constructor(
+    readonly p: number,
+    options: { seed?: number } = {},
+  ) {
     super();
     if (!(p >= 0 && p <= 1)) throw new RangeError(`dropout probability has to be between 0 and 1, but got ${p}`);
+    this.rng = seededRng(options.seed ?? 0x5eed0000 + dropoutSeeds++);
   }
   forward(x: T): T {
-    return x;
+    if (!this.training || this.p === 0) return x;
+    return tf.tidy(() => tf.mul(x, tf.tensor(bernoulliMask(this.rng, x.shape, this.p), x.shape)));
   }
 }

@@ -5,7 +5,7 @@ import { Mnv3Activation, Mnv3Conv2d, Mnv3DepthwiseConv2d } from './kernels/names
 import { recordMacs } from './profiling.js';
 
 /** Below this many input channels a kxk convolution stays on XNNPACK (see ConvKernel.applyFast). */
-const FEW_CHANNELS = 8;
+export const FEW_CHANNELS = 8;
 
 /** Geometry of a 2-D convolution, in TorchVision's terms. */
 export interface ConvGeometry {

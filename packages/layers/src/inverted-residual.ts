@@ -5,6 +5,8 @@ import { makeDivisible } from './make-divisible.js';
 import { Conv2dNormActivation, SqueezeExcitation } from './misc.js';
 import { Layer, Sequential } from './module.js';
 import type { NormLayer } from './nn.js';
+import { seededRng, type Rng } from './random.js';
+import { stochasticDepth } from './stochastic-depth.js';
 
 /**
  * One row of MobileNetV3's Tables 1 and 2, with channels already scaled by `widthMult`
@@ -51,6 +53,8 @@ export function invertedResidualConfig(
   };
 }
 
+let blockSeeds = 0;
+
 /**
  * MobileNetV3's inverted residual block (TorchVision `mobilenetv3.InvertedResidual`): optional 1x1
  * expansion, depthwise conv (dilated instead of strided when `dilation > 1`), activation before
@@ -66,8 +70,20 @@ export class InvertedResidual extends Layer {
   /** TorchVision's `_is_cn`: the block is strided (stride > 1 in its config, even when dilated instead). */
   readonly isCn: boolean;
 
-  constructor(cnf: InvertedResidualConfig, normLayer: NormLayer) {
+  /**
+   * The probability of `StochasticDepth(p, 'row')` on the block's branch before the residual add,
+   * in train mode (as TorchVision's EfficientNet blocks; TorchVision's MobileNetV3 has none: 0,
+   * the default). It holds no weights, so the state dict keys stay TorchVision's.
+   */
+  stochasticDepthProb: number;
+  /** The generator of the stochastic depth masks (seeded per block; set it to reseed). */
+  rng: Rng;
+
+  constructor(cnf: InvertedResidualConfig, normLayer: NormLayer, options: { stochasticDepthProb?: number } = {}) {
     super();
+    this.stochasticDepthProb = options.stochasticDepthProb ?? 0;
+    if (!(this.stochasticDepthProb >= 0 && this.stochasticDepthProb <= 1)) throw new RangeError(`stochasticDepthProb has to be between 0 and 1, got ${this.stochasticDepthProb}`);
+    this.rng = seededRng(0x1b000000 + blockSeeds++);
     if (!(cnf.stride >= 1 && cnf.stride <= 2)) throw new RangeError(`illegal stride value ${cnf.stride}: valid are 1 and 2`);
     this.useResConnect = cnf.stride === 1 && cnf.inputChannels === cnf.outChannels;
     const activation: ActivationName = cnf.activation === 'HS' ? 'hardswish' : 'relu';
@@ -99,6 +115,7 @@ export class InvertedResidual extends Layer {
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.tidy(() => {
       if (!this.useResConnect) return this.block.forward(x);
+      if (this.training) return tf.add(stochasticDepth(this.block.forward(x), this.stochasticDepthProb, 'row', true, this.rng), x);
       if (x.dtype === 'float32' && fastBackend()) {
         // The residual add fused into the projection (a 1x1 conv): one pass less.
         let y = x;

@@ -4,7 +4,8 @@ import { fastBackend, runKernel } from './kernels/fast.js';
 import { Mnv3SqueezeExcite } from './kernels/names.js';
 import { Layer } from './module.js';
 import { recordMacs } from './profiling.js';
-import { Conv2d, globalAvgPool, type FoldableNorm, type NormLayer, batchNorm2d } from './nn.js';
+import { BatchNorm2d, Conv2d, globalAvgPool, type FoldableNorm, type NormLayer, batchNorm2d } from './nn.js';
+import { activateTrain, scaleChannels } from './train/ops.js';
 
 export interface Conv2dNormActivationOptions {
   kernelSize?: number;
@@ -57,6 +58,14 @@ export class Conv2dNormActivation extends Layer {
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    if (this.conv.training && this.norm) {
+      // Train mode: conv, norm with batch statistics, activation, each differentiable.
+      const norm = this.norm;
+      const act = this.conv.activationName;
+      // BatchNorm and the activation in one kernel each way on the fast path.
+      if (norm instanceof BatchNorm2d && norm.training) return tf.tidy(() => norm.forwardTrainWithActivation(this.conv.forward(x), act));
+      return tf.tidy(() => activateTrain(norm.forward(this.conv.forward(x)), act));
+    }
     return this.conv.forward(x);
   }
 }
@@ -84,6 +93,14 @@ export class SqueezeExcitation extends Layer {
   }
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
+    if (this.training) {
+      return tf.tidy(() => {
+        const [n, , , c] = x.shape;
+        const pooled = tf.reshape(globalAvgPool(x), [n, 1, 1, c]) as tf.Tensor4D;
+        const gate = this.fc2.forward(this.fc1.forward(pooled));
+        return scaleChannels(x, tf.reshape(gate, [n, c]) as tf.Tensor2D);
+      });
+    }
     if (x.dtype === 'float32' && fastBackend()) {
       const k1 = this.fc1.convKernel;
       const k2 = this.fc2.convKernel;

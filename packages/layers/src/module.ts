@@ -1,4 +1,4 @@
-import type * as tf from '@tensorflow/tfjs-core';
+import * as tf from '@tensorflow/tfjs-core';
 import { numel, toFloat32, type DType, type HostTensor, type StateDict } from '@mnv3/io';
 import type { Rng } from './random.js';
 
@@ -8,6 +8,11 @@ import type { Rng } from './random.js';
  */
 export class Parameter {
   data: Float32Array | null = null;
+  /**
+   * In train mode, the value as a `tf.Variable` (TorchVision's layout; trainable for parameters,
+   * not for float buffers). `null` in eval mode, where `data` is the value.
+   */
+  variable: tf.Variable | null = null;
   constructor(
     readonly shape: readonly number[],
     /** Parameters count towards `numParams`; buffers (`running_mean`, …) do not. */
@@ -28,6 +33,14 @@ export class Parameter {
     }
     this.data = values;
   }
+}
+
+/** Set by `@mnv3/layers/train` when imported: registers what training needs (gradients, kernels). */
+let trainingSupport: (() => void) | null = null;
+
+/** Called by `@mnv3/layers/train` on import; `Module.train()` needs it. */
+export function setTrainingSupport(prepare: () => void): void {
+  trainingSupport = prepare;
 }
 
 /** Every problem `loadStateDict` found, in one error, as PyTorch reports them. */
@@ -71,6 +84,8 @@ export abstract class Module {
   private readonly tensors: { dispose(): void }[] = [];
   private built = false;
   private disposed = false;
+  /** torch's `Module.training`: set by `train()` / `eval()`. */
+  training = false;
 
   protected registerParameter(name: string, shape: readonly number[]): Parameter {
     return this.register(name, new Parameter(shape, 'parameter'));
@@ -138,15 +153,100 @@ export abstract class Module {
     }
     for (const [key, p] of own) {
       const t = stateDict.get(key);
-      if (t) p.set(copyFloat32(t));
+      if (!t) continue;
+      p.set(copyFloat32(t));
+      // In train mode the variables are the values: they take the loaded ones.
+      if (p.variable) tf.tidy(() => p.variable!.assign(tf.tensor(p.value, [...p.shape], 'float32')));
     }
     this.rebuild();
     return { missingKeys, unexpectedKeys };
   }
 
+  /**
+   * torch's `module.train(mode)`: in train mode every parameter and float buffer of this module
+   * and its children is a `tf.Variable` made from the host weights, forward passes run
+   * differentiable ops (no BatchNorm folding: BatchNorm2d normalises with batch statistics and
+   * updates its running statistics; dropout and stochastic depth are live), and `parameters()`
+   * lists what to optimise. `train(false)` (= `eval()`) writes the variables back to the host
+   * parameters, disposes them and rebuilds the fast inference path. Needs `import
+   * '@mnv3/layers/train'` (gradients and training kernels).
+   *
+   * @example
+   * import '@mnv3/layers/train';
+   * model.train();
+   * const { value, grads } = tf.variableGrads(() => loss(model.forward(x)), model.parameters());
+   * model.eval();
+   */
+  train(mode = true): this {
+    if (mode) {
+      if (!trainingSupport) throw new Error("training needs `import '@mnv3/layers/train'` first (it registers gradients and the training kernels)");
+      trainingSupport();
+      this.visit((m) => {
+        if (m.disposed) throw new Error(`${m.constructor.name} was disposed: load the model again to use it`);
+        for (const p of m.ownParams.values()) {
+          if (!p.data) throw new Error(`${this.constructor.name} has no weights: call loadStateDict() or initWeights() first`);
+        }
+      });
+      this.visit((m) => {
+        if (!m.training) m.enterTraining();
+        m.training = true;
+      });
+      return this;
+    }
+    let changed = false;
+    this.visit((m) => {
+      if (m.training) {
+        m.leaveTraining();
+        m.training = false;
+        changed = true;
+      }
+    });
+    if (changed) this.rebuild();
+    return this;
+  }
+
+  /** torch's `module.eval()`: `train(false)`. */
+  eval(): this {
+    return this.train(false);
+  }
+
+  /** Creates this module's variables from its host values (train mode). Subclasses add to it. */
+  protected enterTraining(): void {
+    for (const p of this.ownParams.values()) {
+      if (p.dtype !== 'float32' || p.variable) continue;
+      const initial = tf.tensor(p.value, [...p.shape], 'float32');
+      p.variable = tf.variable(initial, p.kind === 'parameter');
+      initial.dispose();
+    }
+  }
+
+  /** Writes this module's variables back to the host and disposes them (leaving train mode). */
+  protected leaveTraining(): void {
+    for (const p of this.ownParams.values()) {
+      if (!p.variable) continue;
+      p.data = new Float32Array(p.variable.dataSync() as Float32Array);
+      p.variable.dispose();
+      p.variable = null;
+    }
+  }
+
+  /** The trainable variables of this module and its children, keyed as in `state_dict` (train mode). */
+  namedParameters(): [string, tf.Variable][] {
+    const out: [string, tf.Variable][] = [];
+    for (const [key, p] of this.namedStateEntries()) if (p.kind === 'parameter' && p.variable) out.push([key, p.variable]);
+    return out;
+  }
+
+  /** The trainable variables (train mode), as `model.parameters()`; empty in eval mode. */
+  parameters(): tf.Variable[] {
+    return this.namedParameters().map(([, v]) => v);
+  }
+
   /** The module's weights as a state dict (float32 except the int64 counters). */
   stateDict(): StateDict {
     const out: StateDict = new Map();
+    // In train mode the variables hold the current values: read them back first.
+    for (const [, p] of this.namedStateEntries()) if (p.variable) p.data = new Float32Array(p.variable.dataSync() as Float32Array);
     for (const [key, p] of this.namedStateEntries()) {
       if (p.dtype === 'int64') {
         out.set(key, { dtype: 'int64', shape: [...p.shape], data: BigInt64Array.from(p.value, (v) => BigInt(v)) });
@@ -174,7 +274,7 @@ export abstract class Module {
   /** Leaf modules set their own parameters here (TorchVision's `reset_parameters` / model init). */
   protected resetParameters(_rng: Rng): void {}
 
-  private visit(fn: (m: Module) => void): void {
+  protected visit(fn: (m: Module) => void): void {
     fn(this);
     for (const child of this.children.values()) child.visit(fn);
   }
@@ -221,6 +321,11 @@ export abstract class Module {
   dispose(): void {
     this.visit((m) => {
       m.releaseTensors();
+      for (const p of m.ownParams.values()) {
+        p.variable?.dispose();
+        p.variable = null;
+      }
+      m.training = false;
       m.disposed = true;
     });
   }

@@ -1,10 +1,11 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationName } from './activations.js';
-import { ConvKernel, validateGeometry, type ConvGeometry } from './conv.js';
+import { ConvKernel, FEW_CHANNELS, validateGeometry, type ConvGeometry } from './conv.js';
 import { fastBackend, runKernel } from './kernels/fast.js';
-import { Mnv3GlobalAvgPool } from './kernels/names.js';
+import { Mnv3Conv2dTrain, Mnv3GlobalAvgPool } from './kernels/names.js';
 import { Layer, type Module, type Parameter } from './module.js';
 import { normal, type Rng } from './random.js';
+import { activateTrain, batchNormTrain } from './train/ops.js';
 
 export interface Conv2dOptions {
   kernelSize?: number;
@@ -96,13 +97,60 @@ export class Conv2d extends Layer {
 
   forward(x: tf.Tensor4D): tf.Tensor4D {
     this.assertBuilt();
+    if (this.training) return tf.tidy(() => (this.norm ? this.convolve(x) : activateTrain(this.convolve(x), this.activation)));
     return this.kernel!.apply(x);
   }
 
   /** `forward(x) + residual`, the add fused into the convolution where the fast path can. */
   forwardWithResidual(x: tf.Tensor4D, residual: tf.Tensor4D): tf.Tensor4D {
     this.assertBuilt();
+    if (this.training) return tf.tidy(() => tf.add(this.forward(x), residual));
     return this.kernel!.applyWithResidual(x, residual);
+  }
+
+  /**
+   * Train mode: the convolution (plus bias) alone, differentiable in `x`, weight and bias. The
+   * absorbed norm and its activation are left to the caller (Conv2dNormActivation), which runs
+   * them with batch statistics.
+   */
+  convolve(x: tf.Tensor4D): tf.Tensor4D {
+    const g = this.geometry;
+    const w = this.weight.variable;
+    if (!w) throw new Error('Conv2d.convolve runs in train mode only: call train() first');
+    if (x.shape[3] !== g.inChannels) throw new RangeError(`expected input with ${g.inChannels} channels, got ${x.shape[3]} (shape [${x.shape.join(', ')}], NHWC)`);
+    const pad: tf.backend_util.ExplicitPadding = [[0, 0], [g.padding, g.padding], [g.padding, g.padding], [0, 0]];
+    return tf.tidy(() => {
+      let y: tf.Tensor4D;
+      if (g.groups === 1) {
+        // [out, in, kh, kw] → [kh, kw, in, out]
+        const filter = tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D;
+        // On the fast path our GEMM, as inference runs it (not for a few input channels: the stem).
+        if (x.dtype === 'float32' && fastBackend() && (g.kernelSize === 1 || g.inChannels >= FEW_CHANNELS)) {
+          y = runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x, filter }, { stride: g.stride, pad: g.padding, dilation: g.dilation });
+        } else {
+          y = tf.conv2d(x, filter, g.stride, pad, 'NHWC', g.dilation);
+        }
+      } else if (g.groups === g.inChannels && g.groups === g.outChannels) {
+        // [C, 1, kh, kw] → [kh, kw, C, 1]
+        y = tf.depthwiseConv2d(x, tf.transpose(w, [2, 3, 0, 1]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
+      } else {
+        const outPer = g.outChannels / g.groups;
+        const xs = tf.split(x, g.groups, 3) as tf.Tensor4D[];
+        const ws = tf.split(w, g.groups, 0);
+        y = tf.concat(
+          xs.map((xi, i) => tf.conv2d(xi, tf.transpose(ws[i]!, [2, 3, 1, 0]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation)),
+          3,
+        );
+        if (y.shape[3] !== outPer * g.groups) throw new Error('grouped convolution produced the wrong channel count');
+      }
+      const b = this.bias?.variable;
+      return b ? tf.add(y, b) : y;
+    });
+  }
+
+  /** The activation applied after the (absorbed) norm, or after the convolution. */
+  get activationName(): ActivationName | null {
+    return this.activation;
   }
 
   /** The built kernel (folded weights as tfjs tensors), for fused fast paths. */
@@ -122,6 +170,18 @@ export interface FoldableNorm extends Layer {
 }
 
 abstract class AffineNorm extends Layer implements FoldableNorm {
+  /**
+   * Train mode: `x·scale + shift` from the running statistics, differentiable in `x` (and in
+   * weight and bias where they are parameters). BatchNorm2d overrides it with batch statistics.
+   */
+  protected forwardTrain(x: tf.Tensor4D): tf.Tensor4D {
+    const value = (p: Parameter) => (p.variable ?? tf.tensor1d(p.value)) as tf.Tensor1D;
+    return tf.tidy(() => {
+      const scale = tf.mul(value(this.weight), tf.rsqrt(tf.add(value(this.runningVar), this.eps)));
+      return tf.add(tf.mul(tf.sub(x, value(this.runningMean)), scale), value(this.bias));
+    });
+  }
+
   readonly weight: Parameter;
   readonly bias: Parameter;
   readonly runningMean: Parameter;
@@ -175,21 +235,61 @@ abstract class AffineNorm extends Layer implements FoldableNorm {
   /** `x·scale + shift` over the channel axis of NHWC input; the identity once absorbed by a conv. */
   forward(x: tf.Tensor4D): tf.Tensor4D {
     this.assertBuilt();
+    if (this.training) return this.forwardTrain(x);
     if (this.absorbed) return x;
     const { scale, shift } = this.affine!;
     return tf.tidy(() => tf.add(tf.mul(x, scale), shift));
   }
 }
 
-/** `nn.BatchNorm2d` in eval mode. Keys `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`. */
+/**
+ * `nn.BatchNorm2d`. Keys `weight`, `bias`, `running_mean`, `running_var`, `num_batches_tracked`.
+ * In eval mode it is folded into the preceding convolution (or applied as `x·scale + shift`); in
+ * train mode it normalises with the batch's statistics over N, H, W (biased variance) and updates
+ * the running ones as torch does: `running = (1 − momentum)·running + momentum·batch`, with the
+ * unbiased variance, and `num_batches_tracked += 1` (momentum `null`: the cumulative average,
+ * factor `1 / num_batches_tracked`). With `frozenStats` it uses and keeps the running statistics
+ * in train mode (what torch users get from `bn.eval()` inside a training model).
+ */
 export class BatchNorm2d extends AffineNorm {
   readonly numBatchesTracked: Parameter;
+  /** torch's `momentum` (default 0.1; `null`: cumulative moving average). */
+  momentum: number | null;
+  /** Train mode uses, and does not update, the running statistics (see `freezeBatchNormStats`). */
+  frozenStats = false;
   constructor(
     numFeatures: number,
-    options: { eps?: number; momentum?: number } = {},
+    options: { eps?: number; momentum?: number | null } = {},
   ) {
     super(numFeatures, options.eps ?? 1e-5, 'parameter');
     this.numBatchesTracked = this.registerBuffer('num_batches_tracked', [], 'int64');
+    this.momentum = options.momentum === undefined ? 0.1 : options.momentum;
+  }
+
+  protected override forwardTrain(x: tf.Tensor4D): tf.Tensor4D {
+    return this.forwardTrainWithActivation(x, null);
+  }
+
+  /**
+   * Train mode: the norm then `activation`, fused on the fast path (Conv2dNormActivation calls
+   * it). Updates the running statistics unless they are frozen.
+   */
+  forwardTrainWithActivation(x: tf.Tensor4D, activation: ActivationName | null): tf.Tensor4D {
+    if (!this.training) throw new Error('BatchNorm2d.forwardTrainWithActivation runs in train mode only');
+    if (this.frozenStats) return tf.tidy(() => activateTrain(super.forwardTrain(x), activation));
+    const [w, b, rm, rv] = [this.weight, this.bias, this.runningMean, this.runningVar].map((p) => p.variable!) as tf.Variable<tf.Rank.R1>[];
+    const count = x.shape[0] * x.shape[1] * x.shape[2];
+    if (count < 2) throw new RangeError(`Expected more than 1 value per channel when training, got input size [${x.shape.join(', ')}]`);
+    const tracked = this.numBatchesTracked.value;
+    tracked[0] = tracked[0]! + 1;
+    const factor = this.momentum ?? 1 / tracked[0]!;
+    return tf.tidy(() => {
+      const { y, mean, variance } = batchNormTrain(x, w!, b!, this.eps, activation);
+      // Running statistics: outside the gradient (they do not lead to the loss).
+      rm!.assign(tf.add(tf.mul(rm!, 1 - factor), tf.mul(mean, factor)));
+      rv!.assign(tf.add(tf.mul(rv!, 1 - factor), tf.mul(variance, (factor * count) / (count - 1))));
+      return y;
+    });
   }
   protected override resetParameters(rng: Rng): void {
     super.resetParameters(rng);
@@ -217,8 +317,18 @@ export function overwriteEps(model: Module, eps: number): void {
 /** Makes the norm layer of a block for a channel count (TorchVision's `norm_layer` callable). */
 export type NormLayer = (numFeatures: number) => FoldableNorm;
 
+/**
+ * Freezes (or unfreezes) the statistics of every BatchNorm2d in `model`: in train mode they then
+ * normalise with, and keep, their running statistics, while weight and bias still train (torch:
+ * `m.eval()` on each BatchNorm after `model.train()`).
+ */
+export function freezeBatchNormStats(model: Module, frozen = true): void {
+  if (model instanceof BatchNorm2d) model.frozenStats = frozen;
+  for (const [, child] of model.namedChildren()) freezeBatchNormStats(child, frozen);
+}
+
 /** `partial(nn.BatchNorm2d, eps=…, momentum=…)`. */
-export function batchNorm2d(options: { eps?: number; momentum?: number } = {}): NormLayer {
+export function batchNorm2d(options: { eps?: number; momentum?: number | null } = {}): NormLayer {
   return (n) => new BatchNorm2d(n, options);
 }
 
@@ -267,6 +377,20 @@ export class Linear extends Layer<tf.Tensor2D> {
       throw new RangeError(`expected input [N, ${this.inFeatures}], got shape [${x.shape.join(', ')}]`);
     }
     const n = x.shape[0];
+    if (this.training) {
+      // A 1x1 convolution over [N,1,1,in], as in eval mode: its gradients are the convolution
+      // backprop kernels (a GEMM each), not tfjs-wasm's BatchMatMul with transposes (scalar).
+      const w = this.weight.variable!;
+      const b = this.bias?.variable;
+      return tf.tidy(() => {
+        const filter = tf.reshape(tf.transpose(w), [1, 1, this.inFeatures, this.outFeatures]) as tf.Tensor4D;
+        const x4 = tf.reshape(x, [n, 1, 1, this.inFeatures]) as tf.Tensor4D;
+        const y4 = x.dtype === 'float32' && fastBackend() ? runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x: x4, filter }, { stride: 1, pad: 0, dilation: 1 }) : tf.conv2d(x4, filter, 1, 'valid');
+        let y = tf.reshape(y4, [n, this.outFeatures]) as tf.Tensor2D;
+        if (b) y = tf.add(y, b);
+        return activateTrain(y, this.activation);
+      });
+    }
     return tf.tidy(() => tf.reshape(this.kernel!.apply(tf.reshape(x, [n, 1, 1, this.inFeatures])), [n, this.outFeatures]));
   }
 }

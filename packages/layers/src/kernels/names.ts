@@ -5,3 +5,12 @@ export const Mnv3DepthwiseConv2d = 'Mnv3DepthwiseConv2d';
 export const Mnv3Conv2d = 'Mnv3Conv2d';
 export const Mnv3GlobalAvgPool = 'Mnv3GlobalAvgPool';
 export const Mnv3BilinearGather = 'Mnv3BilinearGather';
+
+// The training path's kernels (src/kernels/train), registered by `@mnv3/layers/train`.
+export const Mnv3ActivationGrad = 'Mnv3ActivationGrad';
+export const Mnv3GlobalAvgPoolGrad = 'Mnv3GlobalAvgPoolGrad';
+export const Mnv3ScaleChannels = 'Mnv3ScaleChannels';
+export const Mnv3ScaleChannelsGrad = 'Mnv3ScaleChannelsGrad';
+export const Mnv3BatchNormTrain = 'Mnv3BatchNormTrain';
+export const Mnv3BatchNormTrainGrad = 'Mnv3BatchNormTrainGrad';
+export const Mnv3Conv2dTrain = 'Mnv3Conv2dTrain';

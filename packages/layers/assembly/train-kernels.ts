@@ -1,0 +1,710 @@
+// WASM SIMD kernels of the training path (backward passes, BatchNorm with batch statistics), in
+// AssemblyScript, compiled with kernels.ts into one module (scripts/build-wasm.mjs). Kept apart
+// from the inference kernels: nothing here is called by inference.
+//
+// Same conventions as kernels.ts: pointers are byte offsets into the tfjs heap, NHWC float32,
+// filters HWIO (`[kh][kw][ci][co]`, depthwise `[kh][kw][c]`), no allocation and no state. Padding is
+// given as the top/left offsets tfjs' convInfo computes (any `same`/`valid`/explicit padding).
+
+const ZERO4: v128 = f32x4.splat(0);
+
+/** Lanes [0, n) from p, zeros elsewhere (n in 0..4). */
+@inline function loadN(p: usize, n: i32): v128 {
+  let v: v128 = ZERO4;
+  if (n > 0) v = f32x4.replace_lane(v, 0, load<f32>(p));
+  if (n > 1) v = f32x4.replace_lane(v, 1, load<f32>(p, 4));
+  if (n > 2) v = f32x4.replace_lane(v, 2, load<f32>(p, 8));
+  if (n > 3) v = f32x4.replace_lane(v, 3, load<f32>(p, 12));
+  return v;
+}
+
+@inline function storeN(p: usize, v: v128, n: i32): void {
+  if (n > 0) store<f32>(p, f32x4.extract_lane(v, 0));
+  if (n > 1) store<f32>(p, f32x4.extract_lane(v, 1), 4);
+  if (n > 2) store<f32>(p, f32x4.extract_lane(v, 2), 8);
+  if (n > 3) store<f32>(p, f32x4.extract_lane(v, 3), 12);
+}
+
+/** Output pixels per chunk of `convBackpropFilter` (their x and dy rows stay in cache across tiles). */
+const FILTER_CHUNK: i32 = 64;
+
+/** Scratch bytes `convBackpropFilter` needs for its row pointers. */
+export function convBackpropFilterTableBytes(): i32 {
+  return FILTER_CHUNK * 4;
+}
+
+/**
+ * Filter gradient of a dense convolution: `dw[ky][kx][ci][co] = Σ x[n][iy][ix][ci] · dy[n][oy][ox][co]`
+ * over every output pixel, iy = oy·sh − padT + ky·dh (taps in the padding read `zero`, ci zeros).
+ * Output pixels go in chunks; per chunk and tap, tiles of 4 input × 8 output channels accumulate
+ * in registers over the chunk's pixels and are added to `dw`, which starts zeroed here.
+ */
+export function convBackpropFilter(
+  x: usize, dy: usize, dw: usize, zero: usize, table: usize,
+  n: i32, h: i32, wd: i32, ci: i32, oh: i32, ow: i32, co: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const total = <usize>kh * <usize>kw * <usize>ci * <usize>co;
+  memory.fill(dw, 0, total << 2);
+  const inRow = <usize>ci << 2;
+  const outRow = <usize>co << 2;
+  const pixels = n * oh * ow;
+  const opix = oh * ow;
+  for (let m0 = 0; m0 < pixels; m0 += FILTER_CHUNK) {
+    const m = min(FILTER_CHUNK, pixels - m0);
+    const dyc = dy + <usize>m0 * outRow;
+    for (let ky = 0; ky < kh; ky++) {
+      for (let kx = 0; kx < kw; kx++) {
+        // Row pointers of x for this tap and chunk (zero: in the padding).
+        let any = false;
+        for (let q = 0; q < m; q++) {
+          const p = m0 + q;
+          const b = p / opix;
+          const r = p - b * opix;
+          const oy = r / ow;
+          const ox = r - oy * ow;
+          const iy = oy * sh - padT + ky * dh;
+          const ix = ox * sw - padL + kx * dwl;
+          let ptr = zero;
+          if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
+            ptr = x + (<usize>((b * h + iy) * wd + ix)) * inRow;
+            any = true;
+          }
+          store<u32>(table + (<usize>q << 2), <u32>ptr);
+        }
+        if (!any) continue;
+        const dwt = dw + (<usize>(ky * kw + kx) * <usize>ci) * outRow;
+        for (let c0 = 0; c0 < ci; c0 += 4) {
+          const cis = min(4, ci - c0);
+          const cOff = <usize>c0 << 2;
+          for (let o0 = 0; o0 < co; o0 += 8) {
+            const lanes = min(8, co - o0);
+            const oOff = <usize>o0 << 2;
+            filterTile(dwt + <usize>c0 * outRow + oOff, dyc + oOff, table, m, cOff, outRow, cis, lanes);
+          }
+        }
+      }
+    }
+  }
+}
+
+/** One tile of `convBackpropFilter`: dw rows c0..c0+cis, columns o0..o0+lanes, over m pixels. */
+@inline function filterTile(dwp: usize, dyp: usize, table: usize, m: i32, cOff: usize, outRow: usize, cis: i32, lanes: i32): void {
+  let a00: v128 = ZERO4, a01: v128 = ZERO4, a10: v128 = ZERO4, a11: v128 = ZERO4;
+  let a20: v128 = ZERO4, a21: v128 = ZERO4, a30: v128 = ZERO4, a31: v128 = ZERO4;
+  if (cis == 4 && lanes == 8) {
+    for (let q = 0; q < m; q++, dyp += outRow) {
+      const xp = <usize>load<u32>(table + (<usize>q << 2)) + cOff;
+      const d0 = v128.load(dyp);
+      const d1 = v128.load(dyp, 16);
+      let s = v128.load32_splat(xp);
+      a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+      s = v128.load32_splat(xp + 4);
+      a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+      s = v128.load32_splat(xp + 8);
+      a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+      s = v128.load32_splat(xp + 12);
+      a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+    }
+    v128.store(dwp, f32x4.add(v128.load(dwp), a00)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a01), 16);
+    dwp += outRow;
+    v128.store(dwp, f32x4.add(v128.load(dwp), a10)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a11), 16);
+    dwp += outRow;
+    v128.store(dwp, f32x4.add(v128.load(dwp), a20)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a21), 16);
+    dwp += outRow;
+    v128.store(dwp, f32x4.add(v128.load(dwp), a30)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a31), 16);
+    return;
+  }
+  const n0 = min(lanes, 4);
+  const n1 = lanes - n0;
+  for (let q = 0; q < m; q++, dyp += outRow) {
+    const xp = <usize>load<u32>(table + (<usize>q << 2)) + cOff;
+    const d0 = loadN(dyp, n0);
+    const d1 = loadN(dyp + 16, n1);
+    let s = f32x4.splat(load<f32>(xp));
+    a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+    if (cis > 1) {
+      s = f32x4.splat(load<f32>(xp, 4));
+      a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+    }
+    if (cis > 2) {
+      s = f32x4.splat(load<f32>(xp, 8));
+      a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+    }
+    if (cis > 3) {
+      s = f32x4.splat(load<f32>(xp, 12));
+      a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+    }
+  }
+  addLanes(dwp, a00, a01, n0, n1);
+  if (cis > 1) addLanes(dwp + outRow, a10, a11, n0, n1);
+  if (cis > 2) addLanes(dwp + 2 * outRow, a20, a21, n0, n1);
+  if (cis > 3) addLanes(dwp + 3 * outRow, a30, a31, n0, n1);
+}
+
+@inline function addLanes(p: usize, v0: v128, v1: v128, n0: i32, n1: i32): void {
+  storeN(p, f32x4.add(loadN(p, n0), v0), n0);
+  storeN(p + 16, f32x4.add(loadN(p + 16, n1), v1), n1);
+}
+
+/**
+ * `out[b][co][l] = w[0][0][b·8 + l][co]` (zero past ci): a 1x1 filter `[ci][co]` transposed and
+ * packed as `conv` (kernels.ts) takes it, so that a 1x1 convolution's input gradient,
+ * `dx = dy · wᵀ`, runs in the inference GEMM.
+ */
+export function packTransposed1x1(w: usize, out: usize, ci: i32, co: i32): void {
+  const blocks = (ci + 7) >> 3;
+  for (let b = 0; b < blocks; b++) {
+    for (let c = 0; c < co; c++) {
+      const o = out + ((<usize>(b * co + c)) << 5);
+      for (let l = 0; l < 8; l++) {
+        const i = (b << 3) + l;
+        store<f32>(o + (<usize>l << 2), i < ci ? load<f32>(w + ((<usize>(i * co + c)) << 2)) : 0);
+      }
+    }
+  }
+}
+
+/** `out[t][co][ci] = w[t][ci][co]`, the per-tap transpose `convBackpropInput` reads. */
+export function transposeTaps(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
+  for (let t = 0; t < taps; t++) {
+    const src = w + (<usize>(t * ci * co) << 2);
+    const dst = out + (<usize>(t * ci * co) << 2);
+    for (let i = 0; i < ci; i++) for (let c = 0; c < co; c++) store<f32>(dst + (<usize>(c * ci + i) << 2), load<f32>(src + (<usize>(i * co + c) << 2)));
+  }
+}
+
+/**
+ * Input gradient of a dense convolution, any kernel, stride, dilation and padding:
+ * `dx[n][iy][ix][ci] = Σ dy[n][oy][ox][co] · w[ky][kx][ci][co]` over the taps that reach (iy, ix).
+ * `wt` is the filter as `transposeTaps` lays it out (`[t][co][ci]`). Per input pixel, 16 (then 4,
+ * then 1) input channels at a time in registers.
+ */
+export function convBackpropInput(
+  dy: usize, wt: usize, dx: usize,
+  n: i32, h: i32, wd: i32, ci: i32, oh: i32, ow: i32, co: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const inRow = <usize>ci << 2;
+  const outRow = <usize>co << 2;
+  const tapBytes = <usize>ci * outRow;
+  const c16 = ci & ~15;
+  const c4 = ci & ~3;
+  for (let b = 0; b < n; b++) {
+    for (let iy = 0; iy < h; iy++) {
+      for (let ix = 0; ix < wd; ix++) {
+        const op = dx + (<usize>((b * h + iy) * wd + ix)) * inRow;
+        let j = 0;
+        for (; j < c16; j += 16) {
+          const jo = <usize>j << 2;
+          let a0: v128 = ZERO4, a1: v128 = ZERO4, a2: v128 = ZERO4, a3: v128 = ZERO4;
+          for (let ky = 0; ky < kh; ky++) {
+            const ty = iy + padT - ky * dh;
+            if (ty < 0 || ty % sh != 0) continue;
+            const oy = ty / sh;
+            if (oy >= oh) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const tx = ix + padL - kx * dwl;
+              if (tx < 0 || tx % sw != 0) continue;
+              const ox = tx / sw;
+              if (ox >= ow) continue;
+              let dp = dy + (<usize>((b * oh + oy) * ow + ox)) * outRow;
+              let wp = wt + <usize>(ky * kw + kx) * tapBytes + jo;
+              for (let c = 0; c < co; c++, dp += 4, wp += inRow) {
+                const s = v128.load32_splat(dp);
+                a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
+                a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
+                a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
+                a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+              }
+            }
+          }
+          v128.store(op + jo, a0); v128.store(op + jo, a1, 16); v128.store(op + jo, a2, 32); v128.store(op + jo, a3, 48);
+        }
+        for (; j < ci; j += 4) {
+          const jo = <usize>j << 2;
+          const lanes = min(4, ci - j);
+          let a0: v128 = ZERO4;
+          for (let ky = 0; ky < kh; ky++) {
+            const ty = iy + padT - ky * dh;
+            if (ty < 0 || ty % sh != 0) continue;
+            const oy = ty / sh;
+            if (oy >= oh) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const tx = ix + padL - kx * dwl;
+              if (tx < 0 || tx % sw != 0) continue;
+              const ox = tx / sw;
+              if (ox >= ow) continue;
+              let dp = dy + (<usize>((b * oh + oy) * ow + ox)) * outRow;
+              let wp = wt + <usize>(ky * kw + kx) * tapBytes + jo;
+              for (let c = 0; c < co; c++, dp += 4, wp += inRow) {
+                a0 = f32x4.add(a0, f32x4.mul(v128.load32_splat(dp), j < c4 ? v128.load(wp) : loadN(wp, lanes)));
+              }
+            }
+          }
+          if (j < c4) v128.store(op + jo, a0);
+          else storeN(op + jo, a0, lanes);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Input gradient of a depthwise convolution (channel multiplier 1): `dx[n][iy][ix][c] =
+ * Σ dy[n][oy][ox][c] · w[ky][kx][c]` over the taps that reach (iy, ix); 16 channels at a time.
+ */
+export function depthwiseBackpropInput(
+  dy: usize, w: usize, dx: usize,
+  n: i32, h: i32, wd: i32, c: i32, oh: i32, ow: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const row = <usize>c << 2;
+  const c16 = c & ~15;
+  const c4 = c & ~3;
+  for (let b = 0; b < n; b++) {
+    for (let iy = 0; iy < h; iy++) {
+      for (let ix = 0; ix < wd; ix++) {
+        const op = dx + (<usize>((b * h + iy) * wd + ix)) * row;
+        let j = 0;
+        for (; j < c16; j += 16) {
+          const jo = <usize>j << 2;
+          let a0: v128 = ZERO4, a1: v128 = ZERO4, a2: v128 = ZERO4, a3: v128 = ZERO4;
+          for (let ky = 0; ky < kh; ky++) {
+            const ty = iy + padT - ky * dh;
+            if (ty < 0 || ty % sh != 0) continue;
+            const oy = ty / sh;
+            if (oy >= oh) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const tx = ix + padL - kx * dwl;
+              if (tx < 0 || tx % sw != 0) continue;
+              const ox = tx / sw;
+              if (ox >= ow) continue;
+              const dp = dy + (<usize>((b * oh + oy) * ow + ox)) * row + jo;
+              const wp = w + <usize>(ky * kw + kx) * row + jo;
+              a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
+              a1 = f32x4.add(a1, f32x4.mul(v128.load(dp, 16), v128.load(wp, 16)));
+              a2 = f32x4.add(a2, f32x4.mul(v128.load(dp, 32), v128.load(wp, 32)));
+              a3 = f32x4.add(a3, f32x4.mul(v128.load(dp, 48), v128.load(wp, 48)));
+            }
+          }
+          v128.store(op + jo, a0); v128.store(op + jo, a1, 16); v128.store(op + jo, a2, 32); v128.store(op + jo, a3, 48);
+        }
+        for (; j < c; j += 4) {
+          const jo = <usize>j << 2;
+          const lanes = min(4, c - j);
+          let a0: v128 = ZERO4;
+          for (let ky = 0; ky < kh; ky++) {
+            const ty = iy + padT - ky * dh;
+            if (ty < 0 || ty % sh != 0) continue;
+            const oy = ty / sh;
+            if (oy >= oh) continue;
+            for (let kx = 0; kx < kw; kx++) {
+              const tx = ix + padL - kx * dwl;
+              if (tx < 0 || tx % sw != 0) continue;
+              const ox = tx / sw;
+              if (ox >= ow) continue;
+              const dp = dy + (<usize>((b * oh + oy) * ow + ox)) * row + jo;
+              const wp = w + <usize>(ky * kw + kx) * row + jo;
+              if (j < c4) a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
+              else a0 = f32x4.add(a0, f32x4.mul(loadN(dp, lanes), loadN(wp, lanes)));
+            }
+          }
+          if (j < c4) v128.store(op + jo, a0);
+          else storeN(op + jo, a0, lanes);
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Filter gradient of a depthwise convolution: `dw[ky][kx][c] = Σ dy[n][oy][ox][c] · x[n][iy][ix][c]`.
+ * Per output row and tap, 16 channels at a time accumulate over the row's pixels in registers,
+ * then are added to `dw` (zeroed here).
+ */
+export function depthwiseBackpropFilter(
+  x: usize, dy: usize, dw: usize,
+  n: i32, h: i32, wd: i32, c: i32, oh: i32, ow: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const row = <usize>c << 2;
+  memory.fill(dw, 0, <usize>(kh * kw) * row);
+  const c16 = c & ~15;
+  const c4 = c & ~3;
+  for (let b = 0; b < n; b++) {
+    for (let oy = 0; oy < oh; oy++) {
+      const dyRow = dy + (<usize>((b * oh + oy) * ow)) * row;
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * sh - padT + ky * dh;
+        if (iy < 0 || iy >= h) continue;
+        const xRow = x + (<usize>((b * h + iy) * wd)) * row;
+        for (let kx = 0; kx < kw; kx++) {
+          // Output pixels whose tap kx falls inside: ix = ox·sw − padL + kx·dwl in [0, wd).
+          const off = kx * dwl - padL;
+          let ox0 = 0;
+          while (ox0 < ow && ox0 * sw + off < 0) ox0++;
+          let ox1 = ow;
+          while (ox1 > ox0 && (ox1 - 1) * sw + off >= wd) ox1--;
+          if (ox0 >= ox1) continue;
+          const wp = dw + <usize>(ky * kw + kx) * row;
+          const xStep = <usize>sw * row;
+          let j = 0;
+          for (; j < c16; j += 16) {
+            const jo = <usize>j << 2;
+            let a0: v128 = ZERO4, a1: v128 = ZERO4, a2: v128 = ZERO4, a3: v128 = ZERO4;
+            let dp = dyRow + <usize>ox0 * row + jo;
+            let xp = xRow + <usize>(ox0 * sw + off) * row + jo;
+            for (let ox = ox0; ox < ox1; ox++, dp += row, xp += xStep) {
+              a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(xp)));
+              a1 = f32x4.add(a1, f32x4.mul(v128.load(dp, 16), v128.load(xp, 16)));
+              a2 = f32x4.add(a2, f32x4.mul(v128.load(dp, 32), v128.load(xp, 32)));
+              a3 = f32x4.add(a3, f32x4.mul(v128.load(dp, 48), v128.load(xp, 48)));
+            }
+            v128.store(wp + jo, f32x4.add(v128.load(wp + jo), a0));
+            v128.store(wp + jo, f32x4.add(v128.load(wp + jo, 16), a1), 16);
+            v128.store(wp + jo, f32x4.add(v128.load(wp + jo, 32), a2), 32);
+            v128.store(wp + jo, f32x4.add(v128.load(wp + jo, 48), a3), 48);
+          }
+          for (; j < c; j += 4) {
+            const jo = <usize>j << 2;
+            const lanes = min(4, c - j);
+            let a0: v128 = ZERO4;
+            let dp = dyRow + <usize>ox0 * row + jo;
+            let xp = xRow + <usize>(ox0 * sw + off) * row + jo;
+            for (let ox = ox0; ox < ox1; ox++, dp += row, xp += xStep) {
+              if (j < c4) a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(xp)));
+              else a0 = f32x4.add(a0, f32x4.mul(loadN(dp, lanes), loadN(xp, lanes)));
+            }
+            if (j < c4) v128.store(wp + jo, f32x4.add(v128.load(wp + jo), a0));
+            else storeN(wp + jo, f32x4.add(loadN(wp + jo, lanes), a0), lanes);
+          }
+        }
+      }
+    }
+  }
+}
+
+/**
+ * `x · a + k` rounded once (computed in float64, as an FMA rounds): torch's CPU BatchNorm applies
+ * `input · alpha + beta` with fused multiply-adds; two roundings lose `k`'s magnitude in precision
+ * when the mean is far from 0, and a last-bit difference moves values across ReLU's kink.
+ */
+@inline function affine4(x: v128, a: v128, k: v128): v128 {
+  const xh = v128.shuffle<f32>(x, x, 2, 3, 0, 1);
+  const ah = v128.shuffle<f32>(a, a, 2, 3, 0, 1);
+  const kh = v128.shuffle<f32>(k, k, 2, 3, 0, 1);
+  const lo = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(a)), f64x2.promote_low_f32x4(k)));
+  const hi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(xh), f64x2.promote_low_f32x4(ah)), f64x2.promote_low_f32x4(kh)));
+  return v128.shuffle<f32>(lo, hi, 0, 1, 4, 5);
+}
+
+@inline function affine1(x: f32, a: f32, k: f32): f32 {
+  return <f32>(<f64>x * <f64>a + <f64>k);
+}
+
+/** Pixels summed in float32 before their sum joins the float64 totals (BatchNorm's reductions). */
+const BLOCK: i32 = 32;
+
+/** Adds the float32 lanes of `v` to the float64 pair at `p` (lanes 0–1) and `p + 16` (lanes 2–3). */
+@inline function addF64(p: usize, v: v128): void {
+  v128.store(p, f64x2.add(v128.load(p), f64x2.promote_low_f32x4(v)));
+  v128.store(p, f64x2.add(v128.load(p, 16), f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 0, 1))), 16);
+}
+
+/**
+ * Per-channel sums over the `p` pixels of x `[p][c]` of the deviations from `centre` (f32 `[c]`):
+ * `out[c] = Σ (x − centre)`, or with `square` `Σ (x − centre)²` (`out` f64 `[c]`, zeroed here).
+ * BatchNorm's statistics in two passes, as torch's CPU kernel: the mean (centred on the first
+ * pixel, so that float32 block sums keep the digits a large mean would take), then the squared
+ * deviations from it. Blocks of 32 pixels are summed in float32 registers, 4 channels at a time,
+ * and the block sums added in float64.
+ */
+export function channelMoments(x: usize, centre: usize, out: usize, p: i32, c: i32, square: i32): void {
+  memory.fill(out, 0, <usize>c << 3);
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q0 = 0; q0 < p; q0 += BLOCK) {
+    const q1 = min(q0 + BLOCK, p);
+    const xb = x + <usize>q0 * row;
+    let j = 0;
+    for (; j < c4; j += 4) {
+      let s: v128 = ZERO4;
+      let xp = xb + (<usize>j << 2);
+      const m = v128.load(centre + (<usize>j << 2));
+      if (square) {
+        for (let q = q0; q < q1; q++, xp += row) {
+          const d = f32x4.sub(v128.load(xp), m);
+          s = f32x4.add(s, f32x4.mul(d, d));
+        }
+      } else {
+        for (let q = q0; q < q1; q++, xp += row) s = f32x4.add(s, f32x4.sub(v128.load(xp), m));
+      }
+      addF64(out + (<usize>j << 3), s);
+    }
+    for (; j < c; j++) {
+      let s: f64 = 0;
+      let xp = xb + (<usize>j << 2);
+      const m = load<f32>(centre + (<usize>j << 2));
+      for (let q = q0; q < q1; q++, xp += row) {
+        const d = <f64>(load<f32>(xp) - m);
+        s += square ? d * d : d;
+      }
+      const so = <usize>j << 3;
+      store<f64>(out + so, load<f64>(out + so) + s);
+    }
+  }
+}
+
+const THREE4: v128 = f32x4.splat(3);
+const MTHREE4: v128 = f32x4.splat(-3);
+const SIX4: v128 = f32x4.splat(6);
+const HALF4: v128 = f32x4.splat(0.5);
+const SIXTH4: v128 = f32x4.splat(<f32>(1.0 / 6.0));
+const ONE4: v128 = f32x4.splat(1);
+
+/**
+ * The backward of an activation with torch's derivative at the kinks: `out = dy · act'(x)`.
+ * relu (1): x > 0; relu6 (2): 0 < x < 6; hardswish (3): 0 below −3, x/3 + 1/2 on [−3, 3), 1 from 3
+ * on; hardsigmoid (4): 1/6 on (−3, 3), else 0; linear (0): dy. At x = 3 torch 1.13's hardswish
+ * backward says 1 in its vectorised loop (every element but the < 16 of a contiguous run's tail)
+ * and 3/2 in its scalar tail: we take the vectorised loop's 1.
+ */
+export function activationGrad(x: usize, dy: usize, out: usize, n: i32, act: i32): void {
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    const v = v128.load(x + o);
+    const g = v128.load(dy + o);
+    let r: v128;
+    if (act == 1) r = v128.and(g, f32x4.gt(v, ZERO4));
+    else if (act == 2) r = v128.and(g, v128.and(f32x4.gt(v, ZERO4), f32x4.lt(v, SIX4)));
+    else if (act == 3) {
+      // x/3 + 1/2 computed as torch does (x / 3 + 0.5), then masked: 0 below −3, 1 from 3 on.
+      const mid = f32x4.add(f32x4.div(v, THREE4), HALF4);
+      const d = v128.bitselect(ONE4, mid, f32x4.ge(v, THREE4));
+      r = v128.and(f32x4.mul(g, d), f32x4.ge(v, MTHREE4));
+    } else if (act == 4) r = v128.and(f32x4.mul(g, SIXTH4), v128.and(f32x4.gt(v, MTHREE4), f32x4.lt(v, THREE4)));
+    else r = g;
+    v128.store(out + o, r);
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const v = load<f32>(x + o);
+    const g = load<f32>(dy + o);
+    let r: f32 = g;
+    if (act == 1) r = v > 0 ? g : 0;
+    else if (act == 2) r = v > 0 && v < 6 ? g : 0;
+    else if (act == 3) r = v < -3 ? 0 : v < 3 ? g * (v / 3 + <f32>0.5) : g;
+    else if (act == 4) r = v > -3 && v < 3 ? g * <f32>(1.0 / 6.0) : 0;
+    store<f32>(out + o, r);
+  }
+}
+
+/** Global average pooling's backward: `out[n][q][c] = dy[n][c] / p` for the p pixels. */
+export function meanPixelsGrad(dy: usize, out: usize, n: i32, p: i32, c: i32): void {
+  const row = <usize>c << 2;
+  const c4 = c & ~3;
+  const fp = f32x4.splat(<f32>p);
+  for (let b = 0; b < n; b++) {
+    const g = dy + <usize>b * row;
+    for (let q = 0; q < p; q++, out += row) {
+      let j = 0;
+      for (; j < c4; j += 4) v128.store(out + (<usize>j << 2), f32x4.div(v128.load(g + (<usize>j << 2)), fp));
+      for (; j < c; j++) store<f32>(out + (<usize>j << 2), load<f32>(g + (<usize>j << 2)) / <f32>p);
+    }
+  }
+}
+
+/** `dgate[n][c] = Σ_q dy[n][q][c] · x[n][q][c]`: the gate's gradient of `x · gate` (squeeze-and-excitation). */
+export function scaleChannelsGateGrad(dy: usize, x: usize, dgate: usize, n: i32, p: i32, c: i32): void {
+  const row = <usize>c << 2;
+  const c4 = c & ~3;
+  for (let b = 0; b < n; b++) {
+    const g = dgate + <usize>b * row;
+    memory.fill(g, 0, row);
+    for (let q = 0; q < p; q++, x += row, dy += row) {
+      let j = 0;
+      for (; j < c4; j += 4) {
+        const jo = <usize>j << 2;
+        v128.store(g + jo, f32x4.add(v128.load(g + jo), f32x4.mul(v128.load(dy + jo), v128.load(x + jo))));
+      }
+      for (; j < c; j++) {
+        const jo = <usize>j << 2;
+        store<f32>(g + jo, load<f32>(g + jo) + load<f32>(dy + jo) * load<f32>(x + jo));
+      }
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// BatchNorm fused with the activation after it (train mode): the forward writes act(z) with
+// z = x·scale + shift, and the backward recomputes z from x (the same float32 operations) for
+// act'(z), so neither z nor the activation's own passes exist.
+
+@inline function act4(v: v128, act: i32): v128 {
+  if (act == 1) return f32x4.pmax(ZERO4, v);
+  if (act == 2) return f32x4.pmin(SIX4, f32x4.pmax(ZERO4, v));
+  if (act == 3) return f32x4.mul(v, f32x4.div(f32x4.pmin(SIX4, f32x4.pmax(ZERO4, f32x4.add(v, THREE4))), SIX4));
+  if (act == 4) return f32x4.div(f32x4.pmin(SIX4, f32x4.pmax(ZERO4, f32x4.add(v, THREE4))), SIX4);
+  return v;
+}
+
+@inline function relu6s(v: f32): f32 {
+  const r: f32 = v > 0 ? v : 0;
+  return r < 6 ? r : 6;
+}
+
+@inline function act1(v: f32, act: i32): f32 {
+  if (act == 1) return v > 0 ? v : 0;
+  if (act == 2) return relu6s(v);
+  if (act == 3) return v * (relu6s(v + 3) / 6);
+  if (act == 4) return relu6s(v + 3) / 6;
+  return v;
+}
+
+/** `g · act'(z)`, torch's derivatives as `activationGrad`. */
+@inline function actGrad4(z: v128, g: v128, act: i32): v128 {
+  if (act == 1) return v128.and(g, f32x4.gt(z, ZERO4));
+  if (act == 2) return v128.and(g, v128.and(f32x4.gt(z, ZERO4), f32x4.lt(z, SIX4)));
+  if (act == 3) {
+    const mid = f32x4.add(f32x4.div(z, THREE4), HALF4);
+    return v128.and(f32x4.mul(g, v128.bitselect(ONE4, mid, f32x4.ge(z, THREE4))), f32x4.ge(z, MTHREE4));
+  }
+  if (act == 4) return v128.and(f32x4.mul(g, SIXTH4), v128.and(f32x4.gt(z, MTHREE4), f32x4.lt(z, THREE4)));
+  return g;
+}
+
+@inline function actGrad1(z: f32, g: f32, act: i32): f32 {
+  if (act == 1) return z > 0 ? g : 0;
+  if (act == 2) return z > 0 && z < 6 ? g : 0;
+  if (act == 3) return z < -3 ? 0 : z < 3 ? g * (z / 3 + <f32>0.5) : g;
+  if (act == 4) return z > -3 && z < 3 ? g * <f32>(1.0 / 6.0) : 0;
+  return g;
+}
+
+/** `out = act(x · a + k)` per channel over `p` pixels of `c` channels (`x · a + k` rounded once; act 0: none). */
+export function channelAffineAct(x: usize, out: usize, a: usize, k: usize, p: i32, c: i32, act: i32): void {
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q = 0; q < p; q++, x += row, out += row) {
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const jo = <usize>j << 2;
+      v128.store(out + jo, act4(affine4(v128.load(x + jo), v128.load(a + jo), v128.load(k + jo)), act));
+    }
+    for (; j < c; j++) {
+      const jo = <usize>j << 2;
+      store<f32>(out + jo, act1(affine1(load<f32>(x + jo), load<f32>(a + jo), load<f32>(k + jo)), act));
+    }
+  }
+}
+
+/**
+ * `channelGradSums` of `g = dy · act'(x · a + k)` (act 0: g = dy, `a` and `k` unused):
+ * `sumG[c] = Σ g`, `dot[c] = Σ g · (x − mean)` (float64, zeroed here; float32 blocks of 32 pixels).
+ * With an activation, `g` is also written to `gout` (`[p][c]`), which the input gradient then
+ * reads instead of recomputing it.
+ */
+export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32): void {
+  memory.fill(sumG, 0, <usize>c << 3);
+  memory.fill(dot, 0, <usize>c << 3);
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q0 = 0; q0 < p; q0 += BLOCK) {
+    const q1 = min(q0 + BLOCK, p);
+    const xb = x + <usize>q0 * row;
+    const db = dy + <usize>q0 * row;
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const jo = <usize>j << 2;
+      const mv = v128.load(mean + jo);
+      const av = act ? v128.load(a + jo) : ZERO4;
+      const kv = act ? v128.load(k + jo) : ZERO4;
+      let s: v128 = ZERO4, d: v128 = ZERO4;
+      let xp = xb + jo;
+      let dp = db + jo;
+      let gp = gout + <usize>q0 * row + jo;
+      for (let q = q0; q < q1; q++, xp += row, dp += row, gp += row) {
+        const xv = v128.load(xp);
+        let g = v128.load(dp);
+        if (act) {
+          g = actGrad4(affine4(xv, av, kv), g, act);
+          v128.store(gp, g);
+        }
+        s = f32x4.add(s, g);
+        d = f32x4.add(d, f32x4.mul(g, f32x4.sub(xv, mv)));
+      }
+      addF64(sumG + (<usize>j << 3), s);
+      addF64(dot + (<usize>j << 3), d);
+    }
+    for (; j < c; j++) {
+      const jo = <usize>j << 2;
+      const m = load<f32>(mean + jo);
+      let s: f64 = 0, d: f64 = 0;
+      let xp = xb + jo;
+      let dp = db + jo;
+      let gp = gout + <usize>q0 * row + jo;
+      for (let q = q0; q < q1; q++, xp += row, dp += row, gp += row) {
+        const xs = load<f32>(xp);
+        let g = load<f32>(dp);
+        if (act) {
+          g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
+          store<f32>(gp, g);
+        }
+        s += <f64>g;
+        d += <f64>g * <f64>(xs - m);
+      }
+      const so = <usize>j << 3;
+      store<f64>(sumG + so, load<f64>(sumG + so) + s);
+      store<f64>(dot + so, load<f64>(dot + so) + d);
+    }
+  }
+}
+
+/**
+ * BatchNorm's input gradient: `out = g · A + (x − mean) · B + C` with `g = dy · act'(x · a + k)`
+ * (act 0: g = dy), the centred form of torch's `(dy − grad_mean − (x − mean) · k) · invstd · w`.
+ */
+export function channelAffineGradAct(dy: usize, x: usize, out: usize, mean: usize, a: usize, k: usize, A: usize, B: usize, C: usize, p: i32, c: i32, act: i32): void {
+  const c4 = c & ~3;
+  const row = <usize>c << 2;
+  for (let q = 0; q < p; q++, x += row, dy += row, out += row) {
+    let j = 0;
+    for (; j < c4; j += 4) {
+      const jo = <usize>j << 2;
+      const xv = v128.load(x + jo);
+      let g = v128.load(dy + jo);
+      if (act) g = actGrad4(affine4(xv, v128.load(a + jo), v128.load(k + jo)), g, act);
+      v128.store(out + jo, f32x4.add(f32x4.add(f32x4.mul(g, v128.load(A + jo)), f32x4.mul(f32x4.sub(xv, v128.load(mean + jo)), v128.load(B + jo))), v128.load(C + jo)));
+    }
+    for (; j < c; j++) {
+      const jo = <usize>j << 2;
+      const xs = load<f32>(x + jo);
+      let g = load<f32>(dy + jo);
+      if (act) g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
+      store<f32>(out + jo, g * load<f32>(A + jo) + (xs - load<f32>(mean + jo)) * load<f32>(B + jo) + load<f32>(C + jo));
+    }
+  }
+}
+
+/**
+ * `[k·k][ci][co]` (HWIO) → `[ceil(co/8)][k·k][ci][8]`, zero-padded: the packed filter `conv`
+ * (kernels.ts) reads, made per call in train mode, where the filter changes every step.
+ */
+export function packFilter(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
+  const blocks = (co + 7) >> 3;
+  for (let b = 0; b < blocks; b++) {
+    for (let t = 0; t < taps; t++) {
+      for (let i = 0; i < ci; i++) {
+        const o = out + ((<usize>((b * taps + t) * ci + i)) << 5);
+        const src = w + ((<usize>((t * ci + i) * co)) << 2);
+        for (let l = 0; l < 8; l++) {
+          const c = (b << 3) + l;
+          store<f32>(o + (<usize>l << 2), c < co ? load<f32>(src + (<usize>c << 2)) : 0);
+        }
+      }
+    }
+  }
+}

@@ -1,0 +1,107 @@
+/**
+ * What the training kernels (src/kernels/train) share: the exports of assembly/train-kernels.ts,
+ * scratch space carved into aligned parts, and the geometry tfjs' convInfo gives a backprop kernel.
+ */
+import { backend_util, type TensorInfo } from '@tensorflow/tfjs-core';
+import { kernelsFor, scratch, type KernelExports, type Loaded, type WasmBackendLike } from '../wasm-module.js';
+
+/** The exports of assembly/train-kernels.ts (pointers are byte offsets into the tfjs heap). */
+export interface TrainKernelExports {
+  convBackpropFilterTableBytes(): number;
+  convBackpropFilter(...args: number[]): void;
+  convBackpropInput(...args: number[]): void;
+  packTransposed1x1(w: number, out: number, ci: number, co: number): void;
+  transposeTaps(w: number, out: number, taps: number, ci: number, co: number): void;
+  packFilter(w: number, out: number, taps: number, ci: number, co: number): void;
+  depthwiseBackpropInput(...args: number[]): void;
+  depthwiseBackpropFilter(...args: number[]): void;
+  channelMoments(x: number, centre: number, out: number, p: number, c: number, square: number): void;
+  channelAffineAct(x: number, out: number, a: number, k: number, p: number, c: number, act: number): void;
+  channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number): void;
+  channelAffineGradAct(dy: number, x: number, out: number, mean: number, a: number, k: number, A: number, B: number, C: number, p: number, c: number, act: number): void;
+  activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
+  meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
+  scaleChannelsGateGrad(dy: number, x: number, dgate: number, n: number, p: number, c: number): void;
+}
+
+export interface TrainKernels {
+  l: Loaded;
+  /** The inference kernels' exports (the GEMM, scaleChannels). */
+  k: KernelExports;
+  t: TrainKernelExports;
+}
+
+/** The loaded kernels for this backend; throws when they cannot load (no WASM SIMD). */
+export function trainKernelsFor(be: WasmBackendLike, kernel: string): TrainKernels {
+  const l = kernelsFor(be);
+  if (!l) throw new Error(`${kernel}: the mnv3 WASM SIMD kernels are not loaded on this backend (WASM SIMD is required to train on wasm)`);
+  return { l, k: l.exports, t: l.exports as unknown as TrainKernelExports };
+}
+
+/** Scratch of the given byte sizes, each part 16-byte aligned; returns the parts' addresses. */
+export function scratchParts(be: WasmBackendLike, l: Loaded, sizes: number[]): number[] {
+  const aligned = sizes.map((s) => Math.ceil(s / 16) * 16);
+  const base = scratch(be, l, aligned.reduce((a, b) => a + b, 0) + 16);
+  const out: number[] = [];
+  let p = Math.ceil(base / 16) * 16;
+  for (const s of aligned) {
+    out.push(p);
+    p += s;
+  }
+  return out;
+}
+
+export interface ConvAttrs {
+  strides: number | [number, number];
+  pad: 'valid' | 'same' | number | backend_util.ExplicitPadding;
+  dataFormat?: 'NHWC' | 'NCHW';
+  dimRoundingMode?: 'floor' | 'round' | 'ceil';
+  /** tfjs' Conv2DBackprop* kernels have no such attribute (dilation 1); our gradient passes it. */
+  dilations?: number | [number, number];
+}
+
+/** tfjs' convInfo for a backprop kernel, NHWC only; the kernel arguments after the shapes. */
+export function convGeometry(
+  kernel: string,
+  inShape: number[],
+  filterShape: [number, number, number, number],
+  attrs: ConvAttrs,
+  depthwise: boolean,
+): { info: backend_util.Conv2DInfo; args: number[] } {
+  if ((attrs.dataFormat ?? 'NHWC') !== 'NHWC') throw new Error(`${kernel}: only NHWC is supported on wasm, got ${attrs.dataFormat}`);
+  const info = backend_util.computeConv2DInfo(
+    inShape as [number, number, number, number],
+    filterShape,
+    attrs.strides,
+    attrs.dilations ?? 1,
+    attrs.pad,
+    attrs.dimRoundingMode,
+    depthwise,
+  );
+  const args = [
+    info.filterHeight,
+    info.filterWidth,
+    info.strideHeight,
+    info.strideWidth,
+    info.dilationHeight,
+    info.dilationWidth,
+    info.padInfo.top,
+    info.padInfo.left,
+  ];
+  return { info, args };
+}
+
+export const shape4 = (t: TensorInfo) => t.shape as [number, number, number, number];
+
+/**
+ * BatchNorm's per-channel affine map from the batch statistics, as torch forms it: `scale =
+ * invstd · γ`, `shift = β − mean · scale` (float32, into `scale` and `shift`), `invstd` the
+ * float32 `1 / √(var + eps)` the forward saved. The forward and the backward both call it, so the
+ * backward recomputes the very `x · scale + shift` the forward's activation saw.
+ */
+export function batchNormAffine(g: Float32Array, b: Float32Array, mean: Float32Array, invstd: Float32Array, scale: Float32Array, shift: Float32Array): void {
+  for (let j = 0; j < g.length; j++) {
+    scale[j] = invstd[j]! * g[j]!;
+    shift[j] = b[j]! - mean[j]! * scale[j]!;
+  }
+}
