@@ -88,6 +88,6 @@ def quantize_both(write, out, float_model):
         "labels": labels,
         "qat_predictions": qat_predictions,
         "ptq_predictions": ptq_predictions,
-        **{"float." + k: v for k, v in float_model.state_dict().items()},
+        **{"state." + k: v for k, v in float_model.state_dict().items()},
     }
     write("fashion", tensors, {"config": config})
