@@ -22,19 +22,21 @@
 // table (hardswish, hardsigmoid) maps each output byte.
 
 // Requantization without `trunc_sat` (several instructions on x64) or `nearest`: y = acc × scale,
-// clamped to ±2^21 (pmin / pmax, one instruction each; no NaN can occur), plus M = 1.5·2^23. The
-// sum lies in [2^22, 2^24) ⊂ a binade pair where float32's spacing is 1 (|y| ≤ 2^21 keeps it in
-// [2^23, 2^24)), so its one rounding (to nearest, ties to even; M is even, so ties go as rint's)
-// yields exactly M + rint(y), and its bits minus M's are rint(y). Clamping first changes nothing:
-// any |y| past 2^21 saturates to 0 or 255 either way. (QNNPACK's fp32 "magic" requantization.)
-// The zero point is added after the int16 narrow, saturating, then the uint8 narrow clamps.
+// raised to -2^22 at least (pmax: one instruction; no NaN can occur), plus M = 1.5·2^23. For |y| <
+// 2^22 the sum lies in (2^23, 2^24), where float32's spacing is 1, so its one rounding (to nearest,
+// ties to even; M is even, so ties go as rint's) yields exactly M + rint(y), and its bits minus M's
+// are rint(y). Past that range the difference still has the right side: y ≥ 2^22 gives a sum of
+// at least 2^24 (float bits grow with the value: ≥ 2^22 after the subtraction, saturating to 255);
+// y = -2^22 gives exactly -2^22 (saturating to 0); without the floor, a sum below 0 would have
+// negative bits and wrap. (QNNPACK's fp32 "magic" requantization.) The zero point is added after
+// the int16 narrow, saturating, then the uint8 narrow clamps.
 const RQ_MAGIC: f32 = 12582912.0;
 const RQ_MAGIC_BITS: i32 = 0x4b400000;
-const RQ_LIMIT: f32 = 2097152.0;
+const RQ_FLOOR: f32 = -4194304.0;
 
-/** rint(float32(a) × s) per lane as int32, for |a × s| ≤ 2^21 (larger values clamped to ±2^21). */
+/** rint(float32(a) × s) per lane as int32 where |a × s| < 2^22; beyond, a value of the same sign at least as large. */
 @inline function requant4(a: v128, s: v128): v128 {
-  const y = f32x4.pmax(f32x4.pmin(f32x4.mul(f32x4.convert_i32x4_s(a), s), f32x4.splat(RQ_LIMIT)), f32x4.splat(-RQ_LIMIT));
+  const y = f32x4.pmax(f32x4.mul(f32x4.convert_i32x4_s(a), s), f32x4.splat(RQ_FLOOR));
   return i32x4.sub(f32x4.add(y, f32x4.splat(RQ_MAGIC)), i32x4.splat(RQ_MAGIC_BITS));
 }
 
@@ -308,7 +310,11 @@ export function qwiden(x: usize, out: usize, c: i32, kp: i32, z: i32, r0: i32, r
 /**
  * im2col for a k×k convolution with groups = 1: out `[n·oh·ow][kp]` int16, each row the taps
  * (ky, kx, channel) of one output pixel as x - z, taps in the padding 0, columns [k·k·c, kp) 0.
- * Output pixels [r0, r1).
+ * Output pixels [r0, r1). Where a row of taps (k·c bytes, undilated) fits in 16 bytes, as the
+ * 3-channel stem's 9, pixels whose taps all lie inside the map take each row of taps as one
+ * 16-byte load (so x must stay readable 16 bytes past its end: the engine's buffers have that
+ * slack), widened and stored as two vectors; a vector's lanes past the row of taps are overwritten
+ * by the next ones, or (the last) written lane by lane, so no store leaves the pixel's own row.
  */
 export function qim2col(
   x: usize, out: usize, h: i32, wd: i32, c: i32, oh: i32, ow: i32,
@@ -316,16 +322,43 @@ export function qim2col(
 ): void {
   const opix = oh * ow;
   const kk = k * k * c;
+  const kc = k * c;
+  const vec = dil == 1 && kc <= 16;
+  const zv = i16x8.splat(<i16>z);
   for (let r = r0; r < r1; r++) {
     const b = r / opix;
     const rem = r - b * opix;
     const oy = rem / ow;
     const ox = rem - oy * ow;
     let op = out + ((<usize>r * <usize>kp) << 1);
+    const iy0 = oy * stride - pad;
+    const ix0 = ox * stride - pad;
+    if (vec && iy0 >= 0 && iy0 + k <= h && ix0 >= 0 && ix0 + k <= wd) {
+      const rowEnd = op + (<usize>kp << 1);
+      let xp = x + <usize>((b * h + iy0) * wd + ix0) * <usize>c;
+      const xRow = <usize>wd * <usize>c;
+      for (let ky = 0; ky < k; ky++, xp += xRow, op += <usize>kc << 1) {
+        const v = v128.load(xp);
+        const lo16 = i16x8.sub(i16x8.extend_low_i8x16_u(v), zv);
+        if (op + 32 <= rowEnd) {
+          v128.store(op, lo16);
+          v128.store(op, i16x8.sub(i16x8.extend_high_i8x16_u(v), zv), 16);
+        } else {
+          let t = 0;
+          if (op + 16 <= rowEnd && kc >= 8) {
+            v128.store(op, lo16);
+            t = 8;
+          }
+          for (; t < kc; t++) store<i16>(op + (<usize>t << 1), <i16>(<i32>load<u8>(xp + <usize>t) - z));
+        }
+      }
+      for (; op < rowEnd; op += 2) store<i16>(op, 0);
+      continue;
+    }
     for (let ky = 0; ky < k; ky++) {
-      const iy = oy * stride - pad + ky * dil;
+      const iy = iy0 + ky * dil;
       for (let kx = 0; kx < k; kx++) {
-        const ix = ox * stride - pad + kx * dil;
+        const ix = ix0 + kx * dil;
         if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
           const xp = x + <usize>((b * h + iy) * wd + ix) * <usize>c;
           for (let ch = 0; ch < c; ch++) store<i16>(op + (<usize>ch << 1), <i16>(<i32>load<u8>(xp + <usize>ch) - z));
