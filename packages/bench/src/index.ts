@@ -3,7 +3,7 @@ export { summarize, interleaved } from './stats.js';
 export type { BenchEntry, BenchModel } from './models.js';
 export { BENCH_MODELS, benchEntry } from './models.js';
 export type { Ours, OursOptions } from './ours.js';
-export { ours } from './ours.js';
+export { FLOAT_TWIN, ours } from './ours.js';
 export type { MissingPeer, Peer } from './peers.js';
 export { benchInput, ortNodePeer, ortWebPeer, pytorchPeer, isMissing } from './peers.js';
 export type { BenchReport, ModelResult } from './report.js';

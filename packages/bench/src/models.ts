@@ -22,7 +22,15 @@ export interface BenchEntry {
   /** Default input in TorchVision's layout: NCHW, or CHW for one detection image. */
   input: readonly number[];
   build(): BenchModel;
+  /**
+   * An int8 row (`<arch>@int8`): TorchVision's quantized model of this architecture on
+   * @mnv3/quantize's int8 engine (see ours.ts); `build` makes its float twin, the plain row's model,
+   * timed beside it.
+   */
+  int8?: QuantizableArch;
 }
+
+export type QuantizableArch = 'mobilenet_v3_large' | 'mobilenet_v3_small';
 
 const nchwToNhwc = (data: Float32Array, shape: readonly number[]): tf.Tensor =>
   tf.tidy(() => tf.transpose(tf.tensor4d(data, shape as [number, number, number, number]), [0, 2, 3, 1]));
@@ -88,8 +96,15 @@ const detectors = Object.fromEntries(
   ]),
 );
 
-/** Every model the benchmark knows, by TorchVision name (`@520` / `@320`: segmentation input size). */
-export const BENCH_MODELS: Readonly<Record<string, BenchEntry>> = { ...classifiers, ...segmenters, ...detectors };
+const quantized = Object.fromEntries(
+  (['mobilenet_v3_large', 'mobilenet_v3_small'] as const).map((arch): [string, BenchEntry] => [`${arch}@int8`, { ...classifiers[arch]!, int8: arch }]),
+);
+
+/**
+ * Every model the benchmark knows, by TorchVision name (`@520` / `@320`: segmentation input size;
+ * `@int8`: TorchVision's quantized MobileNetV3 on our int8 engine).
+ */
+export const BENCH_MODELS: Readonly<Record<string, BenchEntry>> = { ...classifiers, ...quantized, ...segmenters, ...detectors };
 
 export function benchEntry(name: string): BenchEntry {
   const entry = BENCH_MODELS[name];

@@ -53,7 +53,7 @@ export async function runPipeline(o: PipelineOptions): Promise<BenchReport> {
     }
     peers.push(await pytorchPeer(o.python, join(o.repoRoot, 'tools/reference/bench_peers.py'), model, shape, o.threads));
     const live = peers.filter((p): p is Peer => !isMissing(p));
-    const samples = await interleaved([mine, ...live], {
+    const samples = await interleaved([mine, ...mine.extra, ...live], {
       warmup: o.warmup,
       runs: o.runs,
       onRound: (round, total) => o.onProgress?.(model, round, total),
@@ -74,6 +74,11 @@ export async function runPipeline(o: PipelineOptions): Promise<BenchReport> {
       run,
       runs: o.runs,
     };
+    for (const p of mine.extra) {
+      const s = samples.get(p.name)!;
+      result.peers[p.name] = summarize(s);
+      result.ratios[p.name] = summarize(oursSamples.map((v, i) => v / s[i]!)).median_ms;
+    }
     for (const p of peers) {
       if (isMissing(p)) {
         result.peers[p.name] = { missing: p.missing };

@@ -21,10 +21,28 @@
 // floor: the exact clamp of `rint(acc × scale) + zero point` to [lo, 255]. An optional 256-byte
 // table (hardswish, hardsigmoid) maps each output byte.
 
+// Requantization without `trunc_sat` (several instructions on x64) or `nearest`: y = acc × scale,
+// raised to -2^22 at least (pmax: one instruction; no NaN can occur), plus M = 1.5·2^23. For |y| <
+// 2^22 the sum lies in (2^23, 2^24), where float32's spacing is 1, so its one rounding (to nearest,
+// ties to even; M is even, so ties go as rint's) yields exactly M + rint(y), and its bits minus M's
+// are rint(y). Past that range the difference still has the right side: y ≥ 2^22 gives a sum of
+// at least 2^24 (float bits grow with the value: ≥ 2^22 after the subtraction, saturating to 255);
+// y = -2^22 gives exactly -2^22 (saturating to 0); without the floor, a sum below 0 would have
+// negative bits and wrap. (QNNPACK's fp32 "magic" requantization.) The zero point is added after
+// the int16 narrow, saturating, then the uint8 narrow clamps.
+const RQ_MAGIC: f32 = 12582912.0;
+const RQ_MAGIC_BITS: i32 = 0x4b400000;
+const RQ_FLOOR: f32 = -4194304.0;
+
+/** rint(float32(a) × s) per lane as int32 where |a × s| < 2^22; beyond, a value of the same sign at least as large. */
+@inline function requant4(a: v128, s: v128): v128 {
+  const y = f32x4.pmax(f32x4.mul(f32x4.convert_i32x4_s(a), s), f32x4.splat(RQ_FLOOR));
+  return i32x4.sub(f32x4.add(y, f32x4.splat(RQ_MAGIC)), i32x4.splat(RQ_MAGIC_BITS));
+}
+
+/** 8 int32 accumulators → 8 uint8: clamp(rint(acc × scale) + zo, lo, 255), bytes 0..7 of the result. */
 @inline function requant8(a0: v128, a1: v128, s: v128, zo: v128, lo: v128): v128 {
-  const r0 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(a0), s)));
-  const r1 = i32x4.trunc_sat_f32x4_s(f32x4.nearest(f32x4.mul(f32x4.convert_i32x4_s(a1), s)));
-  const h = i16x8.add_sat_s(i16x8.narrow_i32x4_s(r0, r1), zo);
+  const h = i16x8.add_sat_s(i16x8.narrow_i32x4_s(requant4(a0, s), requant4(a1, s)), zo);
   return i8x16.max_u(i8x16.narrow_i16x8_u(h, h), lo);
 }
 
@@ -50,26 +68,33 @@
   }
 }
 
-// Packed weights of `qgemm`: blocks of 8 output channels, `[ceil(co/8)][kp/2][8][2]` int8, zero-padded.
+// Packed weights of `qgemm`: blocks of 8 output channels, `[ceil(co/8)][kp/2][8][2]`, zero-padded:
+// int16 (int8 values widened once at load, so that the inner loop does no widening), or for layers
+// that run on a few rows (linear layers, SE; `mode` & QGEMM_W8) int8 widened in registers, where
+// reading the weights from memory costs more than widening them.
+const QGEMM_BLOCKS = 1;
+const QGEMM_W8 = 2;
 
 /**
  * out `[rows][co]` uint8 = requant(a `[rows][kp]` int16 · W + bias), kp even (`qwiden` pads the
- * rows). `bias`: int32 `[ceil(co/8)·8]`. Tiles of 4 rows × 8 output channels; each weight pair is
- * widened once per tile. Work range [lo, hi): rows (lo a multiple of 4), or with `byBlocks`
- * blocks of 8 output channels over all `rows` (linear layers on a batch of a few rows).
+ * rows). `bias`: int32 `[ceil(co/8)·8]`. Tiles of 4 rows × 8 output channels: per pair of inputs,
+ * two weight loads (or one, widened), four splats and eight `i32x4.dot_i16x8_s` + add. Work range
+ * [lo, hi): rows (lo a multiple of 4), or with `mode` & QGEMM_BLOCKS blocks of 8 output channels
+ * over all `rows` (linear layers on a batch of a few rows); `mode` & QGEMM_W8: int8 weights.
  */
 export function qgemm(
   a: usize, w: usize, bias: usize, out: usize, table: usize,
-  kp: i32, co: i32, scaleBits: i32, zo: i32, lo: i32, rows: i32, byBlocks: i32, r0: i32, r1: i32,
+  kp: i32, co: i32, scaleBits: i32, zo: i32, lo: i32, rows: i32, mode: i32, r0: i32, r1: i32,
 ): void {
   const scale = reinterpret<f32>(scaleBits);
+  const byBlocks = mode & QGEMM_BLOCKS;
+  const w8 = mode & QGEMM_W8;
   const p0 = byBlocks ? 0 : r0;
   const p1 = byBlocks ? rows : r1;
   const j0 = byBlocks ? r0 : 0;
   const j1 = byBlocks ? r1 : (co + 7) >> 3;
   const rowBytes = <usize>kp << 1;
-  const blockBytes = <usize>kp << 3;
-  const pairs = kp >> 1;
+  const blockBytes = w8 ? <usize>kp << 3 : <usize>kp << 4;
   const s = f32x4.splat(scale);
   const zov = i16x8.splat(<i16>zo);
   const lov = i8x16.splat(<i8>lo);
@@ -86,19 +111,45 @@ export function qgemm(
       const b1 = v128.load(bias + (<usize>j << 5), 16);
       let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
       let wp = w + <usize>j * blockBytes;
+      const we = wp + blockBytes;
       let o: usize = 0;
-      if (n == 1) {
-        for (let p = 0; p < pairs; p++, o += 4, wp += 16) {
-          const wv = v128.load(wp);
+      if (w8) {
+        if (n == 1) {
+          for (; wp < we; o += 4, wp += 16) {
+            const wv = v128.load(wp);
+            const sx = v128.load32_splat(x0 + o);
+            a00 = i32x4.add(a00, i32x4.dot_i16x8_s(sx, i16x8.extend_low_i8x16_s(wv)));
+            a01 = i32x4.add(a01, i32x4.dot_i16x8_s(sx, i16x8.extend_high_i8x16_s(wv)));
+          }
+        } else {
+          for (; wp < we; o += 4, wp += 16) {
+            const wv = v128.load(wp);
+            const w0 = i16x8.extend_low_i8x16_s(wv);
+            const w1 = i16x8.extend_high_i8x16_s(wv);
+            let sx = v128.load32_splat(x0 + o);
+            a00 = i32x4.add(a00, i32x4.dot_i16x8_s(sx, w0));
+            a01 = i32x4.add(a01, i32x4.dot_i16x8_s(sx, w1));
+            sx = v128.load32_splat(x1 + o);
+            a10 = i32x4.add(a10, i32x4.dot_i16x8_s(sx, w0));
+            a11 = i32x4.add(a11, i32x4.dot_i16x8_s(sx, w1));
+            sx = v128.load32_splat(x2 + o);
+            a20 = i32x4.add(a20, i32x4.dot_i16x8_s(sx, w0));
+            a21 = i32x4.add(a21, i32x4.dot_i16x8_s(sx, w1));
+            sx = v128.load32_splat(x3 + o);
+            a30 = i32x4.add(a30, i32x4.dot_i16x8_s(sx, w0));
+            a31 = i32x4.add(a31, i32x4.dot_i16x8_s(sx, w1));
+          }
+        }
+      } else if (n == 1) {
+        for (; wp < we; o += 4, wp += 32) {
           const sx = v128.load32_splat(x0 + o);
-          a00 = i32x4.add(a00, i32x4.dot_i16x8_s(sx, i16x8.extend_low_i8x16_s(wv)));
-          a01 = i32x4.add(a01, i32x4.dot_i16x8_s(sx, i16x8.extend_high_i8x16_s(wv)));
+          a00 = i32x4.add(a00, i32x4.dot_i16x8_s(sx, v128.load(wp)));
+          a01 = i32x4.add(a01, i32x4.dot_i16x8_s(sx, v128.load(wp, 16)));
         }
       } else {
-        for (let p = 0; p < pairs; p++, o += 4, wp += 16) {
-          const wv = v128.load(wp);
-          const w0 = i16x8.extend_low_i8x16_s(wv);
-          const w1 = i16x8.extend_high_i8x16_s(wv);
+        for (; wp < we; o += 4, wp += 32) {
+          const w0 = v128.load(wp);
+          const w1 = v128.load(wp, 16);
           let sx = v128.load32_splat(x0 + o);
           a00 = i32x4.add(a00, i32x4.dot_i16x8_s(sx, w0));
           a01 = i32x4.add(a01, i32x4.dot_i16x8_s(sx, w1));
@@ -259,7 +310,11 @@ export function qwiden(x: usize, out: usize, c: i32, kp: i32, z: i32, r0: i32, r
 /**
  * im2col for a k×k convolution with groups = 1: out `[n·oh·ow][kp]` int16, each row the taps
  * (ky, kx, channel) of one output pixel as x - z, taps in the padding 0, columns [k·k·c, kp) 0.
- * Output pixels [r0, r1).
+ * Output pixels [r0, r1). Where a row of taps (k·c bytes, undilated) fits in 16 bytes, as the
+ * 3-channel stem's 9, pixels whose taps all lie inside the map take each row of taps as one
+ * 16-byte load (so x must stay readable 16 bytes past its end: the engine's buffers have that
+ * slack), widened and stored as two vectors; a vector's lanes past the row of taps are overwritten
+ * by the next ones, or (the last) written lane by lane, so no store leaves the pixel's own row.
  */
 export function qim2col(
   x: usize, out: usize, h: i32, wd: i32, c: i32, oh: i32, ow: i32,
@@ -267,16 +322,43 @@ export function qim2col(
 ): void {
   const opix = oh * ow;
   const kk = k * k * c;
+  const kc = k * c;
+  const vec = dil == 1 && kc <= 16;
+  const zv = i16x8.splat(<i16>z);
   for (let r = r0; r < r1; r++) {
     const b = r / opix;
     const rem = r - b * opix;
     const oy = rem / ow;
     const ox = rem - oy * ow;
     let op = out + ((<usize>r * <usize>kp) << 1);
+    const iy0 = oy * stride - pad;
+    const ix0 = ox * stride - pad;
+    if (vec && iy0 >= 0 && iy0 + k <= h && ix0 >= 0 && ix0 + k <= wd) {
+      const rowEnd = op + (<usize>kp << 1);
+      let xp = x + <usize>((b * h + iy0) * wd + ix0) * <usize>c;
+      const xRow = <usize>wd * <usize>c;
+      for (let ky = 0; ky < k; ky++, xp += xRow, op += <usize>kc << 1) {
+        const v = v128.load(xp);
+        const lo16 = i16x8.sub(i16x8.extend_low_i8x16_u(v), zv);
+        if (op + 32 <= rowEnd) {
+          v128.store(op, lo16);
+          v128.store(op, i16x8.sub(i16x8.extend_high_i8x16_u(v), zv), 16);
+        } else {
+          let t = 0;
+          if (op + 16 <= rowEnd && kc >= 8) {
+            v128.store(op, lo16);
+            t = 8;
+          }
+          for (; t < kc; t++) store<i16>(op + (<usize>t << 1), <i16>(<i32>load<u8>(xp + <usize>t) - z));
+        }
+      }
+      for (; op < rowEnd; op += 2) store<i16>(op, 0);
+      continue;
+    }
     for (let ky = 0; ky < k; ky++) {
-      const iy = oy * stride - pad + ky * dil;
+      const iy = iy0 + ky * dil;
       for (let kx = 0; kx < k; kx++) {
-        const ix = ox * stride - pad + kx * dil;
+        const ix = ix0 + kx * dil;
         if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
           const xp = x + <usize>((b * h + iy) * wd + ix) * <usize>c;
           for (let ch = 0; ch < c; ch++) store<i16>(op + (<usize>ch << 1), <i16>(<i32>load<u8>(xp + <usize>ch) - z));
@@ -291,17 +373,23 @@ export function qim2col(
 }
 
 /**
- * Zero-padded int16 copy for `qdepthwise`: out `[n][h+2·pad][wd+2·pad][cp]` = x - z inside, 0 in
- * the border and in channels [c, cp) (cp a multiple of 8). Rows [r0, r1) of the n·(h+2·pad).
+ * The padded pair image `qdepthwise` reads: out `[n][h+2·pad][wd+2·pad][cp][2]` int16 where pixel
+ * (y, x), channel ch holds (X(y, x, ch), X(y, x + dil, ch)), X = x - z inside the map and 0 in the
+ * padding, past the right edge and in channels [c, cp) (cp a multiple of 8). Two horizontally
+ * adjacent taps of a channel are then one int16 pair, for `i32x4.dot_i16x8_s`. `padDil`: pad |
+ * dil << 16. Rows [r0, r1) of the n·(h+2·pad).
  */
-export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, pad: i32, z: i32, r0: i32, r1: i32): void {
+export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, padDil: i32, z: i32, r0: i32, r1: i32): void {
+  const pad = padDil & 0xffff;
+  const dil = padDil >>> 16;
   const hp = h + 2 * pad;
   const wp = wd + 2 * pad;
   const zv = i16x8.splat(<i16>z);
   const zero = i16x8.splat(0);
   const c8 = c & ~7;
-  const rowBytes = (<usize>wp * <usize>cp) << 1;
-  const pixBytes = <usize>cp << 1;
+  const pixBytes = <usize>cp << 2;
+  const rowBytes = <usize>wp * pixBytes;
+  const inPix = <usize>c;
   for (let r = r0; r < r1; r++) {
     const b = r / hp;
     const y = r - b * hp - pad;
@@ -310,26 +398,38 @@ export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, p
       for (let o: usize = 0; o < rowBytes; o += 16) v128.store(orow + o, zero);
       continue;
     }
-    const border = <usize>pad * pixBytes;
-    for (let o: usize = 0; o < border; o += 16) {
-      v128.store(orow + o, zero);
-      v128.store(orow + rowBytes - border + o, zero);
-    }
-    let xp = x + <usize>((b * h + y) * wd) * <usize>c;
-    let op = orow + border;
-    for (let px = 0; px < wd; px++, xp += <usize>c, op += pixBytes) {
+    const xrow = x + <usize>((b * h + y) * wd) * inPix;
+    let op = orow;
+    for (let px = 0; px < wp; px++, op += pixBytes) {
+      const x0 = px - pad;
+      const x1 = x0 + dil;
+      const in0 = x0 >= 0 && x0 < wd;
+      const in1 = x1 >= 0 && x1 < wd;
+      const p0 = xrow + <usize>x0 * inPix;
+      const p1 = xrow + <usize>x1 * inPix;
       let j = 0;
-      for (; j < c8; j += 8) v128.store(op + (<usize>j << 1), i16x8.sub(v128.load8x8_u(xp + <usize>j), zv));
-      for (; j < c; j++) store<i16>(op + (<usize>j << 1), <i16>(<i32>load<u8>(xp + <usize>j) - z));
-      for (; j < cp; j++) store<i16>(op + (<usize>j << 1), 0);
+      for (; j < c8; j += 8) {
+        const u = in0 ? i16x8.sub(v128.load8x8_u(p0 + <usize>j), zv) : zero;
+        const v = in1 ? i16x8.sub(v128.load8x8_u(p1 + <usize>j), zv) : zero;
+        v128.store(op + (<usize>j << 2), v128.shuffle<u8>(u, v, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23));
+        v128.store(op + (<usize>j << 2), v128.shuffle<u8>(u, v, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), 16);
+      }
+      for (; j < cp; j++) {
+        const u = in0 && j < c ? <i32>load<u8>(p0 + <usize>j) - z : 0;
+        const v = in1 && j < c ? <i32>load<u8>(p1 + <usize>j) - z : 0;
+        store<i16>(op + (<usize>j << 2), <i16>u);
+        store<i16>(op + (<usize>j << 2), <i16>v, 2);
+      }
     }
   }
 }
 
 /**
- * Depthwise convolution on `qpad16`'s padded copy xp `[n][hp][wp][cp]`: w int16 `[k·k][cp]`, bias
- * int32 `[cp]`, out uint8 `[n][oh][ow][c]`, requantized (table: see `store8`). Output rows
- * [r0, r1) of the n·oh. 16 channels at a time, then 8.
+ * Depthwise convolution on `qpad16`'s pair image xp `[n][hp][wp][cp][2]`: w int16 `[k][ceil(k/2)]
+ * [cp][2]` (taps kx = 2i and 2i + 1 of each channel, the latter 0 past k), bias int32 `[cp]`, out
+ * uint8 `[n][oh][ow][c]`, requantized (table: see `store8`). Each `i32x4.dot_i16x8_s` does two taps
+ * of four channels; 4 output pixels × 8 channels at a time share the weight loads. Output rows
+ * [r0, r1) of the n·oh.
  */
 export function qdepthwise(
   xp: usize, w: usize, bias: usize, out: usize, table: usize,
@@ -340,57 +440,70 @@ export function qdepthwise(
   const s = f32x4.splat(scale);
   const zov = i16x8.splat(<i16>zo);
   const lov = i8x16.splat(<i8>lo);
-  const pix = <usize>cp << 1;
-  const dx = <usize>dil * pix;
+  const pix = <usize>cp << 2;
+  const kh = (k + 1) >> 1;
+  const dx = <usize>(2 * dil) * pix;
   const dy = <usize>dil * <usize>wp * pix;
-  const wrow = <usize>k * pix;
-  const c16 = cp & ~15;
+  const sp = <usize>stride * pix;
+  const ow4 = ow & ~3;
+  const outPix = <usize>c;
   for (let row = r0; row < r1; row++) {
     const b = row / oh;
     const oy = row - b * oh;
     const xrow = xp + (<usize>b * <usize>hp + <usize>(oy * stride)) * <usize>wp * pix;
-    const orow = out + (<usize>b * <usize>oh + <usize>oy) * <usize>ow * <usize>c;
-    for (let ox = 0; ox < ow; ox++) {
-      const xs = xrow + <usize>(ox * stride) * pix;
-      const op = orow + <usize>ox * <usize>c;
-      let j = 0;
-      for (; j < c16; j += 16) {
-        const jo = <usize>j << 1;
-        let a0 = v128.load(bias + (<usize>j << 2));
-        let a1 = v128.load(bias + (<usize>j << 2), 16);
-        let a2 = v128.load(bias + (<usize>j << 2), 32);
-        let a3 = v128.load(bias + (<usize>j << 2), 48);
+    const orow = out + (<usize>b * <usize>oh + <usize>oy) * <usize>ow * outPix;
+    let ox = 0;
+    for (; ox < ow4; ox += 4) {
+      const xs = xrow + <usize>ox * sp;
+      const op = orow + <usize>ox * outPix;
+      for (let j = 0; j < cp; j += 8) {
+        const jo = <usize>j << 2;
+        const b0 = v128.load(bias + (<usize>j << 2));
+        const b1 = v128.load(bias + (<usize>j << 2), 16);
+        let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
         let xr = xs + jo;
         let wr = w + jo;
         for (let ky = 0; ky < k; ky++, xr += dy) {
           let xq = xr;
-          for (let kx = 0; kx < k; kx++, xq += dx, wr += pix) {
-            const x0 = v128.load(xq);
+          for (let i = 0; i < kh; i++, xq += dx, wr += pix) {
             const w0 = v128.load(wr);
-            const x1 = v128.load(xq, 16);
             const w1 = v128.load(wr, 16);
-            a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(x0, w0));
-            a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(x0, w0));
-            a2 = i32x4.add(a2, i32x4.extmul_low_i16x8_s(x1, w1));
-            a3 = i32x4.add(a3, i32x4.extmul_high_i16x8_s(x1, w1));
+            let xq1 = xq;
+            a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v128.load(xq1), w0));
+            a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v128.load(xq1, 16), w1));
+            xq1 += sp;
+            a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v128.load(xq1), w0));
+            a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v128.load(xq1, 16), w1));
+            xq1 += sp;
+            a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v128.load(xq1), w0));
+            a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v128.load(xq1, 16), w1));
+            xq1 += sp;
+            a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v128.load(xq1), w0));
+            a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v128.load(xq1, 16), w1));
           }
         }
-        store8(op + <usize>j, requant8(a0, a1, s, zov, lov), min(8, c - j), table);
-        if (j + 8 < c) store8(op + <usize>j + 8, requant8(a2, a3, s, zov, lov), min(8, c - j - 8), table);
+        const lanes = min(8, c - j);
+        const o = op + <usize>j;
+        store8(o, requant8(a00, a01, s, zov, lov), lanes, table);
+        store8(o + outPix, requant8(a10, a11, s, zov, lov), lanes, table);
+        store8(o + 2 * outPix, requant8(a20, a21, s, zov, lov), lanes, table);
+        store8(o + 3 * outPix, requant8(a30, a31, s, zov, lov), lanes, table);
       }
-      for (; j < cp; j += 8) {
-        const jo = <usize>j << 1;
+    }
+    for (; ox < ow; ox++) {
+      const xs = xrow + <usize>ox * sp;
+      const op = orow + <usize>ox * outPix;
+      for (let j = 0; j < cp; j += 8) {
+        const jo = <usize>j << 2;
         let a0 = v128.load(bias + (<usize>j << 2));
         let a1 = v128.load(bias + (<usize>j << 2), 16);
         let xr = xs + jo;
         let wr = w + jo;
         for (let ky = 0; ky < k; ky++, xr += dy) {
           let xq = xr;
-          for (let kx = 0; kx < k; kx++, xq += dx, wr += pix) {
-            const x0 = v128.load(xq);
-            const w0 = v128.load(wr);
-            a0 = i32x4.add(a0, i32x4.extmul_low_i16x8_s(x0, w0));
-            a1 = i32x4.add(a1, i32x4.extmul_high_i16x8_s(x0, w0));
+          for (let i = 0; i < kh; i++, xq += dx, wr += pix) {
+            a0 = i32x4.add(a0, i32x4.dot_i16x8_s(v128.load(xq), v128.load(wr)));
+            a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(xq, 16), v128.load(wr, 16)));
           }
         }
         store8(op + <usize>j, requant8(a0, a1, s, zov, lov), min(8, c - j), table);

@@ -146,6 +146,25 @@ describe('int8 WASM kernels equal the plain integer engine bit for bit', () => {
   });
 
   it.each([
+    ['1x1', geometry(32, 24, 1)],
+    ['depthwise 3x3', geometry(24, 24, 3, 1, 1, 24)],
+  ] as const)('%s: requantization far past the int16 range (|acc × scale| up to 10^8) saturates as rint + clamp does', (_, g) => {
+    const r = rng(g.groups * 5 + 3);
+    const q = { scale: 0.03, zeroPoint: 100 };
+    const conv = convAct(r, 'conv', g, q, null);
+    // output scale 10^-6 of what it was: |acc × scale| around 4·10^7, both signs
+    const w = conv.conv.q;
+    const tiny = new QuantizedConvNormActivation(new QuantizedConv2d('conv', g, false, { ...w, scale: w.scale * 1e-6 }), null);
+    const e = engineFor(modelOf(r, q, [tiny], g.outChannels, outQ(tiny)));
+    const x = randomInput(r, [1, 6, 5, g.inChannels], q);
+    const ours = e.forwardFeatures(x, 0, 1);
+    const ref = tiny.forward(x);
+    expect(Buffer.from(ours.data).equals(Buffer.from(ref.data))).toBe(true);
+    expect(new Set(ref.data)).toEqual(new Set([0, 255]));
+    e.dispose();
+  });
+
+  it.each([
     ['expand, depthwise 3x3, SE, project, residual add', 16, 64, 3, 1, true, 'relu'],
     ['depthwise 5x5 s2, SE, hardswish, no residual', 24, 72, 5, 2, true, 'hardswish'],
     ['no expansion, depthwise, SE (SE on a 1×1 map)', 16, 16, 3, 2, true, 'relu'],

@@ -1,8 +1,8 @@
 // The converted MobileNetV3 on the int8 WASM SIMD kernels of @mnv3/layers (assembly/int8.ts): the
 // same integer arithmetic as qnnpack.ts (the reference, and the fallback off the wasm backend), bit
 // for bit, with activations uint8 on the tfjs heap from the quant stub to the logits. Weights are
-// packed once, here: int8 in blocks of 8 output channels for the GEMM (7-bit layers also as
-// weight + 64 for relaxed SIMD's dot), int16 per tap for depthwise; int32 biases and requantization
+// packed once, here: int8 values widened to int16 in blocks of 8 output channels for the GEMM (7-bit layers also as
+// weight + 64 for relaxed SIMD's dot), int16 pairs of taps for depthwise; int32 biases and requantization
 // scales are derived for the input scale each layer sees, as QNNPACK's prepack does.
 import { f32Bits, type Int8Kernel, type Int8Kernels, int8Kernels } from '@mnv3/layers';
 import { type QParams, type QTensor, HARDSIGMOID_QPARAMS, addParams, dequantize, hardsigmoidTable, hardswishTable, requantizationScale } from './qnnpack.js';
@@ -101,10 +101,17 @@ class Heap {
 
 const ceil = (a: number, b: number): number => Math.ceil(a / b) * b;
 
-/** Runs a GEMM over `rows` rows: split by rows (tiles of 4) or, for a few rows, by blocks of 8 outputs. */
-function gemmSplit(k: Int8Kernels, kernel: Int8Kernel, args: number[], rows: number, co: number, macs: number): void {
-  const byBlocks = rows < 16 ? 1 : 0;
-  k.run(kernel, [...args, rows, byBlocks], byBlocks ? Math.ceil(co / 8) : rows, byBlocks ? 1 : 4, macs * NS_PER_MAC);
+/** `qgemm`'s mode flags (assembly/int8.ts): split by blocks of 8 outputs; int8 weights. */
+const QGEMM_BLOCKS = 1;
+const QGEMM_W8 = 2;
+
+/**
+ * Runs a GEMM over `rows` rows: split by rows (tiles of 4) or, for a few rows, by blocks of 8
+ * outputs. `w8`: the weights are packed int8 (`qgemm` only).
+ */
+function gemmSplit(k: Int8Kernels, kernel: Int8Kernel, args: number[], rows: number, co: number, macs: number, w8 = false): void {
+  const byBlocks = rows < 16 ? QGEMM_BLOCKS : 0;
+  k.run(kernel, [...args, rows, byBlocks | (w8 ? QGEMM_W8 : 0)], byBlocks ? Math.ceil(co / 8) : rows, byBlocks ? 1 : 4, macs * NS_PER_MAC);
 }
 
 /** A convolution with groups = 1 (any kernel size) or a linear layer, packed for `qgemm` / `qgemm7`. */
@@ -129,6 +136,12 @@ class GemmLayer {
     /** A 256-byte table applied to the outputs (fused hardswish / hardsigmoid), and the qparams it gives. */
     tableAfter: { table: Uint8Array; out: QParams } | null,
     relaxed: boolean,
+    /**
+     * The layer runs on a few rows (a linear layer or SE's on the batch): its weights are kept
+     * int8 (widened in registers), since reading them costs more than widening them; otherwise
+     * they are widened to int16 once, here.
+     */
+    private readonly fewRows = false,
   ) {
     const q = layer.q;
     const [o, ci, kh = 1, kw = 1] = q.weightShape as [number, number, number?, number?];
@@ -144,7 +157,7 @@ class GemmLayer {
       const c = kk - t * ci;
       return q.weight[(oc * ci + c) * taps + t]!;
     };
-    const packed = new Int8Array(blocks * this.kp * 8);
+    const packed = fewRows ? new Int8Array(blocks * this.kp * 8) : new Int16Array(blocks * this.kp * 8);
     for (let oc = 0; oc < o; oc++) {
       for (let kk = 0; kk < this.kIn; kk++) packed[((Math.floor(oc / 8) * (this.kp / 2) + (kk >> 1)) * 8 + (oc % 8)) * 2 + (kk & 1)] = W(oc, kk);
     }
@@ -187,7 +200,7 @@ class GemmLayer {
   /** Runs over `rows` rows already in `qwiden` form in the scratch (int16, kp per row). */
   gemm(rows: number, a: number, out: number): void {
     const k = this.heap.k;
-    gemmSplit(k, 'qgemm', [a, this.w, this.bias, out, this.table, this.kp, this.co, this.scaleBits, this.layer.q.zeroPoint, this.lo], rows, this.co, rows * this.kp * this.co);
+    gemmSplit(k, 'qgemm', [a, this.w, this.bias, out, this.table, this.kp, this.co, this.scaleBits, this.layer.q.zeroPoint, this.lo], rows, this.co, rows * this.kp * this.co, this.fewRows);
   }
 
   /** A 1x1 convolution or linear layer on `rows` rows of x (uint8, kIn per row). */
@@ -207,7 +220,7 @@ class GemmLayer {
   }
 }
 
-/** A depthwise convolution, weights int16 per tap `[k·k][cp]`. */
+/** A depthwise convolution, weights int16 in pairs of horizontally adjacent taps `[k][ceil(k/2)][cp][2]`. */
 class DepthwiseLayer {
   private readonly w: number;
   private readonly bias: number;
@@ -226,10 +239,16 @@ class DepthwiseLayer {
     const q = conv.q;
     const g = conv.geometry;
     const c = g.outChannels;
-    const kk = g.kernelSize * g.kernelSize;
+    const k = g.kernelSize;
+    const kh = Math.ceil(k / 2);
     this.cp = ceil(c, 8);
-    const w = new Int16Array(kk * this.cp);
-    for (let ch = 0; ch < c; ch++) for (let t = 0; t < kk; t++) w[t * this.cp + ch] = q.weight[ch * kk + t]!;
+    // [ky][i][cp][2]: taps kx = 2i and 2i + 1 of each channel as one int16 pair (0 past k)
+    const w = new Int16Array(k * kh * this.cp * 2);
+    for (let ch = 0; ch < c; ch++) {
+      for (let ky = 0; ky < k; ky++) {
+        for (let kx = 0; kx < k; kx++) w[((ky * kh + (kx >> 1)) * this.cp + ch) * 2 + (kx & 1)] = q.weight[(ch * k + ky) * k + kx]!;
+      }
+    }
     const bias = new Int32Array(this.cp);
     bias.set(conv.int32Bias(input.scale));
     this.w = heap.keep(w);
@@ -246,8 +265,8 @@ class DepthwiseLayer {
     const pad = g.padding;
     const hp = x.h + 2 * pad;
     const wp = x.w + 2 * pad;
-    const xp = this.heap.scratch(x.n * hp * wp * this.cp * 2);
-    k.run('qpad16', [x.ptr, xp, x.h, x.w, x.c, this.cp, pad, x.zeroPoint], x.n * hp, 1, x.n * hp * wp * this.cp * 0.2);
+    const xp = this.heap.scratch(x.n * hp * wp * this.cp * 4);
+    k.run('qpad16', [x.ptr, xp, x.h, x.w, x.c, this.cp, pad | (g.dilation << 16), x.zeroPoint], x.n * hp, 1, x.n * hp * wp * this.cp * 0.4);
     const oh = Math.floor((x.h + 2 * pad - g.dilation * (g.kernelSize - 1) - 1) / g.stride) + 1;
     const ow = Math.floor((x.w + 2 * pad - g.dilation * (g.kernelSize - 1) - 1) / g.stride) + 1;
     const o = this.heap.slot(x.n * oh * ow * x.c, ...busy);
@@ -256,7 +275,7 @@ class DepthwiseLayer {
       [xp, this.w, this.bias, o.ptr, this.table, hp, wp, x.c, this.cp, g.kernelSize, g.stride, g.dilation, oh, ow, this.scaleBits, this.conv.q.zeroPoint, this.lo],
       x.n * oh,
       1,
-      x.n * oh * ow * this.cp * g.kernelSize * g.kernelSize * 0.15,
+      x.n * oh * ow * this.cp * g.kernelSize * g.kernelSize * 0.06,
     );
     return { ptr: o.ptr, slot: o.slot, n: x.n, h: oh, w: ow, c: x.c, ...this.out };
   }
@@ -408,9 +427,9 @@ export class WasmQuantizedMobileNetV3 {
           layers.push(c);
           q = outOf(c);
         } else {
-          const fc1 = new GemmLayer(heap, l.fc1, q, null, relaxed);
+          const fc1 = new GemmLayer(heap, l.fc1, q, null, relaxed, true);
           const gateIn = { scale: l.fc2.q.scale, zeroPoint: l.fc2.q.zeroPoint };
-          const fc2 = new GemmLayer(heap, l.fc2, fc1.out, { table: hardsigmoidTable(gateIn), out: HARDSIGMOID_QPARAMS }, relaxed);
+          const fc2 = new GemmLayer(heap, l.fc2, fc1.out, { table: hardsigmoidTable(gateIn), out: HARDSIGMOID_QPARAMS }, relaxed, true);
           layers.push(new SqueezeExcitationLayer(heap, fc1, fc2, q, l.skipMul));
           q = l.skipMul;
         }
@@ -421,8 +440,8 @@ export class WasmQuantizedMobileNetV3 {
     }
     const c = model.classifier;
     const fc1Out = { scale: c.fc1.q.scale, zeroPoint: c.fc1.q.zeroPoint };
-    const fc1 = new GemmLayer(heap, c.fc1, q, { table: hardswishTable(fc1Out, c.hardswish.out), out: c.hardswish.out }, relaxed);
-    const fc2 = new GemmLayer(heap, c.fc2, fc1.out, null, relaxed);
+    const fc1 = new GemmLayer(heap, c.fc1, q, { table: hardswishTable(fc1Out, c.hardswish.out), out: c.hardswish.out }, relaxed, true);
+    const fc2 = new GemmLayer(heap, c.fc2, fc1.out, null, relaxed, true);
     this.head = { fc1, fc2 };
   }
 

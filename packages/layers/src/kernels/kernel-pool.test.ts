@@ -81,19 +81,19 @@ function cases(): Case[] {
   // pooling and scaling: 2 images of 11 pixels × 30 channels
   const mx = alloc(2 * 11 * 30);
   const gate = alloc(2 * 30);
-  // int8 kernels (assembly/int8.ts): random bytes as uint8 maps, int16 rows, int8 weights, int32
+  // int8 kernels (assembly/int8.ts): random bytes as uint8 maps, int16 rows, int16 weights, int32
   // biases, tables; outputs compared as bytes (in float-sized words)
   const bits = (v: number): number => new Int32Array(Float32Array.of(v).buffer)[0]!;
   const [qp, qk, qco] = [37, 14, 21];
   const qa = alloc((qp * qk) / 2);
-  const qw = alloc((3 * qk * 8) / 4);
+  const qw = alloc((3 * qk * 8) / 2);
   const qb = alloc(24);
   const qt = alloc(64);
   const [qn, qh, qwd, qc, qcp, qpad, qkk] = [2, 9, 7, 19, 24, 2, 5];
   const qx = alloc((qn * qh * qwd * qc) / 4 + 1);
   const [qhp, qwp] = [qh + 2 * qpad, qwd + 2 * qpad];
-  const qxp = alloc((qn * qhp * qwp * qcp) / 2);
-  const qdw = alloc((qkk * qkk * qcp) / 2);
+  const qxp = alloc(qn * qhp * qwp * qcp);
+  const qdw = alloc(qkk * Math.ceil(qkk / 2) * qcp);
   const [qoh, qow] = [5, 4];
   const qf = alloc(1003);
   const qbytes = (b: number): number => Math.ceil(b / 4);
@@ -137,11 +137,11 @@ function cases(): Case[] {
     {
       name: 'qpad16',
       kernel: 'qpad16',
-      args: (out) => [qx, out, qh, qwd, qc, qcp, qpad, 100],
+      args: (out) => [qx, out, qh, qwd, qc, qcp, qpad | (1 << 16), 100],
       units: qn * qhp,
       align: 1,
-      outFloats: qbytes(qn * qhp * qwp * qcp * 2),
-      direct: (out) => ex.qpad16(qx, out, qh, qwd, qc, qcp, qpad, 100, 0, qn * qhp),
+      outFloats: qbytes(qn * qhp * qwp * qcp * 4),
+      direct: (out) => ex.qpad16(qx, out, qh, qwd, qc, qcp, qpad | (1 << 16), 100, 0, qn * qhp),
     },
     {
       name: 'qdepthwise 5x5 stride 2 with a table',
