@@ -88,13 +88,14 @@ function explainQuantization(e: QuantizationError, detail: string): { headline: 
   if (e.code === 'float-checkpoint') {
     return { headline: 'This is a float checkpoint: untick "quantized (int8)" to run it, or give a quantized one (IMAGENET1K_QNNPACK_V1, a QAT-layout .pth or an int8 .safetensors).', detail };
   }
-  if (/quantized checkpoint/.test(detail)) {
+  if (e.code === 'missing-qparams') return { headline: `This quantized checkpoint lacks keys that ${state.model} needs: is it for another model?`, detail };
+  // `load()` refusing a quantized checkpoint without quantize: true.
+  if (e.code === 'invalid-option' && /quantize: true/.test(detail)) {
     const headline = quantizable
       ? 'This is a quantized (int8) checkpoint: tick "quantized (int8)" and it loads.'
       : `This is a quantized (int8) MobileNetV3 checkpoint: pick ${QUANTIZABLE_ARCHS.join(' or ')} and tick "quantized (int8)".`;
     return { headline, detail };
   }
-  if (e.code === 'missing-qparams') return { headline: `This quantized checkpoint lacks keys that ${state.model} needs: is it for another model?`, detail };
   return { headline: 'This quantized checkpoint cannot be used.', detail };
 }
 
