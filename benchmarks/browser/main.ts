@@ -8,15 +8,18 @@
  *                                           float weights) beside our float model and ORT-Web's
  *   ?check=MODEL&threads=N                  the threads check: backend info, one output on the fast
  *                                           path (and its thread stats), one on the plain path
+ *   ?check=MODEL@int8&threads=N&fixture=F   the int8 check: the oracle's QAT checkpoint and batch
+ *                                           (/cache/F.safetensors), the int8 engine's logits (its
+ *                                           thread stats, its build) and torch's
  *
  * Results go on `window.__mnv3` for the driver (run.mjs) and the tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-web/wasm';
 import { benchEntry, benchInput, interleaved, summarize, type Candidate } from '@mnv3/bench/browser';
-import { readCheckpoint } from '@mnv3/io';
+import { readCheckpoint, readSafetensors, type StateDict } from '@mnv3/io';
 import { getKernelThreadStats, seededRng, setKernelMode, type KernelThreadStats } from '@mnv3/layers';
-import { WasmQuantizedMobileNetV3, convert, mobilenetV3Large, mobilenetV3Small, prepare } from '@mnv3/quantize';
+import { WasmQuantizedMobileNetV3, convert, mobilenetV3Large, mobilenetV3Small, prepare, quantizedModelFromStateDict } from '@mnv3/quantize';
 import { setupBackend, type BackendInfo } from '@mnv3/layers/backend';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -82,6 +85,8 @@ interface State {
   kernelStats?: KernelThreadStats;
   idleStats?: KernelThreadStats;
   pool?: { unused: number; running: number };
+  /** The int8 check's outputs. */
+  int8?: { relaxedBuild: boolean; relaxedLayers: number; output: number[]; torchOutput: number[] };
   log: string[];
 }
 
@@ -379,9 +384,36 @@ async function bench(): Promise<void> {
   state.int8Results = int8Results;
 }
 
+/**
+ * The int8 check: the oracle's QAT checkpoint (`?fixture=NAME`: /cache/NAME.safetensors, a case of
+ * tools/reference/suite_quantize.py) converted and run on the int8 engine, on the case's 224×224
+ * batch; torch's qnnpack logits for it come back beside ours.
+ */
+async function checkInt8(name: string): Promise<void> {
+  await setup();
+  const model = name.slice(0, -INT8_SUFFIX.length);
+  if (!QUANTIZABLE[model]) throw new Error(`${name}: int8 exists for ${Object.keys(QUANTIZABLE).join(', ')} only`);
+  const { tensors } = readSafetensors(await fetchBytes(`/cache/${params.get('fixture') ?? `qat_${model}`}.safetensors`));
+  const stateDict: StateDict = new Map();
+  for (const [k, v] of tensors) if (k.startsWith('state.')) stateDict.set(k.slice('state.'.length), v);
+  const input = tensors.get('input_224x224');
+  const torchOut = tensors.get('output_224x224');
+  if (!input || !torchOut) throw new Error('the fixture has no input_224x224 / output_224x224');
+  const [n, c, h, w] = input.shape as [number, number, number, number];
+  const x = tf.tidy(() => tf.transpose(tf.tensor4d(input.data as Float32Array, [n, c, h, w]), [0, 2, 3, 1]));
+  const nhwc = (await x.data()) as Float32Array;
+  x.dispose();
+  const engine = WasmQuantizedMobileNetV3.create(quantizedModelFromStateDict(model, stateDict));
+  if (!engine) throw new Error(`${name}: the int8 WASM kernels did not load`);
+  const output = Array.from(engine.forward(nhwc, [n, h, w, c]).logits);
+  state.kernelStats = getKernelThreadStats();
+  state.int8 = { relaxedBuild: engine.relaxedBuild, relaxedLayers: engine.relaxedLayers().length, output, torchOutput: Array.from(torchOut.data as Float32Array) };
+  engine.dispose();
+}
+
 try {
   const model = params.get('check');
-  await (model ? check(model) : bench());
+  await (model?.endsWith(INT8_SUFFIX) ? checkInt8(model) : model ? check(model) : bench());
   state.status = 'done';
 } catch (e) {
   state.status = 'error';
