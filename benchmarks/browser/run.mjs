@@ -20,10 +20,9 @@ import { URLSearchParams } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_MODELS } from '@mnv3/bench/browser';
 import { CACHE_DIR, DIST, HERE, ORT_DIR, buildPage, launch, runPage } from './chromium.mjs';
+import { INT8_MARKER, MARKER, spliceSections } from './sections.mjs';
 import { startServer } from './server.mjs';
 
-const MARKER = '<!-- browser-results -->';
-const INT8_MARKER = '<!-- browser-int8-results -->';
 const INT8_SUFFIX = '@int8';
 const INT8_MODELS = ['mobilenet_v3_large', 'mobilenet_v3_small'];
 const REPO = resolve(HERE, '../..');
@@ -223,15 +222,9 @@ try {
 } catch {
   // first run
 }
-// README: the Node pipeline's part, then the float browser section, then the int8 subsection; a
-// run rewrites the part(s) of the rows it measured and keeps the other as it was.
-const at = readme.indexOf(MARKER);
-const int8At = readme.indexOf(INT8_MARKER);
-const head = at >= 0 ? readme.slice(0, at) : int8At >= 0 ? readme.slice(0, int8At) : `${readme.trimEnd()}\n\n`;
-const oldFloat = at >= 0 ? readme.slice(at, int8At > at ? int8At : undefined) : '';
-const oldInt8 = int8At >= 0 ? readme.slice(int8At) : '';
-const floatPart = floatModels.length ? renderSection(floatReport) : oldFloat;
-const int8Part = int8Models.length ? renderInt8Section(int8Report) : oldInt8;
-writeAtomic(readmePath, `${head}${floatPart}${floatPart && int8Part && !floatPart.endsWith('\n\n') ? '\n' : ''}${int8Part}`);
+writeAtomic(
+  readmePath,
+  spliceSections(readme, { float: floatModels.length ? renderSection(floatReport) : null, int8: int8Models.length ? renderInt8Section(int8Report) : null }),
+);
 if (floatModels.length) console.log(table(floatReport));
 if (int8Models.length) console.log(int8Table(int8Report));
