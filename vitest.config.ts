@@ -57,8 +57,8 @@ const PROJECTS: Record<string, Project> = {
   'examples/node-segment': { suites: ['segment_pipeline'], timeout: 180_000 },
   'examples/node-detect': { suites: ['detection', 'segment_pipeline'], timeout: 180_000 },
   // Builds the demo, starts a server and a browser, and runs MobileNetV3 on 2 shared cores.
-  'examples/web-demo': { suites: ['classify', 'segment_pipeline', 'detection'], timeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
-  benchmarks: { timeout: 180_000, hookTimeout: 180_000, include: ['browser/**/*.test.mjs'] },
+  'examples/web-demo': { suites: ['classify', 'segment_pipeline', 'detection', 'quantize'], timeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
+  benchmarks: { suites: ['quantize'], timeout: 180_000, hookTimeout: 180_000, include: ['browser/**/*.test.mjs'] },
 };
 
 function project(key: string, p: Project): TestProjectInlineConfiguration {

@@ -3,17 +3,23 @@
  * same TorchVision weights (weights.pth / model.onnx from tools/reference/bench_peers.py, served
  * under /cache/), the same input and the same thread count, interleaved round by round.
  *
- *   ?models=a,b&threads=N&runs=R&warmup=W   the benchmark
+ *   ?models=a,b&threads=N&runs=R&warmup=W   the benchmark; `mobilenet_v3_large@int8` (or `_small@int8`):
+ *                                           the int8 model (post-training quantized from the same
+ *                                           float weights) beside our float model and ORT-Web's
  *   ?check=MODEL&threads=N                  the threads check: backend info, one output on the fast
  *                                           path (and its thread stats), one on the plain path
+ *   ?check=MODEL@int8&threads=N&fixture=F   the int8 check: the oracle's QAT checkpoint and batch
+ *                                           (/cache/F.safetensors), the int8 engine's logits (its
+ *                                           thread stats, its build) and torch's
  *
  * Results go on `window.__mnv3` for the driver (run.mjs) and the tests.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import * as ort from 'onnxruntime-web/wasm';
 import { benchEntry, benchInput, interleaved, summarize, type Candidate } from '@mnv3/bench/browser';
-import { readCheckpoint } from '@mnv3/io';
+import { readCheckpoint, readSafetensors, type StateDict } from '@mnv3/io';
 import { getKernelThreadStats, seededRng, setKernelMode, type KernelThreadStats } from '@mnv3/layers';
+import { WasmQuantizedMobileNetV3, convert, mobilenetV3Large, mobilenetV3Small, prepare, quantizedModelFromStateDict } from '@mnv3/quantize';
 import { setupBackend, type BackendInfo } from '@mnv3/layers/backend';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -38,11 +44,40 @@ export interface BrowserModelResult {
   max_rel_diff_vs_ort: number;
 }
 
+/**
+ * An int8 row: the int8 model, our float model and ORT-Web (float) on the same weights and input,
+ * interleaved round by round. ORT-Web on a QDQ export of the int8 model is not measured yet: no
+ * such export exists in the benchmark's set-up (see the README).
+ */
+export interface BrowserInt8Result {
+  model: string;
+  input: readonly number[];
+  threads: number;
+  int8: ReturnType<typeof summarize>;
+  ours: ReturnType<typeof summarize>;
+  ort: ReturnType<typeof summarize>;
+  /** Per round: our float time / int8 time (above 1: int8 is faster). */
+  speedups: number[];
+  speedup: ReturnType<typeof summarize>;
+  /** Per round: int8 time / ORT-Web float time. */
+  vs_ort_float: ReturnType<typeof summarize>;
+  /** Whether the int8 kernels are their relaxed-SIMD build, and how many layers run its 7-bit dot. */
+  relaxed_build: boolean;
+  relaxed_layers: number;
+  /** The WASM engine's logits equal the host integer engine's (QNNPACK's arithmetic) bit for bit. */
+  equals_host_engine: true;
+  /** max |int8 − float| / max |float|: what post-training quantization costs on these weights. */
+  max_rel_diff_vs_float: number;
+  /** How the int8 model was made: PTQ (`prepare` + one calibration batch + `convert`), its milliseconds. */
+  ptq_ms: number;
+}
+
 interface State {
   status: 'running' | 'done' | 'error';
   error?: string;
   info?: PageInfo;
   results?: BrowserModelResult[];
+  int8Results?: BrowserInt8Result[];
   output?: number[];
   /** The same forward pass with `setKernelMode('plain')` (tfjs ops only). */
   plainOutput?: number[];
@@ -50,6 +85,8 @@ interface State {
   kernelStats?: KernelThreadStats;
   idleStats?: KernelThreadStats;
   pool?: { unused: number; running: number };
+  /** The int8 check's outputs. */
+  int8?: { relaxedBuild: boolean; relaxedLayers: number; output: number[]; torchOutput: number[] };
   log: string[];
 }
 
@@ -212,6 +249,116 @@ async function benchModel(model: string, runs: number, warmup: number): Promise<
   return { model, input: shape, threads, ours: summarize(a), ort: summarize(b), ratios, ratio: summarize(ratios), max_rel_diff_vs_ort: maxRel };
 }
 
+const INT8_SUFFIX = '@int8';
+const QUANTIZABLE: Record<string, typeof mobilenetV3Large> = { mobilenet_v3_large: mobilenetV3Large, mobilenet_v3_small: mobilenetV3Small };
+
+function maxRelDiff(a: Float32Array, b: Float32Array): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff / (scale || 1);
+}
+
+/**
+ * `mobilenet_v3_large@int8`: the float weights of the float row (weights.pth), quantized post
+ * training as TorchVision's reference does (HistogramObserver on activations, per-tensor symmetric
+ * MinMax on weights, so the int8 weights span the full range as in IMAGENET1K_QNNPACK_V1), run on
+ * our int8 WASM SIMD kernels; timed against our float model and ORT-Web on the same weights.
+ */
+async function benchInt8(name: string, runs: number, warmup: number): Promise<BrowserInt8Result> {
+  const model = name.slice(0, -INT8_SUFFIX.length);
+  const builder = QUANTIZABLE[model];
+  if (!builder) throw new Error(`${name}: int8 rows exist for ${Object.keys(QUANTIZABLE).join(', ')} only`);
+  const entry = benchEntry(model);
+  const shape = entry.input;
+  const dir = exportDir(model, shape);
+  const [pth, onnx] = await Promise.all([fetchBytes(`${dir}/weights.pth`), fetchBytes(`${dir}/model.onnx`)]);
+  const input = benchInput(shape);
+  const stateDict = readCheckpoint(pth);
+
+  const mine = entry.build();
+  mine.module.loadStateDict(stateDict);
+  const x = mine.prepare(input, shape);
+  const nhwc = (await x.data()) as Float32Array;
+  const nhwcShape = x.shape as [number, number, number, number];
+
+  // Post-training quantization of the same weights, calibrated on the benchmark's input.
+  const t0 = performance.now();
+  const float = builder({ quantize: false });
+  float.loadStateDict(stateDict);
+  const observed = prepare(float);
+  observed.observe(nhwc, nhwcShape);
+  const quantized = convert(observed);
+  float.dispose();
+  const ptqMs = performance.now() - t0;
+  const engine = WasmQuantizedMobileNetV3.create(quantized);
+  if (!engine) throw new Error(`${name}: the int8 WASM kernels did not load`);
+
+  // The timed engine must give the host integer engine's logits exactly (both are QNNPACK's arithmetic).
+  const wasmLogits = engine.forward(nhwc, nhwcShape).logits;
+  const hostLogits = quantized.forward(nhwc, nhwcShape).logits;
+  if (wasmLogits.length !== hostLogits.length || wasmLogits.some((v, i) => !Object.is(v, hostLogits[i]))) {
+    throw new Error(`${name}: the int8 WASM engine's logits differ from the host integer engine's`);
+  }
+  const forward = (mine.module as unknown as { forward(x: tf.Tensor): ModelOutput }).forward.bind(mine.module);
+  const floatLogits = await outputOf(() => forward(x));
+
+  const session = await ortSession(onnx);
+  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, [...shape]) };
+  const candidates: Candidate[] = [
+    {
+      name: 'int8',
+      run: async () => {
+        engine.forward(nhwc, nhwcShape);
+      },
+    },
+    { name: 'ours', run: () => mine.run(x) },
+    {
+      name: 'ort',
+      run: async () => {
+        await session.run(feeds);
+      },
+    },
+  ];
+  const samples = await interleaved(candidates, {
+    warmup,
+    runs,
+    lead: Number(params.get('lead') ?? 0),
+    block: Number(params.get('block') ?? 1),
+    onRound: (r, total) => {
+      if (r === total || r % 10 === 0) log(`${name}: round ${r}/${total}`);
+    },
+  });
+  const q = samples.get('int8')!;
+  const f = samples.get('ours')!;
+  const o = samples.get('ort')!;
+  const speedups = f.map((v, i) => v / q[i]!);
+  const result: BrowserInt8Result = {
+    model: name,
+    input: shape,
+    threads,
+    int8: summarize(q),
+    ours: summarize(f),
+    ort: summarize(o),
+    speedups,
+    speedup: summarize(speedups),
+    vs_ort_float: summarize(q.map((v, i) => v / o[i]!)),
+    relaxed_build: engine.relaxedBuild,
+    relaxed_layers: engine.relaxedLayers().length,
+    equals_host_engine: true,
+    max_rel_diff_vs_float: maxRelDiff(wasmLogits, floatLogits),
+    ptq_ms: ptqMs,
+  };
+  engine.dispose();
+  x.dispose();
+  mine.module.dispose();
+  await session.release();
+  return result;
+}
+
 async function bench(): Promise<void> {
   await setup();
   ort.env.wasm.numThreads = threads;
@@ -221,17 +368,52 @@ async function bench(): Promise<void> {
   const runs = Number(params.get('runs') ?? '30');
   const warmup = Number(params.get('warmup') ?? '5');
   const results: BrowserModelResult[] = [];
+  const int8Results: BrowserInt8Result[] = [];
   for (const model of models) {
+    if (model.endsWith(INT8_SUFFIX)) {
+      const r = await benchInt8(model, runs, warmup);
+      log(`${model}: int8 ${r.int8.median_ms.toFixed(2)} ms, our float ${r.ours.median_ms.toFixed(2)} ms (${r.speedup.median_ms.toFixed(2)}x), ORT-Web float ${r.ort.median_ms.toFixed(2)} ms`);
+      int8Results.push(r);
+      continue;
+    }
     const r = await benchModel(model, runs, warmup);
     log(`${model}: ours ${r.ours.median_ms.toFixed(2)} ms, ORT-Web ${r.ort.median_ms.toFixed(2)} ms, ratio ${r.ratio.median_ms.toFixed(3)}`);
     results.push(r);
   }
   state.results = results;
+  state.int8Results = int8Results;
+}
+
+/**
+ * The int8 check: the oracle's QAT checkpoint (`?fixture=NAME`: /cache/NAME.safetensors, a case of
+ * tools/reference/suite_quantize.py) converted and run on the int8 engine, on the case's 224×224
+ * batch; torch's qnnpack logits for it come back beside ours.
+ */
+async function checkInt8(name: string): Promise<void> {
+  await setup();
+  const model = name.slice(0, -INT8_SUFFIX.length);
+  if (!QUANTIZABLE[model]) throw new Error(`${name}: int8 exists for ${Object.keys(QUANTIZABLE).join(', ')} only`);
+  const { tensors } = readSafetensors(await fetchBytes(`/cache/${params.get('fixture') ?? `qat_${model}`}.safetensors`));
+  const stateDict: StateDict = new Map();
+  for (const [k, v] of tensors) if (k.startsWith('state.')) stateDict.set(k.slice('state.'.length), v);
+  const input = tensors.get('input_224x224');
+  const torchOut = tensors.get('output_224x224');
+  if (!input || !torchOut) throw new Error('the fixture has no input_224x224 / output_224x224');
+  const [n, c, h, w] = input.shape as [number, number, number, number];
+  const x = tf.tidy(() => tf.transpose(tf.tensor4d(input.data as Float32Array, [n, c, h, w]), [0, 2, 3, 1]));
+  const nhwc = (await x.data()) as Float32Array;
+  x.dispose();
+  const engine = WasmQuantizedMobileNetV3.create(quantizedModelFromStateDict(model, stateDict));
+  if (!engine) throw new Error(`${name}: the int8 WASM kernels did not load`);
+  const output = Array.from(engine.forward(nhwc, [n, h, w, c]).logits);
+  state.kernelStats = getKernelThreadStats();
+  state.int8 = { relaxedBuild: engine.relaxedBuild, relaxedLayers: engine.relaxedLayers().length, output, torchOutput: Array.from(torchOut.data as Float32Array) };
+  engine.dispose();
 }
 
 try {
   const model = params.get('check');
-  await (model ? check(model) : bench());
+  await (model?.endsWith(INT8_SUFFIX) ? checkInt8(model) : model ? check(model) : bench());
   state.status = 'done';
 } catch (e) {
   state.status = 'error';

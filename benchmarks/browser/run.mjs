@@ -4,6 +4,10 @@
 // pipeline (.cache/bench, made here by tools/reference/bench_peers.py when missing). Writes
 // results/browser.json and the "Browser (Chromium)" section of README.md (after the
 // <!-- browser-results --> marker; the Node pipeline's section before it is left as is).
+// `mobilenet_v3_large@int8` / `mobilenet_v3_small@int8` are the int8 rows (the float weights
+// quantized post training in the page, beside our float model and ORT-Web): they go to
+// results/browser-int8.json and their own subsection (after <!-- browser-int8-results -->), so a
+// run of only float models, or only int8 ones, leaves the other part as it was.
 //
 //   pnpm --filter @mnv3/benchmarks bench:browser [--models a,b] [--threads 1,2] [--runs 30] [--warmup 5]
 //     [--kernel-threads N] [--lead N] [--block N] [--note "…"]
@@ -16,9 +20,11 @@ import { URLSearchParams } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BENCH_MODELS } from '@mnv3/bench/browser';
 import { CACHE_DIR, DIST, HERE, ORT_DIR, buildPage, launch, runPage } from './chromium.mjs';
+import { INT8_MARKER, MARKER, spliceSections } from './sections.mjs';
 import { startServer } from './server.mjs';
 
-const MARKER = '<!-- browser-results -->';
+const INT8_SUFFIX = '@int8';
+const INT8_MODELS = ['mobilenet_v3_large', 'mobilenet_v3_small'];
 const REPO = resolve(HERE, '../..');
 
 const { values } = parseArgs({
@@ -42,7 +48,14 @@ const { values } = parseArgs({
   },
 });
 const models = values.models.split(',').filter(Boolean);
-for (const m of models) if (!BENCH_MODELS[m]) throw new Error(`unknown model "${m}"; valid: ${Object.keys(BENCH_MODELS).join(', ')}`);
+/** The float model whose weights a row runs (`mobilenet_v3_large@int8` → `mobilenet_v3_large`). */
+const baseOf = (m) => (m.endsWith(INT8_SUFFIX) ? m.slice(0, -INT8_SUFFIX.length) : m);
+for (const m of models) {
+  const valid = m.endsWith(INT8_SUFFIX) ? INT8_MODELS.includes(baseOf(m)) : Boolean(BENCH_MODELS[m]);
+  if (!valid) throw new Error(`unknown model "${m}"; valid: ${[...Object.keys(BENCH_MODELS), ...INT8_MODELS.map((b) => b + INT8_SUFFIX)].join(', ')}`);
+}
+const floatModels = models.filter((m) => !m.endsWith(INT8_SUFFIX));
+const int8Models = models.filter((m) => m.endsWith(INT8_SUFFIX));
 const threadCounts = values.threads.split(',').map(Number);
 const out = resolve(values.out);
 
@@ -82,6 +95,49 @@ function table(report) {
   return rows.join('\n');
 }
 
+function int8Table(report) {
+  const rows = [
+    '| model | threads (reached, our kernels) | int8 median ms (min–max) | our float median ms | ORT-Web float median ms | int8 speed-up over our float, median (min–max) | ≥ 2.8×? | int8 / ORT-Web float | ORT-Web int8 (QDQ) | int8 kernels (layers on the 7-bit dot) | int8 vs float max rel. diff |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const run of report.runs_by_threads) {
+    for (const r of run.results) {
+      rows.push(
+        `| ${r.model} | ${r.threads} (${run.info.threadsCount}, ${run.info.kernelThreads ?? 1}) | ${f(r.int8.median_ms)} (${f(r.int8.min_ms)}–${f(r.int8.max_ms)}) | ` +
+          `${f(r.ours.median_ms)} | ${f(r.ort.median_ms)} | ${f(r.speedup.median_ms)}× (${f(r.speedup.min_ms)}–${f(r.speedup.max_ms)}) | ` +
+          `${r.speedup.median_ms >= 2.8 ? 'yes' : 'no'} | ${f(r.vs_ort_float.median_ms, 3)} | — (no QDQ export yet) | ` +
+          `${r.relaxed_build ? 'relaxed-SIMD build' : 'plain-SIMD build'} (${r.relaxed_layers}) | ${r.max_rel_diff_vs_float.toExponential(1)} |`,
+      );
+    }
+  }
+  return rows.join('\n');
+}
+
+function renderInt8Section(report) {
+  const relaxed = report.runs_by_threads.flatMap((r) => r.results).every((r) => r.relaxed_build);
+  return (
+    `${INT8_MARKER}\n### int8 (quantized MobileNetV3) in Chromium\n\n` +
+    `\`pnpm --filter @mnv3/benchmarks bench:browser -- --models mobilenet_v3_large@int8,mobilenet_v3_small@int8\` ` +
+    `(the same page, driver and round structure as above: ${report.runs} rounds after ${report.warmup} warm-up rounds, ` +
+    `${report.lead} untimed and ${report.block} timed runs per runtime and round). The int8 model is the float row's ` +
+    `\`weights.pth\` quantized post training in the page with \`@mnv3/quantize\` (\`prepare\`, one calibration batch: the ` +
+    `benchmark input, \`convert\`; per-tensor symmetric int8 weights spanning the full range, as in TorchVision's ` +
+    `IMAGENET1K_QNNPACK_V1, so no layer fits relaxed SIMD's 7-bit dot), run by \`WasmQuantizedMobileNetV3\` (our int8 WASM SIMD ` +
+    `kernels; ${relaxed ? 'Chromium validates relaxed SIMD, so their relaxed-SIMD' : 'NOT every row ran the relaxed-SIMD'} build), input ` +
+    `quantized and logits dequantized inside the timed call. Before timing, the page checks that its logits equal ` +
+    `the host integer engine's (QNNPACK's arithmetic) bit for bit. It is interleaved round by round with our float model ` +
+    `and ORT-Web (float \`model.onnx\`) on the same weights, input and threads; the speed-up is our float time / int8 time ` +
+    `per round (median, min–max over rounds). The goal (issue 12) is ≥ 2.8× in Chromium with relaxed SIMD. ` +
+    `**ORT-Web int8 is not measured yet**: the benchmark set-up has no statically quantized (QDQ) ONNX export of the int8 ` +
+    `model (that export comes with the Node int8 benchmark work); until then int8 is compared with our float model and ` +
+    `ORT-Web's float model only. The last column is what quantization costs on these seeded random weights, not an ` +
+    `accuracy figure. Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores, shared ` +
+    `with other work), Chromium ${report.browser}.\n\n` +
+    `${int8Table(report)}\n` +
+    (values.note ? `\n${values.note}\n` : '')
+  );
+}
+
 function renderSection(report) {
   const info = report.runs_by_threads[0]?.info;
   return (
@@ -114,7 +170,7 @@ function renderSection(report) {
   );
 }
 
-for (const m of models) exportModel(m);
+for (const m of new Set(models.map(baseOf))) exportModel(m);
 if (!values['no-build']) {
   console.error('building the page…');
   await buildPage();
@@ -123,6 +179,7 @@ const server = await startServer({ distDir: DIST, cacheDir: CACHE_DIR, ortDir: O
 const browser = await launch();
 const report = {
   date: new Date().toISOString(),
+  models,
   machine: { node: process.version, platform: `${process.platform}-${process.arch}`, cpus: cpus().length, cpu: cpus()[0]?.model ?? '?' },
   browser: browser.version(),
   runs: Number(values.runs),
@@ -141,14 +198,23 @@ try {
     const state = await runPage(browser, `${server.url}/?${q}`, 3_600_000);
     if (!state.info.crossOriginIsolated) throw new Error('the page is not cross-origin isolated');
     if (state.info.threadsCount !== threads) console.error(`warning: asked for ${threads} threads, tfjs-wasm has ${state.info.threadsCount}`);
-    report.runs_by_threads.push({ threads, info: state.info, results: state.results });
+    report.runs_by_threads.push({ threads, info: state.info, results: state.results, int8Results: state.int8Results });
   }
 } finally {
   await browser.close();
   await server.close();
 }
 
-writeAtomic(join(out, 'results/browser.json'), `${JSON.stringify(report, null, 2)}\n`);
+/** The report of one kind of row: float rows (`results`) or int8 rows (`int8Results`). */
+const part = (kind, modelList) => ({
+  ...report,
+  models: modelList,
+  runs_by_threads: report.runs_by_threads.map(({ int8Results, results, ...rest }) => ({ ...rest, results: kind === 'int8' ? int8Results : results })),
+});
+const floatReport = part('float', floatModels);
+const int8Report = part('int8', int8Models);
+if (floatModels.length) writeAtomic(join(out, 'results/browser.json'), `${JSON.stringify(floatReport, null, 2)}\n`);
+if (int8Models.length) writeAtomic(join(out, 'results/browser-int8.json'), `${JSON.stringify(int8Report, null, 2)}\n`);
 const readmePath = join(out, 'README.md');
 let readme = '# Benchmarks\n';
 try {
@@ -156,7 +222,9 @@ try {
 } catch {
   // first run
 }
-const at = readme.indexOf(MARKER);
-const head = at >= 0 ? readme.slice(0, at) : `${readme.trimEnd()}\n\n`;
-writeAtomic(readmePath, `${head}${renderSection(report)}`);
-console.log(table(report));
+writeAtomic(
+  readmePath,
+  spliceSections(readme, { float: floatModels.length ? renderSection(floatReport) : null, int8: int8Models.length ? renderInt8Section(int8Report) : null }),
+);
+if (floatModels.length) console.log(table(floatReport));
+if (int8Models.length) console.log(int8Table(int8Report));

@@ -5,6 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CACHE_DIR, DIST, ORT_DIR, buildPage, launch, runPage } from './chromium.mjs';
 import { startServer } from './server.mjs';
+import { fixtureDir } from '@mnv3/test-utils';
 
 const MODEL = 'mobilenet_v3_small';
 
@@ -106,5 +107,34 @@ describe('tfjs-wasm threads in Chromium', () => {
     expect(plain.info.threadsCount).toBe(1);
     expect(plain.info.kernelThreads).toBe(1);
     expect(relDiff(one.output, plain.output)).toBeLessThanOrEqual(1e-5);
+  });
+
+  // The int8 engine in Chromium, on the oracle's QAT checkpoint of Small (tools/reference/
+  // suite_quantize.py, made by this project's globalSetup): its relaxed-SIMD build loads (Chromium
+  // validates relaxed SIMD), its logits equal torch's qnnpack logits for the same batch bit for bit,
+  // and split over two threads they are the same bits as on one.
+  it("runs the int8 engine on its relaxed-SIMD build, with torch's qnnpack logits, on 1 and 2 threads", async () => {
+    const fixtures = await startServer({ distDir: DIST, cacheDir: fixtureDir('quantize'), ortDir: ORT_DIR });
+    try {
+      const int8 = (query) => runPage(browser, `${fixtures.url}/?check=${MODEL}@int8&fixture=qat_${MODEL}&${query}`, 170_000);
+      const one = await int8('threads=1');
+      let two;
+      for (let i = 0; i < 3; i++) {
+        two = await int8('threads=2');
+        if (two.kernelStats.chunks[1] > 0) break;
+      }
+      for (const r of [one, two]) {
+        expect(r.int8.relaxedBuild).toBe(true);
+        expect(r.int8.output.length).toBe(8 * 1000);
+        expect(r.int8.output).toEqual(r.int8.torchOutput);
+        // The oracle's model gives varied logits (a degenerate one would match anything).
+        expect(new Set(r.int8.output).size).toBeGreaterThan(100);
+      }
+      expect(one.kernelStats.chunks).toEqual([]);
+      expect(two.info.kernelThreads).toBe(2);
+      expect(two.kernelStats.chunks[1]).toBeGreaterThan(0);
+    } finally {
+      await fixtures.close();
+    }
   });
 });

@@ -3,8 +3,9 @@
 // (./tasks/types.ts), so detection and segmentation plug in by being added to TASKS.
 import { CheckpointError, ImageError, loadImage, type RgbImage } from '@mnv3/io';
 import { HubError, downloadWeights, formatBytes } from '@mnv3/io/hub-browser';
+import { QUANTIZABLE_ARCHS, QuantizationError } from '@mnv3/quantize';
 import { describeBackend, startBackend, type BackendStatus } from './backend.js';
-import { PLANNED_TASKS, TASKS, type AnyTask, type SettingValue, type TaskSetting, type WeightsInput } from './tasks/index.js';
+import { PLANNED_TASKS, TASKS, type AnyTask, type ModelBadge, type RegistryWeights, type SettingValue, type TaskSetting, type WeightsInput } from './tasks/index.js';
 
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 const ui = {
@@ -26,6 +27,7 @@ const ui = {
   video: $<HTMLVideoElement>('video'),
   status: $<HTMLParagraphElement>('status'),
   latency: $<HTMLParagraphElement>('latency'),
+  modelBadge: $<HTMLParagraphElement>('model-badge'),
   error: $<HTMLDivElement>('error'),
   panel: $<HTMLDivElement>('panel'),
   dropHint: $<HTMLDivElement>('drop-hint'),
@@ -66,6 +68,7 @@ function explain(e: unknown): { headline: string; detail: string } {
   if (e instanceof ImageError || (e instanceof Error && e.name === 'ImageReadError')) {
     return { headline: 'Could not read the image: give a PNG or JPEG (or another format your browser opens).', detail };
   }
+  if (e instanceof QuantizationError) return explainQuantization(e, detail);
   if (e instanceof CheckpointError) return { headline: 'This file is not a checkpoint that can be read (.pth from torch.save, or .safetensors).', detail };
   if (/the checkpoint does not fit .*auxiliary head: build with/.test(detail)) {
     return { headline: 'This checkpoint carries an auxiliary head: tick "aux head" and it loads.', detail };
@@ -77,6 +80,23 @@ function explain(e: unknown): { headline: string; detail: string } {
     return { headline: `These weights are not for ${state.model}: pick the model the checkpoint was saved from.`, detail };
   }
   return { headline: 'Something went wrong.', detail };
+}
+
+/** The quantized model's refusals (`QuantizationError`): what to tick, untick or give instead. */
+function explainQuantization(e: QuantizationError, detail: string): { headline: string; detail: string } {
+  const quantizable = (QUANTIZABLE_ARCHS as readonly string[]).includes(state.model);
+  if (e.code === 'float-checkpoint') {
+    return { headline: 'This is a float checkpoint: untick "quantized (int8)" to run it, or give a quantized one (IMAGENET1K_QNNPACK_V1, a QAT-layout .pth or an int8 .safetensors).', detail };
+  }
+  if (e.code === 'missing-qparams') return { headline: `This quantized checkpoint lacks keys that ${state.model} needs: is it for another model?`, detail };
+  // `load()` refusing a quantized checkpoint without quantize: true.
+  if (e.code === 'invalid-option' && /quantize: true/.test(detail)) {
+    const headline = quantizable
+      ? 'This is a quantized (int8) checkpoint: tick "quantized (int8)" and it loads.'
+      : `This is a quantized (int8) MobileNetV3 checkpoint: pick ${QUANTIZABLE_ARCHS.join(' or ')} and tick "quantized (int8)".`;
+    return { headline, detail };
+  }
+  return { headline: 'This quantized checkpoint cannot be used.', detail };
 }
 
 function showError(e: unknown): void {
@@ -143,6 +163,13 @@ function settingControl(s: TaskSetting): HTMLElement {
   const value = state.settings[settingKey(s)] ?? s.default;
   const set = (v: SettingValue) => {
     state.settings[settingKey(s)] = v;
+    // A load-stage setting may change the weights on offer (quantized: another table): registry
+    // weights no longer offered are dropped, a user's file is kept (and checked by the new load).
+    if (s.stage === 'load') {
+      const w = state.weights;
+      if (w?.kind === 'registry' && !offeredWeights().some((o) => sameWeights(o, w.weights))) setWeights(null);
+      fillWeights();
+    }
     pending('applying the option…');
     void refresh();
   };
@@ -193,11 +220,17 @@ function fillSettings(): void {
 
 const FILE_OPTION = '';
 
+/** The registry weights offered for the current model and settings. */
+function offeredWeights(): readonly RegistryWeights[] {
+  return state.task.weightsFor?.(state.model, currentSettings()) ?? state.task.models.find((m) => m.name === state.model)!.weights;
+}
+
+const sameWeights = (a: RegistryWeights, b: RegistryWeights) => a.name === b.name && a.entry.url === b.entry.url;
+
 function fillWeights(): void {
-  const model = state.task.models.find((m) => m.name === state.model)!;
   ui.weights.replaceChildren(
     option(FILE_OPTION, 'none (use a file)'),
-    ...model.weights.map((w) => option(w.name, `${w.name}${w.isDefault ? ' (default)' : ''} — download`)),
+    ...offeredWeights().map((w) => option(w.name, `${w.name}${w.isDefault ? ' (default)' : ''} — download`)),
   );
   ui.weights.value = state.weights?.kind === 'registry' ? state.weights.weights.name : FILE_OPTION;
 }
@@ -254,7 +287,7 @@ ui.weightsFile.addEventListener('change', () => {
 
 ui.weights.addEventListener('change', () => {
   const name = ui.weights.value;
-  const entry = state.task.models.find((m) => m.name === state.model)!.weights.find((w) => w.name === name);
+  const entry = offeredWeights().find((w) => w.name === name);
   if (!entry) return;
   void queue(async () => {
     clearError();
@@ -409,6 +442,14 @@ ui.live.addEventListener('change', async () => {
 // ---------------------------------------------------------------------------------------------
 // Load and run, one step at a time
 
+/** The loaded model's badge (precision, kernels), or none. */
+function showBadge(badge: ModelBadge | null): void {
+  for (const k of Object.keys(ui.modelBadge.dataset)) if (k !== 'testid') delete ui.modelBadge.dataset[k];
+  ui.modelBadge.textContent = badge?.text ?? '';
+  if (badge) Object.assign(ui.modelBadge.dataset, badge.data);
+  ui.modelBadge.hidden = !badge;
+}
+
 let chain: Promise<unknown> = Promise.resolve();
 
 /** Runs `fn` after every step queued before it. */
@@ -439,10 +480,12 @@ async function step(): Promise<void> {
     state.loaded = null;
     ui.panel.replaceChildren();
     ui.latency.textContent = '';
+    showBadge(null);
     setStatus('busy', `loading ${state.model}…`);
     const t0 = performance.now();
     const model = await task.load(state.model, w, settings);
     state.loaded = { key, model, task };
+    showBadge(task.badge?.(model) ?? null);
     ui.latency.textContent = `model loaded in ${Math.round(performance.now() - t0)} ms`;
   }
   const image = state.image;

@@ -12,6 +12,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
 import { fixtureDir, mnv3 } from '@mnv3/test-utils';
+import { mobilenetV3Conf } from '@mnv3/backbone';
+import { readCheckpoint } from '@mnv3/io';
+import { quantizedModelFromStateDict, saveQuantized } from '@mnv3/quantize';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -564,5 +567,185 @@ describe('pretrained weights for segmentation and detection in the web demo', ()
       expectBoxes(await pageBoxes(page), ref, `${model} ${weights}`);
     }
     await page.close();
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// The quantized (int8) classifier: the page against `mnv3 classify --quantize --json`, which
+// packages/cli/test/quantize.test.ts holds to torch's qnnpack logits exactly (--save-raw) on the
+// same oracle checkpoints (tools/reference/suite_quantize.py: seeded random weights, observers
+// calibrated, QAT layout as TorchVision's IMAGENET1K_QNNPACK_V1).
+
+const qat = (arch: string) => join(fixtureDir('quantize'), `qat_${arch}.pth`);
+const QNNPACK_V1_URL = 'https://download.pytorch.org/models/quantized/mobilenet_v3_large_qnnpack-5bcacf28.pth';
+
+async function cliTop5Quantized(model: string, weights: string, photos: string[]): Promise<Map<string, Top[]>> {
+  const { code, stdout, stderr } = await mnv3(['classify', '--model', model, '--quantize', '--weights', weights, '--json', ...photos]);
+  expect(code, stderr).toBe(0);
+  const parsed = JSON.parse(stdout) as { results: { input: string; top: Top[] }[] };
+  return new Map(parsed.results.map((r) => [r.input, r.top]));
+}
+
+/** Same classes in the same order, same labels, and scores equal (both run the same integer arithmetic). */
+function expectSameTop(page: Top[], cli: Top[], what: string): void {
+  expect(page).toHaveLength(5);
+  expect(page.map((t) => t.index), what).toEqual(cli.map((t) => t.index));
+  expect(page.map((t) => t.label), what).toEqual(cli.map((t) => t.label));
+  for (const [j, t] of page.entries()) expect(Math.abs(t.score - cli[j]!.score), `${what} score ${j}`).toBeLessThan(1e-6);
+}
+
+async function badgeOf(page: Page): Promise<Record<string, string | undefined>> {
+  return page.$eval('[data-testid="model-badge"]', (el) => ({ ...(el as HTMLElement).dataset, text: el.textContent ?? '', hidden: String((el as HTMLElement).hidden) }));
+}
+
+const optionValues = (page: Page, select: string) => page.$$eval(`${select} option`, (o) => o.map((x) => (x as HTMLOptionElement).value));
+
+describe('quantized (int8) classification in the web demo', () => {
+  it("shows the CLI's top-5 for the QAT-layout .pth of Large and the int8 .safetensors of Small, with the int8 badge", async () => {
+    const photos = ['chelsea', 'coffee', 'astronaut'].map((p) => fixture(`${p}.png`));
+    // Our int8 file, written from the oracle's Small QAT checkpoint as `saveQuantized` writes it.
+    const int8Small = join(ARTIFACTS, 'mobilenet_v3_small.int8.safetensors');
+    const { settings, lastChannel } = mobilenetV3Conf('mobilenet_v3_small');
+    const small = quantizedModelFromStateDict('mobilenet_v3_small', readCheckpoint(readFileSync(qat('mobilenet_v3_small'))));
+    writeFileSync(int8Small, saveQuantized(small, { settings, lastChannel, numClasses: small.numClasses }));
+    const [large, smallSt, smallPth] = await Promise.all([
+      cliTop5Quantized('mobilenet_v3_large', qat('mobilenet_v3_large'), photos.slice(0, 2)),
+      cliTop5Quantized('mobilenet_v3_small', int8Small, [photos[2]!]),
+      cliTop5Quantized('mobilenet_v3_small', qat('mobilenet_v3_small'), [photos[2]!]),
+    ]);
+    // The int8 file is the same model as the checkpoint it was converted from.
+    expect(smallSt.get(photos[2]!)).toEqual(smallPth.get(photos[2]!));
+
+    const page = await openPage();
+    // The box is offered for MobileNetV3 Large and Small only.
+    expect(await page.$$('[data-testid="setting-quantize"]')).toHaveLength(1);
+    await page.selectOption('[data-testid="model"]', 'mobilenet_v2');
+    expect(await page.$$('[data-testid="setting-quantize"]')).toHaveLength(0);
+    await page.selectOption('[data-testid="model"]', 'mobilenet_v3_large');
+    expect(await page.isChecked('[data-testid="setting-quantize"]')).toBe(false);
+    expect(await optionValues(page, '[data-testid="weights"]')).toEqual(['', 'IMAGENET1K_V1', 'IMAGENET1K_V2']);
+    // Ticked: TorchVision's quantized weights are offered instead of the float ones.
+    await page.check('[data-testid="setting-quantize"]');
+    expect(await optionValues(page, '[data-testid="weights"]')).toEqual(['', 'IMAGENET1K_QNNPACK_V1']);
+
+    await page.setInputFiles('[data-testid="weights-file"]', qat('mobilenet_v3_large'));
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    // int8 on our WASM SIMD kernels, their relaxed-SIMD build (Chromium has relaxed SIMD on).
+    const badge = await badgeOf(page);
+    expect(badge).toMatchObject({ precision: 'int8', engine: 'wasm', relaxed: 'true', hidden: 'false' });
+    expect(badge.text).toMatch(/^int8 · WASM SIMD, relaxed-SIMD build · \d+ layers? on its 7-bit dot$/);
+    for (const [i, photo] of photos.slice(0, 2).entries()) {
+      await page.setInputFiles('[data-testid="image-file"]', photo);
+      await waitForRuns(page, i + 1);
+      expectSameTop(await pageTop5(page), large.get(photo)!, `large int8 ${photo}`);
+      expect(Number(await page.getAttribute('[data-testid="latency"]', 'data-ms'))).toBeGreaterThan(0);
+      expect(await page.textContent('[data-testid="latency"]')).toMatch(/^last run \d+\.\d ms/);
+    }
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-int8.png'), clip: { x: 0, y: 0, width: 1100, height: 600 } });
+
+    // Small: the box stays ticked (a setting of the task), the Large file is kept and refused.
+    await page.selectOption('[data-testid="model"]', 'mobilenet_v3_small');
+    expect(await page.isChecked('[data-testid="setting-quantize"]')).toBe(true);
+    const mismatch = await waitForError(page);
+    expect(mismatch).toContain('This quantized checkpoint lacks keys that mobilenet_v3_small needs: is it for another model?');
+    expect(mismatch).toContain('the quantized checkpoint lacks');
+    expect(await optionValues(page, '[data-testid="weights"]')).toEqual(['']); // TorchVision publishes no quantized Small
+    await page.setInputFiles('[data-testid="weights-file"]', int8Small);
+    await waitForRuns(page, 3);
+    await page.setInputFiles('[data-testid="image-file"]', photos[2]!);
+    await waitForRuns(page, 4);
+    expectSameTop(await pageTop5(page), smallSt.get(photos[2]!)!, 'small int8 safetensors astronaut');
+    expect(await badgeOf(page)).toMatchObject({ precision: 'int8', engine: 'wasm', relaxed: 'true' });
+
+    // Unticked, the same file is refused with the library's message, and the page says what to do.
+    await page.uncheck('[data-testid="setting-quantize"]');
+    const text = await waitForError(page);
+    expect(text).toContain('This is a quantized (int8) checkpoint: tick "quantized (int8)" and it loads.');
+    expect(text).toContain('this is a quantized checkpoint');
+    expect(await page.$$('[data-testid="top5-row"]')).toHaveLength(0);
+    expect(await page.isHidden('[data-testid="model-badge"]')).toBe(true);
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('says so in the page for a float checkpoint with the box ticked, and a QAT checkpoint without it', async () => {
+    const photo = fixture('chelsea.png');
+    const [floatRef, int8Ref] = await Promise.all([cliTop5(LARGE(), [photo]), cliTop5Quantized('mobilenet_v3_large', qat('mobilenet_v3_large'), [photo])]);
+    const page = await openPage();
+    await page.setInputFiles('[data-testid="image-file"]', photo);
+    await page.check('[data-testid="setting-quantize"]');
+    await page.setInputFiles('[data-testid="weights-file"]', LARGE());
+    let text = await waitForError(page);
+    expect(text).toContain('This is a float checkpoint: untick "quantized (int8)" to run it');
+    expect(text).toContain('this is a float checkpoint (no fake-quant or observer keys; BatchNorm not fused), not a quantized one');
+    expect(await page.$$('[data-testid="top5-row"]')).toHaveLength(0);
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-int8-float-checkpoint.png') });
+
+    // Unticked: the float model runs, with the float badge.
+    await page.uncheck('[data-testid="setting-quantize"]');
+    await waitForRuns(page, 1);
+    expect((await pageTop5(page)).map((t) => t.index)).toEqual(floatRef.get(photo)!.map((t) => t.index));
+    expect(await badgeOf(page)).toMatchObject({ precision: 'float32', text: 'float32', hidden: 'false' });
+
+    // The QAT checkpoint without the box: refused; ticked, it runs as the CLI's --quantize.
+    await page.setInputFiles('[data-testid="weights-file"]', qat('mobilenet_v3_large'));
+    await page.waitForFunction(() => /quantized \(int8\) checkpoint/.test(document.querySelector('[data-testid="error"]')!.textContent ?? ''), undefined, { timeout: 240_000 });
+    text = await waitForError(page);
+    expect(text).toContain('tick "quantized (int8)" and it loads');
+    expect(text).toContain('this is a quantized checkpoint (QAT layout with fake quants and observers, or an mnv3 int8 file): load it with quantize: true');
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-int8-unticked.png') });
+    await page.check('[data-testid="setting-quantize"]');
+    await waitForRuns(page, 2);
+    expectSameTop(await pageTop5(page), int8Ref.get(photo)!, 'large int8 after ticking');
+    expect(await badgeOf(page)).toMatchObject({ precision: 'int8', relaxed: 'true' });
+
+    // A QAT checkpoint on a model without a quantized build: the page names the models that have one.
+    await page.selectOption('[data-testid="model"]', 'resnet18');
+    text = await waitForError(page);
+    expect(text).toContain('pick mobilenet_v3_large or mobilenet_v3_small and tick "quantized (int8)"');
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('IMAGENET1K_QNNPACK_V1 comes through @mnv3/io/hub-browser and Cache Storage', async () => {
+    const photo = fixture('coffee.png');
+    const [ref] = await Promise.all([cliTop5Quantized('mobilenet_v3_large', qat('mobilenet_v3_large'), [photo])]);
+    const page = await openPage();
+    // As for the float weights: the oracle's QAT checkpoint stands in for TorchVision's download,
+    // put in Cache Storage under the published URL (it can only arrive as a cache hit).
+    const bodies = new Map([
+      [QNNPACK_V1_URL, readFileSync(qat('mobilenet_v3_large'))],
+      [LARGE_V1_URL, readFileSync(LARGE())],
+    ]);
+    let requests = 0;
+    await page.route('https://download.pytorch.org/**', (route) => {
+      requests++;
+      const body = bodies.get(route.request().url());
+      if (!body) return route.fulfill({ status: 404 });
+      return route.fulfill({ status: 200, body, headers: { 'access-control-allow-origin': '*', 'content-type': 'application/octet-stream' } });
+    });
+    await page.evaluate(async (u) => (await caches.open('mnv3-checkpoints')).put(u, await fetch(u)), QNNPACK_V1_URL);
+    expect(requests).toBe(1);
+    // Float registry weights in use, then the box ticked: they are dropped (not offered any more).
+    await page.evaluate(async (u) => (await caches.open('mnv3-checkpoints')).put(u, await fetch(u)), LARGE_V1_URL);
+    await page.selectOption('[data-testid="weights"]', 'IMAGENET1K_V1');
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    await page.check('[data-testid="setting-quantize"]');
+    await page.waitForSelector('[data-testid="status"]:text("choose weights")', { timeout: 60_000 });
+    expect(await page.inputValue('[data-testid="weights"]')).toBe('');
+    expect(await page.textContent('[data-testid="weights-info"]')).toBe('no weights yet');
+
+    await page.selectOption('[data-testid="weights"]', 'IMAGENET1K_QNNPACK_V1');
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    expect(requests).toBe(2); // both served from Cache Storage afterwards, no download
+    expect(await page.textContent('[data-testid="weights-info"]')).toContain(`IMAGENET1K_QNNPACK_V1 from ${QNNPACK_V1_URL}`);
+    await page.setInputFiles('[data-testid="image-file"]', photo);
+    await waitForRuns(page, 1);
+    // The entry's preset (resize 256, crop 224) and labels are what the CLI uses for a file: same answers.
+    expectSameTop(await pageTop5(page), ref.get(photo)!, 'IMAGENET1K_QNNPACK_V1 (cached oracle checkpoint)');
+    expect(await badgeOf(page)).toMatchObject({ precision: 'int8', engine: 'wasm', relaxed: 'true' });
+    await page.screenshot({ path: join(ARTIFACTS, 'classification-int8-pretrained-cached.png') });
+    await page.close();
+    expect(pageErrors).toEqual([]);
   });
 });

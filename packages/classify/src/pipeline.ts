@@ -47,6 +47,20 @@ export class QuantizedImageClassifier {
     return this.engine !== null;
   }
 
+  /**
+   * Whether the int8 WASM kernels run their relaxed-SIMD build (picked when the kernels load, by a
+   * `WebAssembly.validate` probe: Chromium; Node 20 with `--experimental-wasm-relaxed-simd`).
+   * False on the plain-SIMD build and on the host engine.
+   */
+  get relaxedSimd(): boolean {
+    return this.engine?.relaxedBuild ?? false;
+  }
+
+  /** The layers that run relaxed SIMD's int8 dot (weights within 7 bits); none off the relaxed build. */
+  relaxedLayers(): string[] {
+    return this.engine?.relaxedLayers() ?? [];
+  }
+
   /** Dequantized logits, float32 `[N, numClasses]`, of NHWC float32 images `[N, H, W, 3]`. */
   forwardNhwc(data: Float32Array, shape: readonly [number, number, number, number]): Float32Array {
     return (this.engine ?? this.model).forward(data, shape).logits;

@@ -1,19 +1,36 @@
-// Image classification: every model of CLASSIFICATION_MODELS, through @mnv3/classify.
+// Image classification: every model of CLASSIFICATION_MODELS, through @mnv3/classify; MobileNetV3
+// Large and Small also as TorchVision's quantized (int8) model, behind the "quantized (int8)" box.
 import { CLASSIFICATION_MODELS, buildClassifier } from '@mnv3/backbone';
-import { Classifier, load, type Prediction } from '@mnv3/classify';
+import { Classifier, QuantizedImageClassifier, load, type Prediction } from '@mnv3/classify';
 import { readCheckpoint, type RgbImage, type StateDict } from '@mnv3/io';
 import { loadWeightsInto } from '@mnv3/layers';
+import { MobileNet_V3_Large_QuantizedWeights, QUANTIZABLE_ARCHS, quantizedModelFromStateDict } from '@mnv3/quantize';
 import { ImageClassification } from '@mnv3/transforms';
-import type { RegistryWeights, RenderTarget, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
+import type { ModelBadge, RegistryWeights, RenderTarget, Settings, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
 
-function registryWeights(name: string): RegistryWeights[] {
-  const table = CLASSIFICATION_MODELS.get(name).weights as Record<string, RegistryWeights['entry']>;
+function tableWeights(table: Record<string, RegistryWeights['entry']>): RegistryWeights[] {
   return Object.entries(table)
     .filter(([key]) => key !== 'DEFAULT')
     .map(([key, entry]) => ({ name: key, isDefault: table.DEFAULT === entry, entry }));
 }
 
+const registryWeights = (name: string) => tableWeights(CLASSIFICATION_MODELS.get(name).weights as Record<string, RegistryWeights['entry']>);
+
 const models: TaskModel[] = CLASSIFICATION_MODELS.names().map((name) => ({ name, weights: registryWeights(name) }));
+
+/**
+ * TorchVision's quantized weights by model: `IMAGENET1K_QNNPACK_V1` for Large; none published for
+ * Small (a file of one's own: a QAT-layout .pth, or an int8 .safetensors from `mnv3 quantize`).
+ */
+const QUANTIZED_WEIGHTS: Readonly<Record<string, readonly RegistryWeights[]>> = {
+  mobilenet_v3_large: tableWeights(MobileNet_V3_Large_QuantizedWeights as Record<string, RegistryWeights['entry']>),
+  mobilenet_v3_small: [],
+};
+
+/** The models with a quantized build (`load(name, { quantize: true })`). */
+const QUANTIZABLE: readonly string[] = QUANTIZABLE_ARCHS;
+
+const quantized = (name: string, settings: Settings) => QUANTIZABLE.includes(name) && settings.quantize === true;
 
 /**
  * The class count a checkpoint was saved with, from its last layer (`classifier.N.weight` for the
@@ -30,14 +47,24 @@ function numClassesOf(stateDict: StateDict): number | undefined {
   return best?.rows;
 }
 
-async function loadClassifier(name: string, weights: WeightsInput): Promise<Classifier> {
+async function loadClassifier(name: string, weights: WeightsInput, settings: Settings): Promise<Classifier> {
+  const int8 = quantized(name, settings);
   if (weights.kind === 'file') {
-    // As `mnv3 classify --weights FILE` does: TorchVision's V1 preset, ImageNet labels for 1000 classes.
+    // As `mnv3 classify [--quantize] --weights FILE` does: TorchVision's V1 preset, ImageNet labels for
+    // 1000 classes. A quantized file (QAT-layout .pth or int8 .safetensors) has its class count in it;
+    // `load` refuses a float checkpoint with quantize on and a quantized one with it off.
     const stateDict = readCheckpoint(weights.bytes);
-    return load(name, { weights: stateDict, numClasses: numClassesOf(stateDict) });
+    return int8 ? load(name, { quantize: true, weights: stateDict }) : load(name, { weights: stateDict, numClasses: numClassesOf(stateDict) });
   }
   // Registry weights: bytes from the page's cached download, the entry's own preset and labels.
   const { entry } = weights.weights;
+  if (entry.transforms.kind !== 'ImageClassification') throw new Error(`${name}: weights ${weights.weights.name} are not for classification`);
+  const preset = ImageClassification(entry.transforms);
+  if (int8) {
+    // TorchVision's QAT-layout checkpoint, loaded strictly and converted as torch does.
+    const model = quantizedModelFromStateDict(name, readCheckpoint(weights.bytes));
+    return new Classifier(name, new QuantizedImageClassifier(model), entry.meta.categories, preset, entry);
+  }
   const model = buildClassifier(name, { weights: entry });
   try {
     loadWeightsInto(model, readCheckpoint(weights.bytes), name);
@@ -45,8 +72,20 @@ async function loadClassifier(name: string, weights: WeightsInput): Promise<Clas
     model.dispose();
     throw e;
   }
-  if (entry.transforms.kind !== 'ImageClassification') throw new Error(`${name}: weights ${weights.weights.name} are not for classification`);
-  return new Classifier(name, model, entry.meta.categories, ImageClassification(entry.transforms), entry);
+  return new Classifier(name, model, entry.meta.categories, preset, entry);
+}
+
+/** int8 (with the kernels it runs on) or float32. */
+function badge(classifier: Classifier): ModelBadge {
+  const m = classifier.model;
+  if (!(m instanceof QuantizedImageClassifier)) return { text: 'float32', data: { precision: 'float32' } };
+  const engine = !m.wasm ? 'host integer engine (no WASM SIMD)' : m.relaxedSimd ? 'WASM SIMD, relaxed-SIMD build' : 'WASM SIMD, plain-SIMD build (no relaxed SIMD here)';
+  const seven = m.relaxedLayers().length;
+  const dot = m.relaxedSimd ? ` · ${seven} layer${seven === 1 ? '' : 's'} on its 7-bit dot` : '';
+  return {
+    text: `int8 · ${engine}${dot}`,
+    data: { precision: 'int8', engine: m.wasm ? 'wasm' : 'host', relaxed: String(m.relaxedSimd), relaxedLayers: String(seven) },
+  };
 }
 
 function renderTop(predictions: Prediction[], { panel }: RenderTarget): void {
@@ -83,6 +122,18 @@ export const classification: TaskDescriptor<Classifier, Prediction[]> = {
   id: 'classification',
   label: 'Classification (ImageNet-1K)',
   models,
+  settings: [
+    {
+      id: 'quantize',
+      kind: 'checkbox',
+      label: 'quantized (int8)',
+      stage: 'load',
+      default: false,
+      models: QUANTIZABLE,
+      hint: "TorchVision's quantized MobileNetV3 (QNNPACK arithmetic) on int8 WASM SIMD kernels: IMAGENET1K_QNNPACK_V1, a QAT-layout .pth or an int8 .safetensors",
+    },
+  ],
+  weightsFor: (name, settings) => (quantized(name, settings) ? (QUANTIZED_WEIGHTS[name] ?? []) : registryWeights(name)),
   load: loadClassifier,
   run: (classifier, image: RgbImage) => classifier.classify(image, { topk: 5 }),
   render(predictions, target) {
@@ -90,5 +141,6 @@ export const classification: TaskDescriptor<Classifier, Prediction[]> = {
     ctx?.clearRect(0, 0, target.overlay.width, target.overlay.height); // nothing to draw on the image
     renderTop(predictions, target);
   },
+  badge,
   dispose: (classifier) => classifier.dispose(),
 };

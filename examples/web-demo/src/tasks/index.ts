@@ -18,4 +18,4 @@ export const TASKS: readonly AnyTask[] = [classification, detection, segmentatio
 /** Tasks shown in the selector as coming, until their module is in TASKS. */
 export const PLANNED_TASKS: readonly { id: string; label: string }[] = [];
 
-export type { AnyTask, RegistryWeights, RenderTarget, SettingValue, Settings, TaskDescriptor, TaskModel, TaskSetting, WeightsInput } from './types.js';
+export type { AnyTask, ModelBadge, RegistryWeights, RenderTarget, SettingValue, Settings, TaskDescriptor, TaskModel, TaskSetting, WeightsInput } from './types.js';

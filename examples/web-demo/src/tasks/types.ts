@@ -54,6 +54,13 @@ export type TaskSetting =
   | (SettingBase & { kind: 'checkbox'; default: boolean })
   | (SettingBase & { kind: 'number'; min: number; max: number; step: number; default: number });
 
+/** A short line about the loaded model (its precision, the kernels it runs on), shown by the latency. */
+export interface ModelBadge {
+  text: string;
+  /** Set on the badge element as `data-*` attributes (for styles and tests). */
+  data: Readonly<Record<string, string>>;
+}
+
 export interface TaskDescriptor<Model = unknown, Result = unknown> {
   id: string;
   /** What the task selector shows. */
@@ -62,12 +69,19 @@ export interface TaskDescriptor<Model = unknown, Result = unknown> {
   /** The task's own controls (resize, aux head, score threshold, …); none when absent. */
   settings?: readonly TaskSetting[];
   /**
+   * The registry weights offered for `model` under these settings (a `load`-stage setting may pick
+   * another weights table, e.g. the quantized one); `TaskModel.weights` when absent.
+   */
+  weightsFor?(model: string, settings: Settings): readonly RegistryWeights[];
+  /**
    * Builds the model and loads the weights; throws with a message a person can act on.
    * `settings` holds every setting's current value (those of stage `load` are part of the model's key).
    */
   load(model: string, weights: WeightsInput, settings: Settings): Promise<Model>;
   run(model: Model, image: RgbImage, settings: Settings): Promise<Result>;
   render(result: Result, target: RenderTarget): void;
+  /** What the page says about a loaded model next to the latency; nothing when absent or null. */
+  badge?(model: Model): ModelBadge | null;
   dispose(model: Model): void;
 }
 
