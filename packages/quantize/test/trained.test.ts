@@ -63,7 +63,7 @@ describe('a MobileNetV3-Small trained on Fashion-MNIST, quantized', () => {
     const differ = ours.filter((v, i) => v !== torch[i]).length;
     console.log(`QAT layout: ${differ} of ${ours.length} predictions differ from torch's; accuracy ours ${accuracy(ours)}, torch ${c.qatAccuracy}, float ${c.floatAccuracy}`);
     expect(differ).toBe(0);
-    expect(accuracy(ours)).toBeCloseTo(c.qatAccuracy, 10);
+    expect(accuracy(ours)).toBeCloseTo(c.qatAccuracy, 6); // torch computed it in float32
   });
 
   it("our PTQ (HistogramObserver on the same calibration images): accuracy within 0.2 points of torch's PTQ", () => {
