@@ -4,13 +4,13 @@
 // losses exactly, torch loads the checkpoint into TorchVision's model and gets our eval logits, NaN
 // stops with the step and LR, and a checkpoint of another recipe is refused.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@mnv3/layers/train';
-import { loadTorchCheckpoint, type StateDict } from '@mnv3/io';
+import { encodePng, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { ORACLE_PYTHON } from '@mnv3/test-utils';
 import { getRecipe, parseHistory, type Recipe } from '../src/index.js';
@@ -75,7 +75,12 @@ describe('train()', () => {
   it('stops on a NaN loss naming the epoch, step and learning rate, and keeps the last checkpoint', async () => {
     const wild = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, epochs: 3, lr: 1e6, opt: 'sgd', momentum: 0 });
     const out = join(dir, 'nan');
+    // A checkpoint already in the folder (as after an earlier epoch) stays as it was.
+    mkdirSync(out, { recursive: true });
+    const before = readFileSync(join(dir, 'full', 'checkpoint.pth'));
+    writeFileSync(join(out, 'checkpoint.pth'), before);
     const err = await train(wild, { data, outputDir: out, workers: 0 }).catch((e: unknown) => e);
+    expect(readFileSync(join(out, 'checkpoint.pth')).equals(before)).toBe(true);
     expect(err).toBeInstanceOf(TrainError);
     expect((err as TrainError).code).toBe('nan-loss');
     expect((err as Error).message).toMatch(/loss is NaN at epoch \d+, step \d+ \(learning rate 1000000\)/);
@@ -121,5 +126,44 @@ describe('BatchLoader', () => {
     expect(await run(3, 1)).toEqual(a);
     expect(await run(0, 2)).not.toEqual(a);
     expect(await run(0, 1, 4)).not.toEqual(a);
+  });
+});
+
+describe('ImageFolder data', () => {
+  // Two classes of Fashion-MNIST images as 28×28 RGB PNGs, one corrupt file, and TorchVision's
+  // ImageNet recipe (RandomResizedCrop, AutoAugment, RandomErasing) at 32×32.
+  function folder(root: string, classes: string[], perClass: number, corrupt: boolean): void {
+    classes.forEach((cls, c) => {
+      mkdirSync(join(root, cls), { recursive: true });
+      for (let k = 0; k < perClass; k++) {
+        const i = c * perClass + k;
+        const rgb = new Uint8Array(28 * 28 * 3);
+        for (let p = 0; p < 784; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = data.train.data[i * 784 + p]!;
+        writeFileSync(join(root, cls, `${k}.png`), encodePng({ width: 28, height: 28, data: rgb }));
+      }
+      if (corrupt && c === 0) writeFileSync(join(root, cls, 'broken.png'), 'not a png');
+    });
+  }
+
+  it('trains on train/ (10% held out), tests on val/, skips a corrupt image with a warning', async () => {
+    const root = join(dir, 'folder');
+    folder(join(root, 'train'), ['bag', 'coat'], 10, true);
+    folder(join(root, 'val'), ['bag', 'coat'], 4, false);
+    const imagenet = getRecipe('mobilenet_v3_small', { epochs: 1, batchSize: 6, trainCropSize: 32, valResizeSize: 36, valCropSize: 32 });
+    const skipped: string[] = [];
+    const d = await loadRecipeData(imagenet, { dataDir: root, onSkip: (path) => skipped.push(path) });
+    expect(skipped).toEqual([join(root, 'train', 'bag', 'broken.png')]);
+    expect([d.train.length, d.val.length, d.test!.length, d.numClasses]).toEqual([18, 2, 8, 2]);
+    const r = await train(imagenet, { data: d, outputDir: join(dir, 'folder-run'), workers: 2 });
+    expect(r.stepLosses.get(0)).toHaveLength(3);
+    expect(r.stepLosses.get(0)!.every(Number.isFinite)).toBe(true);
+    expect(r.test!.images).toBe(8);
+  });
+
+  it('refuses a folder with one class', async () => {
+    const root = join(dir, 'one');
+    folder(join(root, 'train'), ['bag'], 3, false);
+    folder(join(root, 'val'), ['bag'], 1, false);
+    await expect(loadRecipeData(getRecipe('mobilenet_v3_small'), { dataDir: root })).rejects.toThrow(/has 1 class; classification needs at least 2/);
   });
 });
