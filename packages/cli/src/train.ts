@@ -99,6 +99,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
       out(`epoch ${r.epoch}: lr ${r.lr.toPrecision(4)} train loss ${r.trainLoss.toFixed(4)} acc@1 ${r.trainAcc1.toFixed(2)} | val loss ${r.valLoss.toFixed(4)} acc@1 ${r.valAcc1.toFixed(2)} acc@5 ${r.valAcc5.toFixed(2)}${r.emaAcc1 !== undefined ? ` | EMA acc@1 ${r.emaAcc1.toFixed(2)}` : ''} | ${r.imgPerSec.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`);
     },
   });
+  if (result.averaged) out(`averaged epochs ${result.averaged.epochs.join(', ')} → model_avg.pth: val acc@1 ${result.averaged.val.acc1.toFixed(2)}${result.averaged.test ? `, test acc@1 ${result.averaged.test.acc1.toFixed(2)}` : ''}`);
   if (result.test) out(`test: acc@1 ${result.test.acc1.toFixed(2)} acc@5 ${result.test.acc5.toFixed(2)} loss ${result.test.loss.toFixed(4)} (${result.test.images} images)${result.testEma ? `; EMA acc@1 ${result.testEma.acc1.toFixed(2)}` : ''}`);
 }
 

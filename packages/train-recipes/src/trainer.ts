@@ -27,7 +27,7 @@ import type { Optimizer } from './optim/optimizer.js';
 import { RMSprop } from './optim/rmsprop.js';
 import type { Recipe } from './recipes.js';
 import { createLrScheduler, createOptimizer } from './train.js';
-import { ExponentialMovingAverage, emaDecay, setWeightDecay } from './utils.js';
+import { ExponentialMovingAverage, averageCheckpoints, emaDecay, setWeightDecay } from './utils.js';
 import { BatchLoader } from './data/loader.js';
 import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineSpec } from './data/pipeline.js';
 
@@ -85,6 +85,12 @@ export interface TrainResult {
   stepLosses: Map<number, number[]>;
   test?: EvalResult;
   testEma?: EvalResult;
+  /**
+   * The recipe's checkpoint averaging (`averageLastImproved` > 0): the epochs averaged (the last N
+   * whose validation acc@1 beat every earlier epoch's), written as `model_avg.pth`, its validation
+   * and test results.
+   */
+  averaged?: { epochs: number[]; val: EvalResult; test?: EvalResult };
   /** tf.memory().numTensors after each step of the run (flat when nothing leaks). */
   numTensors: number[];
 }
@@ -377,15 +383,28 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       options.onEpoch?.(record);
     }
     result = { history, stepLosses, numTensors };
+    let averagedSd: StateDict | null = null;
+    if (recipe.averageLastImproved > 0 && history.epochs.length > 0) {
+      let best = -Infinity;
+      const improved: number[] = [];
+      for (const e of history.epochs) if (e.valAcc1 > best) (best = e.valAcc1), improved.push(e.epoch);
+      const epochs = improved.slice(-recipe.averageLastImproved);
+      const files = await Promise.all(epochs.map(async (e) => new Uint8Array(await readFile(join(options.outputDir, `model_${e}.pth`)))));
+      const avg = averageCheckpoints(files);
+      await writeTorchCheckpoint(join(options.outputDir, 'model_avg.pth'), avg.checkpoint);
+      averagedSd = avg.model;
+      result.averaged = { epochs, val: await evalWith(avg.model, valLoader) };
+    }
     if (data.test && (options.evaluateTest ?? true) && data.test.length > 0) {
       const testLoader = new BatchLoader(data.test, pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
       try {
         result.test = await evalWith(model.stateDict(), testLoader);
         if (ema) result.testEma = await evalWith(stripModule(await ema.stateDict()), testLoader);
+        if (averagedSd && result.averaged) result.averaged.test = await evalWith(averagedSd, testLoader);
       } finally {
         await testLoader.close();
       }
-      await writeFileAtomic(join(options.outputDir, 'test.json'), `${JSON.stringify({ recipe: recipe.name, epochs: a.epochs, test: result.test, ...(result.testEma ? { testEma: result.testEma } : {}) }, null, 2)}\n`);
+      await writeFileAtomic(join(options.outputDir, 'test.json'), `${JSON.stringify({ recipe: recipe.name, epochs: a.epochs, test: result.test, ...(result.testEma ? { testEma: result.testEma } : {}), ...(result.averaged ? { averaged: result.averaged } : {}) }, null, 2)}\n`);
     }
   } finally {
     await trainLoader.close();

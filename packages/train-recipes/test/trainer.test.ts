@@ -109,6 +109,24 @@ describe('train()', () => {
   });
 });
 
+describe('the full recipe (TrivialAugment, RandomErasing, label smoothing, stochastic depth, EMA, checkpoint averaging)', () => {
+  it('trains, evaluates the EMA, averages the last improved checkpoints and resumes exactly', async () => {
+    const fullRecipe = getRecipe('mobilenet_v3_small-fashion-mnist-full', { ...SMALL, epochs: 2, modelEmaSteps: 2 });
+    const small: TrainData = { ...data, train: { ...data.train, length: 96 } };
+    const a = await train(fullRecipe, { data: small, outputDir: join(dir, 'fullrecipe'), workers: 2, seed: 1 });
+    expect(a.history.epochs.every((e) => e.emaAcc1 !== undefined)).toBe(true);
+    expect(a.averaged!.epochs.length).toBeGreaterThan(0);
+    expect(a.averaged!.test!.images).toBe(64);
+    expect(a.testEma!.images).toBe(64);
+    expect(existsSync(join(dir, 'fullrecipe', 'model_avg.pth'))).toBe(true);
+    const ckpt = loadTorchCheckpoint(new Uint8Array(readFileSync(join(dir, 'fullrecipe', 'model_1.pth')))) as Map<string, unknown>;
+    expect([...ckpt.keys()]).toEqual(['model', 'optimizer', 'lr_scheduler', 'epoch', 'args', 'model_ema']);
+    const b = await train(fullRecipe, { data: small, outputDir: join(dir, 'fullrecipe-resumed'), resume: join(dir, 'fullrecipe', 'model_0.pth'), workers: 1, seed: 1, evaluateTest: false });
+    expect(b.stepLosses.get(1)).toEqual(a.stepLosses.get(1));
+    expect(b.history.epochs.map((e) => e.emaAcc1)).toEqual([a.history.epochs[1]!.emaAcc1]);
+  });
+});
+
 describe('BatchLoader', () => {
   it('gives the same batches with 0, 1 and 3 workers, different ones per epoch and seed', async () => {
     const spec = pipelineSpec(getRecipe('mobilenet_v3_small-fashion-mnist-full', SMALL), 'train'); // TrivialAugment + RandomErasing
