@@ -387,7 +387,12 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
     if (recipe.averageLastImproved > 0 && history.epochs.length > 0) {
       let best = -Infinity;
       const improved: number[] = [];
-      for (const e of history.epochs) if (e.valAcc1 > best) (best = e.valAcc1), improved.push(e.epoch);
+      for (const e of history.epochs) {
+        if (e.valAcc1 > best) {
+          best = e.valAcc1;
+          improved.push(e.epoch);
+        }
+      }
       const epochs = improved.slice(-recipe.averageLastImproved);
       const files = await Promise.all(epochs.map(async (e) => new Uint8Array(await readFile(join(options.outputDir, `model_${e}.pth`)))));
       const avg = averageCheckpoints(files);
