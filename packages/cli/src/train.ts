@@ -3,6 +3,7 @@
 import { mkdir, readFile } from 'node:fs/promises';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { findStateDict, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
+import { getWeights, isWeightsName, resolveStateDict } from '@mnv3/layers';
 import { writeTorchCheckpoint } from '@mnv3/io/node';
 import { RECIPE_NAMES, RecipeError, averageCheckpoints, getRecipe, renderTorchrun, type RecipeOverrides } from '@mnv3/train-recipes';
 import { BatchLoader, evaluate, loadRecipeData, packUniform, pipelineSpec, subset, type PackedImages } from '@mnv3/train-recipes/node';
@@ -132,7 +133,8 @@ export const EVAL_USAGE = `usage: mnv3 eval --model NAME --weights SRC --data fa
                  [--ema] [--limit N] [--batch-size B] [--json]
 
   Acc@1, acc@5 and loss of a classifier (train.py --test-only): SRC a .pth (a train.py checkpoint
-  or a state dict; --ema takes its model_ema); fashion-mnist is its test split (t10k, Debian's files),
+  or a state dict; --ema takes its model_ema), a .safetensors file or a weights name (IMAGENET1K_V1,
+  DEFAULT, …); fashion-mnist is its test split (t10k, Debian's files),
   DIR an ImageFolder (class folders). Images: resize to R then centre crop S (defaults 64/64 for
   Fashion-MNIST, 256/224 for folders), ImageNet's normalisation.
   NAME   ${CLASSIFICATION_MODELS.names().join(', ')}`;
@@ -155,15 +157,33 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
   if (!models.includes(values.model)) throw new UsageError(`unknown model "${values.model}"; valid: ${models.join(', ')}`);
   if (!values.weights) throw new UsageError('--weights is required: a .pth checkpoint (train.py format or a state dict)');
   if (!values.data) throw new UsageError('--data is required: fashion-mnist or an ImageFolder directory');
-  const bytes = await readFile(values.weights).catch(() => {
-    throw new UsageError(`--weights ${values.weights}: no such file`);
-  });
-  const ckpt = loadTorchCheckpoint(new Uint8Array(bytes));
   let sd: StateDict;
-  if (values.ema) {
-    const ema = findStateDict(ckpt, 'model_ema');
-    sd = new Map([...ema].filter(([k]) => k.startsWith('module.')).map(([k, v]) => [k.slice('module.'.length), v]));
-  } else sd = findStateDict(ckpt);
+  const weights = values.weights;
+  const byName: boolean = isWeightsName(weights);
+  if (byName) {
+    if (values.ema) throw new UsageError('--ema reads a train.py checkpoint file, not a weights name');
+    let entry;
+    try {
+      entry = getWeights(CLASSIFICATION_MODELS.get(values.model).weights, weights, values.model);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    sd = await resolveStateDict(entry);
+  } else {
+    const bytes = await readFile(weights).catch(() => {
+      throw new UsageError(`--weights ${weights}: no such file`);
+    });
+    if (weights.endsWith('.safetensors')) {
+      if (values.ema) throw new UsageError('--ema reads a train.py checkpoint (.pth), not a .safetensors file');
+      sd = await resolveStateDict(new Uint8Array(bytes));
+    } else {
+      const ckpt = loadTorchCheckpoint(new Uint8Array(bytes));
+      if (values.ema) {
+        const ema = findStateDict(ckpt, 'model_ema');
+        sd = new Map([...ema].filter(([k]) => k.startsWith('module.')).map(([k, v]) => [k.slice('module.'.length), v]));
+      } else sd = findStateDict(ckpt);
+    }
+  }
   const head = [...sd].filter(([k, v]) => k.endsWith('.weight') && v.shape.length === 2).pop();
   const numClasses = head ? head[1].shape[0]! : 1000;
   const fashion = values.data === 'fashion-mnist';

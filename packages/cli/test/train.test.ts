@@ -1,10 +1,11 @@
 // `mnv3 train`, `mnv3 average-checkpoints` and `mnv3 eval`, run as users do on a tiny Fashion-MNIST
 // subset at 32×32 (one epoch of a few steps), and the mistakes they refuse with exit code 2.
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadTorchCheckpoint, toFloat32, type StateDict } from '@mnv3/io';
+import { encodePng, loadTorchCheckpoint, toFloat32, type StateDict } from '@mnv3/io';
+import { readFashionMnist } from '@mnv3/io/node';
 import { mnv3 } from '@mnv3/test-utils';
 
 const RECIPE = 'mobilenet_v3_small-fashion-mnist';
@@ -61,6 +62,7 @@ describe('mnv3 train', () => {
     [['average-checkpoints', '--out', '/tmp/x.pth'], /no CKPT given/],
     [['eval', '--model', 'alexnet', '--weights', 'w.pth', '--data', 'fashion-mnist'], /unknown model "alexnet"; valid: .*mobilenet_v3_small/],
     [['eval', '--model', 'mobilenet_v3_small', '--weights', 'w.pth'], /--data is required/],
+    [['eval', '--model', 'mobilenet_v3_small', '--weights', 'IMAGENET9K', '--data', 'fashion-mnist'], /unknown weights "IMAGENET9K" for mobilenet_v3_small; valid: IMAGENET1K_V1, DEFAULT/],
   ])('usage error %j exits 2', async (args, message) => {
     const { code, stderr } = await mnv3(args);
     expect(code).toBe(2);
@@ -91,5 +93,29 @@ describe('mnv3 average-checkpoints and mnv3 eval', () => {
     const test = JSON.parse(readFileSync(join(resumed, 'test.json'), 'utf8')) as { test: { acc1: number; loss: number } };
     expect(r.acc1).toBe(test.test.acc1);
     expect(r.loss).toBeCloseTo(test.test.loss, 5);
+  });
+});
+
+describe('mnv3 eval on an ImageFolder', () => {
+  it('evaluates PNGs in class folders, EMA or not', async () => {
+    const fm = await readFashionMnist({ train: false });
+    const root = join(dir, 'folder');
+    for (const [c, cls] of ['0_tshirt', '1_trouser'].entries()) {
+      mkdirSync(join(root, cls), { recursive: true });
+      let k = 0;
+      for (let i = 0; k < 5; i++) {
+        if (fm.labels[i] !== c) continue;
+        const rgb = new Uint8Array(784 * 3);
+        for (let p = 0; p < 784; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = fm.images[i * 784 + p]!;
+        writeFileSync(join(root, cls, `${k++}.png`), encodePng({ width: 28, height: 28, data: rgb }));
+      }
+    }
+    const e = await mnv3(['eval', '--model', 'mobilenet_v3_small', '--weights', join(run, 'model_0.pth'), '--data', root, '--image-size', '32', '--resize-size', '32']);
+    expect(e.stderr).toBe('');
+    expect(e.code).toBe(0);
+    expect(e.stdout).toMatch(/^Acc@1 \d+\.\d{3} Acc@5 \d+\.\d{3} loss \d+\.\d{4} \(10 images\)$/m);
+    const ema = await mnv3(['eval', '--model', 'mobilenet_v3_small', '--weights', join(run, 'model_0.pth'), '--ema', '--data', root]);
+    expect(ema.code).toBe(1);
+    expect(ema.stderr).toMatch(/checkpoint has no key "model_ema"/);
   });
 });
