@@ -28,6 +28,7 @@ import { RMSprop } from './optim/rmsprop.js';
 import type { Recipe } from './recipes.js';
 import { createLrScheduler, createOptimizer } from './train.js';
 import { ExponentialMovingAverage, averageCheckpoints, emaDecay, setWeightDecay } from './utils.js';
+import { loadRecipeData } from './data/datasets.js';
 import { BatchLoader } from './data/loader.js';
 import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineSpec } from './data/pipeline.js';
 
@@ -52,8 +53,12 @@ export interface TrainData {
 
 /** Options of {@link train}. */
 export interface TrainOptions {
-  /** The splits (see `loadRecipeData`). */
-  data: TrainData;
+  /** The splits (see `loadRecipeData`); default: `loadRecipeData(recipe, { dataDir })`. */
+  data?: TrainData;
+  /** Where the recipe's dataset is (Fashion-MNIST's idx folder or an ImageFolder root), when `data` is not given. */
+  dataDir?: string;
+  /** Overrides the recipe's `epochs` (train.py's `--epochs`; it is also what the checkpoint's args say). */
+  epochs?: number;
   /** Where checkpoints, history.json, log.txt and training.svg go (created). */
   outputDir: string;
   /** A train.py checkpoint (`checkpoint.pth` or `model_<k>.pth`) to resume from at epoch k + 1. */
@@ -227,9 +232,13 @@ function stripModule(sd: StateDict): StateDict {
  * await train(recipe, { data, outputDir: 'runs/fm' });
  */
 export async function train(recipe: Recipe, options: TrainOptions): Promise<TrainResult> {
+  if (options.epochs !== undefined) {
+    if (!Number.isSafeInteger(options.epochs) || options.epochs < 1) throw new RangeError(`train: epochs must be an integer ≥ 1, got ${String(options.epochs)}`);
+    recipe = Object.freeze({ ...recipe, args: Object.freeze({ ...recipe.args, epochs: options.epochs }) });
+  }
   const a = recipe.args;
   const seed = options.seed ?? 0;
-  const { data } = options;
+  const data = options.data ?? (await loadRecipeData(recipe, options.dataDir !== undefined ? { dataDir: options.dataDir } : {}));
   const numClasses = data.numClasses;
   if (data.train.length === 0 || data.val.length === 0) throw new TrainError('bad-data', `train: the train and validation splits need images (got ${data.train.length} and ${data.val.length})`);
   await mkdir(options.outputDir, { recursive: true });

@@ -65,6 +65,11 @@ describe('train()', () => {
     expect(resumed.stepLosses.get(1)).toEqual(full.stepLosses.get(1));
   });
 
+  it('takes epochs and the data folder as options', async () => {
+    await expect(train(recipe, { data, outputDir: join(dir, 'x'), epochs: 0 })).rejects.toThrow(/epochs must be an integer ≥ 1, got 0/);
+    await expect(train(recipe, { dataDir: join(dir, 'nowhere'), outputDir: join(dir, 'x') })).rejects.toThrow(/nowhere/);
+  });
+
   it('refuses a checkpoint of another recipe or model', async () => {
     const other = getRecipe('mobilenet_v3_small-fashion-mnist-full', { ...SMALL, epochs: 2 });
     await expect(train(other, { data, outputDir: join(dir, 'other'), resume: join(dir, 'full', 'model_0.pth'), workers: 0 })).rejects.toThrow(/another run: recipe "mobilenet_v3_small-fashion-mnist"/);
