@@ -17,6 +17,7 @@ interface Project {
   timeout?: number;
   hookTimeout?: number;
   include?: string[];
+  exclude?: string[];
   fileParallelism?: boolean;
   /** Node flags of the test workers (e.g. relaxed SIMD on). */
   execArgv?: string[];
@@ -52,7 +53,10 @@ const PROJECTS: Record<string, Project> = {
   'packages/detect-retinanet': { suites: ['retinanet'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
   'packages/train-recipes': { suites: ['train'], wasm: true },
   'packages/bench': { wasm: true, timeout: 120_000 },
-  'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection', 'retinanet', 'quantize'], timeout: 120_000, include: ['test/**/*.test.ts'] },
+  'packages/cli': { suites: ['classify', 'segment_pipeline', 'detection', 'retinanet', 'quantize'], timeout: 120_000, include: ['test/**/*.test.ts'], exclude: ['**/node_modules/**', 'test/train.test.ts'] },
+  // The training verbs need no oracle suite (torch is called directly): their own project, so that
+  // running them does not make the other verbs' fixtures.
+  'packages/cli#train': { dir: 'packages/cli', name: 'cli-train', timeout: 180_000, include: ['test/train.test.ts'] },
   'examples/node-classify': { suites: ['classify'], timeout: 180_000 },
   'examples/node-segment': { suites: ['segment_pipeline'], timeout: 180_000 },
   'examples/node-detect': { suites: ['detection', 'segment_pipeline'], timeout: 180_000 },
@@ -69,6 +73,7 @@ function project(key: string, p: Project): TestProjectInlineConfiguration {
       ...(p.execArgv ? { execArgv: p.execArgv } : {}),
       root: here(`${dir}/`),
       include: p.include ?? ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      ...(p.exclude ? { exclude: p.exclude } : {}),
       setupFiles: p.wasm ? [WASM] : [],
       globalSetup: p.suites?.length ? [FIXTURES] : [],
       provide: { fixtureSuites: [...(p.suites ?? [])] },

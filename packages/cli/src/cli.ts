@@ -7,6 +7,7 @@ import { DETECT_USAGE, detectCommand } from './detect.js';
 import { UsageError } from './errors.js';
 import { QUANTIZE_USAGE, quantizeCommand } from './quantize.js';
 import { SEGMENT_USAGE, segmentCommand } from './segment.js';
+import { AVERAGE_USAGE, EVAL_USAGE, TRAIN_USAGE, averageCheckpointsCommand, evalCommand, trainCommand } from './train.js';
 
 const VERBS: Record<string, { usage: string; run: (argv: string[], out: (s: string) => void) => Promise<void> }> = {
   classify: { usage: CLASSIFY_USAGE, run: classifyCommand },
@@ -15,6 +16,9 @@ const VERBS: Record<string, { usage: string; run: (argv: string[], out: (s: stri
   quantize: { usage: QUANTIZE_USAGE, run: quantizeCommand },
   'coco-eval': { usage: COCO_EVAL_USAGE, run: cocoEvalCommand },
   bench: { usage: BENCH_USAGE, run: benchCommand },
+  train: { usage: TRAIN_USAGE, run: trainCommand },
+  'average-checkpoints': { usage: AVERAGE_USAGE, run: averageCheckpointsCommand },
+  eval: { usage: EVAL_USAGE, run: evalCommand },
 };
 
 const USAGE = `usage: mnv3 <verb> [options]\n\nverbs: ${Object.keys(VERBS).join(', ')}\nrun 'mnv3 <verb> --help' for a verb's options`;

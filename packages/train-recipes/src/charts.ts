@@ -50,7 +50,7 @@ export async function trainingChart(history: TrainHistory, options: TrainingChar
     mark: { type: 'line', point: true },
     encoding: {
       x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false, ...scale } },
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: scale.type === 'log' ? scale : { zero: false, ...scale } },
       color: { field: 'series', type: 'nominal', title: null },
     },
   });

@@ -1,0 +1,236 @@
+// `mnv3 train`, `mnv3 average-checkpoints`, `mnv3 eval`: TorchVision's classification reference
+// (train.py, utils.average_checkpoints, train.py --test-only) over @mnv3/train-recipes.
+import { mkdir, readFile } from 'node:fs/promises';
+import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
+import { findStateDict, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
+import { getWeights, isWeightsName, resolveStateDict } from '@mnv3/layers';
+import { writeTorchCheckpoint } from '@mnv3/io/node';
+import { RECIPE_NAMES, RecipeError, averageCheckpoints, getRecipe, renderTorchrun, type RecipeOverrides } from '@mnv3/train-recipes';
+import { BatchLoader, evaluate, loadRecipeData, packUniform, pipelineSpec, subset, type PackedImages } from '@mnv3/train-recipes/node';
+import { parseVerbArgs, positiveFloat, positiveInt } from './args.js';
+import { UsageError } from './errors.js';
+import { checkOutputPath } from './files.js';
+
+export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--output-dir DIR] [--resume CKPT] [--data-path DIR]
+                  [--print-torchrun [--nproc-per-node N]] [--batch-size B] [--lr LR] [--image-size S]
+                  [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
+
+  TorchVision's references/classification/train.py loop on tfjs' WASM backend: per epoch, training,
+  acc@1 / acc@5 / loss on the validation split, model_<epoch>.pth and checkpoint.pth (train.py's
+  format), history.json, log.txt and training.svg in DIR; the test split once at the end (test.json).
+  NAME   ${RECIPE_NAMES.join(', ')}
+  DIR    output folder (default runs/NAME); CKPT a checkpoint of the same recipe to resume from
+  --data-path     Fashion-MNIST's idx folder (default Debian's /usr/share/datasets/fashion-mnist), or an
+                  ImageFolder root with train/ and val/ for the ImageNet recipes
+  --print-torchrun print the equivalent torchrun … train.py command of TorchVision's reference and exit
+  --image-size S  train and evaluate at S×S (the recipe's crop size otherwise)
+  --limit-*       use at most N images of a split (quick runs); W loader threads (default 2)`;
+
+export async function trainCommand(argv: string[], out: (s: string) => void): Promise<void> {
+  const { values, positionals } = parseVerbArgs(argv, {
+    recipe: { type: 'string' },
+    epochs: { type: 'string' },
+    'output-dir': { type: 'string' },
+    resume: { type: 'string' },
+    'data-path': { type: 'string' },
+    'print-torchrun': { type: 'boolean' },
+    'nproc-per-node': { type: 'string' },
+    'batch-size': { type: 'string' },
+    lr: { type: 'string' },
+    'image-size': { type: 'string' },
+    'limit-train': { type: 'string' },
+    'limit-val': { type: 'string' },
+    'limit-test': { type: 'string' },
+    workers: { type: 'string' },
+    seed: { type: 'string' },
+  });
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  const name = values.recipe;
+  if (!name) throw new UsageError(`--recipe is required; valid: ${RECIPE_NAMES.join(', ')}`);
+  if (!RECIPE_NAMES.includes(name)) throw new UsageError(`unknown recipe "${name}"; valid: ${RECIPE_NAMES.join(', ')}`);
+  const overrides: RecipeOverrides = {};
+  if (values.epochs !== undefined) overrides.epochs = positiveInt(values.epochs, '--epochs');
+  if (values['batch-size'] !== undefined) overrides.batchSize = positiveInt(values['batch-size'], '--batch-size');
+  if (values.lr !== undefined) overrides.lr = positiveFloat(values.lr, '--lr');
+  if (values['image-size'] !== undefined) {
+    const s = positiveInt(values['image-size'], '--image-size');
+    Object.assign(overrides, { trainCropSize: s, valCropSize: s, valResizeSize: s });
+  }
+  const outputDir = values['output-dir'] ?? `runs/${name}`;
+  let recipe;
+  try {
+    recipe = getRecipe(name, overrides);
+  } catch (e) {
+    if (e instanceof RecipeError) throw new UsageError(e.message);
+    throw e;
+  }
+  if (values['print-torchrun']) {
+    const nproc = values['nproc-per-node'] === undefined ? undefined : positiveInt(values['nproc-per-node'], '--nproc-per-node');
+    out(renderTorchrun(recipe, { dataPath: values['data-path'] ?? (recipe.dataset === 'fashion-mnist' ? '/path/to/fashion-mnist-imagefolder' : '/path/to/imagenet'), outputDir, allowUnsupported: true, ...(nproc ? { nprocPerNode: nproc } : {}) }));
+    return;
+  }
+  const limit = (flag: 'limit-train' | 'limit-val' | 'limit-test') => (values[flag] === undefined ? undefined : positiveInt(values[flag], `--${flag}`));
+  const workers = values.workers === undefined ? 2 : Number(values.workers);
+  if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers needs an integer ≥ 0, got "${values.workers}"`);
+  const seed = values.seed === undefined ? 0 : Number(values.seed);
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed needs an integer, got "${values.seed}"`);
+  if (values.resume) await readFile(values.resume).catch(() => {
+    throw new UsageError(`--resume ${values.resume}: no such file`);
+  });
+  await mkdir(outputDir, { recursive: true });
+
+  await import('@mnv3/layers/train');
+  const { train } = await import('@mnv3/train-recipes/node');
+  const data = await loadRecipeData(recipe, {
+    ...(values['data-path'] ? { dataDir: values['data-path'] } : {}),
+    limit: { train: limit('limit-train'), val: limit('limit-val'), test: limit('limit-test') },
+    onSkip: (path, err) => console.error(`mnv3 train: warning: skipped ${path}: ${err.message}`),
+  });
+  const tty = process.stderr.isTTY;
+  console.error(`mnv3 train: ${recipe.name}: ${recipe.args.model}, ${data.train.length} train / ${data.val.length} val / ${data.test?.length ?? 0} test images, ${recipe.args.epochs} epochs → ${outputDir}`);
+  const result = await train(recipe, {
+    data,
+    outputDir,
+    workers,
+    seed,
+    ...(values.resume ? { resume: values.resume } : {}),
+    onStep: tty ? (s) => process.stderr.write(`\repoch ${s.epoch} step ${s.step + 1}/${s.steps} loss ${s.loss.toFixed(4)} lr ${s.lr.toPrecision(4)}   `) : undefined,
+    onEpoch: (r) => {
+      if (tty) process.stderr.write('\n');
+      out(`epoch ${r.epoch}: lr ${r.lr.toPrecision(4)} train loss ${r.trainLoss.toFixed(4)} acc@1 ${r.trainAcc1.toFixed(2)} | val loss ${r.valLoss.toFixed(4)} acc@1 ${r.valAcc1.toFixed(2)} acc@5 ${r.valAcc5.toFixed(2)}${r.emaAcc1 !== undefined ? ` | EMA acc@1 ${r.emaAcc1.toFixed(2)}` : ''} | ${r.imgPerSec.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`);
+    },
+  });
+  if (result.averaged) out(`averaged epochs ${result.averaged.epochs.join(', ')} → model_avg.pth: val acc@1 ${result.averaged.val.acc1.toFixed(2)}${result.averaged.test ? `, test acc@1 ${result.averaged.test.acc1.toFixed(2)}` : ''}`);
+  if (result.test) out(`test: acc@1 ${result.test.acc1.toFixed(2)} acc@5 ${result.test.acc5.toFixed(2)} loss ${result.test.loss.toFixed(4)} (${result.test.images} images)${result.testEma ? `; EMA acc@1 ${result.testEma.acc1.toFixed(2)}` : ''}`);
+}
+
+export const AVERAGE_USAGE = `usage: mnv3 average-checkpoints --out OUT.pth CKPT...
+
+  TorchVision's utils.average_checkpoints: the element-wise mean of the checkpoints' "model" entries
+  (integer buffers floor-divided), written as the first checkpoint with its "model" replaced.`;
+
+export async function averageCheckpointsCommand(argv: string[], out: (s: string) => void): Promise<void> {
+  const { values, positionals } = parseVerbArgs(argv, { out: { type: 'string' } });
+  if (!values.out) throw new UsageError('--out is required: the averaged checkpoint (.pth)');
+  if (positionals.length === 0) throw new UsageError('no CKPT given: pass the checkpoints to average');
+  await checkOutputPath('--out', values.out);
+  const inputs = await Promise.all(
+    positionals.map((p) =>
+      readFile(p).then(
+        (b) => new Uint8Array(b),
+        () => {
+          throw new UsageError(`${p}: no such file`);
+        },
+      ),
+    ),
+  );
+  const { checkpoint } = averageCheckpoints(inputs);
+  await writeTorchCheckpoint(values.out, checkpoint);
+  out(`averaged ${positionals.length} checkpoint(s) → ${values.out}`);
+}
+
+export const EVAL_USAGE = `usage: mnv3 eval --model NAME --weights SRC --data fashion-mnist|DIR [--image-size S] [--resize-size R]
+                 [--ema] [--limit N] [--batch-size B] [--json]
+
+  Acc@1, acc@5 and loss of a classifier (train.py --test-only): SRC a .pth (a train.py checkpoint
+  or a state dict; --ema takes its model_ema), a .safetensors file or a weights name (IMAGENET1K_V1,
+  DEFAULT, …); fashion-mnist is its test split (t10k, Debian's files),
+  DIR an ImageFolder (class folders). Images: resize to R then centre crop S (defaults 64/64 for
+  Fashion-MNIST, 256/224 for folders), ImageNet's normalisation.
+  NAME   ${CLASSIFICATION_MODELS.names().join(', ')}`;
+
+export async function evalCommand(argv: string[], out: (s: string) => void): Promise<void> {
+  const { values, positionals } = parseVerbArgs(argv, {
+    model: { type: 'string' },
+    weights: { type: 'string' },
+    data: { type: 'string' },
+    'image-size': { type: 'string' },
+    'resize-size': { type: 'string' },
+    ema: { type: 'boolean' },
+    limit: { type: 'string' },
+    'batch-size': { type: 'string' },
+    json: { type: 'boolean' },
+  });
+  const models = CLASSIFICATION_MODELS.names();
+  if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
+  if (!values.model) throw new UsageError(`--model is required; valid: ${models.join(', ')}`);
+  if (!models.includes(values.model)) throw new UsageError(`unknown model "${values.model}"; valid: ${models.join(', ')}`);
+  if (!values.weights) throw new UsageError('--weights is required: a .pth checkpoint (train.py format or a state dict)');
+  if (!values.data) throw new UsageError('--data is required: fashion-mnist or an ImageFolder directory');
+  let sd: StateDict;
+  const weights = values.weights;
+  const byName: boolean = isWeightsName(weights);
+  if (byName) {
+    if (values.ema) throw new UsageError('--ema reads a train.py checkpoint file, not a weights name');
+    let entry;
+    try {
+      entry = getWeights(CLASSIFICATION_MODELS.get(values.model).weights, weights, values.model);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+    sd = await resolveStateDict(entry);
+  } else {
+    const bytes = await readFile(weights).catch(() => {
+      throw new UsageError(`--weights ${weights}: no such file`);
+    });
+    if (weights.endsWith('.safetensors')) {
+      if (values.ema) throw new UsageError('--ema reads a train.py checkpoint (.pth), not a .safetensors file');
+      sd = await resolveStateDict(new Uint8Array(bytes));
+    } else {
+      const ckpt = loadTorchCheckpoint(new Uint8Array(bytes));
+      if (values.ema) {
+        const ema = findStateDict(ckpt, 'model_ema');
+        sd = new Map([...ema].filter(([k]) => k.startsWith('module.')).map(([k, v]) => [k.slice('module.'.length), v]));
+      } else sd = findStateDict(ckpt);
+    }
+  }
+  const head = [...sd].filter(([k, v]) => k.endsWith('.weight') && v.shape.length === 2).pop();
+  const numClasses = head ? head[1].shape[0]! : 1000;
+  const fashion = values.data === 'fashion-mnist';
+  const size = values['image-size'] === undefined ? (fashion ? 64 : 224) : positiveInt(values['image-size'], '--image-size');
+  const resize = values['resize-size'] === undefined ? (fashion ? size : Math.floor((size * 256) / 224)) : positiveInt(values['resize-size'], '--resize-size');
+  const batchSize = positiveInt(values['batch-size'] ?? '64', '--batch-size');
+  const limit = values.limit === undefined ? undefined : positiveInt(values.limit, '--limit');
+
+  let images: PackedImages;
+  if (fashion) {
+    const { readFashionMnist } = await import('@mnv3/io/node');
+    const te = await readFashionMnist({ train: false });
+    images = packUniform(te.images, te.labels, 28, 28, 1);
+  } else {
+    const { loadImageFolder } = await import('@mnv3/io/node');
+    const ds = await loadImageFolder(values.data).catch((e: Error) => {
+      throw new UsageError(`--data ${values.data}: ${e.message}`);
+    });
+    const chunks: Uint8Array[] = [];
+    const ws: number[] = [];
+    const hs: number[] = [];
+    const labels: number[] = [];
+    for (let i = 0; i < Math.min(ds.length, limit ?? ds.length); i++) {
+      const { image, label } = await ds.get(i);
+      chunks.push(image.data);
+      ws.push(image.width);
+      hs.push(image.height);
+      labels.push(label);
+    }
+    const offsets = new Float64Array(chunks.length + 1);
+    chunks.forEach((c, i) => (offsets[i + 1] = offsets[i]! + c.length));
+    const data = new Uint8Array(offsets[chunks.length]!);
+    chunks.forEach((c, i) => data.set(c, offsets[i]!));
+    images = { data, offsets, widths: Uint32Array.from(ws), heights: Uint32Array.from(hs), channels: 3, labels: Int32Array.from(labels), length: chunks.length };
+  }
+  if (limit !== undefined && limit < images.length) images = subset(images, Array.from({ length: limit }, (_, i) => i));
+
+  const model = CLASSIFICATION_MODELS.get(values.model).build({ numClasses });
+  model.loadStateDict(sd);
+  const recipe = getRecipe('mobilenet_v3_small-fashion-mnist', { valResizeSize: resize, valCropSize: size, trainCropSize: size });
+  const loader = new BatchLoader(images, pipelineSpec(recipe, 'eval'), { batchSize, shuffle: false, seed: 0, workers: 0 });
+  try {
+    const r = await evaluate(model as never, loader);
+    if (values.json) out(JSON.stringify({ model: values.model, weights: values.weights, data: values.data, ema: values.ema ?? false, ...r }));
+    else out(`Acc@1 ${r.acc1.toFixed(3)} Acc@5 ${r.acc5.toFixed(3)} loss ${r.loss.toFixed(4)} (${r.images} images)`);
+  } finally {
+    await loader.close();
+    model.dispose();
+  }
+}

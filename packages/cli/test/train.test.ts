@@ -1,0 +1,121 @@
+// `mnv3 train`, `mnv3 average-checkpoints` and `mnv3 eval`, run as users do on a tiny Fashion-MNIST
+// subset at 32×32 (one epoch of a few steps), and the mistakes they refuse with exit code 2.
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePng, loadTorchCheckpoint, toFloat32, type StateDict } from '@mnv3/io';
+import { readFashionMnist } from '@mnv3/io/node';
+import { mnv3 } from '@mnv3/test-utils';
+
+const RECIPE = 'mobilenet_v3_small-fashion-mnist';
+const TINY = ['--image-size', '32', '--batch-size', '32', '--limit-train', '96', '--limit-val', '32', '--limit-test', '32'];
+let dir: string;
+let run: string;
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'mnv3-train-cli-'));
+  run = join(dir, 'fm');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('mnv3 train', () => {
+  it('trains one tiny epoch: checkpoints, history, log, chart, test result', async () => {
+    const { code, stdout, stderr } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '1', '--output-dir', run, ...TINY]);
+    expect(stderr).toContain('96 train / 32 val / 32 test images');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^epoch 0: lr 0\.008000 train loss \d+\.\d{4} acc@1 [\d.]+ \| val loss [\d.]+ acc@1 [\d.]+ acc@5 [\d.]+ \| \d+ img\/s/m);
+    expect(stdout).toMatch(/^test: acc@1 [\d.]+ acc@5 [\d.]+ loss [\d.]+ \(32 images\)$/m);
+    for (const f of ['checkpoint.pth', 'model_0.pth', 'history.json', 'log.txt', 'training.svg', 'test.json']) expect(existsSync(join(run, f)), f).toBe(true);
+    expect(readFileSync(join(run, 'training.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('resumes from a checkpoint and trains the next epoch only', async () => {
+    const out = join(dir, 'resumed');
+    const { code, stdout } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '2', '--output-dir', out, '--resume', join(run, 'checkpoint.pth'), ...TINY]);
+    expect(code).toBe(0);
+    expect(stdout).not.toMatch(/^epoch 0:/m);
+    expect(stdout).toMatch(/^epoch 1: lr 0\.006085/m);
+  });
+
+  it('refuses a checkpoint of another recipe (exit 1, naming the difference)', async () => {
+    const { code, stderr } = await mnv3(['train', '--recipe', `${RECIPE}-full`, '--epochs', '2', '--output-dir', join(dir, 'x'), '--resume', join(run, 'checkpoint.pth'), ...TINY]);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/another run: recipe "mobilenet_v3_small-fashion-mnist" \(this run: "mobilenet_v3_small-fashion-mnist-full"\)/);
+  });
+
+  it('--print-torchrun prints the reference command', async () => {
+    const { code, stdout } = await mnv3(['train', '--recipe', 'mobilenet_v3_small', '--print-torchrun', '--data-path', '/data/imagenet']);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toBe(
+      'torchrun --nproc_per_node=8 train.py --data-path /data/imagenet --model mobilenet_v3_small --batch-size 128 --epochs 600 --opt rmsprop --lr 0.064 --wd 0.00001 --lr-step-size 2 --lr-gamma 0.973 --auto-augment imagenet --random-erase 0.2 --output-dir runs/mobilenet_v3_small',
+    );
+  });
+
+  it.each([
+    [['train'], /--recipe is required; valid: mobilenet_v3_large, mobilenet_v3_small, mobilenet_v3_small-fashion-mnist, mobilenet_v3_small-fashion-mnist-full/],
+    [['train', '--recipe', 'resnet9'], /unknown recipe "resnet9"; valid: mobilenet_v3_large/],
+    [['train', '--recipe', RECIPE, '--epochs', '0'], /--epochs needs a positive integer/],
+    [['train', '--recipe', RECIPE, '--bogus'], /Unknown option '--bogus'/],
+    [['train', '--recipe', RECIPE, '--resume', '/nonexistent.pth'], /--resume \/nonexistent.pth: no such file/],
+    [['average-checkpoints', 'a.pth'], /--out is required/],
+    [['average-checkpoints', '--out', '/tmp/x.pth'], /no CKPT given/],
+    [['eval', '--model', 'alexnet', '--weights', 'w.pth', '--data', 'fashion-mnist'], /unknown model "alexnet"; valid: .*mobilenet_v3_small/],
+    [['eval', '--model', 'mobilenet_v3_small', '--weights', 'w.pth'], /--data is required/],
+    [['eval', '--model', 'mobilenet_v3_small', '--weights', 'IMAGENET9K', '--data', 'fashion-mnist'], /unknown weights "IMAGENET9K" for mobilenet_v3_small; valid: IMAGENET1K_V1, DEFAULT/],
+  ])('usage error %j exits 2', async (args, message) => {
+    const { code, stderr } = await mnv3(args);
+    expect(code).toBe(2);
+    expect(stderr).toMatch(message);
+    expect(stderr).toContain('usage: mnv3');
+  });
+});
+
+describe('mnv3 average-checkpoints and mnv3 eval', () => {
+  it('averages checkpoints as TorchVision does and evaluates the result', async () => {
+    const resumed = join(dir, 'resumed');
+    const avg = join(dir, 'avg.pth');
+    const a = await mnv3(['average-checkpoints', '--out', avg, join(run, 'model_0.pth'), join(resumed, 'model_1.pth')]);
+    expect(a.code).toBe(0);
+    const load = (p: string) => (loadTorchCheckpoint(new Uint8Array(readFileSync(p))) as Map<string, unknown>).get('model') as StateDict;
+    const [m0, m1, mean] = [load(join(run, 'model_0.pth')), load(join(resumed, 'model_1.pth')), load(avg)];
+    const key = 'classifier.3.weight';
+    const x0 = toFloat32(m0.get(key)!);
+    const x1 = toFloat32(m1.get(key)!);
+    const m = toFloat32(mean.get(key)!);
+    for (let i = 0; i < m.length; i += 97) expect(m[i]).toBeCloseTo((x0[i]! + x1[i]!) / 2, 6);
+
+    const e = await mnv3(['eval', '--model', 'mobilenet_v3_small', '--weights', join(resumed, 'model_1.pth'), '--data', 'fashion-mnist', '--image-size', '32', '--limit', '32', '--json']);
+    expect(e.code).toBe(0);
+    const r = JSON.parse(e.stdout) as { acc1: number; acc5: number; loss: number; images: number };
+    expect(r.images).toBe(32);
+    // The run's own test.json evaluated the same 32 test images with the same weights.
+    const test = JSON.parse(readFileSync(join(resumed, 'test.json'), 'utf8')) as { test: { acc1: number; loss: number } };
+    expect(r.acc1).toBe(test.test.acc1);
+    expect(r.loss).toBeCloseTo(test.test.loss, 5);
+  });
+});
+
+describe('mnv3 eval on an ImageFolder', () => {
+  it('evaluates PNGs in class folders, EMA or not', async () => {
+    const fm = await readFashionMnist({ train: false });
+    const root = join(dir, 'folder');
+    for (const [c, cls] of ['0_tshirt', '1_trouser'].entries()) {
+      mkdirSync(join(root, cls), { recursive: true });
+      let k = 0;
+      for (let i = 0; k < 5; i++) {
+        if (fm.labels[i] !== c) continue;
+        const rgb = new Uint8Array(784 * 3);
+        for (let p = 0; p < 784; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = fm.images[i * 784 + p]!;
+        writeFileSync(join(root, cls, `${k++}.png`), encodePng({ width: 28, height: 28, data: rgb }));
+      }
+    }
+    const e = await mnv3(['eval', '--model', 'mobilenet_v3_small', '--weights', join(run, 'model_0.pth'), '--data', root, '--image-size', '32', '--resize-size', '32']);
+    expect(e.stderr).toBe('');
+    expect(e.code).toBe(0);
+    expect(e.stdout).toMatch(/^Acc@1 \d+\.\d{3} Acc@5 \d+\.\d{3} loss \d+\.\d{4} \(10 images\)$/m);
+    const ema = await mnv3(['eval', '--model', 'mobilenet_v3_small', '--weights', join(run, 'model_0.pth'), '--ema', '--data', root]);
+    expect(ema.code).toBe(1);
+    expect(ema.stderr).toMatch(/checkpoint has no key "model_ema"/);
+  });
+});
