@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@mnv3/layers/train';
 import { encodePng, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
-import { ORACLE_PYTHON } from '@mnv3/test-utils';
+import { ORACLE_PYTHON, REPO_ROOT } from '@mnv3/test-utils';
 import { getRecipe, parseHistory, type Recipe } from '../src/index.js';
 import { BatchLoader, TrainError, loadRecipeData, pipelineSpec, train, type TrainData, type TrainResult } from '../src/node.js';
 
@@ -103,7 +103,7 @@ describe('train()', () => {
     const nchw = await tf.transpose(x, [0, 3, 1, 2]).data();
     const input = join(dir, 'input.f32');
     writeFileSync(input, new Uint8Array(nchw.buffer, nchw.byteOffset, nchw.byteLength));
-    const script = new URL('./check_trained_model.py', import.meta.url).pathname;
+    const script = join(REPO_ROOT, 'tools/reference/check_trained_model.py');
     const out = JSON.parse(execFileSync(ORACLE_PYTHON, [script, join(dir, 'full', 'model_1.pth'), 'mobilenet_v3_small', '10', input, String(first.n), '32', '32'], { encoding: 'utf8' })) as { logits: number[][]; epoch: number };
     expect(out.epoch).toBe(1);
     let worst = 0;

@@ -1,7 +1,7 @@
 """Loads a train.py-format checkpoint written by @mnv3/train-recipes' trainer into TorchVision's own
 classification model (torch 1.13), in eval mode, and prints its logits on an input.
 
-Usage: python3 check_trained_model.py CKPT.pth MODEL NUM_CLASSES INPUT.f32 N H W [model|model_ema]
+Usage: /usr/bin/python3 tools/reference/check_trained_model.py CKPT.pth MODEL NUM_CLASSES INPUT.f32 N H W [model|model_ema]
 
 INPUT.f32 holds float32 NCHW images (N×3×H×W, little-endian). The checkpoint's entry (`model`, or
 `model_ema` with its `module.` prefix and `n_averaged` dropped) is loaded with strict=True, as
