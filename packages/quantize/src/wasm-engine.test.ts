@@ -5,7 +5,7 @@
 // relaxed-SIMD int8 dot on 7-bit weights. This file also runs in the `quantize-relaxed` project
 // (Node with --experimental-wasm-relaxed-simd), where the kernels must load in their relaxed build.
 import { describe, expect, it } from 'vitest';
-import { relaxedSimdEnabled } from '@mnv3/layers';
+import { relaxedSimdEnabled, seededRng } from '@mnv3/layers';
 import type { ConvGeometry, QParams, QTensor } from './qnnpack.js';
 import {
   type QuantizedWeights,
@@ -22,16 +22,10 @@ import { WasmQuantizedMobileNetV3 } from './wasm-engine.js';
 
 const RELAXED_RUN = process.execArgv.includes('--experimental-wasm-relaxed-simd');
 
-/** mulberry32 */
+/** Uniform numbers in [0, 1) from layers' seeded generator. */
 function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const r = seededRng(seed);
+  return () => r.next();
 }
 
 function randomWeights(r: () => number, shape: number[], inScale: number, opts: { bits?: number; outZero?: number } = {}): QuantizedWeights {
