@@ -330,21 +330,22 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       for await (const b of trainLoader.epoch(epoch)) {
         const s0 = performance.now();
         masks.forEach((m, k) => (m.rng = seededRng(mixSeed(seed, 0xd7, epoch, b.step, k))));
-        const { loss, hits } = tf.tidy(() => {
+        const { value, grads, hits } = tf.tidy(() => {
           const x = tf.tensor4d(b.images, [b.n, b.size, b.size, 3]);
           const y = tf.tensor1d(b.labels, 'int32');
           let hitsT: tf.Tensor | null = null;
-          const { value, grads } = tf.variableGrads(() => {
+          const g = tf.variableGrads(() => {
             const logits = model.forward(x);
             hitsT = tf.keep(correct(logits, y));
             return crossEntropy(logits, y, { labelSmoothing: ls });
           }, params);
-          const lossValue = value.dataSync()[0]!;
-          if (Number.isFinite(lossValue)) optimizer.step(grads);
-          return { loss: lossValue, hits: hitsT! };
+          return { value: g.value, grads: g.grads, hits: hitsT! };
         });
-        const h = hits.dataSync();
-        hits.dispose();
+        // Read the loss without blocking the thread; step only on a finite one.
+        const [lossData, h] = await Promise.all([value.data(), hits.data()]);
+        const loss = lossData[0]!;
+        if (Number.isFinite(loss)) optimizer.step(grads);
+        tf.dispose([value, hits, ...Object.values(grads)]);
         if (!Number.isFinite(loss)) {
           throw new TrainError('nan-loss', `loss is ${loss} at epoch ${epoch}, step ${b.step} (learning rate ${lr}); training stopped, the last checkpoint (epoch ${epoch - 1}) is kept`);
         }
