@@ -46,8 +46,8 @@ export interface BrowserModelResult {
 
 /**
  * An int8 row: the int8 model, our float model and ORT-Web (float) on the same weights and input,
- * interleaved round by round. ORT-Web on a QDQ export of the int8 model is not measured yet: no
- * such export exists in the benchmark's set-up (see the README).
+ * interleaved round by round. ORT-Web on the QDQ export the Node rows use is not loaded by this page
+ * yet (see the README).
  */
 export interface BrowserInt8Result {
   model: string;
@@ -159,6 +159,19 @@ async function outputOf(run: () => ModelOutput): Promise<Float32Array> {
   return out;
 }
 
+/** Times the candidates round by round with the page's lead and block settings, logging progress. */
+function timeRounds(label: string, candidates: Candidate[], runs: number, warmup: number): Promise<Map<string, number[]>> {
+  return interleaved(candidates, {
+    warmup,
+    runs,
+    lead: Number(params.get('lead') ?? 0),
+    block: Number(params.get('block') ?? 1),
+    onRound: (r, total) => {
+      if (r === total || r % 10 === 0) log(`${label}: round ${r}/${total}`);
+    },
+  });
+}
+
 /** The threads check: backend info plus one output of `model` with seeded weights. */
 async function check(model: string): Promise<void> {
   await setup();
@@ -231,15 +244,7 @@ async function benchModel(model: string, runs: number, warmup: number): Promise<
       },
     },
   ];
-  const samples = await interleaved(candidates, {
-    warmup,
-    runs,
-    lead: Number(params.get('lead') ?? 0),
-    block: Number(params.get('block') ?? 1),
-    onRound: (r, total) => {
-      if (r === total || r % 10 === 0) log(`${model}: round ${r}/${total}`);
-    },
-  });
+  const samples = await timeRounds(model, candidates, runs, warmup);
   const a = samples.get('ours')!;
   const b = samples.get('ort')!;
   const ratios = a.map((v, i) => v / b[i]!);
@@ -323,15 +328,7 @@ async function benchInt8(name: string, runs: number, warmup: number): Promise<Br
       },
     },
   ];
-  const samples = await interleaved(candidates, {
-    warmup,
-    runs,
-    lead: Number(params.get('lead') ?? 0),
-    block: Number(params.get('block') ?? 1),
-    onRound: (r, total) => {
-      if (r === total || r % 10 === 0) log(`${name}: round ${r}/${total}`);
-    },
-  });
+  const samples = await timeRounds(name, candidates, runs, warmup);
   const q = samples.get('int8')!;
   const f = samples.get('ours')!;
   const o = samples.get('ort')!;
