@@ -5,6 +5,8 @@ export {
   MobileNetV3,
   MobileNet_V3_Large_Weights,
   MobileNet_V3_Small_Weights,
+  FASHION_MNIST_PRESET,
+  FASHION_MNIST_RECIPE,
   mobilenetV3Conf,
   mobilenetV3Large,
   mobilenetV3Small,

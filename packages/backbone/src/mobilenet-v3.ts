@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Activation, Conv2dNormActivation, Dropout, InvertedResidual, Linear, Sequential, adjustChannels, batchNorm2d, globalAvgPool, invertedResidualConfig, weights, type InvertedResidualConfig, type Layer, type NormLayer, type Weights, type WeightsEnum } from '@mnv3/layers';
 import { ImageClassifier, classesFor } from './classifier.js';
+import { FASHION_MNIST_CLASSES } from '@mnv3/io';
 import { IMAGENET_CATEGORIES } from './imagenet-categories.js';
 
 // ---------------------------------------------------------------------------------------------
@@ -142,6 +143,10 @@ export class MobileNetV3 extends ImageClassifier {
 // Weights: TorchVision's `MobileNet_V3_Large_Weights` and `MobileNet_V3_Small_Weights`.
 
 const COMMON_META = { minSize: [1, 1] as const, categories: IMAGENET_CATEGORIES };
+/** FASHION_MNIST_V1's preset: grayscale, resized to 64×64 on the uint8-tensor path, as our trainer evaluates. */
+export const FASHION_MNIST_PRESET = Object.freeze({ kind: 'ImageClassification', cropSize: 64, resizeSize: 64, grayscale: true, inputType: 'tensor' } as const);
+/** Where FASHION_MNIST_V1's recipe and model card are (in this repository). */
+export const FASHION_MNIST_RECIPE = 'packages/quantize/weights/FASHION_MNIST_V1.md';
 const RECIPE = 'https://github.com/pytorch/vision/tree/main/references/classification#mobilenetv3-large--small';
 
 const LARGE_V1 = weights(
@@ -170,7 +175,17 @@ const SMALL_V1 = weights(
   { kind: 'ImageClassification', cropSize: 224, resizeSize: 256 },
   { ...COMMON_META, numParams: 2542856, recipe: RECIPE, metrics: { 'ImageNet-1K': { 'acc@1': 67.668, 'acc@5': 87.402 } } },
 );
-export const MobileNet_V3_Small_Weights: WeightsEnum<'IMAGENET1K_V1'> = { IMAGENET1K_V1: SMALL_V1, DEFAULT: SMALL_V1 };
+/**
+ * Our own model, shipped inside this package so that it works offline: MobileNetV3-Small trained
+ * from scratch on Fashion-MNIST by our full recipe (10 classes, grayscale 28×28 → 64×64, as trained).
+ * Its provenance and test accuracy: packages/quantize/weights/FASHION_MNIST_V1.md.
+ */
+const SMALL_FASHION_MNIST_V1 = weights(
+  new URL('../weights/mobilenet_v3_small-fashion_mnist_v1-56a10953.safetensors', import.meta.url).href,
+  FASHION_MNIST_PRESET,
+  { minSize: [1, 1], categories: FASHION_MNIST_CLASSES, numParams: 1528106, recipe: FASHION_MNIST_RECIPE, metrics: { 'Fashion-MNIST': { 'acc@1': 75.12 } } },
+);
+export const MobileNet_V3_Small_Weights: WeightsEnum<'IMAGENET1K_V1' | 'FASHION_MNIST_V1'> = { IMAGENET1K_V1: SMALL_V1, FASHION_MNIST_V1: SMALL_FASHION_MNIST_V1, DEFAULT: SMALL_V1 };
 
 // ---------------------------------------------------------------------------------------------
 // Builders.

@@ -4,6 +4,7 @@ import { getWeights, isWeightsName, loadPretrained, readImageInput, resolveState
 import {
   MobileNet_V3_Large_QuantizedWeights,
   QUANTIZABLE_ARCHS,
+  QUANTIZED_WEIGHTS,
   QuantizationError,
   type QuantizedMobileNetV3,
   WasmQuantizedMobileNetV3,
@@ -20,7 +21,8 @@ const DEFAULT_PRESET = { cropSize: 224, resizeSize: 256 } as const;
 export interface LoadOptions extends Omit<ClassifierBuildOptions, 'weights'>, Partial<BaseLoadOptions> {
   /**
    * TorchVision's quantized MobileNetV3 (int8, QNNPACK arithmetic; `mobilenet_v3_large` or
-   * `mobilenet_v3_small`): `weights` is then `IMAGENET1K_QNNPACK_V1` (`DEFAULT`, Large only), a
+   * `mobilenet_v3_small`): `weights` is then `IMAGENET1K_QNNPACK_V1` (Large's `DEFAULT`),
+   * `FASHION_MNIST_V1` (Small's `DEFAULT`, ours, shipped in @mnv3/quantize), a
    * QAT-layout `.pth` or our int8 `.safetensors` (`saveQuantized`, `mnv3 quantize`). It runs on the
    * int8 WASM SIMD kernels on tfjs' wasm backend, elsewhere on the exact host integer engine.
    */
@@ -216,13 +218,12 @@ async function loadQuantizedClassifier(name: string, options: Omit<LoadOptions, 
   const source = options.weights ?? 'DEFAULT';
   let weights: Weights | null = null;
   if (isWeightsName(source)) {
-    const table = name === 'mobilenet_v3_large' ? (MobileNet_V3_Large_QuantizedWeights as Record<string, Weights>) : {};
-    weights = table[source] ?? null;
+    const table = QUANTIZED_WEIGHTS[name as (typeof QUANTIZABLE_ARCHS)[number]] as Record<string, Weights>;
+    weights = Object.prototype.hasOwnProperty.call(table, source) ? table[source]! : null;
     if (!weights) {
-      const valid = Object.keys(table).join(', ');
       throw new QuantizationError(
         'invalid-option',
-        `no quantized weights named ${source} for ${name}${valid ? ` (valid: ${valid})` : ' (TorchVision publishes none)'}: pass a QAT-layout .pth or an mnv3 int8 .safetensors file`,
+        `no quantized weights named ${source} for ${name} (valid: ${Object.keys(table).join(', ')}): or pass a QAT-layout .pth or an mnv3 int8 .safetensors file`,
       );
     }
   }

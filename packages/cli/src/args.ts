@@ -24,15 +24,19 @@ const TASK_OPTIONS = {
  *
  * @param models the registered model names.
  * @param weightsNames the weights names to suggest (`IMAGENET1K_V1, DEFAULT`).
+ * @param fallback what to use when `--model` or `--weights` is left out (classify's built-in
+ *   model); without it both are required.
  */
 export function parseTaskArgs<O extends Options>(
   argv: string[],
   options: O,
   models: readonly string[],
   weightsNames: string,
+  fallback?: (given: { model?: string; weights?: string }) => { model: string; weights: string },
 ): { values: Parsed<typeof TASK_OPTIONS & O>['values']; positionals: string[]; model: string; weights: string; numClasses: number | undefined } {
   const { values, positionals } = parseVerbArgs(argv, { ...TASK_OPTIONS, ...options });
-  const { model, weights } = values as { model?: string; weights?: string };
+  const given = values as { model?: string; weights?: string };
+  const { model, weights } = fallback && !(given.model && given.weights) ? fallback(given) : given;
   if (!model) throw new UsageError(`--model is required; valid: ${models.join(', ')}`);
   if (!models.includes(model)) throw new UsageError(`unknown model "${model}"; valid: ${models.join(', ')}`);
   if (!weights) throw new UsageError(`--weights is required: a .pth or .safetensors file, or ${weightsNames}`);

@@ -3,18 +3,24 @@ import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { load, topk, type Classifier, type Prediction } from '@mnv3/classify';
 import { writeNpy } from '@mnv3/io';
 import { QUANTIZABLE_ARCHS } from '@mnv3/quantize';
+import { HubError } from '@mnv3/io/hub';
 import { parseTaskArgs, positiveFloat, positiveInt } from './args.js';
 import { UsageError } from './errors.js';
 import { checkOutputPath, writeFileAtomic } from './files.js';
 import { isNpy, readNchwNpy } from './inputs.js';
 
-export const CLASSIFY_USAGE = `usage: mnv3 classify --model NAME --weights SRC [--width-mult F] [--reduced-tail] [--dilated]
+export const CLASSIFY_USAGE = `usage: mnv3 classify [--model NAME] [--weights SRC] [--width-mult F] [--reduced-tail] [--dilated]
                      [--quantize] [--num-classes N] [--topk K] [--json] [--save-raw FILE.npy] INPUT...
 
   NAME     ${CLASSIFICATION_MODELS.names().join(', ')}
-  SRC      a .pth or .safetensors file, or a registry name (IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT)
+  SRC      a .pth or .safetensors file, or a registry name (IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT;
+           FASHION_MNIST_V1 for mobilenet_v3_small). Without --weights: the model's DEFAULT, and
+           if it cannot be downloaded, the built-in model. Without --model and --weights: the
+           built-in model, FASHION_MNIST_V1 int8 (MobileNetV3-Small trained here on Fashion-MNIST,
+           shipped in @mnv3/quantize: works offline)
   --quantize  TorchVision's int8 MobileNetV3 (mobilenet_v3_large or mobilenet_v3_small; QNNPACK's
-           arithmetic on int8 WASM kernels): SRC is then IMAGENET1K_QNNPACK_V1 (Large), a QAT-layout
+           arithmetic on int8 WASM kernels): SRC is then IMAGENET1K_QNNPACK_V1 (Large), FASHION_MNIST_V1
+           (Small), a QAT-layout
            .pth, or an int8 .safetensors from mnv3 quantize; --save-raw writes the dequantized logits
   INPUT    an image file (PNG, JPEG), preprocessed with the weights' preset (TorchVision's V1 preset
            for weight files), or a .npy of float32 [3,H,W] or [N,3,H,W] already-normalised input`;
@@ -24,7 +30,12 @@ interface Row {
   top: Prediction[];
 }
 
-export async function classifyCommand(argv: string[], out: (s: string) => void): Promise<void> {
+/** The model classify runs offline: ours, trained on Fashion-MNIST and shipped in the packages. */
+const BUILT_IN = { model: 'mobilenet_v3_small', weights: 'FASHION_MNIST_V1' } as const;
+
+export async function classifyCommand(argv: string[], out: (s: string) => void, warn: (s: string) => void = (s) => console.error(s)): Promise<void> {
+  let builtIn = false;
+  let implicitWeights = false;
   const { values, positionals, model, weights, numClasses } = parseTaskArgs(
     argv,
     {
@@ -37,8 +48,15 @@ export async function classifyCommand(argv: string[], out: (s: string) => void):
     },
     CLASSIFICATION_MODELS.names(),
     argv.includes('--quantize') ? 'IMAGENET1K_QNNPACK_V1' : 'IMAGENET1K_V1, IMAGENET1K_V2, DEFAULT',
+    (given) => {
+      builtIn = !given.model && (given.weights === undefined || given.weights === BUILT_IN.weights);
+      implicitWeights = given.weights === undefined;
+      return builtIn ? { model: BUILT_IN.model, weights: BUILT_IN.weights } : { model: given.model ?? '', weights: given.weights ?? 'DEFAULT' };
+    },
   );
-  if (values.quantize && !QUANTIZABLE_ARCHS.includes(model as (typeof QUANTIZABLE_ARCHS)[number])) {
+  // The built-in model is the int8 one, unless FASHION_MNIST_V1 was asked for by name (then --quantize decides).
+  const quantize = values.quantize || (builtIn && implicitWeights);
+  if (quantize && !QUANTIZABLE_ARCHS.includes(model as (typeof QUANTIZABLE_ARCHS)[number])) {
     throw new UsageError(`--quantize takes --model ${QUANTIZABLE_ARCHS.join(' or ')}, got ${model}`);
   }
   const k = positiveInt(values.topk ?? '5', '--topk');
@@ -46,15 +64,16 @@ export async function classifyCommand(argv: string[], out: (s: string) => void):
   if (values['save-raw'] && !values['save-raw'].endsWith('.npy')) throw new UsageError(`--save-raw needs a .npy file name, got ${values['save-raw']}`);
   if (values['save-raw']) await checkOutputPath('--save-raw', values['save-raw']);
 
-  const classifier = await load(model, {
-    weights,
-    widthMult,
-    reducedTail: values['reduced-tail'],
-    dilated: values.dilated,
-    numClasses,
-    progress: values.progress,
-    quantize: values.quantize,
-  });
+  const options = { widthMult, reducedTail: values['reduced-tail'], dilated: values.dilated, numClasses, progress: values.progress };
+  let classifier: Classifier;
+  try {
+    classifier = await load(model, { ...options, weights, quantize });
+  } catch (e) {
+    // No --weights and no network: the built-in model rather than nothing (said on stderr).
+    if (!(implicitWeights && e instanceof HubError && (e.code === 'offline' || e.code === 'network'))) throw e;
+    warn(`mnv3 classify: ${model}'s DEFAULT weights cannot be downloaded (${e.message.split('. ')[0]}); using the built-in model instead: ${BUILT_IN.model} FASHION_MNIST_V1 (int8, Fashion-MNIST's 10 classes)`);
+    classifier = await load(BUILT_IN.model, { weights: BUILT_IN.weights, quantize: true });
+  }
   try {
     const rows: Row[] = [];
     const raw: Float32Array[] = [];

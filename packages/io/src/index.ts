@@ -31,3 +31,4 @@ export { loadImage } from './image/load-image.js';
 export { roundHalfEven } from './round.js';
 export type { BatchOptions } from './datasets/sampler.js';
 export { batches, shuffledIndices } from './datasets/sampler.js';
+export { FASHION_MNIST_CLASSES } from './datasets/fashion-mnist-classes.js';

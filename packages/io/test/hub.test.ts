@@ -392,3 +392,33 @@ describe('loadBytes', () => {
     expect((await rejection(loadBytes(''))).code).toBe('invalid-source');
   });
 });
+
+describe('downloadWeights of a bundled file (file: URL)', () => {
+  it('returns the file itself when its bytes match the name’s hash prefix, and caches nothing', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnv3-bundled-'));
+    const cache = await mkdtemp(join(tmpdir(), 'mnv3-cache-'));
+    try {
+      const path = join(dir, GOOD_NAME);
+      await writeFile(path, BODY);
+      expect(await downloadWeights(pathToFileURL(path).href, { dir: cache })).toBe(path);
+      expect(await readdir(cache)).toEqual([]);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+      await rm(cache, { recursive: true, force: true });
+    }
+  });
+
+  it('refuses a damaged or missing bundled file with the reason', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mnv3-bundled-'));
+    try {
+      const damaged = join(dir, GOOD_NAME);
+      const bytes = BODY.slice();
+      bytes[1000] ^= 1;
+      await writeFile(damaged, bytes);
+      await expect(downloadWeights(pathToFileURL(damaged))).rejects.toMatchObject({ code: 'hash-mismatch', message: expect.stringMatching(/is damaged.*reinstall/) });
+      await expect(downloadWeights(pathToFileURL(join(dir, BAD_NAME)))).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/cannot be read/) });
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});

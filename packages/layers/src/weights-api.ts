@@ -7,7 +7,7 @@ import { hashPrefixFromFileName } from '@mnv3/io';
 
 /** The preprocessing a checkpoint was trained with (TorchVision's `transforms/_presets.py`). */
 export type TransformsPreset =
-  | { kind: 'ImageClassification'; cropSize: number; resizeSize: number }
+  | { kind: 'ImageClassification'; cropSize: number; resizeSize: number; grayscale?: boolean; inputType?: 'pil' | 'tensor' }
   | { kind: 'SemanticSegmentation'; resizeSize: number }
   | { kind: 'ObjectDetection' };
 

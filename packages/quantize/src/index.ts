@@ -31,6 +31,8 @@ export {
   QuantizableInvertedResidual,
   QuantizableSqueezeExcitation,
   MobileNet_V3_Large_QuantizedWeights,
+  MobileNet_V3_Small_QuantizedWeights,
+  QUANTIZED_WEIGHTS,
   QUANTIZED_WEIGHTS_META,
   assembleQuantized,
   checkQuantizedCheckpoint,

@@ -3,7 +3,7 @@
 // QAT-prepared model, vision issue #5890), its blocks, the weights table and the builders.
 import type { StateDict } from '@mnv3/io';
 import { type InvertedResidualConfig, type Weights, type WeightsEnum, type LoadStateDictOptions, type LoadStateDictResult, StateDictError, makeDivisible, weights, overwriteValueParam } from '@mnv3/layers';
-import { IMAGENET_CATEGORIES, MobileNet_V3_Large_Weights, type MobileNetV3, mobilenetV3Conf, mobilenetV3Large as floatLarge, mobilenetV3Small as floatSmall, type MobileNetV3Arch } from '@mnv3/backbone';
+import { FASHION_MNIST_PRESET, IMAGENET_CATEGORIES, MobileNet_V3_Large_Weights, MobileNet_V3_Small_Weights, type MobileNetV3, mobilenetV3Conf, mobilenetV3Large as floatLarge, mobilenetV3Small as floatSmall, type MobileNetV3Arch } from '@mnv3/backbone';
 import { QuantizationError } from './errors.js';
 import type { ConvGeometry, QParams } from './qnnpack.js';
 import { ConvBn2d, Container, Observed, ObservedHardsigmoid, QatConv2d, QatLinear } from './qat.js';
@@ -291,8 +291,34 @@ export const MobileNet_V3_Large_QuantizedWeights: WeightsEnum<'IMAGENET1K_QNNPAC
   DEFAULT: QNNPACK_V1,
 };
 
+/**
+ * Our own int8 model, shipped inside this package so that it works offline: FASHION_MNIST_V1 of
+ * MobileNetV3-Small (our full recipe, then quantization), as an int8 safetensors file. Its model
+ * card: packages/quantize/weights/FASHION_MNIST_V1.md.
+ */
+const SMALL_FASHION_MNIST_V1 = weights(
+  new URL('../weights/mobilenet_v3_small-fashion_mnist_v1_int8-52e76bb8.safetensors', import.meta.url).href,
+  FASHION_MNIST_PRESET,
+  { ...MobileNet_V3_Small_Weights.FASHION_MNIST_V1.meta, metrics: { 'Fashion-MNIST': { 'acc@1': 74.99 } } },
+);
+
+/** Our `MobileNet_V3_Small_QuantizedWeights` (TorchVision publishes none): `FASHION_MNIST_V1` (`DEFAULT`). */
+export const MobileNet_V3_Small_QuantizedWeights: WeightsEnum<'FASHION_MNIST_V1'> = {
+  FASHION_MNIST_V1: SMALL_FASHION_MNIST_V1,
+  DEFAULT: SMALL_FASHION_MNIST_V1,
+};
+
 /** `backend` and `unquantized` of each quantized weights entry. */
-export const QUANTIZED_WEIGHTS_META: ReadonlyMap<Weights, QuantizedWeightsMeta> = new Map([[QNNPACK_V1, { backend: 'qnnpack', unquantized: MobileNet_V3_Large_Weights.IMAGENET1K_V1 }]]);
+export const QUANTIZED_WEIGHTS_META: ReadonlyMap<Weights, QuantizedWeightsMeta> = new Map([
+  [QNNPACK_V1, { backend: 'qnnpack', unquantized: MobileNet_V3_Large_Weights.IMAGENET1K_V1 }],
+  [SMALL_FASHION_MNIST_V1, { backend: 'qnnpack', unquantized: MobileNet_V3_Small_Weights.FASHION_MNIST_V1 }],
+]);
+
+/** The quantized weights table of each quantizable architecture. */
+export const QUANTIZED_WEIGHTS: Readonly<Record<'mobilenet_v3_large' | 'mobilenet_v3_small', WeightsEnum>> = {
+  mobilenet_v3_large: MobileNet_V3_Large_QuantizedWeights,
+  mobilenet_v3_small: MobileNet_V3_Small_QuantizedWeights,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Builders.

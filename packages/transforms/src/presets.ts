@@ -1,6 +1,7 @@
 import { centerCrop } from './crop.js';
 import { ImageError, type RgbImage } from '@mnv3/io';
-import { INTERPOLATIONS, resize, type Interpolation } from './resize.js';
+import { INTERPOLATIONS, computeResizedOutputSize, resize, type Interpolation } from './resize.js';
+import { resizeTensor } from './functional.js';
 import { IMAGENET_MEAN, IMAGENET_STD, normalize, toTensor, type FloatImage } from './tensor.js';
 
 /** Options of `ImageClassification`, TorchVision's `_presets.ImageClassification` keywords. */
@@ -12,6 +13,17 @@ export interface ImageClassificationOptions {
   mean?: readonly number[];
   std?: readonly number[];
   interpolation?: Interpolation;
+  /**
+   * Convert to grayscale first (PIL's `convert('L')`, kept as 3 equal channels: torchvision's
+   * `Grayscale(num_output_channels=3)`), for models trained on grayscale images (Fashion-MNIST).
+   */
+  grayscale?: boolean;
+  /**
+   * Which of TorchVision's resize paths to follow: a PIL image's (default; fixed-point, antialiased,
+   * how the ImageNet weights are evaluated) or a uint8 tensor's (float32, no antialiasing, rounded:
+   * how our trainer feeds Fashion-MNIST). They differ by one level on about a tenth of the values.
+   */
+  inputType?: 'pil' | 'tensor';
 }
 
 /** Options of `SemanticSegmentation`, TorchVision's `_presets.SemanticSegmentation` keywords. */
@@ -34,7 +46,9 @@ export interface ImageClassificationPreset {
   readonly mean: readonly number[];
   readonly std: readonly number[];
   readonly interpolation: Interpolation;
-  /** resize (shorter side) → center crop → /255 → normalize; float32 `[cropSize, cropSize, 3]`. */
+  readonly grayscale: boolean;
+  readonly inputType: 'pil' | 'tensor';
+  /** (grayscale →) resize (shorter side) → center crop → /255 → normalize; float32 `[cropSize, cropSize, 3]`. */
   apply(img: RgbImage): FloatImage;
 }
 
@@ -63,6 +77,21 @@ function checkInterpolation(v: Interpolation | undefined, what: string): Interpo
 }
 
 /**
+ * PIL's `convert('L')` (ITU-R 601-2 luma in 16-bit fixed point, rounded: a gray pixel keeps its
+ * value), as 3 equal channels.
+ */
+function pilGrayscale(img: RgbImage): RgbImage {
+  const n = img.width * img.height;
+  const src = img.data;
+  const data = new Uint8Array(n * 3);
+  for (let p = 0; p < n; p++) {
+    const l = (src[3 * p]! * 19595 + src[3 * p + 1]! * 38470 + src[3 * p + 2]! * 7471 + 0x8000) >>> 16;
+    data[3 * p] = data[3 * p + 1] = data[3 * p + 2] = l;
+  }
+  return { width: img.width, height: img.height, data };
+}
+
+/**
  * TorchVision 0.14's `ImageClassification` preset (`weights.transforms()` of classification
  * weights): resize the shorter side to `resizeSize` (bilinear, antialiased as PIL does), center
  * crop `cropSize`, scale to [0, 1], normalise with ImageNet statistics.
@@ -80,6 +109,18 @@ export function ImageClassification(options: ImageClassificationOptions): ImageC
   const interpolation = checkInterpolation(options.interpolation, 'ImageClassification');
   const mean = Object.freeze([...(options.mean ?? IMAGENET_MEAN)]);
   const std = Object.freeze([...(options.std ?? IMAGENET_STD)]);
+  const grayscale = options.grayscale ?? false;
+  if (typeof grayscale !== 'boolean') throw new ImageError('invalid-argument', `ImageClassification: grayscale must be true or false, got ${String(grayscale)}`);
+  const inputType = options.inputType ?? 'pil';
+  if (inputType !== 'pil' && inputType !== 'tensor') throw new ImageError('invalid-argument', `ImageClassification: inputType must be 'pil' or 'tensor', got ${String(inputType)}`);
+  if (inputType === 'tensor' && interpolation !== 'bilinear' && interpolation !== 'nearest') {
+    throw new ImageError('invalid-argument', `ImageClassification: the tensor path resizes with 'bilinear' or 'nearest', got ${interpolation}`);
+  }
+  const resizeShorter = (img: RgbImage): RgbImage => {
+    if (inputType === 'pil') return resize(img, resizeSize, { interpolation });
+    const [h, w] = computeResizedOutputSize([img.height, img.width], resizeSize);
+    return resizeTensor(img, [h, w], interpolation as 'bilinear' | 'nearest');
+  };
   return Object.freeze({
     kind: 'ImageClassification' as const,
     cropSize,
@@ -87,8 +128,10 @@ export function ImageClassification(options: ImageClassificationOptions): ImageC
     mean,
     std,
     interpolation,
+    grayscale,
+    inputType,
     apply(img: RgbImage): FloatImage {
-      const cropped = centerCrop(resize(img, resizeSize, { interpolation }), [cropSize, cropSize]);
+      const cropped = centerCrop(resizeShorter(grayscale ? pilGrayscale(img) : img), [cropSize, cropSize]);
       return normalize(toTensor(cropped), mean, std, true);
     },
   });

@@ -4,9 +4,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
 import type { GrayImage } from '../image/image.js';
+import { FASHION_MNIST_CLASSES } from './fashion-mnist-classes.js';
 
-/** torchvision's `FashionMNIST.classes`, in label order. */
-export const FASHION_MNIST_CLASSES: readonly string[] = ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'];
+export { FASHION_MNIST_CLASSES };
 
 /** Where Debian's `dataset-fashion-mnist` package installs the gzipped idx files. */
 export const DEBIAN_FASHION_MNIST = '/usr/share/datasets/fashion-mnist';

@@ -3,9 +3,10 @@
  * (the caching part) and `download_url_to_file`.
  */
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { cacheDir } from './cache-dir.js';
 import { abortedError, expectedLength, isAbort, readBody } from './body.js';
 import { HubError } from './errors.js';
@@ -36,6 +37,34 @@ export interface DownloadOptions {
   signal?: AbortSignal;
   /** The `fetch` to use (default: the global one, Node's undici). */
   fetch?: typeof globalThis.fetch;
+}
+
+/**
+ * A weights entry whose file ships inside a package (`file:` URL, e.g. `FASHION_MNIST_V1`): nothing
+ * to download or cache, but its bytes are checked against the hash prefix all the same, so a
+ * damaged install fails loudly instead of giving wrong answers.
+ */
+async function checkBundled(url: string | URL, sha256Prefix: string | false | undefined): Promise<string> {
+  let path: string;
+  try {
+    path = fileURLToPath(url);
+  } catch (e) {
+    throw new HubError('invalid-source', `cannot use ${String(url)} as a file: ${(e as Error).message}`, { cause: e });
+  }
+  const prefix = expectedHashPrefix(basename(path), sha256Prefix);
+  let bytes: Buffer;
+  try {
+    bytes = await readFile(path);
+  } catch (e) {
+    throw new HubError('not-found', `the bundled weights file ${path} cannot be read (${(e as Error).message}): reinstall the package that ships it`, { path, cause: e });
+  }
+  if (prefix !== undefined) {
+    const digest = createHash('sha256').update(bytes).digest('hex');
+    if (!digestMatches(digest, prefix)) {
+      throw new HubError('hash-mismatch', `the bundled weights file ${path} is damaged: its SHA-256 is ${digest}, which does not start with "${prefix}"; reinstall the package that ships it`, { path });
+    }
+  }
+  return path;
 }
 
 /** Network error codes that mean the server could not be reached at all. */
@@ -145,6 +174,7 @@ async function exists(path: string): Promise<boolean> {
  * const path = await downloadWeights('https://download.pytorch.org/models/mobilenet_v3_large-8738ca79.pth');
  */
 export async function downloadWeights(url: string | URL, options: DownloadOptions = {}): Promise<string> {
+  if (String(url).toLowerCase().startsWith('file:')) return checkBundled(url, options.sha256Prefix);
   const parsed = parseHttpUrl(url);
   const href = parsed.href;
   const name = cacheFileName(parsed, options.fileName);

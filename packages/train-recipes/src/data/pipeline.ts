@@ -6,6 +6,7 @@
 import {
   AutoAugment,
   ClassificationPresetTrain,
+  ImageClassification,
   IMAGENET_MEAN,
   IMAGENET_STD,
   RandAugment,
@@ -21,6 +22,7 @@ import {
   type Rng,
   type TensorImage,
 } from '@mnv3/transforms';
+import type { RgbImage } from '@mnv3/io';
 
 /** Images in one buffer: sample i is `data[offsets[i] … offsets[i+1])`, `heights[i]×widths[i]×channels` HWC uint8. */
 export interface PackedImages {
@@ -114,7 +116,7 @@ export function sampleSeed(seed: number, epoch: number, position: number): numbe
   return mixSeed(seed, 0x5a, epoch, position);
 }
 
-function imageAt(images: PackedImages, i: number): TensorImage {
+function imageAt(images: PackedImages, i: number): RgbImage {
   const a = images.offsets[i]!;
   const b = images.offsets[i + 1]!;
   const data = images.data.slice(a, b);
@@ -163,6 +165,9 @@ export function makeTransform(spec: PipelineSpec): (images: PackedImages, i: num
           randomEraseProb: spec.randomErase,
         })
       : null;
+  // Evaluation is the weights' preset on the tensor path (what FASHION_MNIST_V1 declares).
+  const evalPreset =
+    spec.mode === 'eval' ? ImageClassification({ resizeSize: spec.valResizeSize, cropSize: spec.valCropSize, interpolation: spec.interpolation, mean: spec.mean, std: spec.std, inputType: 'tensor' }) : null;
   const toFloat = (img: TensorImage): FloatImage => {
     const data = new Float32Array(img.data.length);
     for (let k = 0; k < data.length; k++) data[k] = Math.fround(img.data[k]! / 255);
@@ -170,7 +175,7 @@ export function makeTransform(spec: PipelineSpec): (images: PackedImages, i: num
   };
   return (images, i, seed) => {
     const img = imageAt(images, i);
-    if (spec.mode === 'eval') return toFloat(resizeCenterCrop(img, spec.valResizeSize, spec.valCropSize, spec.interpolation));
+    if (evalPreset) return evalPreset.apply(img);
     const rng = seededRng(seed);
     if (preset) return preset.apply(img, rng);
     // The Fashion-MNIST recipe: Resize(size) → RandomCrop(size, padding) → flip → policy → normalise → erase.
