@@ -1,6 +1,6 @@
-// ↔ references/classification/train.py's main() (TorchVision 0.14), on tfjs (Node): the training
-// state and step are train-core.ts's Trainer (shared with pages); here, per epoch: one epoch of training,
-// evaluation of acc@1 / acc@5 / loss on the validation split (and of the EMA model), train.py's
+// ↔ references/classification/train.py's main() (TorchVision 0.14), on tfjs (Node). The training
+// state and step are train-core.ts's Trainer (pages run the same); here, per epoch: one epoch of
+// training, evaluation of acc@1 / acc@5 / loss on the validation split (and of the EMA model), train.py's
 // checkpoint dict written atomically as `model_<epoch>.pth` and `checkpoint.pth`, `history.json`,
 // `log.txt` and `training.svg`. The held-out test split is evaluated once, after the last epoch.
 //

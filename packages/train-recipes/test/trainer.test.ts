@@ -2,8 +2,9 @@
 // steps per epoch): losses go down, tf.memory() stays flat, the batch loader gives the same batches
 // with 0, 1 or 3 workers (and over any worker transport: the shared WorkerBatchLoader), a run
 // resumed from epoch 0's checkpoint repeats the uninterrupted run's losses exactly, the Trainer's
-// steps (what pages run) are train()'s, torch loads the checkpoint into TorchVision's model and gets our eval logits, NaN
-// stops with the step and LR, and a checkpoint of another recipe is refused.
+// steps (what pages run) are train()'s, torch loads the checkpoint into TorchVision's model and
+// gets our eval logits, NaN stops with the step and LR, and a checkpoint of another recipe is
+// refused.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
