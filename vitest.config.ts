@@ -62,6 +62,8 @@ const PROJECTS: Record<string, Project> = {
   'examples/node-detect': { suites: ['detection', 'segment_pipeline'], timeout: 180_000 },
   // Builds the demo, starts a server and a browser, and runs MobileNetV3 on 2 shared cores.
   'examples/web-demo': { suites: ['classify', 'segment_pipeline', 'detection', 'quantize'], timeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
+  // Builds the training page, trains in Node (the reference) and in Chromium on 2 shared cores.
+  'examples/web-train': { wasm: true, timeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
   benchmarks: { suites: ['quantize'], timeout: 180_000, hookTimeout: 180_000, include: ['browser/**/*.test.mjs'] },
 };
 

@@ -47,3 +47,10 @@ export type { EpochRecord, TrainHistory } from './history.js';
 export { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFixed, pyFloatRepr, serializeHistory, truncateHistory } from './history.js';
 export type { TrainingChartOptions } from './charts.js';
 export { trainingChart } from './charts.js';
+// The trainer's platform-free core (Node's train() and pages use it) and its data pipeline.
+export type { Classifier, EvalResult, StepResult, TrainData, TrainerOptions } from './train-core.js';
+export { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec } from './train-core.js';
+export type { Batch, BatchLoaderOptions, BatchSource } from './data/batches.js';
+export { WorkerBatchLoader, epochOrder } from './data/batches.js';
+export type { PackedImages, PipelineSpec } from './data/pipeline.js';
+export { fillBatch, makeTransform, mixSeed, packUniform, sampleSeed, subset } from './data/pipeline.js';

@@ -1,8 +1,6 @@
-// ↔ references/classification/train.py's main() / train_one_epoch() / evaluate() (TorchVision
-// 0.14), on tfjs (Node): the model from @mnv3/backbone's registry, parameter groups by
-// set_weight_decay, the optimiser and LR schedule of the recipe's flags (+ warm-up, + timm's LR
-// noise), EMA every `modelEmaSteps` iterations, label smoothing; per epoch: one epoch of training,
-// evaluation of acc@1 / acc@5 / loss on the validation split (and of the EMA model), train.py's
+// ↔ references/classification/train.py's main() (TorchVision 0.14), on tfjs (Node). The training
+// state and step are train-core.ts's Trainer (pages run the same); here, per epoch: one epoch of
+// training, evaluation of acc@1 / acc@5 / loss on the validation split (and of the EMA model), train.py's
 // checkpoint dict written atomically as `model_<epoch>.pth` and `checkpoint.pth`, `history.json`,
 // `log.txt` and `training.svg`. The held-out test split is evaluated once, after the last epoch.
 //
@@ -13,43 +11,19 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
-import { PythonObject, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
+import { loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { writeFileAtomic, writeTorchCheckpoint } from '@mnv3/io/node';
-import { Dropout, InvertedResidual, seededRng, type Module, type Rng } from '@mnv3/layers';
-import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { trainCheckpoint } from './checkpoint.js';
 import { trainingChart } from './charts.js';
 import { appendEpoch, formatLog, newHistory, parseHistory, serializeHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
-import { crossEntropy } from './loss.js';
-import { LRNoise } from './lr-noise.js';
-import type { Scheduler } from './lr-scheduler.js';
-import type { Optimizer } from './optim/optimizer.js';
-import { RMSprop } from './optim/rmsprop.js';
 import type { Recipe } from './recipes.js';
-import { createLrScheduler, createOptimizer } from './train.js';
-import { ExponentialMovingAverage, averageCheckpoints, emaDecay, setWeightDecay } from './utils.js';
+import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, type EvalResult, type StepResult, type TrainData } from './train-core.js';
+import { averageCheckpoints } from './utils.js';
 import { loadRecipeData } from './data/datasets.js';
 import { BatchLoader } from './data/loader.js';
-import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineSpec } from './data/pipeline.js';
 
-/** Why training stopped or refused to start. */
-export class TrainError extends Error {
-  constructor(
-    readonly code: 'nan-loss' | 'resume-mismatch' | 'bad-checkpoint' | 'bad-data',
-    message: string,
-  ) {
-    super(message);
-    this.name = 'TrainError';
-  }
-}
-
-/** The splits a run uses: train, validation (per epoch) and, optionally, the held-out test set. */
-export interface TrainData {
-  train: PackedImages;
-  val: PackedImages;
-  test?: PackedImages;
-  numClasses: number;
-}
+export type { EvalResult, TrainData } from './train-core.js';
+export { TrainError, evaluate, pipelineSpec } from './train-core.js';
 
 /** Options of {@link train}. */
 export interface TrainOptions {
@@ -75,14 +49,6 @@ export interface TrainOptions {
   evaluateTest?: boolean;
 }
 
-/** Accuracy and loss of one evaluation (percent; loss averaged over images). */
-export interface EvalResult {
-  acc1: number;
-  acc5: number;
-  loss: number;
-  images: number;
-}
-
 /** What {@link train} returns. */
 export interface TrainResult {
   history: TrainHistory;
@@ -98,122 +64,6 @@ export interface TrainResult {
   averaged?: { epochs: number[]; val: EvalResult; test?: EvalResult };
   /** tf.memory().numTensors after each step of the run (flat when nothing leaks). */
   numTensors: number[];
-}
-
-type Classifier = Module & { forward(x: tf.Tensor4D): tf.Tensor2D };
-
-function buildModel(recipe: Recipe, numClasses: number, seed: number): Classifier {
-  const entry = CLASSIFICATION_MODELS.get(recipe.args.model);
-  const options: Record<string, unknown> = { numClasses };
-  if (recipe.stochasticDepthProb > 0) options.stochasticDepthProb = recipe.stochasticDepthProb;
-  const model = (entry.build as (o: unknown) => Classifier)(options);
-  model.initWeights(seededRng(mixSeed(seed, 0x1417)));
-  return model;
-}
-
-/** The modules that draw random masks in train mode, in a fixed order. */
-function randomModules(model: Module): { rng: Rng }[] {
-  const out: { rng: Rng }[] = [];
-  const walk = (m: Module) => {
-    if (m instanceof Dropout || m instanceof InvertedResidual) out.push(m as unknown as { rng: Rng });
-    for (const [, c] of m.namedChildren()) walk(c);
-  };
-  walk(model);
-  return out;
-}
-
-/** The pipeline spec of a recipe, for 'train' or 'eval'. */
-export function pipelineSpec(recipe: Recipe, mode: 'train' | 'eval'): PipelineSpec {
-  const a = recipe.args;
-  return {
-    mode,
-    trainCrop: recipe.trainCrop,
-    trainCropSize: a.trainCropSize,
-    randomCropPadding: recipe.randomCropPadding,
-    hflipProb: recipe.hflipProb,
-    autoAugment: a.autoAugment,
-    raMagnitude: a.raMagnitude,
-    randomErase: a.randomErase,
-    valResizeSize: a.valResizeSize,
-    valCropSize: a.valCropSize,
-    interpolation: a.interpolation === 'nearest' ? 'nearest' : 'bilinear',
-    mean: IMAGENET_MEAN,
-    std: IMAGENET_STD,
-  };
-}
-
-/** The model's tensors by state_dict key, parameters and buffers (train mode: its variables). For the EMA. */
-function namedTensors(model: Module): Map<string, tf.Tensor> {
-  const out = new Map<string, tf.Tensor>();
-  for (const [key, p] of model.namedStateEntries()) {
-    if (p.variable) out.set(key, p.variable);
-    else out.set(key, tf.tensor(p.dtype === 'int64' ? Int32Array.from(p.value) : p.value, [...p.shape], p.dtype === 'int64' ? 'int32' : 'float32'));
-  }
-  return out;
-}
-
-/** Disposes what {@link namedTensors} made (not the model's variables). */
-function disposeOwned(model: Module, tensors: Map<string, tf.Tensor>): void {
-  for (const [key, p] of model.namedStateEntries()) if (!p.variable) tensors.get(key)?.dispose();
-}
-
-/** Counts of correct top-1 and top-5 predictions (a [2] int32 tensor). */
-function correct(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
-  return tf.tidy(() => {
-    const k = Math.min(5, logits.shape[1]);
-    const { indices } = tf.topk(logits, k);
-    const hit = tf.cast(tf.equal(indices, tf.expandDims(labels, 1)), 'int32');
-    const top1 = tf.sum(tf.slice(hit, [0, 0], [-1, 1]));
-    const top5 = tf.sum(hit);
-    return tf.stack([top1, top5]) as tf.Tensor1D;
-  });
-}
-
-/**
- * Evaluates a model (eval mode: BatchNorm's running statistics, no dropout) on a split: acc@1,
- * acc@5 in percent and the mean cross-entropy (with the recipe's label smoothing, as train.py's
- * evaluate uses the training criterion).
- */
-export async function evaluate(model: Classifier, loader: BatchLoader, labelSmoothing = 0): Promise<EvalResult> {
-  let n = 0;
-  let c1 = 0;
-  let c5 = 0;
-  let lossSum = 0;
-  for await (const b of loader.epoch(0)) {
-    const [loss, hits] = tf.tidy(() => {
-      const x = tf.tensor4d(b.images, [b.n, b.size, b.size, 3]);
-      const y = tf.tensor1d(b.labels, 'int32');
-      const logits = model.forward(x);
-      return [crossEntropy(logits, y, { labelSmoothing }), correct(logits, y)];
-    });
-    const h = await hits.data();
-    lossSum += (await loss.data())[0]! * b.n;
-    c1 += h[0]!;
-    c5 += h[1]!;
-    n += b.n;
-    tf.dispose([loss, hits]);
-  }
-  return { acc1: (100 * c1) / n, acc5: (100 * c5) / n, loss: lossSum / n, images: n };
-}
-
-function checkResumeArgs(args: unknown, recipe: Recipe, numClasses: number): void {
-  if (!(args instanceof PythonObject)) throw new TrainError('bad-checkpoint', 'resume: the checkpoint has no train.py `args` Namespace: it is not a train.py checkpoint');
-  const a = args.attributes;
-  const want: [string, unknown][] = [
-    ['recipe', recipe.name],
-    ['model', recipe.args.model],
-    ['num_classes', numClasses],
-    ['opt', recipe.args.opt],
-    ['batch_size', recipe.args.batchSize],
-    ['train_crop_size', recipe.args.trainCropSize],
-  ];
-  const diffs = want.filter(([k, v]) => a.has(k) && Number.isFinite(Number(v)) ? Number(a.get(k)) !== Number(v) : a.get(k) !== v);
-  if (diffs.length) {
-    throw new TrainError(
-      'resume-mismatch',
-      `resume: the checkpoint was written by another run: ${diffs.map(([k, v]) => `${k} ${JSON.stringify(String(a.get(k)))} (this run: ${JSON.stringify(String(v))})`).join(', ')}`,
-    );
-  }
 }
 
 function stripModule(sd: StateDict): StateDict {
@@ -243,60 +93,25 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   if (data.train.length === 0 || data.val.length === 0) throw new TrainError('bad-data', `train: the train and validation splits need images (got ${data.train.length} and ${data.val.length})`);
   await mkdir(options.outputDir, { recursive: true });
 
-  const model = buildModel(recipe, numClasses, seed);
-  const evalModel = buildModel(recipe, numClasses, seed);
-  let resumeCkpt: Map<string, unknown> | null = null;
-  if (options.resume) {
-    let ckpt: unknown;
-    try {
-      ckpt = loadTorchCheckpoint(new Uint8Array(await readFile(options.resume)));
-    } catch (e) {
-      throw new TrainError('bad-checkpoint', `resume: cannot read ${options.resume}: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (!(ckpt instanceof Map) || !ckpt.has('model') || !ckpt.has('optimizer') || !ckpt.has('epoch')) {
-      throw new TrainError('bad-checkpoint', `resume: ${options.resume} is not a train.py checkpoint (it needs model, optimizer, lr_scheduler, epoch, args)`);
-    }
-    checkResumeArgs(ckpt.get('args'), recipe, numClasses);
-    try {
-      model.loadStateDict(ckpt.get('model') as StateDict);
-    } catch (e) {
-      throw new TrainError('resume-mismatch', `resume: the checkpoint's model does not fit ${a.model} with ${numClasses} classes: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    resumeCkpt = ckpt as Map<string, unknown>;
-  }
-  model.train();
-  const variables = new Map(model.namedParameters());
-  const groups = setWeightDecay(model, a.weightDecay, {
-    ...(a.normWeightDecay !== null ? { normWeightDecay: a.normWeightDecay } : {}),
-    ...(a.biasWeightDecay !== null ? { customKeysWeightDecay: [['bias', a.biasWeightDecay] as const] } : {}),
-    resolve: (key) => variables.get(key)!,
-  });
-  const optimizer: Optimizer<{ lr: number }> =
-    a.opt === 'rmsprop'
-      ? (new RMSprop(groups, { lr: a.lr, momentum: a.momentum, eps: recipe.rmspropEps, alpha: recipe.rmspropAlpha, epsPlacement: recipe.epsPlacement }) as unknown as Optimizer<{ lr: number }>)
-      : (createOptimizer(a.opt, groups, { lr: a.lr, momentum: a.momentum, weightDecay: a.weightDecay }) as unknown as Optimizer<{ lr: number }>);
-  let scheduler: Scheduler = createLrScheduler(optimizer as never, { ...a, epochs: a.epochs });
-  if (recipe.lrNoise) scheduler = new LRNoise(scheduler, { noiseRangeT: recipe.lrNoise.noiseRangeT, noisePct: recipe.lrNoise.noisePct, noiseStd: recipe.lrNoise.noiseStd, noiseSeed: recipe.lrNoise.noiseSeed });
-  let ema: ExponentialMovingAverage | null = null;
-  if (a.modelEma) {
-    const t = namedTensors(model);
-    ema = new ExponentialMovingAverage(t, { decay: emaDecay({ modelEmaDecay: a.modelEmaDecay, modelEmaSteps: a.modelEmaSteps, batchSize: a.batchSize, epochs: a.epochs, worldSize: a.worldSize }) });
-    // The average holds copies (its variables share data until assigned): keep its own.
-    ema.updateParameters(t);
-    ema.nAveraged = 0;
-    disposeOwned(model, t);
-  }
+  const trainer = new Trainer(recipe, { numClasses, seed });
+  const evalModel = buildClassifier(recipe, numClasses, seed);
+  const { model, optimizer, ema } = trainer;
   let startEpoch = 0;
   let history = newHistory(recipe.name);
-  if (resumeCkpt) {
-    optimizer.loadStateDict(resumeCkpt.get('optimizer'));
-    scheduler.loadStateDict(resumeCkpt.get('lr_scheduler') as never);
-    if (ema) {
-      const e = resumeCkpt.get('model_ema');
-      if (!e) throw new TrainError('resume-mismatch', 'resume: the recipe averages the weights (--model-ema) but the checkpoint has no model_ema');
-      ema.loadStateDict(e as StateDict);
+  if (options.resume) {
+    try {
+      let ckpt: unknown;
+      try {
+        ckpt = loadTorchCheckpoint(new Uint8Array(await readFile(options.resume)));
+      } catch (e) {
+        throw new TrainError('bad-checkpoint', `resume: cannot read ${options.resume}: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      startEpoch = trainer.resume(ckpt, options.resume);
+    } catch (e) {
+      trainer.dispose();
+      evalModel.dispose();
+      throw e;
     }
-    startEpoch = Number(resumeCkpt.get('epoch')) + 1;
     try {
       history = truncateHistory(parseHistory(await readFile(join(options.outputDir, 'history.json'), 'utf8')), startEpoch);
     } catch {
@@ -307,9 +122,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   const workers = options.workers ?? 2;
   const trainLoader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), { batchSize: a.batchSize, shuffle: true, seed, workers });
   const valLoader = new BatchLoader(data.val, pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
-  const masks = randomModules(model);
   const ls = a.labelSmoothing;
-  const params = model.parameters();
   const stepLosses = new Map<number, number[]>();
   const numTensors: number[] = [];
   const evalWith = async (sd: StateDict, loader: BatchLoader): Promise<EvalResult> => {
@@ -320,57 +133,36 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   try {
     for (let epoch = startEpoch; epoch < a.epochs; epoch++) {
       const t0 = performance.now();
-      const lr = optimizer.paramGroups[0]!.lr;
+      const lr = trainer.lr;
       const losses: number[] = [];
       let n = 0;
       let c1 = 0;
       let c5 = 0;
       let lossSum = 0;
       let trainMs = 0;
-      for await (const b of trainLoader.epoch(epoch)) {
-        const s0 = performance.now();
-        masks.forEach((m, k) => (m.rng = seededRng(mixSeed(seed, 0xd7, epoch, b.step, k))));
-        const { value, grads, hits } = tf.tidy(() => {
-          const x = tf.tensor4d(b.images, [b.n, b.size, b.size, 3]);
-          const y = tf.tensor1d(b.labels, 'int32');
-          let hitsT: tf.Tensor | null = null;
-          const g = tf.variableGrads(() => {
-            const logits = model.forward(x);
-            hitsT = tf.keep(correct(logits, y));
-            return crossEntropy(logits, y, { labelSmoothing: ls });
-          }, params);
-          return { value: g.value, grads: g.grads, hits: hitsT! };
-        });
-        // Read the loss without blocking the thread; step only on a finite one.
-        const [lossData, h] = await Promise.all([value.data(), hits.data()]);
-        const loss = lossData[0]!;
-        if (Number.isFinite(loss)) optimizer.step(grads);
-        tf.dispose([value, hits, ...Object.values(grads)]);
-        if (!Number.isFinite(loss)) {
-          throw new TrainError('nan-loss', `loss is ${loss} at epoch ${epoch}, step ${b.step} (learning rate ${lr}); training stopped, the last checkpoint (epoch ${epoch - 1}) is kept`);
-        }
-        if (ema && b.step % a.modelEmaSteps === 0) {
-          const t = namedTensors(model);
-          ema.updateParameters(t);
-          disposeOwned(model, t);
-          if (epoch < a.lrWarmupEpochs) ema.nAveraged = 0;
-        }
-        trainMs += performance.now() - s0;
-        losses.push(loss);
-        lossSum += loss * b.n;
-        c1 += h[0]!;
-        c5 += h[1]!;
-        n += b.n;
+      const onStep = (s: StepResult) => {
+        trainMs += s.ms;
+        losses.push(s.loss);
+        lossSum += s.loss * s.n;
+        c1 += s.correct1;
+        c5 += s.correct5;
+        n += s.n;
         numTensors.push(tf.memory().numTensors);
-        options.onStep?.({ epoch, step: b.step, steps: trainLoader.stepsPerEpoch, loss, lr });
+        options.onStep?.({ epoch, step: s.step, steps: trainLoader.stepsPerEpoch, loss: s.loss, lr });
+      };
+      try {
+        await trainer.trainEpoch(epoch, trainLoader, { onStep });
+      } catch (e) {
+        if (e instanceof TrainError && e.code === 'nan-loss') throw new TrainError('nan-loss', `${e.message}, the last checkpoint (epoch ${epoch - 1}) is kept`);
+        throw e;
       }
-      scheduler.step();
+      trainer.endEpoch();
       stepLosses.set(epoch, losses);
       const sd = model.stateDict();
       const val = await evalWith(sd, valLoader);
       let emaEval: EvalResult | undefined;
       if (ema) emaEval = await evalWith(stripModule(await ema.stateDict()), valLoader);
-      const ckpt = await trainCheckpoint({ model: sd, optimizer, lrScheduler: scheduler, epoch, args: recipe, ...(ema ? { modelEma: ema } : {}) });
+      const ckpt = await trainCheckpoint({ model: sd, optimizer, lrScheduler: trainer.scheduler, epoch, args: recipe, ...(ema ? { modelEma: ema } : {}) });
       await writeTorchCheckpoint(join(options.outputDir, `model_${epoch}.pth`), ckpt);
       await writeTorchCheckpoint(join(options.outputDir, 'checkpoint.pth'), ckpt);
       const record: EpochRecord = {
@@ -424,9 +216,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   } finally {
     await trainLoader.close();
     await valLoader.close();
-    optimizer.dispose?.();
-    ema?.dispose();
-    model.dispose();
+    trainer.dispose();
     evalModel.dispose();
   }
   return result;

@@ -1,8 +1,10 @@
 // The trainer end to end on a small Fashion-MNIST subset at 32×32 (a few hundred images, a few
 // steps per epoch): losses go down, tf.memory() stays flat, the batch loader gives the same batches
-// with 0, 1 or 3 workers, a run resumed from epoch 0's checkpoint repeats the uninterrupted run's
-// losses exactly, torch loads the checkpoint into TorchVision's model and gets our eval logits, NaN
-// stops with the step and LR, and a checkpoint of another recipe is refused.
+// with 0, 1 or 3 workers (and over any worker transport: the shared WorkerBatchLoader), a run
+// resumed from epoch 0's checkpoint repeats the uninterrupted run's losses exactly, the Trainer's
+// steps (what pages run) are train()'s, torch loads the checkpoint into TorchVision's model and
+// gets our eval logits, NaN stops with the step and LR, and a checkpoint of another recipe is
+// refused.
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +15,8 @@ import '@mnv3/layers/train';
 import { encodePng, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { ORACLE_PYTHON, REPO_ROOT } from '@mnv3/test-utils';
-import { getRecipe, parseHistory, type Recipe } from '../src/index.js';
+import { Trainer, WorkerBatchLoader, getRecipe, parseHistory, type Recipe } from '../src/index.js';
+import { batchResponder } from '../src/data/batches.js';
 import { BatchLoader, TrainError, loadRecipeData, pipelineSpec, train, type TrainData, type TrainResult } from '../src/node.js';
 
 const SMALL = { batchSize: 32, trainCropSize: 32, valResizeSize: 32, valCropSize: 32 } as const;
@@ -149,6 +152,41 @@ describe('BatchLoader', () => {
     expect(await run(3, 1)).toEqual(a);
     expect(await run(0, 2)).not.toEqual(a);
     expect(await run(0, 1, 4)).not.toEqual(a);
+  });
+});
+
+describe('Trainer (the state and step train() and pages share)', () => {
+  it("steps as train() does: epoch 0's first steps give the full run's losses", async () => {
+    const trainer = new Trainer(recipe, { numClasses: 10, seed: 7 });
+    const loader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), { batchSize: 32, shuffle: true, seed: 7, workers: 0 });
+    try {
+      const steps = await trainer.trainEpoch(0, loader, { maxSteps: 3 });
+      expect(steps.map((s) => [s.epoch, s.step, s.n, s.lr])).toEqual([0, 1, 2].map((k) => [0, k, 32, 0.01]));
+      expect(steps.map((s) => s.loss)).toEqual(full.stepLosses.get(0)!.slice(0, 3));
+    } finally {
+      await loader.close();
+      trainer.dispose();
+    }
+  });
+
+  it("WorkerBatchLoader gives BatchLoader's batches over any worker transport (here: in-process ports)", async () => {
+    const spec = pipelineSpec(getRecipe('mobilenet_v3_small-fashion-mnist-full', SMALL), 'train');
+    const small = { ...data.train, length: 40 };
+    const options = { batchSize: 16, shuffle: true, seed: 3, workers: 2 };
+    let posted = 0;
+    const inProcess = new WorkerBatchLoader(small, spec, options, (onReply) => {
+      const answer = batchResponder(small, spec);
+      return { post: (m) => (posted++, setTimeout(() => onReply(answer(m).reply))), terminate: () => undefined };
+    });
+    const threads = new BatchLoader(small, spec, options);
+    const all = async (l: WorkerBatchLoader) => {
+      const out: unknown[] = [];
+      for await (const b of l.epoch(1)) out.push(b);
+      await l.close();
+      return out;
+    };
+    expect(await all(inProcess)).toEqual(await all(threads));
+    expect(posted).toBe(3);
   });
 });
 

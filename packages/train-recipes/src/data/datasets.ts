@@ -6,7 +6,7 @@ import { DatasetError, loadImageFolder, readFashionMnist } from '@mnv3/io/node';
 import { shuffledIndices } from '@mnv3/io';
 import { seededRng } from '@mnv3/transforms';
 import type { Recipe } from '../recipes.js';
-import type { TrainData } from '../trainer.js';
+import type { TrainData } from '../train-core.js';
 import { packUniform, subset, type PackedImages } from './pipeline.js';
 
 /** Options of {@link loadRecipeData}. */

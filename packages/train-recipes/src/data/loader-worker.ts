@@ -1,19 +1,13 @@
-// A BatchLoader worker: holds the packed images and the pipeline, and answers batch requests with
-// transferred float32 NHWC batches.
+// A BatchLoader worker thread: holds the packed images and the pipeline, and answers batch requests
+// with transferred float32 NHWC batches (batchResponder, shared with the Web Worker).
 import { parentPort, workerData } from 'node:worker_threads';
-import { fillBatch, makeTransform, outputSize, type PackedImages, type PipelineSpec } from './pipeline.js';
+import { batchResponder, type BatchRequest } from './batches.js';
+import type { PackedImages, PipelineSpec } from './pipeline.js';
 
 const { images, spec } = workerData as { images: PackedImages; spec: PipelineSpec };
-const transform = makeTransform(spec);
-const size = outputSize(spec);
+const answer = batchResponder(images, spec);
 
-parentPort!.on('message', (m: { id: number; indices: Uint32Array; seed: number; epoch: number; first: number }) => {
-  try {
-    const out = new Float32Array(m.indices.length * size * size * 3);
-    const labels = new Int32Array(m.indices.length);
-    fillBatch(transform, images, m.indices, m.seed, m.epoch, m.first, out, labels);
-    parentPort!.postMessage({ id: m.id, images: out, labels }, [out.buffer, labels.buffer]);
-  } catch (e) {
-    parentPort!.postMessage({ id: m.id, error: e instanceof Error ? e.message : String(e) });
-  }
+parentPort!.on('message', (m: BatchRequest) => {
+  const { reply, transfer } = answer(m);
+  parentPort!.postMessage(reply, transfer);
 });

@@ -1,0 +1,177 @@
+// The batching loader's platform-free part, shared by the Node loader (worker_threads, loader.ts)
+// and the browser's (Web Workers, web-loader.ts): the seeded shuffle of an epoch, the request /
+// reply protocol with the workers, prefetching, and the worker side's answer. Only how a worker is
+// started differs. The batches depend only on (seed, epoch, position in the epoch's order), never
+// on which worker made them or how many there are (`workers: 0` makes them on the calling thread).
+import { batches, shuffledIndices } from '@mnv3/io';
+import { seededRng } from '@mnv3/transforms';
+import { fillBatch, makeTransform, mixSeed, outputSize, type PackedImages, type PipelineSpec } from './pipeline.js';
+
+/** One batch: images float32 NHWC `[n, S, S, 3]`, labels int32 `[n]`. */
+export interface Batch {
+  images: Float32Array;
+  labels: Int32Array;
+  size: number;
+  n: number;
+  /** The batch's position in the epoch (0-based step). */
+  step: number;
+}
+
+/** What the trainer and `evaluate` read batches from. */
+export interface BatchSource {
+  /** The side of the square images. */
+  readonly size: number;
+  readonly stepsPerEpoch: number;
+  /** The batches of epoch `epoch`, in order, from step `fromStep` on. */
+  epoch(epoch: number, fromStep?: number): AsyncGenerator<Batch>;
+  close(): Promise<void>;
+}
+
+/** Options of the batch loaders. */
+export interface BatchLoaderOptions {
+  batchSize: number;
+  /** Shuffle each epoch with a permutation seeded by (seed, epoch) (training); in order otherwise. */
+  shuffle: boolean;
+  seed: number;
+  /** Worker threads (0: on the calling thread). Default 2. */
+  workers?: number;
+  /** Batches in flight per worker (default 2). */
+  prefetch?: number;
+}
+
+/** The permutation of epoch `epoch` (what a resumed run replays). */
+export function epochOrder(n: number, seed: number, epoch: number, shuffle: boolean): Uint32Array {
+  if (!shuffle) return Uint32Array.from({ length: n }, (_, i) => i);
+  return shuffledIndices(n, seededRng(mixSeed(seed, 0x51, epoch)));
+}
+
+/** A request to a worker: the samples at positions `first, first+1, …` of epoch `epoch`'s order. */
+export interface BatchRequest {
+  id: number;
+  indices: Uint32Array;
+  seed: number;
+  epoch: number;
+  first: number;
+}
+
+/** A worker's reply (its buffers transferred). */
+export interface BatchReply {
+  id: number;
+  images?: Float32Array;
+  labels?: Int32Array;
+  error?: string;
+}
+
+/** The worker side: answers requests for a packed image set through a pipeline. */
+export function batchResponder(images: PackedImages, spec: PipelineSpec): (m: BatchRequest) => { reply: BatchReply; transfer: ArrayBuffer[] } {
+  const transform = makeTransform(spec);
+  const size = outputSize(spec);
+  return (m) => {
+    try {
+      const out = new Float32Array(m.indices.length * size * size * 3);
+      const labels = new Int32Array(m.indices.length);
+      fillBatch(transform, images, m.indices, m.seed, m.epoch, m.first, out, labels);
+      return { reply: { id: m.id, images: out, labels }, transfer: [out.buffer, labels.buffer] };
+    } catch (e) {
+      return { reply: { id: m.id, error: e instanceof Error ? e.message : String(e) }, transfer: [] };
+    }
+  };
+}
+
+/** The loader's end of one worker. */
+export interface LoaderPort {
+  post(m: BatchRequest, transfer: ArrayBuffer[]): void;
+  terminate(): Promise<unknown> | void;
+}
+
+/** Starts one worker holding `images` and `spec`, wired to the loader's reply and error handlers. */
+export type SpawnWorker = (onReply: (m: BatchReply) => void, onError: (e: Error) => void) => LoaderPort;
+
+interface Pending {
+  resolve: (b: { images: Float32Array; labels: Int32Array }) => void;
+  reject: (e: Error) => void;
+}
+
+/** A batch loader over a pool of workers that `spawn` starts (see BatchLoader and WebBatchLoader). */
+export class WorkerBatchLoader implements BatchSource {
+  readonly size: number;
+  private readonly ports: LoaderPort[] = [];
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 0;
+  private readonly transform: ReturnType<typeof makeTransform> | null;
+  private failure: Error | null = null;
+
+  constructor(
+    readonly images: PackedImages,
+    readonly spec: PipelineSpec,
+    readonly options: BatchLoaderOptions,
+    spawn: SpawnWorker,
+    name = 'BatchLoader',
+  ) {
+    if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new RangeError(`${name}: batchSize must be a positive integer, got ${options.batchSize}`);
+    this.size = outputSize(spec);
+    const count = options.workers ?? 2;
+    if (!Number.isInteger(count) || count < 0) throw new RangeError(`${name}: workers must be an integer ≥ 0, got ${count}`);
+    this.transform = count === 0 ? makeTransform(spec) : null;
+    const onReply = (m: BatchReply) => {
+      const p = this.pending.get(m.id);
+      if (!p) return;
+      this.pending.delete(m.id);
+      if (m.error !== undefined) p.reject(new Error(`loader worker: ${m.error}`));
+      else p.resolve({ images: m.images!, labels: m.labels! });
+    };
+    for (let w = 0; w < count; w++) this.ports.push(spawn(onReply, (e) => this.fail(e)));
+  }
+
+  private fail(e: Error): void {
+    this.failure = e;
+    for (const p of this.pending.values()) p.reject(e);
+    this.pending.clear();
+  }
+
+  /** The number of batches in an epoch. */
+  get stepsPerEpoch(): number {
+    return Math.ceil(this.images.length / this.options.batchSize);
+  }
+
+  private make(indices: Uint32Array, epoch: number, first: number, w: number): Promise<{ images: Float32Array; labels: Int32Array }> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.transform) {
+      const images = new Float32Array(indices.length * this.size * this.size * 3);
+      const labels = new Int32Array(indices.length);
+      fillBatch(this.transform, this.images, indices, this.options.seed, epoch, first, images, labels);
+      return Promise.resolve({ images, labels });
+    }
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.ports[w % this.ports.length]!.post({ id, indices: Uint32Array.from(indices), seed: this.options.seed, epoch, first }, []);
+    });
+  }
+
+  /** The batches of epoch `epoch`, in order, from step `fromStep` on. */
+  async *epoch(epoch: number, fromStep = 0): AsyncGenerator<Batch> {
+    const order = epochOrder(this.images.length, this.options.seed, epoch, this.options.shuffle);
+    const bs = batches(order, this.options.batchSize);
+    const ahead = Math.max(1, this.ports.length * (this.options.prefetch ?? 2));
+    const queue: Promise<{ images: Float32Array; labels: Int32Array }>[] = [];
+    let next = fromStep;
+    const request = () => {
+      if (next < bs.length) {
+        queue.push(this.make(bs[next]!, epoch, next * this.options.batchSize, next));
+        next++;
+      }
+    };
+    for (let k = 0; k < (this.transform ? 1 : ahead); k++) request();
+    for (let step = fromStep; step < bs.length; step++) {
+      const b = await queue.shift()!;
+      request();
+      yield { images: b.images, labels: b.labels, size: this.size, n: b.labels.length, step };
+    }
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.ports.map((p) => p.terminate()));
+    this.ports.length = 0;
+  }
+}

@@ -1,0 +1,339 @@
+// The platform-free core of the trainer (↔ train.py's model / optimiser / scheduler set-up and
+// train_one_epoch / evaluate), used by the Node trainer (trainer.ts: files, checkpoints, history)
+// and by pages: the model from @mnv3/backbone's registry, parameter groups by set_weight_decay,
+// the recipe's optimiser and LR schedule (+ warm-up, + timm's LR noise), EMA every `modelEmaSteps`
+// iterations, label smoothing, and one training step.
+//
+// Randomness: the initial weights come from `seed`, the dropout / stochastic-depth masks of a step
+// from (seed, epoch, step), and the batches (the loaders) from (seed, epoch, position), so the same
+// steps give the same losses in Node and in a page, and a resumed run replays the uninterrupted one.
+import * as tf from '@tensorflow/tfjs-core';
+import { PythonObject, type StateDict } from '@mnv3/io';
+import { Dropout, InvertedResidual, seededRng, type Module, type Rng } from '@mnv3/layers';
+import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
+import { crossEntropy } from './loss.js';
+import { LRNoise } from './lr-noise.js';
+import type { Scheduler } from './lr-scheduler.js';
+import type { Optimizer } from './optim/optimizer.js';
+import { RMSprop } from './optim/rmsprop.js';
+import type { Recipe } from './recipes.js';
+import { createLrScheduler, createOptimizer } from './train.js';
+import { ExponentialMovingAverage, emaDecay, setWeightDecay } from './utils.js';
+import type { Batch, BatchSource } from './data/batches.js';
+import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineSpec } from './data/pipeline.js';
+
+/** Why training stopped or refused to start. */
+export class TrainError extends Error {
+  constructor(
+    readonly code: 'nan-loss' | 'resume-mismatch' | 'bad-checkpoint' | 'bad-data',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'TrainError';
+  }
+}
+
+/** The splits a run uses: train, validation (per epoch) and, optionally, the held-out test set. */
+export interface TrainData {
+  train: PackedImages;
+  val: PackedImages;
+  test?: PackedImages;
+  numClasses: number;
+}
+
+/** Accuracy and loss of one evaluation (percent; loss averaged over images). */
+export interface EvalResult {
+  acc1: number;
+  acc5: number;
+  loss: number;
+  images: number;
+}
+
+/** A classification model of the registry: NHWC images in, logits out. */
+export type Classifier = Module & { forward(x: tf.Tensor4D): tf.Tensor2D };
+
+/** The recipe's model with `numClasses` outputs, its initial weights drawn from `seed`. */
+export function buildClassifier(recipe: Recipe, numClasses: number, seed: number): Classifier {
+  const entry = CLASSIFICATION_MODELS.get(recipe.args.model);
+  const options: Record<string, unknown> = { numClasses };
+  if (recipe.stochasticDepthProb > 0) options.stochasticDepthProb = recipe.stochasticDepthProb;
+  const model = (entry.build as (o: unknown) => Classifier)(options);
+  model.initWeights(seededRng(mixSeed(seed, 0x1417)));
+  return model;
+}
+
+/** The modules that draw random masks in train mode, in a fixed order. */
+function randomModules(model: Module): { rng: Rng }[] {
+  const out: { rng: Rng }[] = [];
+  const walk = (m: Module) => {
+    if (m instanceof Dropout || m instanceof InvertedResidual) out.push(m as unknown as { rng: Rng });
+    for (const [, c] of m.namedChildren()) walk(c);
+  };
+  walk(model);
+  return out;
+}
+
+/** The pipeline spec of a recipe, for 'train' or 'eval'. */
+export function pipelineSpec(recipe: Recipe, mode: 'train' | 'eval'): PipelineSpec {
+  const a = recipe.args;
+  return {
+    mode,
+    trainCrop: recipe.trainCrop,
+    trainCropSize: a.trainCropSize,
+    randomCropPadding: recipe.randomCropPadding,
+    hflipProb: recipe.hflipProb,
+    autoAugment: a.autoAugment,
+    raMagnitude: a.raMagnitude,
+    randomErase: a.randomErase,
+    valResizeSize: a.valResizeSize,
+    valCropSize: a.valCropSize,
+    interpolation: a.interpolation === 'nearest' ? 'nearest' : 'bilinear',
+    mean: IMAGENET_MEAN,
+    std: IMAGENET_STD,
+  };
+}
+
+/** The model's tensors by state_dict key, parameters and buffers (train mode: its variables). For the EMA. */
+function namedTensors(model: Module): Map<string, tf.Tensor> {
+  const out = new Map<string, tf.Tensor>();
+  for (const [key, p] of model.namedStateEntries()) {
+    if (p.variable) out.set(key, p.variable);
+    else out.set(key, tf.tensor(p.dtype === 'int64' ? Int32Array.from(p.value) : p.value, [...p.shape], p.dtype === 'int64' ? 'int32' : 'float32'));
+  }
+  return out;
+}
+
+/** Disposes what {@link namedTensors} made (not the model's variables). */
+function disposeOwned(model: Module, tensors: Map<string, tf.Tensor>): void {
+  for (const [key, p] of model.namedStateEntries()) if (!p.variable) tensors.get(key)?.dispose();
+}
+
+/** Counts of correct top-1 and top-5 predictions (a [2] int32 tensor). */
+function correct(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+  return tf.tidy(() => {
+    const k = Math.min(5, logits.shape[1]);
+    const { indices } = tf.topk(logits, k);
+    const hit = tf.cast(tf.equal(indices, tf.expandDims(labels, 1)), 'int32');
+    const top1 = tf.sum(tf.slice(hit, [0, 0], [-1, 1]));
+    const top5 = tf.sum(hit);
+    return tf.stack([top1, top5]) as tf.Tensor1D;
+  });
+}
+
+/**
+ * Evaluates a model (eval mode: BatchNorm's running statistics, no dropout) on a split: acc@1,
+ * acc@5 in percent and the mean cross-entropy (with the recipe's label smoothing, as train.py's
+ * evaluate uses the training criterion).
+ */
+export async function evaluate(model: Classifier, loader: BatchSource, labelSmoothing = 0): Promise<EvalResult> {
+  let n = 0;
+  let c1 = 0;
+  let c5 = 0;
+  let lossSum = 0;
+  for await (const b of loader.epoch(0)) {
+    const [loss, hits] = tf.tidy(() => {
+      const x = tf.tensor4d(b.images, [b.n, b.size, b.size, 3]);
+      const y = tf.tensor1d(b.labels, 'int32');
+      const logits = model.forward(x);
+      return [crossEntropy(logits, y, { labelSmoothing }), correct(logits, y)];
+    });
+    const h = await hits.data();
+    lossSum += (await loss.data())[0]! * b.n;
+    c1 += h[0]!;
+    c5 += h[1]!;
+    n += b.n;
+    tf.dispose([loss, hits]);
+  }
+  return { acc1: (100 * c1) / n, acc5: (100 * c5) / n, loss: lossSum / n, images: n };
+}
+
+function checkResumeArgs(args: unknown, recipe: Recipe, numClasses: number): void {
+  if (!(args instanceof PythonObject)) throw new TrainError('bad-checkpoint', 'resume: the checkpoint has no train.py `args` Namespace: it is not a train.py checkpoint');
+  const a = args.attributes;
+  const want: [string, unknown][] = [
+    ['recipe', recipe.name],
+    ['model', recipe.args.model],
+    ['num_classes', numClasses],
+    ['opt', recipe.args.opt],
+    ['batch_size', recipe.args.batchSize],
+    ['train_crop_size', recipe.args.trainCropSize],
+  ];
+  const diffs = want.filter(([k, v]) => a.has(k) && Number.isFinite(Number(v)) ? Number(a.get(k)) !== Number(v) : a.get(k) !== v);
+  if (diffs.length) {
+    throw new TrainError(
+      'resume-mismatch',
+      `resume: the checkpoint was written by another run: ${diffs.map(([k, v]) => `${k} ${JSON.stringify(String(a.get(k)))} (this run: ${JSON.stringify(String(v))})`).join(', ')}`,
+    );
+  }
+}
+
+/** One training step's outcome. */
+export interface StepResult {
+  epoch: number;
+  step: number;
+  loss: number;
+  /** The learning rate of the step (the epoch's: the scheduler steps per epoch). */
+  lr: number;
+  /** Images in the batch, and how many of them the model ranked right at top-1 / top-5 (before the update). */
+  n: number;
+  correct1: number;
+  correct5: number;
+  /** Milliseconds from the batch's arrival to the end of the update. */
+  ms: number;
+}
+
+/** Options of {@link Trainer}. */
+export interface TrainerOptions {
+  numClasses: number;
+  /** Seed of the initial weights and the masks (default 0); the loaders take the same seed. */
+  seed?: number;
+}
+
+/**
+ * train.py's classification training state and step, platform-free (Node or a page): the model
+ * (train mode), its parameter groups, the optimiser, the LR schedule and the EMA. Needs
+ * `import '@mnv3/layers/train'` and a tfjs backend (WASM).
+ *
+ * @example
+ * const trainer = new Trainer(recipe, { numClasses: 10, seed: 0 });
+ * for await (const b of loader.epoch(0)) console.log((await trainer.step(b, 0)).loss);
+ * trainer.endEpoch();
+ */
+export class Trainer {
+  readonly model: Classifier;
+  readonly optimizer: Optimizer<{ lr: number }>;
+  scheduler: Scheduler;
+  readonly ema: ExponentialMovingAverage | null = null;
+  readonly seed: number;
+  readonly numClasses: number;
+  private readonly masks: { rng: Rng }[];
+  private readonly params: tf.Variable[];
+
+  constructor(
+    readonly recipe: Recipe,
+    options: TrainerOptions,
+  ) {
+    const a = recipe.args;
+    this.seed = options.seed ?? 0;
+    this.numClasses = options.numClasses;
+    this.model = buildClassifier(recipe, this.numClasses, this.seed);
+    this.model.train();
+    const variables = new Map(this.model.namedParameters());
+    const groups = setWeightDecay(this.model, a.weightDecay, {
+      ...(a.normWeightDecay !== null ? { normWeightDecay: a.normWeightDecay } : {}),
+      ...(a.biasWeightDecay !== null ? { customKeysWeightDecay: [['bias', a.biasWeightDecay] as const] } : {}),
+      resolve: (key) => variables.get(key)!,
+    });
+    this.optimizer =
+      a.opt === 'rmsprop'
+        ? (new RMSprop(groups, { lr: a.lr, momentum: a.momentum, eps: recipe.rmspropEps, alpha: recipe.rmspropAlpha, epsPlacement: recipe.epsPlacement }) as unknown as Optimizer<{ lr: number }>)
+        : (createOptimizer(a.opt, groups, { lr: a.lr, momentum: a.momentum, weightDecay: a.weightDecay }) as unknown as Optimizer<{ lr: number }>);
+    this.scheduler = createLrScheduler(this.optimizer as never, { ...a, epochs: a.epochs });
+    if (recipe.lrNoise) this.scheduler = new LRNoise(this.scheduler, { noiseRangeT: recipe.lrNoise.noiseRangeT, noisePct: recipe.lrNoise.noisePct, noiseStd: recipe.lrNoise.noiseStd, noiseSeed: recipe.lrNoise.noiseSeed });
+    if (a.modelEma) {
+      const t = namedTensors(this.model);
+      const ema = new ExponentialMovingAverage(t, { decay: emaDecay({ modelEmaDecay: a.modelEmaDecay, modelEmaSteps: a.modelEmaSteps, batchSize: a.batchSize, epochs: a.epochs, worldSize: a.worldSize }) });
+      // The average holds copies (its variables share data until assigned): keep its own.
+      ema.updateParameters(t);
+      ema.nAveraged = 0;
+      disposeOwned(this.model, t);
+      this.ema = ema;
+    }
+    this.masks = randomModules(this.model);
+    this.params = this.model.parameters();
+  }
+
+  /** The current learning rate (of the first parameter group). */
+  get lr(): number {
+    return this.optimizer.paramGroups[0]!.lr;
+  }
+
+  /**
+   * Restores the model, optimiser, LR schedule and EMA from a train.py checkpoint dict (as
+   * `loadTorchCheckpoint` reads it), after checking it was written by a run of this recipe.
+   * Returns the epoch to go on with (the checkpoint's + 1). `source` names it in errors.
+   */
+  resume(ckpt: unknown, source: string): number {
+    if (!(ckpt instanceof Map) || !ckpt.has('model') || !ckpt.has('optimizer') || !ckpt.has('epoch')) {
+      throw new TrainError('bad-checkpoint', `resume: ${source} is not a train.py checkpoint (it needs model, optimizer, lr_scheduler, epoch, args)`);
+    }
+    checkResumeArgs(ckpt.get('args'), this.recipe, this.numClasses);
+    try {
+      this.model.loadStateDict(ckpt.get('model') as StateDict);
+    } catch (e) {
+      throw new TrainError('resume-mismatch', `resume: the checkpoint's model does not fit ${this.recipe.args.model} with ${this.numClasses} classes: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    this.model.train();
+    this.optimizer.loadStateDict(ckpt.get('optimizer'));
+    this.scheduler.loadStateDict(ckpt.get('lr_scheduler') as never);
+    if (this.ema) {
+      const e = ckpt.get('model_ema');
+      if (!e) throw new TrainError('resume-mismatch', 'resume: the recipe averages the weights (--model-ema) but the checkpoint has no model_ema');
+      this.ema.loadStateDict(e as StateDict);
+    }
+    return Number(ckpt.get('epoch')) + 1;
+  }
+
+  /**
+   * One optimiser step on a batch of epoch `epoch`: forward, cross-entropy (label smoothing),
+   * gradients, the update (only on a finite loss; a non-finite one throws `nan-loss`), the EMA.
+   */
+  async step(b: Batch, epoch: number): Promise<StepResult> {
+    const a = this.recipe.args;
+    const s0 = performance.now();
+    const lr = this.lr;
+    this.masks.forEach((m, k) => (m.rng = seededRng(mixSeed(this.seed, 0xd7, epoch, b.step, k))));
+    const { value, grads, hits } = tf.tidy(() => {
+      const x = tf.tensor4d(b.images, [b.n, b.size, b.size, 3]);
+      const y = tf.tensor1d(b.labels, 'int32');
+      let hitsT: tf.Tensor | null = null;
+      const g = tf.variableGrads(() => {
+        const logits = this.model.forward(x);
+        hitsT = tf.keep(correct(logits, y));
+        return crossEntropy(logits, y, { labelSmoothing: a.labelSmoothing });
+      }, this.params);
+      return { value: g.value, grads: g.grads, hits: hitsT! };
+    });
+    // Read the loss without blocking the thread; step only on a finite one.
+    const [lossData, h] = await Promise.all([value.data(), hits.data()]);
+    const loss = lossData[0]!;
+    if (Number.isFinite(loss)) this.optimizer.step(grads);
+    tf.dispose([value, hits, ...Object.values(grads)]);
+    if (!Number.isFinite(loss)) throw new TrainError('nan-loss', `loss is ${loss} at epoch ${epoch}, step ${b.step} (learning rate ${lr}); training stopped`);
+    if (this.ema && b.step % a.modelEmaSteps === 0) {
+      const t = namedTensors(this.model);
+      this.ema.updateParameters(t);
+      disposeOwned(this.model, t);
+      if (epoch < a.lrWarmupEpochs) this.ema.nAveraged = 0;
+    }
+    return { epoch, step: b.step, loss, lr, n: b.n, correct1: h[0]!, correct5: h[1]!, ms: performance.now() - s0 };
+  }
+
+  /**
+   * Steps through epoch `epoch` of `loader` (from `fromStep`, at most `maxSteps` steps), calling
+   * `onStep` after each. Does not step the scheduler: call {@link endEpoch} after a whole epoch.
+   */
+  async trainEpoch(epoch: number, loader: BatchSource, options: { fromStep?: number; maxSteps?: number; onStep?: (s: StepResult) => void } = {}): Promise<StepResult[]> {
+    const out: StepResult[] = [];
+    const max = options.maxSteps ?? Infinity;
+    if (out.length >= max) return out;
+    for await (const b of loader.epoch(epoch, options.fromStep ?? 0)) {
+      const s = await this.step(b, epoch);
+      out.push(s);
+      options.onStep?.(s);
+      if (out.length >= max) break;
+    }
+    return out;
+  }
+
+  /** The end of an epoch: the LR scheduler's step (train.py steps it once per epoch). */
+  endEpoch(): void {
+    this.scheduler.step();
+  }
+
+  dispose(): void {
+    this.optimizer.dispose?.();
+    this.ema?.dispose();
+    this.model.dispose();
+  }
+}
