@@ -24,7 +24,8 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
                   ImageFolder root with train/ and val/ for the ImageNet recipes
   --print-torchrun print the equivalent torchrun … train.py command of TorchVision's reference and exit
   --image-size S  train and evaluate at S×S (the recipe's crop size otherwise)
-  --limit-*       use at most N images of a split (quick runs); W loader threads (default 2)`;
+  --limit-*       use at most N images of a split (quick runs); W loader threads (default 2)
+  --progress      draw the per-epoch progress bar even when stderr is not a terminal (a line every 5 s)`;
 
 export async function trainCommand(argv: string[], out: (s: string) => void): Promise<void> {
   const { values, positionals } = parseVerbArgs(argv, {
@@ -43,6 +44,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     'limit-test': { type: 'string' },
     workers: { type: 'string' },
     seed: { type: 'string' },
+    progress: { type: 'boolean' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const name = values.recipe;
@@ -86,7 +88,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     limit: { train: limit('limit-train'), val: limit('limit-val'), test: limit('limit-test') },
     onSkip: (path, err) => console.error(`mnv3 train: warning: skipped ${path}: ${err.message}`),
   });
-  const tty = process.stderr.isTTY;
+  const bar = values.progress || (values.progress === undefined && process.stderr.isTTY) ? await epochBar(recipe.args.batchSize, values.progress === true) : null;
   console.error(`mnv3 train: ${recipe.name}: ${recipe.args.model}, ${data.train.length} train / ${data.val.length} val / ${data.test?.length ?? 0} test images, ${recipe.args.epochs} epochs → ${outputDir}`);
   const result = await train(recipe, {
     data,
@@ -94,14 +96,51 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     workers,
     seed,
     ...(values.resume ? { resume: values.resume } : {}),
-    onStep: tty ? (s) => process.stderr.write(`\repoch ${s.epoch} step ${s.step + 1}/${s.steps} loss ${s.loss.toFixed(4)} lr ${s.lr.toPrecision(4)}   `) : undefined,
+    onStep: bar ? (s) => bar.step(s) : undefined,
     onEpoch: (r) => {
-      if (tty) process.stderr.write('\n');
+      bar?.end();
       out(`epoch ${r.epoch}: lr ${r.lr.toPrecision(4)} train loss ${r.trainLoss.toFixed(4)} acc@1 ${r.trainAcc1.toFixed(2)} | val loss ${r.valLoss.toFixed(4)} acc@1 ${r.valAcc1.toFixed(2)} acc@5 ${r.valAcc5.toFixed(2)}${r.emaAcc1 !== undefined ? ` | EMA acc@1 ${r.emaAcc1.toFixed(2)}` : ''} | ${r.imgPerSec.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`);
     },
   });
   if (result.averaged) out(`averaged epochs ${result.averaged.epochs.join(', ')} → model_avg.pth: val acc@1 ${result.averaged.val.acc1.toFixed(2)}${result.averaged.test ? `, test acc@1 ${result.averaged.test.acc1.toFixed(2)}` : ''}`);
   if (result.test) out(`test: acc@1 ${result.test.acc1.toFixed(2)} acc@5 ${result.test.acc5.toFixed(2)} loss ${result.test.loss.toFixed(4)} (${result.test.images} images)${result.testEma ? `; EMA acc@1 ${result.testEma.acc1.toFixed(2)}` : ''}`);
+}
+
+/**
+ * A progress bar per epoch on a terminal (cli-progress, as the downloads and benchmarks draw theirs):
+ * steps done, loss, learning rate, throughput and time left; cleared when the epoch's line is printed.
+ */
+async function epochBar(batchSize: number, force: boolean): Promise<{ step(s: { epoch: number; step: number; steps: number; loss: number; lr: number }): void; end(): void }> {
+  const { SingleBar } = (await import('cli-progress')).default;
+  const bar = new SingleBar({
+    stream: process.stderr,
+    format: 'epoch {epoch} [{bar}] {value}/{total} | loss {loss} | lr {lr} | {rate} img/s | ETA {eta_formatted}',
+    hideCursor: false,
+    clearOnComplete: true,
+    gracefulExit: false, // its SIGINT handler would keep Ctrl-C from ending the process
+    etaBuffer: 50,
+    barsize: 24,
+    noTTYOutput: force, // --progress: a line every few seconds even into a pipe or a log file
+    notTTYSchedule: 5000,
+  });
+  let started = false;
+  let t0 = 0;
+  return {
+    step(s) {
+      if (!started) {
+        bar.start(s.steps, 0, { epoch: s.epoch, loss: '-', lr: s.lr.toPrecision(4), rate: '-' });
+        started = true;
+        t0 = performance.now();
+      }
+      const done = s.step + 1;
+      const ms = performance.now() - t0; // since the first step ended
+      bar.update(done, { epoch: s.epoch, loss: s.loss.toFixed(4), lr: s.lr.toPrecision(4), rate: done > 1 ? (((done - 1) * batchSize * 1000) / ms).toFixed(0) : '-' });
+    },
+    end() {
+      if (started) bar.stop();
+      started = false;
+    },
+  };
 }
 
 export const AVERAGE_USAGE = `usage: mnv3 average-checkpoints --out OUT.pth CKPT...

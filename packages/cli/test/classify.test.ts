@@ -3,7 +3,9 @@ import { mkdtempSync, readFileSync, writeFileSync, existsSync, readdirSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { assertScaledClose, fixtureDir, fixtureTensor, loadFixture, mnv3 } from '@mnv3/test-utils';
+import { MNV3_BIN, REPO_ROOT, assertScaledClose, fixtureDir, fixtureTensor, loadFixture, mnv3, runNode } from '@mnv3/test-utils';
+import { FASHION_MNIST_CLASSES } from '@mnv3/io';
+import { readFashionMnist } from '@mnv3/io/node';
 import { readNpy, toFloat32, writeNpy } from '@mnv3/io';
 
 const dir = () => fixtureDir('classify');
@@ -126,6 +128,57 @@ describe('mnv3 classify', () => {
       expect(existsSync(out)).toBe(false);
       expect(readdirSync(tmp).filter((n) => n.includes('never'))).toEqual([]);
     });
+  });
+});
+
+describe('mnv3 classify: the built-in model (FASHION_MNIST_V1, works offline)', () => {
+  const samples = () => readdirSync(join(REPO_ROOT, 'examples/images/fashion-mnist')).filter((f) => f.endsWith('.png')).map((f) => join(REPO_ROOT, 'examples/images/fashion-mnist', f));
+  /** The true labels of the samples (their names are their index in Fashion-MNIST's test split). */
+  const truth = async (files: string[]) => {
+    const { labels } = await readFashionMnist({ train: false });
+    return files.map((f) => FASHION_MNIST_CLASSES[labels[Number(/t10k-(\d+)\.png$/.exec(f)![1])]!]);
+  };
+
+  it("the README's first command: no --model, no --weights, the samples' labels (int8)", async () => {
+    const files = samples();
+    expect(files.length).toBe(10);
+    const { code, stdout, stderr } = await mnv3(['classify', '--json', '--topk', '1', ...files]);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const parsed = JSON.parse(stdout) as { model: string; results: { input: string; top: { label: string }[] }[] };
+    expect(parsed.model).toBe('mobilenet_v3_small');
+    const got = parsed.results.map((r) => r.top[0]!.label);
+    // The card's model, not a random one: its top-1 follows the pixels (≥ 8 of these 10 right).
+    const want = await truth(files);
+    expect(got.filter((l, i) => l === want[i]).length).toBeGreaterThanOrEqual(8);
+    // The same as the library's int8 model on the same files.
+    const lib = await mnv3(['classify', '--model', 'mobilenet_v3_small', '--quantize', '--weights', 'FASHION_MNIST_V1', '--json', '--topk', '1', ...files]);
+    expect(JSON.parse(lib.stdout)).toEqual(parsed);
+  });
+
+  it('falls back to it, saying so, when the DEFAULT weights cannot be downloaded', async () => {
+    // fetch fails as it does with no network (DNS), and the cache is empty.
+    const home = mkdtempSync(join(tmpdir(), 'mnv3-home-'));
+    const stub = join(home, 'offline.mjs');
+    writeFileSync(stub, "globalThis.fetch = async () => { throw Object.assign(new TypeError('fetch failed'), { cause: Object.assign(new Error('getaddrinfo ENOTFOUND download.pytorch.org'), { code: 'ENOTFOUND' }) }); };\n");
+    const before = process.env.MNV3_HOME;
+    process.env.MNV3_HOME = home;
+    try {
+      const file = samples()[0]!;
+      const { code, stdout, stderr } = await runNode(['--import', stub, MNV3_BIN, 'classify', '--model', 'mobilenet_v3_large', '--json', '--topk', '1', file]);
+      expect(stderr).toMatch(/mobilenet_v3_large's DEFAULT weights cannot be downloaded \(could not download https:\/\/download\.pytorch\.org\/.*\); using the built-in model instead: mobilenet_v3_small FASHION_MNIST_V1/);
+      expect(code).toBe(0);
+      const parsed = JSON.parse(stdout) as { results: { top: { label: string }[] }[] };
+      expect(FASHION_MNIST_CLASSES).toContain(parsed.results[0]!.top[0]!.label);
+      // A named weights file that cannot be downloaded is still an error: no silent substitute.
+      const named = await runNode(['--import', stub, MNV3_BIN, 'classify', '--model', 'mobilenet_v3_large', '--weights', 'IMAGENET1K_V1', file]);
+      expect(named.code).not.toBe(0);
+      expect(named.stderr).toMatch(/could not download/);
+      expect(named.stderr).not.toMatch(/built-in/);
+    } finally {
+      if (before === undefined) delete process.env.MNV3_HOME;
+      else process.env.MNV3_HOME = before;
+    }
   });
 });
 

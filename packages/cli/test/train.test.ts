@@ -30,12 +30,14 @@ describe('mnv3 train', () => {
     expect(readFileSync(join(run, 'training.svg'), 'utf8')).toMatch(/^<svg/);
   });
 
-  it('resumes from a checkpoint and trains the next epoch only', async () => {
+  it('resumes from a checkpoint and trains the next epoch only, with a progress bar (--progress)', async () => {
     const out = join(dir, 'resumed');
-    const { code, stdout } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '2', '--output-dir', out, '--resume', join(run, 'checkpoint.pth'), ...TINY]);
+    const { code, stdout, stderr } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '2', '--output-dir', out, '--resume', join(run, 'checkpoint.pth'), '--progress', ...TINY]);
     expect(code).toBe(0);
     expect(stdout).not.toMatch(/^epoch 0:/m);
     expect(stdout).toMatch(/^epoch 1: lr 0\.006085/m);
+    // The bar's last state: all 3 steps of epoch 1, the last step's loss, the rate.
+    expect(stderr).toMatch(/^epoch 1 \[=+\] 3\/3 \| loss \d+\.\d{4} \| lr 0\.006085 \| \d+ img\/s \| ETA/m);
   });
 
   it('refuses a checkpoint of another recipe (exit 1, naming the difference)', async () => {
@@ -62,7 +64,7 @@ describe('mnv3 train', () => {
     [['average-checkpoints', '--out', '/tmp/x.pth'], /no CKPT given/],
     [['eval', '--model', 'alexnet', '--weights', 'w.pth', '--data', 'fashion-mnist'], /unknown model "alexnet"; valid: .*mobilenet_v3_small/],
     [['eval', '--model', 'mobilenet_v3_small', '--weights', 'w.pth'], /--data is required/],
-    [['eval', '--model', 'mobilenet_v3_small', '--weights', 'IMAGENET9K', '--data', 'fashion-mnist'], /unknown weights "IMAGENET9K" for mobilenet_v3_small; valid: IMAGENET1K_V1, DEFAULT/],
+    [['eval', '--model', 'mobilenet_v3_small', '--weights', 'IMAGENET9K', '--data', 'fashion-mnist'], /unknown weights "IMAGENET9K" for mobilenet_v3_small; valid: IMAGENET1K_V1, FASHION_MNIST_V1, DEFAULT/],
   ])('usage error %j exits 2', async (args, message) => {
     const { code, stderr } = await mnv3(args);
     expect(code).toBe(2);
