@@ -1,7 +1,7 @@
 // The page: task, model, weights and image in; the task's result, latency and backend out.
 // Nothing here is specific to classification: every task goes through its descriptor
 // (./tasks/types.ts), so detection and segmentation plug in by being added to TASKS.
-import { CheckpointError, ImageError, loadImage, type RgbImage } from '@mnv3/io';
+import { CheckpointError, ImageError, imageDataToRgb, loadImage, type RgbImage } from '@mnv3/io';
 import { HubError, downloadWeights, formatBytes } from '@mnv3/io/hub-browser';
 import { QUANTIZABLE_ARCHS, QuantizationError } from '@mnv3/quantize';
 import { describeBackend, startBackend, type BackendStatus } from './backend.js';
@@ -31,6 +31,9 @@ const ui = {
   error: $<HTMLDivElement>('error'),
   panel: $<HTMLDivElement>('panel'),
   dropHint: $<HTMLDivElement>('drop-hint'),
+  draw: $<HTMLCanvasElement>('draw'),
+  drawUse: $<HTMLButtonElement>('draw-use'),
+  drawClear: $<HTMLButtonElement>('draw-clear'),
 };
 
 const state = {
@@ -230,7 +233,9 @@ const sameWeights = (a: RegistryWeights, b: RegistryWeights) => a.name === b.nam
 function fillWeights(): void {
   ui.weights.replaceChildren(
     option(FILE_OPTION, 'none (use a file)'),
-    ...offeredWeights().map((w) => option(w.name, `${w.name}${w.isDefault ? ' (default)' : ''} — download`)),
+    ...offeredWeights().map((w) =>
+      option(w.name, `${w.name}${w.isDefault ? ' (default)' : ''} — ${w.builtIn ? `built-in (${Object.keys(w.entry.meta.metrics).join(', ')}, works offline)` : 'download'}`),
+    ),
   );
   ui.weights.value = state.weights?.kind === 'registry' ? state.weights.weights.name : FILE_OPTION;
 }
@@ -386,6 +391,42 @@ document.addEventListener('paste', (e) => {
     e.preventDefault();
     takeFiles(files);
   }
+});
+
+// Drawing: a small dark pad with a light brush (Fashion-MNIST's look), classified on demand.
+const pad = ui.draw.getContext('2d', { willReadFrequently: true })!;
+function clearPad(): void {
+  pad.fillStyle = '#000';
+  pad.fillRect(0, 0, ui.draw.width, ui.draw.height);
+}
+clearPad();
+let last: { x: number; y: number } | null = null;
+const padPoint = (e: PointerEvent) => {
+  const r = ui.draw.getBoundingClientRect();
+  return { x: ((e.clientX - r.left) * ui.draw.width) / r.width, y: ((e.clientY - r.top) * ui.draw.height) / r.height };
+};
+ui.draw.addEventListener('pointerdown', (e) => {
+  ui.draw.setPointerCapture(e.pointerId);
+  last = padPoint(e);
+});
+ui.draw.addEventListener('pointermove', (e) => {
+  if (!last) return;
+  const p = padPoint(e);
+  Object.assign(pad, { strokeStyle: '#ddd', lineWidth: 9, lineCap: 'round' });
+  pad.beginPath();
+  pad.moveTo(last.x, last.y);
+  pad.lineTo(p.x, p.y);
+  pad.stroke();
+  last = p;
+});
+ui.draw.addEventListener('pointerup', () => (last = null));
+ui.drawClear.addEventListener('click', clearPad);
+ui.drawUse.addEventListener('click', () => {
+  const { data, width, height } = pad.getImageData(0, 0, ui.draw.width, ui.draw.height);
+  state.image = imageDataToRgb({ data, width, height });
+  stopWebcam();
+  drawPreview(state.image);
+  void refresh();
 });
 
 // Webcam: a frame is captured on demand, or continuously in live mode.

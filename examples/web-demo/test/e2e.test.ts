@@ -11,9 +11,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
-import { fixtureDir, mnv3 } from '@mnv3/test-utils';
+import { REPO_ROOT, fixtureDir, mnv3 } from '@mnv3/test-utils';
 import { mobilenetV3Conf } from '@mnv3/backbone';
-import { readCheckpoint } from '@mnv3/io';
+import { FASHION_MNIST_CLASSES, readCheckpoint } from '@mnv3/io';
 import { quantizedModelFromStateDict, saveQuantized } from '@mnv3/quantize';
 
 const run = promisify(execFile);
@@ -649,7 +649,7 @@ describe('quantized (int8) classification in the web demo', () => {
     const mismatch = await waitForError(page);
     expect(mismatch).toContain('This quantized checkpoint lacks keys that mobilenet_v3_small needs: is it for another model?');
     expect(mismatch).toContain('the quantized checkpoint lacks');
-    expect(await optionValues(page, '[data-testid="weights"]')).toEqual(['']); // TorchVision publishes no quantized Small
+    expect(await optionValues(page, '[data-testid="weights"]')).toEqual(['', 'FASHION_MNIST_V1']); // ours: TorchVision publishes no quantized Small
     await page.setInputFiles('[data-testid="weights-file"]', int8Small);
     await waitForRuns(page, 3);
     await page.setInputFiles('[data-testid="image-file"]', photos[2]!);
@@ -745,6 +745,50 @@ describe('quantized (int8) classification in the web demo', () => {
     expectSameTop(await pageTop5(page), ref.get(photo)!, 'IMAGENET1K_QNNPACK_V1 (cached oracle checkpoint)');
     expect(await badgeOf(page)).toMatchObject({ precision: 'int8', engine: 'wasm', relaxed: 'true' });
     await page.screenshot({ path: join(ARTIFACTS, 'classification-int8-pretrained-cached.png') });
+    await page.close();
+    expect(pageErrors).toEqual([]);
+  });
+});
+
+describe('the built-in model (FASHION_MNIST_V1) in the web demo', () => {
+  it("is offered as built-in, works with the network cut, gives the CLI's top-5 on a committed image, and classifies a drawing", async () => {
+    const image = join(REPO_ROOT, 'examples/images/fashion-mnist/t10k-00000.png');
+    const ref = await cliTop5Quantized('mobilenet_v3_small', 'FASHION_MNIST_V1', [image]);
+    const page = await openPage();
+    // Offline: every request that leaves the page's own server fails.
+    const origin = new URL(url).origin;
+    await page.route('**/*', (route) => (new URL(route.request().url()).origin === origin ? route.continue() : route.abort('internetdisconnected')));
+    await page.selectOption('[data-testid="model"]', 'mobilenet_v3_small');
+    await page.check('[data-testid="setting-quantize"]');
+    expect(await optionValues(page, '[data-testid="weights"]')).toEqual(['', 'FASHION_MNIST_V1']);
+    expect(await page.textContent('[data-testid="weights"] option[value="FASHION_MNIST_V1"]')).toBe('FASHION_MNIST_V1 (default) — built-in (Fashion-MNIST, works offline)');
+    await page.selectOption('[data-testid="weights"]', 'FASHION_MNIST_V1');
+    await page.waitForSelector('[data-testid="status"]:text("model loaded")', { timeout: 240_000 });
+    expect(await badgeOf(page)).toMatchObject({ precision: 'int8', engine: 'wasm' });
+    await page.setInputFiles('[data-testid="image-file"]', image);
+    await waitForRuns(page, 1);
+    expectSameTop(await pageTop5(page), ref.get(image)!, 'built-in int8 t10k-00000');
+    expect((await pageTop5(page))[0]!.label).toBe('Ankle boot');
+
+    // A drawing on the pad: a light stroke on the dark pad, classified into Fashion-MNIST's classes.
+    const pad = (await page.locator('[data-testid="draw"]').boundingBox())!;
+    await page.mouse.move(pad.x + pad.width * 0.3, pad.y + pad.height * 0.2);
+    await page.mouse.down();
+    for (const [fx, fy] of [[0.3, 0.8], [0.7, 0.8], [0.7, 0.2]] as const) await page.mouse.move(pad.x + pad.width * fx, pad.y + pad.height * fy, { steps: 8 });
+    await page.mouse.up();
+    const drawn = await page.$eval('[data-testid="draw"]', (c) => {
+      const d = (c as HTMLCanvasElement).getContext('2d')!.getImageData(0, 0, 112, 112).data;
+      let lit = 0;
+      for (let i = 0; i < d.length; i += 4) if (d[i]! > 128) lit++;
+      return lit;
+    });
+    expect(drawn).toBeGreaterThan(200);
+    await page.click('[data-testid="draw-use"]');
+    await waitForRuns(page, 2);
+    const top = await pageTop5(page);
+    expect(top).toHaveLength(5);
+    for (const t of top) expect(FASHION_MNIST_CLASSES).toContain(t.label);
+    await page.screenshot({ path: join(ARTIFACTS, 'built-in.png'), clip: { x: 0, y: 0, width: 1100, height: 720 } });
     await page.close();
     expect(pageErrors).toEqual([]);
   });

@@ -1,31 +1,26 @@
 // Image classification: every model of CLASSIFICATION_MODELS, through @mnv3/classify; MobileNetV3
-// Large and Small also as TorchVision's quantized (int8) model, behind the "quantized (int8)" box.
+// Large and Small also as int8 models, behind the "quantized (int8)" box (Large: TorchVision's;
+// Small: our built-in FASHION_MNIST_V1, which ships with the page and works offline).
 import { CLASSIFICATION_MODELS, buildClassifier } from '@mnv3/backbone';
 import { Classifier, QuantizedImageClassifier, load, type Prediction } from '@mnv3/classify';
 import { readCheckpoint, type RgbImage, type StateDict } from '@mnv3/io';
 import { loadWeightsInto } from '@mnv3/layers';
-import { MobileNet_V3_Large_QuantizedWeights, QUANTIZABLE_ARCHS, quantizedModelFromStateDict } from '@mnv3/quantize';
+import { QUANTIZABLE_ARCHS, QUANTIZED_WEIGHTS, quantizedModelFromStateDict } from '@mnv3/quantize';
 import { ImageClassification } from '@mnv3/transforms';
 import type { ModelBadge, RegistryWeights, RenderTarget, Settings, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
-
-function tableWeights(table: Record<string, RegistryWeights['entry']>): RegistryWeights[] {
-  return Object.entries(table)
-    .filter(([key]) => key !== 'DEFAULT')
-    .map(([key, entry]) => ({ name: key, isDefault: table.DEFAULT === entry, entry }));
-}
+import { tableWeights } from './weights.js';
 
 const registryWeights = (name: string) => tableWeights(CLASSIFICATION_MODELS.get(name).weights as Record<string, RegistryWeights['entry']>);
 
 const models: TaskModel[] = CLASSIFICATION_MODELS.names().map((name) => ({ name, weights: registryWeights(name) }));
 
 /**
- * TorchVision's quantized weights by model: `IMAGENET1K_QNNPACK_V1` for Large; none published for
- * Small (a file of one's own: a QAT-layout .pth, or an int8 .safetensors from `mnv3 quantize`).
+ * The quantized weights by model: TorchVision's `IMAGENET1K_QNNPACK_V1` for Large; our built-in
+ * `FASHION_MNIST_V1` for Small (or a file of one's own: a QAT-layout .pth, an int8 .safetensors).
  */
-const QUANTIZED_WEIGHTS: Readonly<Record<string, readonly RegistryWeights[]>> = {
-  mobilenet_v3_large: tableWeights(MobileNet_V3_Large_QuantizedWeights as Record<string, RegistryWeights['entry']>),
-  mobilenet_v3_small: [],
-};
+const QUANTIZED: Readonly<Record<string, readonly RegistryWeights[]>> = Object.fromEntries(
+  Object.entries(QUANTIZED_WEIGHTS).map(([name, table]) => [name, tableWeights(table as Record<string, RegistryWeights['entry']>)]),
+);
 
 /** The models with a quantized build (`load(name, { quantize: true })`). */
 const QUANTIZABLE: readonly string[] = QUANTIZABLE_ARCHS;
@@ -120,7 +115,7 @@ function renderTop(predictions: Prediction[], { panel }: RenderTarget): void {
 
 export const classification: TaskDescriptor<Classifier, Prediction[]> = {
   id: 'classification',
-  label: 'Classification (ImageNet-1K)',
+  label: 'Classification',
   models,
   settings: [
     {
@@ -130,10 +125,10 @@ export const classification: TaskDescriptor<Classifier, Prediction[]> = {
       stage: 'load',
       default: false,
       models: QUANTIZABLE,
-      hint: "TorchVision's quantized MobileNetV3 (QNNPACK arithmetic) on int8 WASM SIMD kernels: IMAGENET1K_QNNPACK_V1, a QAT-layout .pth or an int8 .safetensors",
+      hint: "int8 MobileNetV3 (QNNPACK arithmetic) on int8 WASM SIMD kernels: TorchVision's IMAGENET1K_QNNPACK_V1 (Large), our built-in FASHION_MNIST_V1 (Small), a QAT-layout .pth or an int8 .safetensors",
     },
   ],
-  weightsFor: (name, settings) => (quantized(name, settings) ? (QUANTIZED_WEIGHTS[name] ?? []) : registryWeights(name)),
+  weightsFor: (name, settings) => (quantized(name, settings) ? (QUANTIZED[name] ?? []) : registryWeights(name)),
   load: loadClassifier,
   run: (classifier, image: RgbImage) => classifier.classify(image, { topk: 5 }),
   render(predictions, target) {

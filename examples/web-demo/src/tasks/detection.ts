@@ -6,13 +6,9 @@ import '@mnv3/detect-frcnn'; // registers the Faster R-CNN builders
 import '@mnv3/detect-retinanet'; // then RetinaNet's
 import type { RgbImage } from '@mnv3/io';
 import type { RegistryWeights, RenderTarget, Settings, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
+import { tableWeights } from './weights.js';
 
-function registryWeights(name: string): RegistryWeights[] {
-  const table = (DETECTION_MODELS.get(name).weights ?? {}) as Record<string, RegistryWeights['entry']>;
-  return Object.entries(table)
-    .filter(([key]) => key !== 'DEFAULT')
-    .map(([key, entry]) => ({ name: key, isDefault: table.DEFAULT === entry, entry }));
-}
+const registryWeights = (name: string): RegistryWeights[] => tableWeights(DETECTION_MODELS.get(name).weights as Record<string, RegistryWeights['entry']> | null);
 
 const models: TaskModel[] = DETECTION_MODELS.names().map((name) => ({ name, weights: registryWeights(name) }));
 

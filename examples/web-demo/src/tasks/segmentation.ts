@@ -6,13 +6,9 @@ import { SEGMENTATION_MODELS, load as loadSegmenter, type SegmentationModelEntry
 import '@mnv3/segment-lraspp'; // registers LR-ASPP (first, as the model list shows it)
 import '@mnv3/segment-deeplab'; // registers DeepLabV3 and FCN
 import type { RegistryWeights, RenderTarget, TaskDescriptor, TaskModel, WeightsInput } from './types.js';
+import { tableWeights } from './weights.js';
 
-function registryWeights(entry: SegmentationModelEntry): RegistryWeights[] {
-  const table = (entry.weights ?? {}) as Record<string, RegistryWeights['entry']>;
-  return Object.entries(table)
-    .filter(([key]) => key !== 'DEFAULT')
-    .map(([key, w]) => ({ name: key, isDefault: table.DEFAULT === w, entry: w }));
-}
+const registryWeights = (entry: SegmentationModelEntry): RegistryWeights[] => tableWeights(entry.weights as Record<string, RegistryWeights['entry']> | null);
 
 const models: TaskModel[] = SEGMENTATION_MODELS.names().map((name) => ({ name, weights: registryWeights(SEGMENTATION_MODELS.get(name)) }));
 

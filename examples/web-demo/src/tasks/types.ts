@@ -5,12 +5,14 @@
 import type { RgbImage } from '@mnv3/io';
 import type { Weights } from '@mnv3/layers';
 
-/** Pretrained weights the page can download (TorchVision's URL, cached in Cache Storage). */
+/** Pretrained weights the page can fetch (TorchVision's URL, or a built-in file; cached in Cache Storage). */
 export interface RegistryWeights {
   /** `IMAGENET1K_V1`, `COCO_V1`, … (DEFAULT is listed as the entry it aliases). */
   name: string;
   isDefault: boolean;
   entry: Weights;
+  /** Shipped inside the packages and served with the page (FASHION_MNIST_V1): works offline. */
+  builtIn: boolean;
 }
 
 export interface TaskModel {
