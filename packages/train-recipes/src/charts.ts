@@ -70,3 +70,39 @@ export async function trainingChart(history: TrainHistory, options: TrainingChar
     view.finalize();
   }
 }
+
+/** One row of an ablation: a label (the recipe step) and its test acc@1 (percent). */
+export interface AblationBar {
+  label: string;
+  acc1: number;
+}
+
+/**
+ * An ablation as an SVG bar chart (Vega-Lite, as the training curves): test acc@1 per recipe step,
+ * in the given order, the value printed on each bar.
+ *
+ * @example await writeFileAtomic('ablation.svg', await ablationChart(rows, 'Fashion-MNIST, 3 epochs per row'));
+ */
+export async function ablationChart(rows: readonly AblationBar[], title: string): Promise<string> {
+  if (rows.length === 0) throw new RangeError('ablationChart: no rows to draw');
+  const vega = await import('vega');
+  const vl = await import('vega-lite');
+  const values = rows.map((r) => ({ ...r, text: r.acc1.toFixed(2) }));
+  const lo = Math.floor(Math.min(...rows.map((r) => r.acc1)) - 2);
+  const y = { field: 'label', type: 'nominal', sort: null, title: null }; // data order: the seed's
+  const x = { field: 'acc1', type: 'quantitative', title: 'test acc@1 (%)', scale: { domain: [Math.max(0, lo), 100], clamp: true } };
+  const spec = vl.compile({
+    $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
+    title,
+    width: 420,
+    data: { values },
+    encoding: { y, x },
+    layer: [{ mark: { type: 'bar', clip: true } }, { mark: { type: 'text', align: 'left', dx: 3 }, encoding: { text: { field: 'text' } } }],
+  } as never).spec;
+  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}

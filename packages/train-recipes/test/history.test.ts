@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ORACLE_PYTHON } from '@mnv3/test-utils';
-import { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFixed, pyFloatRepr, serializeHistory, trainingChart, truncateHistory, type EpochRecord } from '../src/index.js';
+import { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFixed, pyFloatRepr, serializeHistory, trainingChart, truncateHistory, ablationChart, type EpochRecord } from '../src/index.js';
 
 const rec = (epoch: number, extra: Partial<EpochRecord> = {}): EpochRecord => ({
   epoch,
@@ -77,5 +77,23 @@ describe('training chart', () => {
 
   it('refuses an empty history', async () => {
     await expect(trainingChart(newHistory('r'))).rejects.toThrow(/no epochs to draw/);
+  });
+});
+
+describe('ablation chart', () => {
+  it('draws one labelled bar per recipe step, in order, with its value', async () => {
+    const rows = [
+      { label: 'SGD baseline', acc1: 88.1 },
+      { label: 'RMSprop, default eps', acc1: 45.25 },
+      { label: '+ adjusted eps and LR scheme', acc1: 90.5 },
+    ];
+    const svg = await ablationChart(rows, 'Fashion-MNIST, 3 epochs per row');
+    expect(svg.startsWith('<svg')).toBe(true);
+    for (const text of ['Fashion-MNIST, 3 epochs per row', 'test acc@1 (%)', '>SGD baseline<', '>RMSprop, default eps<', '>88.10<', '>45.25<', '>90.50<']) expect(svg, text).toContain(text);
+    expect(svg.match(/aria-roledescription="bar"/g)).toHaveLength(3);
+    // top to bottom in the given order
+    const at = (t: string) => svg.indexOf(`>${t}<`);
+    expect(at('SGD baseline')).toBeLessThan(at('RMSprop, default eps'));
+    await expect(ablationChart([], 't')).rejects.toThrow(/no rows/);
   });
 });
