@@ -282,6 +282,8 @@ export class QatMobileNetV3 extends QuantizableMobileNetV3 {
   qatTraining = false;
   /** Draws the classifier's dropout masks (seed it for reproducible runs). */
   rng: Rng = seededRng(0x9a7d0);
+  /** `classifier[2].p` (TorchVision: 0.2). */
+  dropout = DROPOUT;
 
   /** Train mode (`mode` false: eval mode); either way the variables are live. */
   override train(mode = true): this {
@@ -313,6 +315,20 @@ export class QatMobileNetV3 extends QuantizableMobileNetV3 {
     for (const [, p] of this.namedStateEntries()) if (p.variable) p.data = new Float32Array((await p.variable.data()) as Float32Array);
   }
 
+  /**
+   * torch's prepare_qat `state_dict`, dtypes included (zero points int32, the fixed fake quant's
+   * flags uint8, counters int64), so torch's `load_state_dict(strict=True)` takes it as it is.
+   */
+  override stateDict(): StateDict {
+    const sd = super.stateDict();
+    for (const [key, p] of this.namedStateEntries()) {
+      const t = sd.get(key)!;
+      if (p.dtype === 'int32') sd.set(key, { dtype: 'int32', shape: t.shape, data: Int32Array.from(p.value) });
+      else if (p.dtype === 'uint8') sd.set(key, { dtype: 'uint8', shape: t.shape, data: Uint8Array.from(p.value) });
+    }
+    return sd;
+  }
+
   /** The QAT forward: NHWC float32 images `[N, H, W, 3]` → logits `[N, classes]`. */
   forward(x: tf.Tensor4D): tf.Tensor2D {
     if (!this.observer().minVal.variable) throw new Error('QatMobileNetV3.forward: call train() or eval() first (the QAT model runs on tf.Variables)');
@@ -323,7 +339,7 @@ export class QatMobileNetV3 extends QuantizableMobileNetV3 {
       const cls = this.classifier;
       let h = qatLinearForward(childNamed<QatLinear>(cls, '0')!, globalAvgPool(y));
       h = fusedObserveFakeQuantize(childNamed<Observed>(cls, '1')!.activationPostProcess, activateTrain(h, 'hardswish'), ACTIVATION_RANGE);
-      if (training) h = tf.mul(h, tf.tensor(bernoulliMask(this.rng, h.shape, DROPOUT), h.shape));
+      if (training && this.dropout > 0) h = tf.mul(h, tf.tensor(bernoulliMask(this.rng, h.shape, this.dropout), h.shape));
       return qatLinearForward(childNamed<QatLinear>(cls, '3')!, h);
     });
   }

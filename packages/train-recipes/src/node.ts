@@ -8,3 +8,5 @@ export type { Batch, BatchLoaderOptions } from './data/loader.js';
 export { BatchLoader, epochOrder } from './data/loader.js';
 export type { PackedImages, PipelineSpec } from './data/pipeline.js';
 export { fillBatch, makeTransform, mixSeed, packUniform, sampleSeed, subset } from './data/pipeline.js';
+export type { TrainQatOptions, TrainQatResult } from './qat-trainer.js';
+export { trainQat } from './qat-trainer.js';
