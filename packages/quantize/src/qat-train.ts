@@ -15,6 +15,7 @@ import { type MobileNetV3Arch, type MobileNetV3, mobilenetV3Conf } from '@mnv3/b
 import type { HostTensor, StateDict } from '@mnv3/io';
 import { QuantizationError } from './errors.js';
 import { type MobileNetV3Config, QuantizableInvertedResidual, QuantizableMobileNetV3, QuantizableSqueezeExcitation, floatModelConfig } from './mobilenet-v3.js';
+import { Mnv3FusedObsFakeQuant, SMALL_SCALE_THRESHOLD, fusedKernelAvailable, registerFakeQuantKernel } from './fake-quant-kernel.js';
 import { FLOAT32_EPS } from './observer.js';
 import { ConvBn2d, Container, FixedQParamsFakeQuantize, FusedMovingAvgObsFakeQuantize, Observed, ObservedHardsigmoid, QatConv2d, QatLinear } from './qat.js';
 import { convert } from './quantize.js';
@@ -23,8 +24,6 @@ import { WasmQuantizedMobileNetV3 } from './wasm-engine.js';
 
 /** MovingAverageMinMaxObserver's `averaging_constant` in the default QAT qconfig. */
 export const AVERAGING_CONSTANT = 0.01;
-/** quant_utils.h's `SMALL_SCALE_THRESHOLD` (6.1e-5f). */
-const SMALL_SCALE_THRESHOLD = Math.fround(6.1e-5);
 
 /** quint8 activations (affine, 0..255) and qint8 weights (per-tensor symmetric, −128..127). */
 export interface FakeQuantRange {
@@ -64,7 +63,8 @@ export function fakeQuantize<T extends tf.Tensor>(x: T, scale: tf.Tensor, zeroPo
  * observer's `calculate_qparams` instead): [min, max] widened to hold 0, symmetric ranges made
  * symmetric, the zero point chosen from the end with the smaller error and nudged to an integer.
  * torch computes in double and rounds the scale to float; this runs in float32 (tfjs has no float64),
- * which can differ from torch's scale in the last bit (seen in the oracle tests: rarely).
+ * which can differ from torch's scale in the last bit. The wasm backend runs the fused kernel instead
+ * (fake-quant-kernel.ts), whose qparams are torch's exactly.
  */
 export function chooseQParams(min: tf.Tensor, max: tf.Tensor, r: FakeQuantRange): { scale: tf.Tensor1D; zeroPoint: tf.Tensor1D } {
   return tf.tidy(() => {
@@ -122,6 +122,30 @@ function fqVariables(m: FusedMovingAvgObsFakeQuantize): { min: tf.Variable; max:
  */
 export function fusedObserveFakeQuantize<T extends tf.Tensor>(m: FusedMovingAvgObsFakeQuantize, x: T, r: FakeQuantRange): T {
   const v = fqVariables(m);
+  if (fusedKernelAvailable()) return fusedKernel(v, x, m.observerEnabled.value[0] !== 0, m.fakeQuantEnabled.value[0] !== 0, r);
+  return fusedOps(v, m, x, r);
+}
+
+/** The fused kernel (wasm backend): one pass, torch's double-precision qparams; gradient `dy · mask`. */
+function fusedKernel<T extends tf.Tensor>(v: ReturnType<typeof fqVariables>, x: T, observe: boolean, fakeQuant: boolean, r: FakeQuantRange): T {
+  registerFakeQuantKernel();
+  const attrs = { observe, fakeQuant, qmin: r.qmin, qmax: r.qmax, symmetric: r.symmetric, averagingConstant: AVERAGING_CONSTANT };
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
+    const [y, mask, lo, hi, scale, zeroPoint] = tf.engine().runKernel(Mnv3FusedObsFakeQuant, { x: input, min: v.min, max: v.max, scale: v.scale, zeroPoint: v.zeroPoint }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+    v.min.assign(lo!);
+    v.max.assign(hi!);
+    v.scale.assign(scale!);
+    v.zeroPoint.assign(zeroPoint!);
+    tf.dispose([lo!, hi!, scale!, zeroPoint!]);
+    save([mask!]);
+    return { value: y!, gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => tf.mul(dy, saved[0]!) };
+  });
+  return f(x) as T;
+}
+
+/** The same with tf ops (any backend; qparams in float32, see chooseQParams). */
+function fusedOps<T extends tf.Tensor>(v: ReturnType<typeof fqVariables>, m: FusedMovingAvgObsFakeQuantize, x: T, r: FakeQuantRange): T {
   if (m.observerEnabled.value[0] !== 0) {
     tf.tidy(() => {
       const c = tf.scalar(AVERAGING_CONSTANT);
@@ -191,9 +215,7 @@ function convBnForward(m: ConvBn2d, x: tf.Tensor4D, training: boolean): tf.Tenso
     const alpha = tf.mul(gamma!, tf.rsqrt(tf.add(rv!, bn.eps)));
     return activateTrain(tf.add(tf.mul(convOrig, alpha), tf.sub(beta!, tf.mul(rm!, alpha))), act) as tf.Tensor4D;
   });
-  const out = fusedObserveFakeQuantize(m.activationPostProcess, y, ACTIVATION_RANGE);
-  if (out !== y) y.dispose();
-  return out;
+  return fusedObserveFakeQuantize(m.activationPostProcess, y, ACTIVATION_RANGE);
 }
 
 function convOut(size: number, m: ConvBn2d): number {
@@ -228,10 +250,7 @@ function childNamed<M extends Module>(m: Module, name: string): M | undefined {
 function convNormActForward(c: Container, x: tf.Tensor4D, training: boolean): tf.Tensor4D {
   const y = convBnForward(childNamed<ConvBn2d>(c, '0')!, x, training);
   const hs = childNamed<Observed>(c, '2');
-  if (!hs) return y;
-  const out = tf.tidy(() => fusedObserveFakeQuantize(hs.activationPostProcess, activateTrain(y, 'hardswish'), ACTIVATION_RANGE));
-  y.dispose();
-  return out;
+  return hs ? fusedObserveFakeQuantize(hs.activationPostProcess, activateTrain(y, 'hardswish'), ACTIVATION_RANGE) : y;
 }
 
 /** `QuantizableSqueezeExcitation.forward`: `skip_mul.mul(hardsigmoid(fc2(relu(fc1(avgpool(x))))), x)`. */

@@ -6,7 +6,9 @@
 // (tfjs' vs torch's) can move a value across a rounding boundary and change it by one quantum;
 // downstream values then differ by about that much. Op-level cases are compared exactly (same
 // float32 arithmetic); model-level ones by the share of values within a small tolerance and by the
-// relative size of the largest difference, as measured (printed) here.
+// relative size of the largest difference. Measured on the wasm backend (fused kernel, torch's
+// double-precision qparams): logits and losses equal torch's to the last bit or within 1e-7, every
+// gradient within 2% of its tensor's largest value (most far closer), the int8 logits all equal.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -16,7 +18,8 @@ import { describe, expect, it } from 'vitest';
 import { type HostTensor, type StateDict, toFloat32 } from '@mnv3/io';
 import { writeTorchCheckpoint } from '@mnv3/io/node';
 import { ORACLE_PYTHON, REPO_ROOT, fixtureTensor, loadFixture, nchwToNhwc } from '@mnv3/test-utils';
-import { FusedMovingAvgObsFakeQuantize, QuantizationError } from '../src/index.js';
+import { QuantizationError } from '../src/index.js';
+import { FusedMovingAvgObsFakeQuantize } from '../src/qat.js';
 import {
   ACTIVATION_RANGE,
   WEIGHT_RANGE,
@@ -39,12 +42,18 @@ function compare(ours: ArrayLike<number>, ref: ArrayLike<number>, tol: number): 
   let maxDiff = 0;
   let maxRef = 0;
   for (let i = 0; i < ref.length; i++) {
-    const d = Math.abs(ours[i]! - ref[i]!);
+    const d = ours[i] === ref[i] ? 0 : Math.abs(ours[i]! - ref[i]!);
     if (d <= tol) within++;
     if (!(d <= maxDiff)) maxDiff = d;
     maxRef = Math.max(maxRef, Math.abs(ref[i]!));
   }
   return { within: within / ref.length, maxDiff, maxRef, n: ref.length };
+}
+
+function maxAbs(a: ArrayLike<number>): number {
+  let m = 0;
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
+  return m;
 }
 
 function nhwc(t: HostTensor): tf.Tensor4D {
@@ -148,7 +157,7 @@ describe('MobileNetV3-Small: prepareQat, train-mode steps, eval, convert (torch 
       const b = f32(r);
       if (/(scale|zero_point|min_val|max_val)$/.test(k) || /running_(mean|var)$/.test(k)) {
         // Observer and BatchNorm state: relative to its own size (a moved level moves min / max a little).
-        const c = compare(a, b, Math.max(1e-5, 2e-3 * Math.max(...Array.from(b, Math.abs))));
+        const c = compare(a, b, Math.max(1e-5, 2e-3 * maxAbs(b)));
         if (c.within < 1) lines.push(`${k}: ${a[0]} vs ${b[0]}`);
         expect(c.within, `${label}: ${k} (${a[0]} vs torch ${b[0]})`).toBe(1);
       } else if (/enabled$|num_batches_tracked$|eps$/.test(k)) {
@@ -169,7 +178,7 @@ describe('MobileNetV3-Small: prepareQat, train-mode steps, eval, convert (torch 
     for (const [k, r] of ref) {
       const o = ours.get(k)!;
       expect(o.shape, k).toEqual([...r.shape]);
-      expect(o.dtype === 'float32' ? 'float32' : o.dtype, k).toBe(r.dtype === 'int64' ? 'int64' : r.dtype);
+      expect(o.dtype, k).toBe(r.dtype);
       expect(Array.from(f32(o)), k).toEqual(Array.from(f32(r)));
     }
     m.dispose();
@@ -198,21 +207,26 @@ describe('MobileNetV3-Small: prepareQat, train-mode steps, eval, convert (torch 
       const loss = value.dataSync()[0]!;
       const refLoss = f32(fixtureTensor(f, `step${k}.loss`))[0]!;
       report.push(`step ${k}: loss ${loss} (torch ${refLoss}), logits max diff ${out.maxDiff.toExponential(2)} of ${out.maxRef.toFixed(3)}`);
-      expect(Math.abs(loss - refLoss), `step ${k} loss`).toBeLessThan(2e-3 * Math.max(1, Math.abs(refLoss)));
-      expect(out.maxDiff / out.maxRef, `step ${k} logits`).toBeLessThan(1e-2);
+      expect(Math.abs(loss - refLoss), `step ${k} loss`).toBeLessThan(1e-5 * Math.max(1, Math.abs(refLoss)));
+      expect(out.maxDiff / out.maxRef, `step ${k} logits`).toBeLessThan(1e-4);
       let worst = 0;
       let worstName = '';
       let gradsWithin = 0;
       for (const [name, v] of params) {
         const ref = f32(fixtureTensor(f, `step${k}.grad.${name}`));
         const ours = grads[v.name]!.dataSync();
-        const scale = Math.max(...Array.from(ref, Math.abs), 1e-12);
-        const c = compare(ours, ref, 2e-2 * scale);
+        const scale = Math.max(maxAbs(ref), 1e-12);
+        // Floor 1e-5: the projection convs' BatchNorm bias gradients are rounding noise (~1e-8, torch's
+        // and ours alike): the next BatchNorm's batch statistics cancel a per-channel shift.
+        const c = compare(ours, ref, Math.max(2e-2 * scale, 1e-5));
         if (c.within >= 0.99) gradsWithin++;
-        const rel = c.maxDiff / scale;
+        else report.push(`    ${name}: ${(100 * c.within).toFixed(1)}% within, max diff ${(c.maxDiff / scale).toExponential(2)} of max ${scale.toExponential(2)}`);
+        const rel = c.maxDiff / Math.max(scale, 5e-4); // relative to the tolerance's scale
         if (rel > worst) [worst, worstName] = [rel, name];
       }
-      report.push(`  gradients: ${gradsWithin}/${params.length} with ≥ 99% of values within 2% of their largest; worst max diff ${(100 * worst).toFixed(2)}% (${worstName})`);
+      report.push(`  gradients: ${gradsWithin}/${params.length} with ≥ 99% of values within 2% of their largest (floor 1e-5); worst max diff ${(100 * worst).toFixed(3)}% (${worstName})`);
+      console.log(report.join('\n'));
+      report.length = 0;
       expect(gradsWithin / params.length, `step ${k} gradients`).toBeGreaterThanOrEqual(0.95);
       // torch.optim.SGD(lr=0.05), no momentum.
       for (const [, v] of params) v.assign(tf.sub(v, tf.mul(grads[v.name]!, 0.05)));
@@ -228,7 +242,7 @@ describe('MobileNetV3-Small: prepareQat, train-mode steps, eval, convert (torch 
     const ye = model.forward(xe);
     const e = compare(ye.dataSync(), f32(fixtureTensor(f, 'eval.output')), 1e-3);
     console.log(`eval: logits max diff ${e.maxDiff.toExponential(2)} of ${e.maxRef.toFixed(3)}`);
-    expect(e.maxDiff / e.maxRef).toBeLessThan(1e-2);
+    expect(e.maxDiff / e.maxRef).toBeLessThan(1e-4);
     expectState(model, group('eval.state.'), 'after eval', { weights: 0, share: 1 });
 
     // convert on the integer engine and on the WASM int8 engine against torch's qnnpack convert.
@@ -239,7 +253,7 @@ describe('MobileNetV3-Small: prepareQat, train-mode steps, eval, convert (torch 
     const ref = f32(fixtureTensor(f, 'int8.output'));
     const c = compare(logits, ref, quantized.scale * 1.0001);
     console.log(`int8: ${(100 * c.within).toFixed(1)}% of logits within one quantum (${quantized.scale}), max diff ${c.maxDiff}`);
-    expect(c.within).toBeGreaterThanOrEqual(0.9);
+    expect(c.within).toBeGreaterThanOrEqual(0.99);
     const argmax = (a: ArrayLike<number>, row: number) => {
       let best = 0;
       for (let j = 1; j < 10; j++) if (a[row * 10 + j]! > a[row * 10 + best]!) best = j;
