@@ -6,6 +6,7 @@
 // process), and the qparams are computed in double as torch does.
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { getKernelMode } from '@mnv3/layers';
 import { movingAverage } from './observer.js';
 import { rint } from './qnnpack.js';
 
@@ -132,7 +133,7 @@ export function registerFakeQuantKernel(): void {
   tf.registerKernel(config);
 }
 
-/** Whether the fused kernel runs on the current backend. */
+/** Whether the fused kernel runs: on the wasm backend, unless the layers run plain tf ops (`setKernelMode('plain')`). */
 export function fusedKernelAvailable(): boolean {
-  return tf.getBackend() === 'wasm';
+  return tf.getBackend() === 'wasm' && getKernelMode() === 'fast';
 }

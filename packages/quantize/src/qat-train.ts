@@ -100,7 +100,8 @@ export function chooseQParams(min: tf.Tensor, max: tf.Tensor, r: FakeQuantRange)
     let initial = tf.where(tf.less(errMin, errMax), fromMin, fromMax);
     if (r.symmetric) initial = tf.where(straddles, tf.fill([1], (qmin + qmax) / 2), initial);
     const zeroPoint = tf.where(tf.less(initial, qmin), tf.fill([1], qmin), tf.where(tf.greater(initial, qmax), tf.fill([1], qmax), tf.round(initial)));
-    return { scale: scale as tf.Tensor1D, zeroPoint: zeroPoint as tf.Tensor1D };
+    // + 0: nearbyint(−0.5) is −0, stored as the int 0.
+    return { scale: scale as tf.Tensor1D, zeroPoint: tf.add(zeroPoint, 0) as tf.Tensor1D };
   });
 }
 

@@ -20,6 +20,7 @@ import { writeTorchCheckpoint } from '@mnv3/io/node';
 import { ORACLE_PYTHON, REPO_ROOT, fixtureTensor, loadFixture, nchwToNhwc } from '@mnv3/test-utils';
 import { QuantizationError } from '../src/index.js';
 import { FusedMovingAvgObsFakeQuantize } from '../src/qat.js';
+import { setKernelMode } from '@mnv3/layers';
 import {
   ACTIVATION_RANGE,
   WEIGHT_RANGE,
@@ -50,6 +51,18 @@ function compare(ours: ArrayLike<number>, ref: ArrayLike<number>, tol: number): 
   return { within: within / ref.length, maxDiff, maxRef, n: ref.length };
 }
 
+/** A fused fake quant as prepare_qat makes it (min +inf, max −inf, scale 1, zero point 0, both flags on), on variables. */
+function freshFakeQuant(): FusedMovingAvgObsFakeQuantize {
+  const fq = new FusedMovingAvgObsFakeQuantize();
+  fq.observer.minVal.variable = tf.variable(tf.scalar(Infinity), false);
+  fq.observer.maxVal.variable = tf.variable(tf.scalar(-Infinity), false);
+  fq.scale.variable = tf.variable(tf.tensor1d([1]), false);
+  fq.zeroPoint.variable = tf.variable(tf.tensor1d([0]), false);
+  fq.observerEnabled.set(Float32Array.of(1));
+  fq.fakeQuantEnabled.set(Float32Array.of(1));
+  return fq;
+}
+
 function maxAbs(a: ArrayLike<number>): number {
   let m = 0;
   for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!));
@@ -78,13 +91,7 @@ describe('fake quant and the fused observer (torch.fused_moving_avg_obs_fake_qua
   });
 
   it.each(['act', 'wt'])('FusedMovingAvgObsFakeQuantize (%s qconfig): output, gradient, min / max / scale / zero point batch after batch', (kind) => {
-    const fq = new FusedMovingAvgObsFakeQuantize();
-    fq.observer.minVal.variable = tf.variable(tf.scalar(Infinity), false);
-    fq.observer.maxVal.variable = tf.variable(tf.scalar(-Infinity), false);
-    fq.scale.variable = tf.variable(tf.tensor1d([1]), false);
-    fq.zeroPoint.variable = tf.variable(tf.tensor1d([0]), false);
-    fq.observerEnabled.set(Float32Array.of(1));
-    fq.fakeQuantEnabled.set(Float32Array.of(1));
+    const fq = freshFakeQuant();
     const r = kind === 'act' ? ACTIVATION_RANGE : WEIGHT_RANGE;
     for (let i = 0; i < 4; i++) {
       const p = `fused.${kind}.${i}`;
@@ -110,6 +117,38 @@ describe('fake quant and the fused observer (torch.fused_moving_avg_obs_fake_qua
     fq.dispose();
   });
 
+  it('the tf-ops form (any backend; here plain mode): same min / max and zero points, scales within a float32 ulp, outputs within one level', () => {
+    setKernelMode('plain');
+    try {
+      for (const [kind, r] of [['act', ACTIVATION_RANGE], ['wt', WEIGHT_RANGE]] as const) {
+        const fq = freshFakeQuant();
+        for (let i = 0; i < 4; i++) {
+          const p = `fused.${kind}.${i}`;
+          if (i === 3) disableObserver(fq);
+          const xt = fixtureTensor(f, `${p}.x`);
+          const x = tf.tensor(f32(xt), [...xt.shape]);
+          const dy = tf.tensor(t(`${p}.dy`), [...xt.shape]);
+          let y: tf.Tensor | null = null;
+          const g = tf.grad((v: tf.Tensor) => {
+            y = tf.keep(fusedObserveFakeQuantize(fq, v, r));
+            return tf.sum(tf.mul(y, dy));
+          })(x);
+          const scale = t(`${p}.scale`)[0]!;
+          expect(fq.observer.minVal.variable!.dataSync()[0], `${p} min`).toBe(t(`${p}.min_val`)[0]);
+          expect(fq.observer.maxVal.variable!.dataSync()[0], `${p} max`).toBe(t(`${p}.max_val`)[0]);
+          expect(Math.abs(fq.scale.variable!.dataSync()[0]! - scale) / scale, `${p} scale`).toBeLessThanOrEqual(2 ** -23);
+          expect(fq.zeroPoint.variable!.dataSync()[0], `${p} zero point`).toBe(Number(fixtureTensor(f, `${p}.zero_point`).data[0]));
+          expect(compare(y!.dataSync(), t(`${p}.y`), scale * 1.001).within, `${p} output`).toBe(1);
+          expect(compare(g.dataSync(), t(`${p}.dx`), 0).within, `${p} gradient`).toBeGreaterThanOrEqual(0.99);
+          tf.dispose([x, dy, y!, g]);
+        }
+        fq.dispose();
+      }
+    } finally {
+      setKernelMode('fast');
+    }
+  });
+
   it("ChooseQuantizationParams' edge cases (zero, one-sided, tiny ranges) give torch's scale and nudged zero point", () => {
     const mins = t('qparams.min');
     const maxs = t('qparams.max');
@@ -117,13 +156,7 @@ describe('fake quant and the fused observer (torch.fused_moving_avg_obs_fake_qua
       const scales = t(`qparams.${kind}_scale`);
       const zps = Array.from(fixtureTensor(f, `qparams.${kind}_zero_point`).data as BigInt64Array, Number);
       for (let i = 0; i < mins.length; i++) {
-        const fq = new FusedMovingAvgObsFakeQuantize();
-        fq.observer.minVal.variable = tf.variable(tf.scalar(Infinity), false);
-        fq.observer.maxVal.variable = tf.variable(tf.scalar(-Infinity), false);
-        fq.scale.variable = tf.variable(tf.tensor1d([1]), false);
-        fq.zeroPoint.variable = tf.variable(tf.tensor1d([0]), false);
-        fq.observerEnabled.set(Float32Array.of(1));
-        fq.fakeQuantEnabled.set(Float32Array.of(1));
+        const fq = freshFakeQuant();
         tf.dispose(fusedObserveFakeQuantize(fq, tf.tensor1d([mins[i]!, maxs[i]!]), r));
         const at = `${kind} [${mins[i]}, ${maxs[i]}]`;
         expect(fq.scale.variable.dataSync()[0], `${at} scale`).toBe(scales[i]);
