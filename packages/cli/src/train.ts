@@ -128,7 +128,7 @@ type TrainValues = Record<string, string | boolean | undefined>;
 /** `mnv3 train --recipe <QAT recipe> --weights FLOAT.pth`: train_quantization.py's loop. */
 async function qatCommand(name: string, values: TrainValues, out: (s: string) => void): Promise<void> {
   const str = (k: string) => values[k] as string | undefined;
-  for (const flag of ['resume', 'image-size']) if (values[flag] !== undefined) throw new UsageError(`--${flag} is not supported by the QAT recipes (${name})`);
+  if (values.resume !== undefined) throw new UsageError(`--resume is not supported by the QAT recipes (${name}): start again from --weights`);
   const overrides: Partial<TrainQuantizationArgs> = {};
   if (str('epochs') !== undefined) overrides.epochs = positiveInt(str('epochs')!, '--epochs');
   if (str('batch-size') !== undefined) overrides.batchSize = positiveInt(str('batch-size')!, '--batch-size');
@@ -143,9 +143,10 @@ async function qatCommand(name: string, values: TrainValues, out: (s: string) =>
     if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`--${flag} needs an integer ≥ 0, got "${v}"`);
     overrides[key] = n;
   }
+  const size = str('image-size') === undefined ? undefined : positiveInt(str('image-size')!, '--image-size');
   let recipe;
   try {
-    recipe = getQatRecipe(name, overrides);
+    recipe = getQatRecipe(name, overrides, size ? { trainCropSize: size, valCropSize: size, valResizeSize: size } : undefined);
   } catch (e) {
     if (e instanceof RecipeError) throw new UsageError(e.message);
     throw e;
