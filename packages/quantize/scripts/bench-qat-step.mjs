@@ -2,6 +2,7 @@
 // MobileNetV3-Small (10 classes) on random 64×64 batches, forward + backward + an SGD update,
 // alternating float and QAT rounds so background load hits both alike.
 // Usage: node packages/quantize/scripts/bench-qat-step.mjs [BATCH=64] [ROUNDS=4] [STEPS=3]
+import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@mnv3/layers/backend';
 import '@mnv3/layers/train';

@@ -104,10 +104,10 @@ describe('fake quant and the fused observer (torch.fused_moving_avg_obs_fake_qua
         y = tf.keep(fusedObserveFakeQuantize(fq, v, r));
         return tf.sum(tf.mul(y, dy));
       })(x);
-      expect(fq.observer.minVal.variable.dataSync()[0], `${p} min`).toBe(t(`${p}.min_val`)[0]);
-      expect(fq.observer.maxVal.variable.dataSync()[0], `${p} max`).toBe(t(`${p}.max_val`)[0]);
-      expect(fq.scale.variable.dataSync()[0], `${p} scale`).toBe(t(`${p}.scale`)[0]);
-      expect(fq.zeroPoint.variable.dataSync()[0], `${p} zero point`).toBe(Number(fixtureTensor(f, `${p}.zero_point`).data[0]));
+      expect(fq.observer.minVal.variable!.dataSync()[0], `${p} min`).toBe(t(`${p}.min_val`)[0]);
+      expect(fq.observer.maxVal.variable!.dataSync()[0], `${p} max`).toBe(t(`${p}.max_val`)[0]);
+      expect(fq.scale.variable!.dataSync()[0], `${p} scale`).toBe(t(`${p}.scale`)[0]);
+      expect(fq.zeroPoint.variable!.dataSync()[0], `${p} zero point`).toBe(Number(fixtureTensor(f, `${p}.zero_point`).data[0]));
       expect(Array.from(y!.dataSync()), `${p} output`).toEqual(Array.from(t(`${p}.y`)));
       expect(Array.from(g.dataSync()), `${p} gradient`).toEqual(Array.from(t(`${p}.dx`)));
       tf.dispose([x, dy, y!, g]);
@@ -159,8 +159,8 @@ describe('fake quant and the fused observer (torch.fused_moving_avg_obs_fake_qua
         const fq = freshFakeQuant();
         tf.dispose(fusedObserveFakeQuantize(fq, tf.tensor1d([mins[i]!, maxs[i]!]), r));
         const at = `${kind} [${mins[i]}, ${maxs[i]}]`;
-        expect(fq.scale.variable.dataSync()[0], `${at} scale`).toBe(scales[i]);
-        expect(fq.zeroPoint.variable.dataSync()[0], `${at} zero point`).toBe(zps[i]);
+        expect(fq.scale.variable!.dataSync()[0], `${at} scale`).toBe(scales[i]);
+        expect(fq.zeroPoint.variable!.dataSync()[0], `${at} zero point`).toBe(zps[i]);
         fq.dispose();
       }
     }
