@@ -446,6 +446,8 @@ export interface PrepareQatOptions {
   arch?: MobileNetV3Arch;
   /** Classes of the head (default: the checkpoint's `classifier.3.weight` rows). */
   numClasses?: number;
+  /** The layout itself (e.g. a `widthMult` variant's `mobilenetV3Conf` settings); overrides `arch`. */
+  config?: MobileNetV3Config;
 }
 
 /**
@@ -475,9 +477,10 @@ export function prepareQat(source: MobileNetV3 | StateDict, options: PrepareQatO
   }
   const found = archOf(sd);
   // The caller's arch, else the model's own layout, else what the checkpoint looks like.
-  const arch = options.arch ?? (known ? null : (found.arch ?? 'mobilenet_v3_large'));
+  if (options.config) known = options.config;
+  const arch = options.config ? null : (options.arch ?? (known ? null : (found.arch ?? 'mobilenet_v3_large')));
   const head = sd.get('classifier.3.weight');
-  const numClasses = options.numClasses ?? head?.shape[0] ?? known?.numClasses ?? 1000;
+  const numClasses = options.numClasses ?? options.config?.numClasses ?? head?.shape[0] ?? known?.numClasses ?? 1000;
   const config: MobileNetV3Config = arch ? { ...mobilenetV3Conf(arch), numClasses } : { ...known!, numClasses };
   const name = arch ?? ARCHS.find((a) => mobilenetV3Conf(a).settings.length === config.settings.length) ?? 'this architecture';
   if (found.features !== config.settings.length + 2) {

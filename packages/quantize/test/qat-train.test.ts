@@ -21,6 +21,7 @@ import { ORACLE_PYTHON, REPO_ROOT, fixtureTensor, loadFixture, nchwToNhwc } from
 import { QuantizationError } from '../src/index.js';
 import { FusedMovingAvgObsFakeQuantize } from '../src/qat.js';
 import { setKernelMode } from '@mnv3/layers';
+import { mobilenetV3Conf, mobilenetV3Small } from '@mnv3/backbone';
 import {
   ACTIVATION_RANGE,
   WEIGHT_RANGE,
@@ -215,6 +216,16 @@ describe('MobileNetV3-Small: prepareQat, train-mode steps, eval, convert (torch 
       expect(Array.from(f32(o)), k).toEqual(Array.from(f32(r)));
     }
     m.dispose();
+    // The same from an explicit layout, and from the float model itself.
+    const byConfig = prepareQat(f.stateDict, { config: { ...mobilenetV3Conf('mobilenet_v3_small'), numClasses: 10 } });
+    expect([...byConfig.stateDict().keys()]).toEqual([...ref.keys()]);
+    byConfig.dispose();
+    const float = mobilenetV3Small({ numClasses: 10 });
+    float.loadStateDict(f.stateDict);
+    const byModel = prepareQat(float);
+    expect(Array.from(f32(byModel.stateDict().get('features.1.block.0.0.bn.running_var')!))).toEqual(Array.from(f32(ref.get('features.1.block.0.0.bn.running_var')!)));
+    byModel.dispose();
+    float.dispose();
   });
 
   it('train-mode steps: logits, loss and every gradient as torch; observers and BatchNorm running stats after the SGD step', async () => {
