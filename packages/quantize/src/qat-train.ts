@@ -7,7 +7,8 @@
 //   (ConvBn2d._forward_approximate, ConvBnReLU2d, ConvReLU2d, freeze_bn_stats), torch/ao/nn/qat
 //   (Conv2d, Linear), torchvision/models/quantization/mobilenetv3.py (forward, fuse_model(is_qat=True)
 //   + prepare_qat).
-// Observer state lives in tf.Variables updated with tf ops: a step never waits for the device.
+// Observer state lives in tf.Variables, updated by tf ops or, on the wasm backend, by one fused
+// kernel per fake quant (fake-quant-kernel.ts): a step never waits for the device.
 import * as tf from '@tensorflow/tfjs-core';
 import { activateTrain, batchNormTrain, conv2dTrain } from '@mnv3/layers/train';
 import { type Module, type Rng, StateDictError, bernoulliMask, globalAvgPool, seededRng } from '@mnv3/layers';
