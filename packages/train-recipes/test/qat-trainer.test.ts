@@ -54,7 +54,7 @@ async function recalibrated(file: string): Promise<StateDict> {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'mnv3-qat-'));
-  data = await loadRecipeData(floatRecipe, { limit: { train: 320, val: 64, test: 128 } });
+  data = await loadRecipeData(floatRecipe, { limit: { train: 320, val: 64, test: 512 } });
   await train(floatRecipe, { data, outputDir: join(dir, 'float'), workers: 2, seed: 3, evaluateTest: false });
   await writeTorchCheckpoint(join(dir, 'float', 'recalibrated.pth'), await recalibrated(join(dir, 'float', 'checkpoint.pth')));
   result = await trainQat(qatRecipe, { weights: join(dir, 'float', 'recalibrated.pth'), data, outputDir: join(dir, 'qat'), workers: 2, seed: 3 });
@@ -77,16 +77,17 @@ describe('trainQat()', () => {
     expect(h.epochs.map((e) => e.int8Acc1 !== undefined)).toEqual([true, true]);
     expect(readFileSync(join(dir, 'qat', 'log.txt'), 'utf8')).toMatch(/Test: int8 Acc@1 \d+\.\d{3}/);
     const t = JSON.parse(readFileSync(join(dir, 'qat', 'test.json'), 'utf8')) as { test: { images: number; acc1: number }; qat: { acc1: number } };
-    expect(t.test.images).toBe(128);
-    expect(t.qat.acc1).toBeGreaterThan(30); // chance is 10%
+    expect(t.test.images).toBe(512);
+    expect(t.qat.acc1).toBeGreaterThan(20); // chance is 10%; measured 37–45%
     console.log(`test: int8 acc@1 ${t.test.acc1.toFixed(2)}, QAT acc@1 ${t.qat.acc1.toFixed(2)}, int8 top-1 = QAT top-1 on ${(100 * result.agreement!).toFixed(1)}%`);
   });
 
   it("the int8 model's predictions match the QAT model's on most test images; quantized.safetensors is that model", () => {
     // torch's own QAT and converted models differ by a few quanta in their logits (suite_qat's
     // eval.output vs int8.output: up to 0.05 on ±0.35), so a barely trained model (≈45% test
-    // accuracy here) flips some close calls: measured 89% agreement on these 128 images.
-    expect(result.agreement!).toBeGreaterThanOrEqual(0.85);
+    // accuracy here, low-margin predictions) flips some close calls: measured 87–90% agreement on
+    // 128 or 512 images; a better model agrees more (a 64×64 run from a trained checkpoint: 98.7% of 10,000).
+    expect(result.agreement!).toBeGreaterThanOrEqual(0.8);
     const { model } = loadQuantized(new Uint8Array(readFileSync(join(dir, 'qat', 'quantized.safetensors'))));
     const x = new Float32Array(2 * 32 * 32 * 3).map((_, i) => Math.sin(i));
     expect(Array.from(model.forward(x, [2, 32, 32, 3]).logits)).toEqual(Array.from(result.int8.forward(x, [2, 32, 32, 3]).logits));
