@@ -31,7 +31,7 @@ const PROJECTS: Record<string, Project> = {
   'packages/transforms': { suites: ['transforms', 'detection', 'augment'] },
   'packages/layers': { suites: ['layers', 'grad'], wasm: true, timeout: 120_000 },
   'packages/backbone': { suites: ['backbone', 'grad'], wasm: true, timeout: 180_000 },
-  'packages/quantize': { suites: ['quantize', 'quantize_trained'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
+  'packages/quantize': { suites: ['quantize', 'quantize_trained', 'qat'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
   // The int8 kernels again with relaxed SIMD on (Node 20 has it behind a flag): their relaxed build
   // must load and give the same bits, kernel by kernel and on torch's fixtures.
   'packages/quantize#relaxed': {

@@ -18,7 +18,7 @@ import torch  # noqa: E402
 
 from common import versions, write_safetensors  # noqa: E402
 
-SUITES = ["layers", "checkpoints", "transforms", "backbone", "classify", "segmentation", "segment_pipeline", "detection", "retinanet", "trained", "quantize", "quantize_trained", "train", "augment", "datasets", "grad"]
+SUITES = ["layers", "checkpoints", "transforms", "backbone", "classify", "segmentation", "segment_pipeline", "detection", "retinanet", "trained", "quantize", "quantize_trained", "train", "augment", "datasets", "grad", "qat"]
 
 
 def main(argv):

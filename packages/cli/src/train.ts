@@ -5,7 +5,7 @@ import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { findStateDict, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { getWeights, isWeightsName, resolveStateDict } from '@mnv3/layers';
 import { writeTorchCheckpoint } from '@mnv3/io/node';
-import { RECIPE_NAMES, RecipeError, averageCheckpoints, getRecipe, renderTorchrun, type RecipeOverrides } from '@mnv3/train-recipes';
+import { QAT_RECIPE_NAMES, RECIPE_NAMES, RecipeError, averageCheckpoints, getQatRecipe, getRecipe, renderTorchrun, renderTorchrunQuantization, type RecipeOverrides, type TrainQuantizationArgs } from '@mnv3/train-recipes';
 import { BatchLoader, evaluate, loadRecipeData, packUniform, pipelineSpec, subset, type PackedImages } from '@mnv3/train-recipes/node';
 import { parseVerbArgs, positiveFloat, positiveInt } from './args.js';
 import { UsageError } from './errors.js';
@@ -14,6 +14,8 @@ import { checkOutputPath } from './files.js';
 export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--output-dir DIR] [--resume CKPT] [--data-path DIR]
                   [--print-torchrun [--nproc-per-node N]] [--batch-size B] [--lr LR] [--image-size S]
                   [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
+       mnv3 train --recipe QAT_NAME --weights FLOAT.pth [--ema] [--num-observer-update-epochs N]
+                  [--num-batch-norm-update-epochs N] [--epochs N] [--output-dir DIR] [--batch-size B] [--lr LR] …
 
   TorchVision's references/classification/train.py loop on tfjs' WASM backend: per epoch, training,
   acc@1 / acc@5 / loss on the validation split, model_<epoch>.pth and checkpoint.pth (train.py's
@@ -25,7 +27,15 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
   --print-torchrun print the equivalent torchrun … train.py command of TorchVision's reference and exit
   --image-size S  train and evaluate at S×S (the recipe's crop size otherwise)
   --limit-*       use at most N images of a split (quick runs); W loader threads (default 2)
-  --progress      draw the per-epoch progress bar even when stderr is not a terminal (a line every 5 s)`;
+  --progress      draw the per-epoch progress bar even when stderr is not a terminal (a line every 5 s)
+
+  QAT recipes (train_quantization.py): QAT_NAME ${QAT_RECIPE_NAMES.join(', ')}
+  --weights FLOAT.pth  the trained float model to start from (a train.py checkpoint, model_avg.pth or a
+                  state dict; --ema: its model_ema); prepare_qat with qnnpack's QAT qconfig, SGD + StepLR;
+                  after epoch N (0-based) observers are disabled / BatchNorm frozen (--num-*-update-epochs);
+                  the QAT and the converted int8 model are evaluated every epoch (log.txt, history.json);
+                  at the end the int8 model is written as DIR/quantized.safetensors (mnv3 classify
+                  --quantize --weights takes it) and its test-split accuracy as DIR/test.json`;
 
 export async function trainCommand(argv: string[], out: (s: string) => void): Promise<void> {
   const { values, positionals } = parseVerbArgs(argv, {
@@ -45,11 +55,20 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     workers: { type: 'string' },
     seed: { type: 'string' },
     progress: { type: 'boolean' },
+    weights: { type: 'string' },
+    ema: { type: 'boolean' },
+    'num-observer-update-epochs': { type: 'string' },
+    'num-batch-norm-update-epochs': { type: 'string' },
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const name = values.recipe;
-  if (!name) throw new UsageError(`--recipe is required; valid: ${RECIPE_NAMES.join(', ')}`);
-  if (!RECIPE_NAMES.includes(name)) throw new UsageError(`unknown recipe "${name}"; valid: ${RECIPE_NAMES.join(', ')}`);
+  const all = [...RECIPE_NAMES, ...QAT_RECIPE_NAMES];
+  if (!name) throw new UsageError(`--recipe is required; valid: ${all.join(', ')}`);
+  if (!all.includes(name)) throw new UsageError(`unknown recipe "${name}"; valid: ${all.join(', ')}`);
+  if (QAT_RECIPE_NAMES.includes(name)) return qatCommand(name, values, out);
+  for (const flag of ['weights', 'ema', 'num-observer-update-epochs', 'num-batch-norm-update-epochs'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} is for the QAT recipes (${QAT_RECIPE_NAMES.join(', ')}); ${name} trains from scratch`);
+  }
   const overrides: RecipeOverrides = {};
   if (values.epochs !== undefined) overrides.epochs = positiveInt(values.epochs, '--epochs');
   if (values['batch-size'] !== undefined) overrides.batchSize = positiveInt(values['batch-size'], '--batch-size');
@@ -141,6 +160,85 @@ async function epochBar(batchSize: number, force: boolean): Promise<{ step(s: { 
       started = false;
     },
   };
+}
+
+type TrainValues = Record<string, string | boolean | undefined>;
+
+/** `mnv3 train --recipe <QAT recipe> --weights FLOAT.pth`: train_quantization.py's loop. */
+async function qatCommand(name: string, values: TrainValues, out: (s: string) => void): Promise<void> {
+  const str = (k: string) => values[k] as string | undefined;
+  if (values.resume !== undefined) throw new UsageError(`--resume is not supported by the QAT recipes (${name}): start again from --weights`);
+  const overrides: Partial<TrainQuantizationArgs> = {};
+  if (str('epochs') !== undefined) overrides.epochs = positiveInt(str('epochs')!, '--epochs');
+  if (str('batch-size') !== undefined) overrides.batchSize = positiveInt(str('batch-size')!, '--batch-size');
+  if (str('lr') !== undefined) overrides.lr = positiveFloat(str('lr')!, '--lr');
+  for (const [flag, key] of [
+    ['num-observer-update-epochs', 'numObserverUpdateEpochs'],
+    ['num-batch-norm-update-epochs', 'numBatchNormUpdateEpochs'],
+  ] as const) {
+    const v = str(flag);
+    if (v === undefined) continue;
+    const n = Number(v);
+    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`--${flag} needs an integer ≥ 0, got "${v}"`);
+    overrides[key] = n;
+  }
+  const size = str('image-size') === undefined ? undefined : positiveInt(str('image-size')!, '--image-size');
+  let recipe;
+  try {
+    recipe = getQatRecipe(name, overrides, size ? { trainCropSize: size, valCropSize: size, valResizeSize: size } : undefined);
+  } catch (e) {
+    if (e instanceof RecipeError) throw new UsageError(e.message);
+    throw e;
+  }
+  const outputDir = str('output-dir') ?? `runs/${name}`;
+  if (values['print-torchrun']) {
+    const nproc = str('nproc-per-node') === undefined ? 1 : positiveInt(str('nproc-per-node')!, '--nproc-per-node');
+    const b = recipe.base.args;
+    const cmd = renderTorchrunQuantization(recipe.args, { dataPath: str('data-path') ?? '/path/to/fashion-mnist-imagefolder', outputDir, nprocPerNode: nproc });
+    // train_quantization.py has the crop flags too (train.py's load_data reads them); --weights there is a weights name.
+    out(`${cmd.replace(' --output-dir', ` --val-resize-size ${b.valResizeSize} --val-crop-size ${b.valCropSize} --train-crop-size ${b.trainCropSize} --output-dir`)}  # not expressible in train_quantization.py: --weights takes a TorchVision weights name, so load the float checkpoint (${str('weights') ?? 'FLOAT.pth'}) into the model in its code`);
+    return;
+  }
+  const weights = str('weights');
+  if (!weights) throw new UsageError(`--weights is required for ${name}: the trained float model (a train.py checkpoint of ${recipe.base.name}, model_avg.pth or a state dict)`);
+  await readFile(weights).catch(() => {
+    throw new UsageError(`--weights ${weights}: no such file`);
+  });
+  const limit = (flag: 'limit-train' | 'limit-val' | 'limit-test') => (str(flag) === undefined ? undefined : positiveInt(str(flag)!, `--${flag}`));
+  const workers = str('workers') === undefined ? 2 : Number(str('workers'));
+  if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers needs an integer ≥ 0, got "${str('workers')}"`);
+  const seed = str('seed') === undefined ? 0 : Number(str('seed'));
+  if (!Number.isInteger(seed)) throw new UsageError(`--seed needs an integer, got "${str('seed')}"`);
+  await mkdir(outputDir, { recursive: true });
+  await import('@mnv3/layers/train');
+  const { trainQat, TrainError } = await import('@mnv3/train-recipes/node');
+  const data = await loadRecipeData(recipe.base, {
+    ...(str('data-path') ? { dataDir: str('data-path')! } : {}),
+    limit: { train: limit('limit-train'), val: limit('limit-val'), test: limit('limit-test') },
+  });
+  const bar = values.progress || (values.progress === undefined && process.stderr.isTTY) ? await epochBar(recipe.args.batchSize, values.progress === true) : null;
+  console.error(`mnv3 train: ${recipe.name}: QAT of ${recipe.args.model} from ${weights}, ${data.train.length} train / ${data.val.length} val / ${data.test?.length ?? 0} test images, ${recipe.args.epochs} epochs → ${outputDir}`);
+  let result;
+  try {
+    result = await trainQat(recipe, {
+      weights,
+      ema: values.ema === true,
+      data,
+      outputDir,
+      workers,
+      seed,
+      onStep: bar ? (s) => bar.step(s) : undefined,
+      onEpoch: (r) => {
+        bar?.end();
+        out(`epoch ${r.epoch}: lr ${r.lr.toPrecision(4)} train loss ${r.trainLoss.toFixed(4)} acc@1 ${r.trainAcc1.toFixed(2)} | QAT val acc@1 ${r.valAcc1.toFixed(2)} | int8 val acc@1 ${r.int8Acc1!.toFixed(2)} | ${r.imgPerSec.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`);
+      },
+    });
+  } catch (e) {
+    if (e instanceof TrainError && e.code === 'bad-checkpoint') throw new UsageError(e.message);
+    throw e;
+  }
+  out(`int8 model → ${outputDir}/quantized.safetensors`);
+  if (result.test) out(`test: int8 acc@1 ${result.test.int8.acc1.toFixed(2)} acc@5 ${result.test.int8.acc5.toFixed(2)} (QAT acc@1 ${result.test.qat.acc1.toFixed(2)}; int8 top-1 = QAT top-1 on ${(100 * result.agreement!).toFixed(1)}% of ${result.test.int8.images} images)`);
 }
 
 export const AVERAGE_USAGE = `usage: mnv3 average-checkpoints --out OUT.pth CKPT...

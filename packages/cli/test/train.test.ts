@@ -9,6 +9,7 @@ import { readFashionMnist } from '@mnv3/io/node';
 import { mnv3 } from '@mnv3/test-utils';
 
 const RECIPE = 'mobilenet_v3_small-fashion-mnist';
+const QAT = 'mobilenet_v3_small-fashion-mnist-qat';
 const TINY = ['--image-size', '32', '--batch-size', '32', '--limit-train', '96', '--limit-val', '32', '--limit-test', '32'];
 let dir: string;
 let run: string;
@@ -28,6 +29,45 @@ describe('mnv3 train', () => {
     expect(stdout).toMatch(/^test: acc@1 [\d.]+ acc@5 [\d.]+ loss [\d.]+ \(32 images\)$/m);
     for (const f of ['checkpoint.pth', 'model_0.pth', 'history.json', 'log.txt', 'training.svg', 'test.json']) expect(existsSync(join(run, f)), f).toBe(true);
     expect(readFileSync(join(run, 'training.svg'), 'utf8')).toMatch(/^<svg/);
+  });
+
+  it('QAT: --recipe …-qat --weights FLOAT.pth trains, evaluates QAT and int8 models, writes quantized.safetensors and test.json', async () => {
+    const out = join(dir, 'qat');
+    const { code, stdout, stderr } = await mnv3([
+      'train', '--recipe', QAT, '--weights', join(run, 'checkpoint.pth'), '--epochs', '1', '--num-observer-update-epochs', '0', '--num-batch-norm-update-epochs', '0', '--output-dir', out, ...TINY,
+    ]);
+    expect(stderr).toContain(`QAT of mobilenet_v3_small from ${join(run, 'checkpoint.pth')}, 96 train / 32 val / 32 test images, 1 epochs`);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^epoch 0: lr 0\.0005000 train loss \d+\.\d{4} acc@1 [\d.]+ \| QAT val acc@1 [\d.]+ \| int8 val acc@1 [\d.]+ \| \d+ img\/s/m);
+    expect(stdout).toMatch(/^test: int8 acc@1 [\d.]+ acc@5 [\d.]+ \(QAT acc@1 [\d.]+; int8 top-1 = QAT top-1 on [\d.]+% of 32 images\)$/m);
+    for (const f of ['checkpoint.pth', 'model_0.pth', 'history.json', 'log.txt', 'training.svg', 'quantized.safetensors', 'test.json']) expect(existsSync(join(out, f)), f).toBe(true);
+    expect(JSON.parse(readFileSync(join(out, 'test.json'), 'utf8')).test.images).toBe(32);
+  });
+
+  it('QAT: refuses a missing --weights, a checkpoint of another architecture, observer / BatchNorm epochs past the last, --weights on a float recipe', async () => {
+    const noWeights = await mnv3(['train', '--recipe', QAT, '--output-dir', join(dir, 'q2')]);
+    expect(noWeights.code).toBe(2);
+    expect(noWeights.stderr).toMatch(/--weights is required for mobilenet_v3_small-fashion-mnist-qat/);
+    const late = await mnv3(['train', '--recipe', QAT, '--weights', join(run, 'checkpoint.pth'), '--epochs', '2', '--num-observer-update-epochs', '2']);
+    expect(late.code).toBe(2);
+    expect(late.stderr).toMatch(/--num-observer-update-epochs 2: observers are disabled after epoch 2 .*last epoch is 1/);
+    const large: StateDict = new Map([['features.16.0.weight', { dtype: 'float32', shape: [1], data: new Float32Array(1) }]]);
+    const { writeTorchCheckpoint } = await import('@mnv3/io/node');
+    await writeTorchCheckpoint(join(dir, 'large.pth'), large);
+    const other = await mnv3(['train', '--recipe', QAT, '--weights', join(dir, 'large.pth'), '--output-dir', join(dir, 'q3'), ...TINY]);
+    expect(other.code).toBe(2);
+    expect(other.stderr).toMatch(/17 feature blocks, so it is a mobilenet_v3_large, not a mobilenet_v3_small/);
+    const float = await mnv3(['train', '--recipe', RECIPE, '--weights', join(run, 'checkpoint.pth')]);
+    expect(float.code).toBe(2);
+    expect(float.stderr).toMatch(/--weights is for the QAT recipes/);
+  });
+
+  it('QAT: --print-torchrun prints train_quantization.py\'s command', async () => {
+    const { code, stdout } = await mnv3(['train', '--recipe', QAT, '--print-torchrun', '--data-path', '/data/fm', '--output-dir', 'out']);
+    expect(code).toBe(0);
+    expect(stdout.trim()).toMatch(
+      /^torchrun --nproc_per_node=1 train_quantization\.py --data-path \/data\/fm --model mobilenet_v3_small --device cpu --batch-size 128 --epochs 3 --num-observer-update-epochs 2 --num-batch-norm-update-epochs 1 --workers 2 --lr 0\.0005 --wd 0\.00001 --lr-step-size 2 --val-resize-size 64 --val-crop-size 64 --train-crop-size 64 --output-dir out {2}# not expressible/,
+    );
   });
 
   it('resumes from a checkpoint and trains the next epoch only, with a progress bar (--progress)', async () => {

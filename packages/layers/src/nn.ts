@@ -118,31 +118,8 @@ export class Conv2d extends Layer {
     const w = this.weight.variable;
     if (!w) throw new Error('Conv2d.convolve runs in train mode only: call train() first');
     if (x.shape[3] !== g.inChannels) throw new RangeError(`expected input with ${g.inChannels} channels, got ${x.shape[3]} (shape [${x.shape.join(', ')}], NHWC)`);
-    const pad: tf.backend_util.ExplicitPadding = [[0, 0], [g.padding, g.padding], [g.padding, g.padding], [0, 0]];
     return tf.tidy(() => {
-      let y: tf.Tensor4D;
-      if (g.groups === 1) {
-        // [out, in, kh, kw] → [kh, kw, in, out]
-        const filter = tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D;
-        // On the fast path our GEMM, as inference runs it (not for a few input channels: the stem).
-        if (x.dtype === 'float32' && fastBackend() && (g.kernelSize === 1 || g.inChannels >= FEW_CHANNELS)) {
-          y = runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x, filter }, { stride: g.stride, pad: g.padding, dilation: g.dilation });
-        } else {
-          y = tf.conv2d(x, filter, g.stride, pad, 'NHWC', g.dilation);
-        }
-      } else if (g.groups === g.inChannels && g.groups === g.outChannels) {
-        // [C, 1, kh, kw] → [kh, kw, C, 1]
-        y = tf.depthwiseConv2d(x, tf.transpose(w, [2, 3, 0, 1]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
-      } else {
-        const outPer = g.outChannels / g.groups;
-        const xs = tf.split(x, g.groups, 3) as tf.Tensor4D[];
-        const ws = tf.split(w, g.groups, 0);
-        y = tf.concat(
-          xs.map((xi, i) => tf.conv2d(xi, tf.transpose(ws[i]!, [2, 3, 1, 0]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation)),
-          3,
-        );
-        if (y.shape[3] !== outPer * g.groups) throw new Error('grouped convolution produced the wrong channel count');
-      }
+      const y = conv2dTrain(x, w as tf.Tensor4D, g);
       const b = this.bias?.variable;
       return b ? tf.add(y, b) : y;
     });
@@ -430,4 +407,39 @@ export class AdaptiveAvgPool2d extends Layer {
   forward(x: tf.Tensor4D): tf.Tensor4D {
     return tf.mean(x, [1, 2], true);
   }
+}
+
+/**
+ * Train mode's differentiable convolution of NHWC `x` with a torch-layout weight
+ * `[out, in/groups, k, k]` (no bias): our GEMM on the fast path, tfjs' conv2d / depthwiseConv2d
+ * otherwise. `Conv2d.convolve` runs it; QAT runs it on fake-quantized weights.
+ */
+export function conv2dTrain(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+  const pad: tf.backend_util.ExplicitPadding = [[0, 0], [g.padding, g.padding], [g.padding, g.padding], [0, 0]];
+  return tf.tidy(() => {
+    let y: tf.Tensor4D;
+    if (g.groups === 1) {
+      // [out, in, kh, kw] → [kh, kw, in, out]
+      const filter = tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D;
+      // On the fast path our GEMM, as inference runs it (not for a few input channels: the stem).
+      if (x.dtype === 'float32' && fastBackend() && (g.kernelSize === 1 || g.inChannels >= FEW_CHANNELS)) {
+        y = runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x, filter }, { stride: g.stride, pad: g.padding, dilation: g.dilation });
+      } else {
+        y = tf.conv2d(x, filter, g.stride, pad, 'NHWC', g.dilation);
+      }
+    } else if (g.groups === g.inChannels && g.groups === g.outChannels) {
+      // [C, 1, kh, kw] → [kh, kw, C, 1]
+      y = tf.depthwiseConv2d(x, tf.transpose(w, [2, 3, 0, 1]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
+    } else {
+      const outPer = g.outChannels / g.groups;
+      const xs = tf.split(x, g.groups, 3) as tf.Tensor4D[];
+      const ws = tf.split(w, g.groups, 0);
+      y = tf.concat(
+        xs.map((xi, i) => tf.conv2d(xi, tf.transpose(ws[i]!, [2, 3, 1, 0]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation)),
+        3,
+      );
+      if (y.shape[3] !== outPer * g.groups) throw new Error('grouped convolution produced the wrong channel count');
+    }
+    return y;
+  });
 }

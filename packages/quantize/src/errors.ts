@@ -5,7 +5,8 @@ export type QuantizationErrorCode =
   | 'missing-qparams'
   | 'unobserved'
   | 'invalid-option'
-  | 'invalid-file';
+  | 'invalid-file'
+  | 'wrong-architecture';
 
 /**
  * A quantization failure with a `code` and a message that names the problem and what to pass

@@ -73,8 +73,11 @@ export class BatchNormState extends Module {
     this.bias = this.registerParameter('bias', [numFeatures]);
     this.runningMean = this.registerBuffer('running_mean', [numFeatures]);
     this.runningVar = this.registerBuffer('running_var', [numFeatures]);
-    this.registerBuffer('num_batches_tracked', [], 'int64');
+    this.numBatchesTracked = this.registerBuffer('num_batches_tracked', [], 'int64');
   }
+  readonly numBatchesTracked;
+  /** MobileNetV3's `partial(nn.BatchNorm2d, eps=0.001, momentum=0.01)`, kept by `fuse_conv_bn_qat`. */
+  momentum = 0.01;
 }
 
 /** A QAT convolution or linear layer: weight (and bias), its weight fake-quant, its output observer. */
@@ -92,6 +95,8 @@ export class ConvBn2d extends QatWeighted {
   readonly bn: BatchNormState;
   readonly weightFakeQuant;
   readonly activationPostProcess;
+  /** `freeze_bn_stats()`: BatchNorm uses (and keeps) its running statistics in train mode. */
+  freezeBn = false;
   constructor(
     readonly geometry: ConvGeometry,
     readonly relu: boolean,

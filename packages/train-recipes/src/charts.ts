@@ -18,7 +18,7 @@ interface Point {
 
 /**
  * The training curves of a history as an SVG document: four panels over epochs — loss (train and
- * val), acc@1 and acc@5 (train, val, and EMA when recorded; percent) and the learning rate (log
+ * val), acc@1 and acc@5 (train, val, and EMA or the QAT run's int8 model when recorded; percent) and the learning rate (log
  * scale). Throws a RangeError for a history without epochs.
  *
  * @example await writeFileAtomic(join(out, 'training.svg'), await trainingChart(history));
@@ -40,6 +40,8 @@ export async function trainingChart(history: TrainHistory, options: TrainingChar
     acc5.push({ epoch: e.epoch, series: 'train', value: e.trainAcc5 }, { epoch: e.epoch, series: 'val', value: e.valAcc5 });
     if (e.emaAcc1 !== undefined) acc1.push({ epoch: e.epoch, series: 'val (EMA)', value: e.emaAcc1 });
     if (e.emaAcc5 !== undefined) acc5.push({ epoch: e.epoch, series: 'val (EMA)', value: e.emaAcc5 });
+    if (e.int8Acc1 !== undefined) acc1.push({ epoch: e.epoch, series: 'val (int8)', value: e.int8Acc1 });
+    if (e.int8Acc5 !== undefined) acc5.push({ epoch: e.epoch, series: 'val (int8)', value: e.int8Acc5 });
     lr.push({ epoch: e.epoch, series: 'lr', value: e.lr });
   }
   const panel = (values: Point[], title: string, yTitle: string, scale: Record<string, unknown> = {}) => ({

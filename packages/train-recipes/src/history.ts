@@ -20,6 +20,9 @@ export interface EpochRecord {
   /** The EMA model's evaluation, when the recipe has one. */
   emaAcc1?: number;
   emaAcc5?: number;
+  /** QAT: the converted int8 model's evaluation on the validation split (train_quantization.py's "Evaluate Quantized model"). */
+  int8Acc1?: number;
+  int8Acc5?: number;
   /** Wall-clock seconds the epoch took (training and evaluation). */
   seconds: number;
 }
@@ -33,8 +36,8 @@ export interface TrainHistory {
 }
 
 const REQUIRED: readonly (keyof EpochRecord)[] = ['epoch', 'lr', 'trainLoss', 'trainAcc1', 'trainAcc5', 'imgPerSec', 'valLoss', 'valAcc1', 'valAcc5', 'seconds'];
-const OPTIONAL: readonly (keyof EpochRecord)[] = ['emaAcc1', 'emaAcc5'];
-const PERCENT: readonly (keyof EpochRecord)[] = ['trainAcc1', 'trainAcc5', 'valAcc1', 'valAcc5', 'emaAcc1', 'emaAcc5'];
+const OPTIONAL: readonly (keyof EpochRecord)[] = ['emaAcc1', 'emaAcc5', 'int8Acc1', 'int8Acc5'];
+const PERCENT: readonly (keyof EpochRecord)[] = ['trainAcc1', 'trainAcc5', 'valAcc1', 'valAcc5', 'emaAcc1', 'emaAcc5', 'int8Acc1', 'int8Acc5'];
 
 /** An empty history for a recipe. */
 export function newHistory(recipe: string): TrainHistory {
@@ -59,6 +62,7 @@ function checkRecord(r: unknown, where: string): EpochRecord {
     if (k !== 'epoch' && !(PERCENT as readonly string[]).includes(k) && v < 0) throw new RangeError(`${where}: ${k} must be ≥ 0, got ${v}`);
   }
   if ((rec.emaAcc1 === undefined) !== (rec.emaAcc5 === undefined)) throw new TypeError(`${where}: emaAcc1 and emaAcc5 come together`);
+  if ((rec.int8Acc1 === undefined) !== (rec.int8Acc5 === undefined)) throw new TypeError(`${where}: int8Acc1 and int8Acc5 come together`);
   return rec as unknown as EpochRecord;
 }
 
@@ -168,6 +172,7 @@ export function formatEpochLog(record: EpochRecord): string {
     `Test:  Acc@1 ${pyFixed(r.valAcc1, 3)} Acc@5 ${pyFixed(r.valAcc5, 3)}`,
   ];
   if (r.emaAcc1 !== undefined) lines.push(`Test: EMA Acc@1 ${pyFixed(r.emaAcc1, 3)} Acc@5 ${pyFixed(r.emaAcc5!, 3)}`);
+  if (r.int8Acc1 !== undefined) lines.push(`Test: int8 Acc@1 ${pyFixed(r.int8Acc1, 3)} Acc@5 ${pyFixed(r.int8Acc5!, 3)}`);
   return lines.join('\n');
 }
 

@@ -23,11 +23,13 @@ export type { AveragedCheckpoint, SetWeightDecayOptions, WeightDecayGroup } from
 export { ExponentialMovingAverage, averageCheckpoints, emaDecay, setWeightDecay } from './utils.js';
 export type { LrSchedulerArgs, OptimizerArgs } from './train.js';
 export { LR_SCHEDULER_NAMES, LR_WARMUP_METHODS, OPTIMIZER_NAMES, createLrScheduler, createOptimizer } from './train.js';
-export type { ArgType, FlagSpec, Recipe, RecipeExtras, RecipeOverrides, TorchrunOptions, TrainPyArgs, TrainQuantizationArgs } from './recipes.js';
+export type { ArgType, FlagSpec, QatRecipe, Recipe, RecipeExtras, RecipeOverrides, TorchrunOptions, TrainPyArgs, TrainQuantizationArgs } from './recipes.js';
 export {
   AUTO_AUGMENT_POLICIES,
   INTERPOLATIONS,
   QAT_RECIPE_MOBILENET_V3_LARGE,
+  QAT_RECIPES,
+  QAT_RECIPE_NAMES,
   RECIPES,
   RECIPE_MODELS,
   RECIPE_NAMES,
@@ -35,7 +37,9 @@ export {
   TRAIN_PY_DEFAULTS,
   TRAIN_PY_FLAGS,
   TRAIN_QUANTIZATION_FLAGS,
+  getQatRecipe,
   getRecipe,
+  qatRecipeNamespace,
   recipeNamespace,
   renderTorchrun,
   renderTorchrunQuantization,

@@ -12,3 +12,5 @@ export { epochOrder } from './data/batches.js';
 export { BatchLoader } from './data/loader.js';
 export type { PackedImages, PipelineSpec } from './data/pipeline.js';
 export { fillBatch, makeTransform, mixSeed, packUniform, sampleSeed, subset } from './data/pipeline.js';
+export type { TrainQatOptions, TrainQatResult } from './qat-trainer.js';
+export { trainQat } from './qat-trainer.js';

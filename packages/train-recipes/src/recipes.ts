@@ -549,3 +549,96 @@ export function renderTorchrunQuantization(args: TrainQuantizationArgs, options:
   if (args.backend !== 'qnnpack' && args.backend !== 'fbgemm') throw new RecipeError('invalid-value', `backend must be qnnpack or fbgemm, got ${JSON.stringify(args.backend)}`);
   return renderCommand(`torchrun --nproc_per_node=${nproc} train_quantization.py`, TRAIN_QUANTIZATION_FLAGS, args as unknown as Record<string, unknown>, options, []);
 }
+
+/**
+ * A QAT recipe: train_quantization.py's arguments, and the float recipe whose data, pipeline and
+ * model it fine-tunes (train_quantization.py starts from a trained float model, `--weights`).
+ */
+export interface QatRecipe {
+  readonly name: string;
+  readonly description: string;
+  readonly base: Recipe;
+  readonly args: Readonly<TrainQuantizationArgs>;
+}
+
+const FASHION_QAT: QatRecipe = {
+  name: 'mobilenet_v3_small-fashion-mnist-qat',
+  description:
+    "QAT of a trained mobilenet_v3_small-fashion-mnist model (--weights: a train.py checkpoint or a state dict) as train_quantization.py runs it: prepare_qat with qnnpack's QAT qconfig, SGD (lr 0.0005: TorchVision's 0.001 for 8 × 32 images per step, halved for 128; momentum 0.9, wd 1e-5), StepLR 2 / 0.1, 3 epochs; observers updated for epochs 0–2 (disabled after epoch 2: --num-observer-update-epochs 2), BatchNorm statistics frozen after epoch 1 (--num-batch-norm-update-epochs 1); the QAT and the converted int8 model evaluated every epoch; the int8 model saved at the end",
+  base: FASHION,
+  args: {
+    ...QAT_RECIPE_MOBILENET_V3_LARGE,
+    dataPath: '/usr/share/datasets/fashion-mnist',
+    model: 'mobilenet_v3_small',
+    device: 'cpu',
+    batchSize: 128,
+    evalBatchSize: 128,
+    epochs: 3,
+    numObserverUpdateEpochs: 2,
+    numBatchNormUpdateEpochs: 1,
+    workers: 2,
+    lr: 0.0005,
+    momentum: 0.9,
+    weightDecay: 0.00001,
+    lrStepSize: 2,
+    lrGamma: 0.1,
+  },
+};
+
+/** The QAT recipes by name (`mnv3 train --recipe NAME --weights FLOAT.pth`). */
+export const QAT_RECIPES: Readonly<Record<string, QatRecipe>> = Object.freeze({ 'mobilenet_v3_small-fashion-mnist-qat': FASHION_QAT });
+export const QAT_RECIPE_NAMES = Object.keys(QAT_RECIPES);
+
+/**
+ * A QAT recipe with overrides, checked: positive epochs, batch size and lr, and observer-disable /
+ * BatchNorm-freeze epochs that fall within the run (train_quantization.py applies them after the
+ * epoch of that number; one at or past the last epoch would never take effect).
+ *
+ * `baseOverrides` change the float recipe's data settings (e.g. the crop sizes).
+ *
+ * @example getQatRecipe('mobilenet_v3_small-fashion-mnist-qat', { epochs: 1, numObserverUpdateEpochs: 0, numBatchNormUpdateEpochs: 0 })
+ */
+export function getQatRecipe(name: string, overrides: Partial<TrainQuantizationArgs> = {}, baseOverrides?: RecipeOverrides): QatRecipe {
+  const known = QAT_RECIPES[name];
+  if (!known) throw new RecipeError('unknown-recipe', `unknown QAT recipe ${JSON.stringify(name)}; valid: ${QAT_RECIPE_NAMES.join(', ')}`);
+  // The float recipe's data and pipeline settings (crop sizes, …) can be overridden too.
+  const base = baseOverrides ? { ...known, base: getRecipe(known.base.name, baseOverrides) } : known;
+  const args = { ...base.args, ...overrides };
+  for (const spec of TRAIN_QUANTIZATION_FLAGS) checkArg(spec as unknown as FlagSpec, (args as unknown as Record<string, unknown>)[spec.key]);
+  const positive = (k: keyof TrainQuantizationArgs, integer: boolean) => {
+    const v = args[k] as number;
+    if (!(v > 0) || (integer && !Number.isSafeInteger(v))) throw new RecipeError('invalid-value', `${k} must be ${integer ? 'an integer ' : ''}> 0, got ${String(v)}`);
+  };
+  positive('epochs', true);
+  positive('batchSize', true);
+  positive('lr', false);
+  positive('lrStepSize', true);
+  for (const [k, flag, what] of [
+    ['numObserverUpdateEpochs', '--num-observer-update-epochs', 'observers are disabled'],
+    ['numBatchNormUpdateEpochs', '--num-batch-norm-update-epochs', 'BatchNorm statistics are frozen'],
+  ] as const) {
+    const v = args[k];
+    if (!Number.isSafeInteger(v) || v < 0 || v >= args.epochs) {
+      throw new RecipeError(
+        'invalid-value',
+        `${flag} ${v}: ${what} after epoch ${v} (0-based, as train_quantization.py), but the run's last epoch is ${args.epochs - 1}: pass 0 … ${args.epochs - 1}, or more --epochs`,
+      );
+    }
+  }
+  if (args.backend !== 'qnnpack') throw new RecipeError('invalid-value', `backend must be qnnpack (the int8 engine is QNNPACK's arithmetic), got ${JSON.stringify(args.backend)}`);
+  return Object.freeze({ ...base, args: Object.freeze(args) });
+}
+
+/** A QAT recipe's train_quantization.py `args` Namespace (what its checkpoints carry). */
+export function qatRecipeNamespace(recipe: QatRecipe): PythonObject {
+  const attrs = new Map<string, unknown>();
+  for (const spec of TRAIN_QUANTIZATION_FLAGS) {
+    const v = (recipe.args as unknown as Record<string, unknown>)[spec.key];
+    attrs.set(spec.dest, spec.type === 'float' ? pyFloat(v as number) : v);
+  }
+  attrs.set('recipe', recipe.name);
+  attrs.set('train_crop_size', recipe.base.args.trainCropSize);
+  attrs.set('val_crop_size', recipe.base.args.valCropSize);
+  attrs.set('val_resize_size', recipe.base.args.valResizeSize);
+  return new PythonObject('argparse.Namespace', attrs);
+}

@@ -109,7 +109,7 @@ function disposeOwned(model: Module, tensors: Map<string, tf.Tensor>): void {
 }
 
 /** Counts of correct top-1 and top-5 predictions (a [2] int32 tensor). */
-function correct(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
+export function correct(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
   return tf.tidy(() => {
     const k = Math.min(5, logits.shape[1]);
     const { indices } = tf.topk(logits, k);

@@ -55,10 +55,22 @@ describe('history.json and log.txt', () => {
     expect(() => appendEpoch(h, rec(0, { trainLoss: Number.NaN }))).toThrow(/trainLoss must be a finite number/);
     expect(() => appendEpoch(h, rec(0, { valAcc1: 101 }))).toThrow(/valAcc1 is a percentage in \[0, 100\]/);
     expect(() => appendEpoch(h, rec(0, { emaAcc1: 50 }))).toThrow(/emaAcc1 and emaAcc5 come together/);
+    expect(() => appendEpoch(h, rec(0, { int8Acc5: 50 }))).toThrow(/int8Acc1 and int8Acc5 come together/);
+    expect(() => appendEpoch(h, rec(0, { int8Acc1: -1, int8Acc5: 50 }))).toThrow(/int8Acc1 is a percentage/);
     expect(() => appendEpoch(h, { ...rec(0), acc: 1 } as never)).toThrow(/unknown field "acc"/);
     expect(() => parseHistory('{')).toThrow(/not JSON/);
     expect(() => parseHistory('{"format":"other"}')).toThrow(/format must be "mnv3-train-history"/);
     expect(() => parseHistory(JSON.stringify({ format: 'mnv3-train-history', version: 1, recipe: 'r', epochs: [rec(0), { ...rec(1), lr: 'x' }] }))).toThrow(/epochs\[1\]: lr must be a finite number/);
+  });
+});
+
+describe('QAT records', () => {
+  it("keep the int8 model's evaluation (train_quantization.py's \"Evaluate Quantized model\") in history, log and chart", async () => {
+    let h = newHistory('mobilenet_v3_small-fashion-mnist-qat');
+    h = appendEpoch(h, rec(0, { int8Acc1: 88.25, int8Acc5: 99.5 }));
+    expect(parseHistory(serializeHistory(h))).toEqual(h);
+    expect(formatLog(h)).toContain('Test: int8 Acc@1 88.250 Acc@5 99.500\n');
+    expect(await trainingChart(h)).toContain('>val (int8)<');
   });
 });
 

@@ -2,10 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { PyFloat } from '@mnv3/io';
 import {
   QAT_RECIPE_MOBILENET_V3_LARGE,
+  QAT_RECIPE_NAMES,
   RECIPE_NAMES,
   RecipeError,
   TRAIN_PY_FLAGS,
+  getQatRecipe,
   getRecipe,
+  qatRecipeNamespace,
   recipeNamespace,
   renderTorchrun,
   renderTorchrunQuantization,
@@ -91,5 +94,22 @@ describe('recipes', () => {
     expect(ns.attributes.get('epochs')).toBe(15);
     expect(ns.attributes.get('auto_augment')).toBeNull();
     expect(ns.attributes.get('model_ema')).toBe(false);
+  });
+
+  it('holds the Fashion-MNIST QAT recipe and checks its observer / BatchNorm epochs against the run', () => {
+    expect(QAT_RECIPE_NAMES).toEqual(['mobilenet_v3_small-fashion-mnist-qat']);
+    const r = getQatRecipe('mobilenet_v3_small-fashion-mnist-qat');
+    expect(r.args).toMatchObject({ model: 'mobilenet_v3_small', backend: 'qnnpack', batchSize: 128, epochs: 3, lr: 0.0005, momentum: 0.9, weightDecay: 1e-5, lrStepSize: 2, lrGamma: 0.1, numObserverUpdateEpochs: 2, numBatchNormUpdateEpochs: 1 });
+    expect(r.base.name).toBe('mobilenet_v3_small-fashion-mnist');
+    expect(getQatRecipe(r.name, {}, { trainCropSize: 32, valCropSize: 32, valResizeSize: 32 }).base.args.trainCropSize).toBe(32);
+    expect(() => getQatRecipe('mobilenet_v3_small-qat')).toThrow(/unknown QAT recipe "mobilenet_v3_small-qat"; valid: mobilenet_v3_small-fashion-mnist-qat/);
+    expect(() => getQatRecipe(r.name, { epochs: 2 })).toThrow(new RecipeError('invalid-value', '--num-observer-update-epochs 2: observers are disabled after epoch 2 (0-based, as train_quantization.py), but the run\'s last epoch is 1: pass 0 … 1, or more --epochs'));
+    expect(() => getQatRecipe(r.name, { numBatchNormUpdateEpochs: -1 })).toThrow(/num-batch-norm-update-epochs/);
+    expect(() => getQatRecipe(r.name, { lr: 0 })).toThrow(/lr must be > 0/);
+    const ns = qatRecipeNamespace(r);
+    expect(ns.className).toBe('argparse.Namespace');
+    expect(ns.attributes.get('num_observer_update_epochs')).toBe(2);
+    expect(ns.attributes.get('lr')).toBeInstanceOf(PyFloat);
+    expect(ns.attributes.get('recipe')).toBe(r.name);
   });
 });

@@ -33,3 +33,4 @@ export { GRADIENT_KERNELS, markDilatedBackprop, registerGradients, registerMissi
 export { MNV3_GRADIENTS } from './mnv3-gradients.js';
 export { TRAINING_KERNELS, registerTrainingKernels } from '../kernels/train/register-training-kernels.js';
 export { activateTrain, batchNormTrain, scaleChannels } from './ops.js';
+export { conv2dTrain } from '../nn.js';
