@@ -88,8 +88,8 @@ const floatAcc = accuracy((data, shape) => tf.tidy(() => model.forward(tf.tensor
 let int8Bytes;
 let int8From;
 if (qatRun) {
-  const file = readdirSync(qatRun).find((f) => f.endsWith('.int8.safetensors'));
-  if (!file) throw new Error(`${qatRun} holds no *.int8.safetensors (the QAT run writes one at its end)`);
+  const file = readdirSync(qatRun).find((f) => f === 'quantized.safetensors');
+  if (!file) throw new Error(`${qatRun} holds no quantized.safetensors (the QAT run writes it at its end)`);
   int8Bytes = new Uint8Array(readFileSync(`${qatRun}/${file}`));
   int8From = `quantization-aware training (${qatRun}/${file})`;
 } else {

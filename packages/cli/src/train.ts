@@ -30,8 +30,8 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
   --progress      draw the per-epoch progress bar even when stderr is not a terminal (a line every 5 s)
 
   QAT recipes (train_quantization.py): QAT_NAME ${QAT_RECIPE_NAMES.join(', ')}
-  --weights FLOAT.pth  the trained float model to start from (a train.py checkpoint, model_avg.pth or a
-                  state dict; --ema: its model_ema); prepare_qat with qnnpack's QAT qconfig, SGD + StepLR;
+  --weights FLOAT.pth  the trained float model to start from (a train.py checkpoint, model_avg.pth, a
+                  state dict or a .safetensors file; --ema: a checkpoint's model_ema); prepare_qat with qnnpack's QAT qconfig, SGD + StepLR;
                   after epoch N (0-based) observers are disabled / BatchNorm frozen (--num-*-update-epochs);
                   the QAT and the converted int8 model are evaluated every epoch (log.txt, history.json);
                   at the end the int8 model is written as DIR/quantized.safetensors (mnv3 classify

@@ -12,7 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
-import { findStateDict, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
+import { findStateDict, loadTorchCheckpoint, readCheckpoint, sniffCheckpointFormat, type StateDict } from '@mnv3/io';
 import { writeFileAtomic, writeTorchCheckpoint } from '@mnv3/io/node';
 import { seededRng } from '@mnv3/layers';
 import { QuantizationError, WasmQuantizedMobileNetV3, saveQuantized, type QuantizedMobileNetV3 } from '@mnv3/quantize';
@@ -56,12 +56,17 @@ export interface TrainQatResult {
   agreement?: number;
 }
 
-/** The float state dict `--weights` names: a train.py checkpoint's `model` (or `model_ema`, `module.` stripped), or a plain state dict. */
+/**
+ * The float state dict `--weights` names: a train.py checkpoint's `model` (or `model_ema`, `module.`
+ * stripped), a plain state dict, or a .safetensors file (a weights entry's, e.g. FASHION_MNIST_V1's).
+ */
 async function floatWeights(w: string | StateDict, ema: boolean): Promise<StateDict> {
   if (typeof w !== 'string') return w;
   let ckpt: unknown;
   try {
-    ckpt = loadTorchCheckpoint(new Uint8Array(await readFile(w)));
+    const bytes = new Uint8Array(await readFile(w));
+    if (!ema && sniffCheckpointFormat(bytes) === 'safetensors') return readCheckpoint(bytes);
+    ckpt = loadTorchCheckpoint(bytes);
   } catch (e) {
     throw new TrainError('bad-checkpoint', `--weights ${w}: cannot read it as a torch checkpoint: ${e instanceof Error ? e.message : String(e)}`);
   }
