@@ -6,6 +6,8 @@
 //   pnpm -s mnv3 train --recipe mobilenet_v3_small-fashion-mnist-qat --weights packages/backbone/weights/<float file> --output-dir runs/fmv1-qat
 //   node packages/cli/scripts/make-fashion-mnist-v1.mjs --float-run runs/fmv1-float --qat-run runs/fmv1-qat
 //
+// --measure-only prints the test accuracies of a float run (and its PTQ or QAT int8) and writes nothing.
+//
 // The float weights are the run's final model, its EMA or its checkpoint average, whichever scored
 // best on the validation split (the test split is never used for a choice). The int8 model is the
 // QAT run's (or, without --qat-run, post-training quantization calibrated on 2,048 training images).
@@ -23,7 +25,7 @@ import { convert, loadQuantized, prepare, saveQuantized, WasmQuantizedMobileNetV
 import { ImageClassification } from '@mnv3/transforms';
 import * as tf from '@tensorflow/tfjs-core';
 
-const { values } = parseArgs({ options: { 'float-run': { type: 'string' }, 'qat-run': { type: 'string' } } });
+const { values } = parseArgs({ options: { 'float-run': { type: 'string' }, 'qat-run': { type: 'string' }, 'measure-only': { type: 'boolean' } } });
 if (!values['float-run']) throw new Error('--float-run DIR is required (the output dir of the mobilenet_v3_small-fashion-mnist-full run)');
 const floatRun = values['float-run'];
 const qatRun = values['qat-run'];
@@ -110,8 +112,14 @@ if (!engine) throw new Error('the int8 WASM kernels did not load');
 const int8Acc = accuracy((data, shape) => engine.forward(data, shape).logits);
 engine.dispose();
 
-// -- Write both files, named by their SHA-256, replacing the previous ones.
 const floatBytes = writeSafetensors(floatSd, { format: 'pt' });
+if (values['measure-only']) {
+  // The float / int8 test accuracies of other runs (e.g. the QAT-vs-PTQ table), nothing written.
+  console.log(JSON.stringify({ float: chosen.name, floatVal: chosen.val, testAcc1Float: floatAcc, testAcc1Int8: int8Acc, int8From }, null, 2));
+  process.exit(0);
+}
+
+// -- Write both files, named by their SHA-256, replacing the previous ones.
 const write = (dir, stem, bytes) => {
   for (const f of readdirSync(root(dir))) if (f.startsWith(`${stem}-`)) rmSync(root(`${dir}/${f}`));
   const name = `${stem}-${createHash('sha256').update(bytes).digest('hex').slice(0, 8)}.safetensors`;
