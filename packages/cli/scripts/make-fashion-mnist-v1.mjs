@@ -110,12 +110,28 @@ const { model: qmodel } = loadQuantized(int8Bytes);
 const engine = WasmQuantizedMobileNetV3.create(qmodel);
 if (!engine) throw new Error('the int8 WASM kernels did not load');
 const int8Acc = accuracy((data, shape) => engine.forward(data, shape).logits);
+// Speed, one image at a time (batch 1, 64×64, one thread): float and int8 interleaved in rounds, medians.
+const one = X.subarray(0, 12288);
+const floatOnce = () => tf.tidy(() => model.forward(tf.tensor4d(one, [1, 64, 64, 3])).dataSync());
+const int8Once = () => engine.forward(one, [1, 64, 64, 3]);
+for (let i = 0; i < 20; i++) floatOnce(), int8Once();
+const times = { float: [], int8: [] };
+for (let r = 0; r < 15; r++) {
+  for (const [k, f] of [['float', floatOnce], ['int8', int8Once]]) {
+    const t0 = performance.now();
+    for (let i = 0; i < 20; i++) f();
+    times[k].push((performance.now() - t0) / 20);
+  }
+}
+const median = (a) => a.sort((x, y) => x - y)[a.length >> 1];
+const speed = { floatMs: median(times.float), int8Ms: median(times.int8) };
+speed.ratio = speed.floatMs / speed.int8Ms;
 engine.dispose();
 
 const floatBytes = writeSafetensors(floatSd, { format: 'pt' });
 if (values['measure-only']) {
   // The float / int8 test accuracies of other runs (e.g. the QAT-vs-PTQ table), nothing written.
-  console.log(JSON.stringify({ float: chosen.name, floatVal: chosen.val, testAcc1Float: floatAcc, testAcc1Int8: int8Acc, int8From }, null, 2));
+  console.log(JSON.stringify({ float: chosen.name, floatVal: chosen.val, testAcc1Float: floatAcc, testAcc1Int8: int8Acc, int8From, speed }, null, 2));
   process.exit(0);
 }
 
@@ -142,6 +158,7 @@ const summary = {
   epochs: history.epochs.length,
   trainSeconds: Math.round(history.epochs.reduce((a, e) => a + e.seconds, 0)),
   trainerTest: testJson,
+  speed,
 };
 console.log(JSON.stringify(summary, null, 2));
 
@@ -172,6 +189,9 @@ recipes on tfjs' WASM backend; nothing in it comes from TorchVision's published 
 |---|---|---|---|---|
 | int8 | \`MobileNet_V3_Small_QuantizedWeights.FASHION_MNIST_V1\` (Small's quantized \`DEFAULT\`) | \`packages/quantize/weights/${int8Name}\` | ${mb(int8Bytes.byteLength)} | ${summary.testAcc1Int8.toFixed(2)} |
 | float32 | \`MobileNet_V3_Small_Weights.FASHION_MNIST_V1\` | \`packages/backbone/weights/${floatName}\` | ${mb(floatBytes.byteLength)} | ${summary.testAcc1Float.toFixed(2)} |
+
+Speed of one image (batch 1, 64×64, one thread, tfjs' WASM backend; medians of 15 interleaved rounds of 20
+on the machine that made it): float32 ${speed.floatMs.toFixed(2)} ms, int8 ${speed.int8Ms.toFixed(2)} ms (${speed.ratio.toFixed(2)}× faster).
 
 Test acc@1: all 10,000 images of Fashion-MNIST's test split (\`t10k\`, Debian's \`dataset-fashion-mnist\`),
 through the weights' own preset, as \`load('mobilenet_v3_small', { weights: 'FASHION_MNIST_V1', quantize })\`
