@@ -5,13 +5,12 @@
 import { execFile } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
-import { REPO_ROOT, fixtureDir, mnv3 } from '@mnv3/test-utils';
+import { REPO_ROOT, fixtureDir, freePort, mnv3 } from '@mnv3/test-utils';
 import { mobilenetV3Conf } from '@mnv3/backbone';
 import { FASHION_MNIST_CLASSES, readCheckpoint } from '@mnv3/io';
 import { quantizedModelFromStateDict, saveQuantized } from '@mnv3/quantize';
@@ -37,17 +36,6 @@ interface Top {
   index: number;
   label: string;
   score: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
 }
 
 /** What the CLI prints for the same checkpoint and photos: the reference for the page. */

@@ -15,7 +15,6 @@
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
-import { createServer } from 'node:net';
 import { extname, join, normalize, resolve } from 'node:path';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
@@ -25,6 +24,7 @@ import { preview, type PreviewServer } from 'vite';
 import '@mnv3/layers/train';
 import { getRecipe } from '@mnv3/train-recipes';
 import { loadRecipeData, train } from '@mnv3/train-recipes/node';
+import { freePort } from '@mnv3/test-utils';
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, '..');
@@ -40,17 +40,6 @@ interface PageState {
   info?: { backend: string; simd: boolean; threads: boolean; threadsCount: number; kernelThreads: number; crossOriginIsolated: boolean };
   steps: { epoch: number; step: number; loss: number; lr: number; n: number }[];
   images?: number;
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((ok, fail) => {
-    const s = createServer();
-    s.once('error', fail);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => ok(port));
-    });
-  });
 }
 
 /** `dist` served by plain node:http with no COOP/COEP: the page is not cross-origin isolated. */

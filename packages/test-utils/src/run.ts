@@ -29,3 +29,16 @@ export async function runNode(args: readonly string[]): Promise<RunResult> {
 export function mnv3(args: readonly string[]): Promise<RunResult> {
   return runNode([MNV3_BIN, ...args]);
 }
+
+/** A free TCP port on 127.0.0.1 (for a test's own server). */
+export async function freePort(): Promise<number> {
+  const { createServer } = await import('node:net');
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.once('error', fail);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => ok(port));
+    });
+  });
+}

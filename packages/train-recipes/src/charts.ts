@@ -10,6 +10,18 @@ export interface TrainingChartOptions {
   width?: number;
 }
 
+/** A Vega-Lite spec rendered to an SVG document, headless. */
+async function svgOf(spec: Record<string, unknown>): Promise<string> {
+  const vega = await import('vega');
+  const vl = await import('vega-lite');
+  const view = new vega.View(vega.parse(vl.compile(spec as never).spec), { renderer: 'none' });
+  try {
+    return await view.toSVG();
+  } finally {
+    view.finalize();
+  }
+}
+
 interface Point {
   epoch: number;
   series: string;
@@ -28,8 +40,6 @@ export async function trainingChart(history: TrainHistory, options: TrainingChar
     throw new RangeError('trainingChart: the history has no epochs to draw (train at least one epoch first)');
   }
   const width = options.width ?? 280;
-  const vega = await import('vega');
-  const vl = await import('vega-lite');
   const loss: Point[] = [];
   const acc1: Point[] = [];
   const acc5: Point[] = [];
@@ -56,7 +66,7 @@ export async function trainingChart(history: TrainHistory, options: TrainingChar
       color: { field: 'series', type: 'nominal', title: null },
     },
   });
-  const spec = vl.compile({
+  return svgOf({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: options.title ?? history.recipe,
     resolve: { scale: { color: 'independent' } },
@@ -64,13 +74,7 @@ export async function trainingChart(history: TrainHistory, options: TrainingChar
       { hconcat: [panel(loss, 'Loss', 'cross-entropy loss'), panel(lr, 'Learning rate', 'learning rate', { type: 'log' })] },
       { hconcat: [panel(acc1, 'Acc@1', 'acc@1 (%)'), panel(acc5, 'Acc@5', 'acc@5 (%)')] },
     ],
-  } as never).spec;
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  });
 }
 
 /** One row of an ablation: a label (the recipe step) and its test acc@1 (percent). */
@@ -87,24 +91,16 @@ export interface AblationBar {
  */
 export async function ablationChart(rows: readonly AblationBar[], title: string): Promise<string> {
   if (rows.length === 0) throw new RangeError('ablationChart: no rows to draw');
-  const vega = await import('vega');
-  const vl = await import('vega-lite');
   const values = rows.map((r) => ({ ...r, text: r.acc1.toFixed(2) }));
   const lo = Math.floor(Math.min(...rows.map((r) => r.acc1)) - 2);
   const y = { field: 'label', type: 'nominal', sort: null, title: null }; // data order: the seed's
   const x = { field: 'acc1', type: 'quantitative', title: 'test acc@1 (%)', scale: { domain: [Math.max(0, lo), 100], clamp: true } };
-  const spec = vl.compile({
+  return svgOf({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title,
     width: 420,
     data: { values },
     encoding: { y, x },
     layer: [{ mark: { type: 'bar', clip: true } }, { mark: { type: 'text', align: 'left', dx: 3 }, encoding: { text: { field: 'text' } } }],
-  } as never).spec;
-  const view = new vega.View(vega.parse(spec), { renderer: 'none' });
-  try {
-    return await view.toSVG();
-  } finally {
-    view.finalize();
-  }
+  });
 }

@@ -17,8 +17,8 @@ import { writeFileAtomic, writeTorchCheckpoint } from '@mnv3/io/node';
 import { seededRng } from '@mnv3/layers';
 import { QuantizationError, WasmQuantizedMobileNetV3, saveQuantized, type QuantizedMobileNetV3 } from '@mnv3/quantize';
 import { type QatMobileNetV3, convertQat, disableObserver, enableFakeQuant, enableObserver, freezeBnStats, prepareQat } from '@mnv3/quantize/qat';
-import { trainingChart } from './charts.js';
-import { appendEpoch, formatLog, newHistory, serializeHistory, type EpochRecord, type TrainHistory } from './history.js';
+import { writeEpochFiles } from './trainer.js';
+import { appendEpoch, newHistory, type EpochRecord, type TrainHistory } from './history.js';
 import { crossEntropy } from './loss.js';
 import { SGD } from './optim/sgd.js';
 import { StepLR } from './lr-scheduler.js';
@@ -224,9 +224,7 @@ export async function trainQat(recipe: QatRecipe, options: TrainQatOptions): Pro
         seconds: (performance.now() - t0) / 1000,
       };
       history = appendEpoch(history, record);
-      await writeFileAtomic(join(options.outputDir, 'history.json'), serializeHistory(history));
-      await writeFileAtomic(join(options.outputDir, 'log.txt'), formatLog(history));
-      await writeFileAtomic(join(options.outputDir, 'training.svg'), await trainingChart(history));
+      await writeEpochFiles(options.outputDir, history);
       options.onEpoch?.(record);
     }
     await writeFileAtomic(join(options.outputDir, 'quantized.safetensors'), saveQuantized(int8!, model.config));

@@ -72,6 +72,13 @@ function stripModule(sd: StateDict): StateDict {
   return out;
 }
 
+/** After each epoch: `history.json`, `log.txt` and `training.svg` in `dir`, each written atomically. */
+export async function writeEpochFiles(dir: string, history: TrainHistory): Promise<void> {
+  await writeFileAtomic(join(dir, 'history.json'), serializeHistory(history));
+  await writeFileAtomic(join(dir, 'log.txt'), formatLog(history));
+  await writeFileAtomic(join(dir, 'training.svg'), await trainingChart(history));
+}
+
 /**
  * train.py's loop for classification on tfjs. Needs `import '@mnv3/layers/train'` and a tfjs
  * backend set up (WASM in Node). Writes into `outputDir` after every epoch.
@@ -179,9 +186,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
         seconds: (performance.now() - t0) / 1000,
       };
       history = appendEpoch(history, record);
-      await writeFileAtomic(join(options.outputDir, 'history.json'), serializeHistory(history));
-      await writeFileAtomic(join(options.outputDir, 'log.txt'), formatLog(history));
-      await writeFileAtomic(join(options.outputDir, 'training.svg'), await trainingChart(history));
+      await writeEpochFiles(options.outputDir, history);
       options.onEpoch?.(record);
     }
     result = { history, stepLosses, numTensors };
