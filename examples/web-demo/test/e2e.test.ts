@@ -759,6 +759,7 @@ describe('the built-in model (FASHION_MNIST_V1) in the web demo', () => {
     expect((await pageTop5(page))[0]!.label).toBe('Ankle boot');
 
     // A drawing on the pad: a light stroke on the dark pad, classified into Fashion-MNIST's classes.
+    await page.locator('[data-testid="draw"]').scrollIntoViewIfNeeded();
     const pad = (await page.locator('[data-testid="draw"]').boundingBox())!;
     await page.mouse.move(pad.x + pad.width * 0.3, pad.y + pad.height * 0.2);
     await page.mouse.down();

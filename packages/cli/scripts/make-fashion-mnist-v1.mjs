@@ -167,8 +167,12 @@ console.log(JSON.stringify(summary, null, 2));
 const entry = (file, stem, name, acc) => {
   const path = root(file);
   const src = readFileSync(path, 'utf8');
+  const old = new RegExp(`'\\.\\./weights/${stem}-([0-9a-f]{8})\\.safetensors'`).exec(src)?.[1];
+  if (!old) throw new Error(`${file}: the FASHION_MNIST_V1 entry was not found`);
+  const hash = /-([0-9a-f]{8})\.safetensors$/.exec(name)[1];
   const next = src
-    .replace(new RegExp(`'\\.\\./weights/${stem}-[0-9a-f]{8}\\.safetensors'`), `'../weights/${name}'`)
+    .replace(`'../weights/${stem}-${old}.safetensors'`, `'../weights/${name}'`)
+    .replace(`'${old}', // bundlers rename`, `'${hash}', // bundlers rename`)
     .replace(/(metrics: \{ 'Fashion-MNIST': \{ 'acc@1': )[\d.]+( \} \})/, `$1${acc}$2`);
   if (next === src && !src.includes(name)) throw new Error(`${file}: the FASHION_MNIST_V1 entry was not found`);
   writeFileSync(path, next);

@@ -33,10 +33,14 @@ export interface Weights {
 /** A model's weights table: named entries plus `DEFAULT`, which aliases one of them. */
 export type WeightsEnum<K extends string = string> = Readonly<Record<K | 'DEFAULT', Weights>>;
 
-/** Makes a `Weights` entry, taking the hash prefix from the URL's file name as torch.hub does. */
-export function weights(url: string, transforms: TransformsPreset, meta: WeightsMeta): Weights {
-  const prefix = hashPrefixFromFileName(url.slice(url.lastIndexOf('/') + 1));
-  if (!prefix) throw new Error(`weights URL ${url} carries no hash prefix`);
+/**
+ * Makes a `Weights` entry, taking the hash prefix from the URL's file name as torch.hub does, or
+ * from `sha256Prefix` when given: a file shipped in a package, whose URL a bundler may rename
+ * (`…-e167efa2-BN1SwMCB.safetensors`), names its prefix itself.
+ */
+export function weights(url: string, transforms: TransformsPreset, meta: WeightsMeta, sha256Prefix?: string): Weights {
+  const prefix = sha256Prefix ?? hashPrefixFromFileName(url.slice(url.lastIndexOf('/') + 1));
+  if (!prefix || !/^[0-9a-f]+$/.test(prefix)) throw new Error(`weights URL ${url} carries no hash prefix`);
   return { url, sha256Prefix: prefix, transforms, meta };
 }
 
