@@ -16,6 +16,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
+import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { setupBackend } from '@mnv3/layers/backend';
 import { findStateDict, loadTorchCheckpoint, writeSafetensors } from '@mnv3/io';
@@ -115,7 +116,10 @@ const int8Acc = accuracy((data, shape) => engine.forward(data, shape).logits);
 const one = X.subarray(0, 12288);
 const floatOnce = () => tf.tidy(() => model.forward(tf.tensor4d(one, [1, 64, 64, 3])).dataSync());
 const int8Once = () => engine.forward(one, [1, 64, 64, 3]);
-for (let i = 0; i < 20; i++) floatOnce(), int8Once();
+for (let i = 0; i < 20; i++) {
+  floatOnce();
+  int8Once();
+}
 const times = { float: [], int8: [] };
 for (let r = 0; r < 15; r++) {
   for (const [k, f] of [['float', floatOnce], ['int8', int8Once]]) {
