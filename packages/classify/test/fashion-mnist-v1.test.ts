@@ -52,6 +52,7 @@ describe('FASHION_MNIST_V1 (the built-in model)', () => {
       expect(classifier.quantized).toBe(quantize);
       expect(classifier.categories).toEqual(FASHION_MNIST_CLASSES);
       expect(classifier.preset).toMatchObject({ cropSize: 64, resizeSize: 64, grayscale: true, inputType: 'tensor' });
+      if (!quantize) expect((classifier.model as unknown as { numParams(): number }).numParams()).toBe(classifier.weights!.meta.numParams);
       const stated = classifier.weights!.meta.metrics['Fashion-MNIST']!['acc@1']!;
       expect(cardAccuracy(variant)).toBe(stated);
       const measured = await testAccuracy(classifier);
