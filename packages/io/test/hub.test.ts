@@ -413,7 +413,7 @@ describe('downloadWeights of a bundled file (file: URL)', () => {
     try {
       const damaged = join(dir, GOOD_NAME);
       const bytes = BODY.slice();
-      bytes[1000] ^= 1;
+      bytes[1000] = bytes[1000]! ^ 1;
       await writeFile(damaged, bytes);
       await expect(downloadWeights(pathToFileURL(damaged))).rejects.toMatchObject({ code: 'hash-mismatch', message: expect.stringMatching(/is damaged.*reinstall/) });
       await expect(downloadWeights(pathToFileURL(join(dir, BAD_NAME)))).rejects.toMatchObject({ code: 'not-found', message: expect.stringMatching(/cannot be read/) });
