@@ -88,15 +88,8 @@ model.loadStateDict(floatSd);
 model.eval();
 const floatAcc = accuracy((data, shape) => tf.tidy(() => model.forward(tf.tensor4d(data, shape)).dataSync()));
 
-// -- The int8 model.
-let int8Bytes;
-let int8From;
-if (qatRun) {
-  const file = readdirSync(qatRun).find((f) => f === 'quantized.safetensors');
-  if (!file) throw new Error(`${qatRun} holds no quantized.safetensors (the QAT run writes it at its end)`);
-  int8Bytes = new Uint8Array(readFileSync(`${qatRun}/${file}`));
-  int8From = `quantization-aware training (${qatRun}/${file})`;
-} else {
+// -- The int8 model: QAT's, or post-training quantization (measured either way, for the card's comparison).
+async function ptq() {
   const tr = await readFashionMnist({ train: true });
   const observed = prepare(model, config);
   const B = 64;
@@ -105,8 +98,28 @@ if (qatRun) {
     for (let i = 0; i < B; i++) batch.set(PRESET.apply(grayToRgb(tr.images, b + i)).data, i * 12288);
     observed.observe(batch, [B, 64, 64, 3]);
   }
-  int8Bytes = saveQuantized(convert(observed), config);
-  int8From = 'post-training quantization (HistogramObserver, 2,048 training images)';
+  return saveQuantized(convert(observed), config);
+}
+function int8Accuracy(bytes) {
+  const e = WasmQuantizedMobileNetV3.create(loadQuantized(bytes).model);
+  if (!e) throw new Error('the int8 WASM kernels did not load');
+  try {
+    return accuracy((data, shape) => e.forward(data, shape).logits);
+  } finally {
+    e.dispose();
+  }
+}
+const ptqBytes = await ptq();
+const ptqAcc = int8Accuracy(ptqBytes);
+let int8Bytes = ptqBytes;
+let int8From = 'post-training quantization (HistogramObserver, 2,048 training images)';
+let qatEpochs = 0;
+if (qatRun) {
+  const file = readdirSync(qatRun).find((f) => f === 'quantized.safetensors');
+  if (!file) throw new Error(`${qatRun} holds no quantized.safetensors (the QAT run writes it at its end)`);
+  int8Bytes = new Uint8Array(readFileSync(`${qatRun}/${file}`));
+  qatEpochs = JSON.parse(readFileSync(`${qatRun}/history.json`, 'utf8')).epochs.length;
+  int8From = `quantization-aware training (\`mobilenet_v3_small-fashion-mnist-qat\`, ${qatEpochs} epochs from the float weights, then \`convert\`); post-training quantization of the same float weights (HistogramObserver, 2,048 training images) gives ${ptqAcc.toFixed(2)} %`;
 }
 const { model: qmodel } = loadQuantized(int8Bytes);
 const engine = WasmQuantizedMobileNetV3.create(qmodel);
@@ -136,7 +149,7 @@ engine.dispose();
 const floatBytes = writeSafetensors(floatSd, { format: 'pt' });
 if (values['measure-only']) {
   // The float / int8 test accuracies of other runs (e.g. the QAT-vs-PTQ table), nothing written.
-  console.log(JSON.stringify({ float: chosen.name, floatVal: chosen.val, testAcc1Float: floatAcc, testAcc1Int8: int8Acc, int8From, speed }, null, 2));
+  console.log(JSON.stringify({ float: chosen.name, floatVal: chosen.val, testAcc1Float: floatAcc, testAcc1Int8: int8Acc, testAcc1Ptq: ptqAcc, int8From, speed }, null, 2));
   process.exit(0);
 }
 
@@ -159,6 +172,7 @@ const summary = {
   testAcc1Float: Number(floatAcc.toFixed(2)),
   testAcc1Int8: Number(int8Acc.toFixed(2)),
   int8From,
+  testAcc1Ptq: Number(ptqAcc.toFixed(2)),
   recipe: history.recipe,
   epochs: history.epochs.length,
   trainSeconds: Math.round(history.epochs.reduce((a, e) => a + e.seconds, 0)),
@@ -234,7 +248,9 @@ ${last.emaAcc1 !== undefined && last.emaAcc1 < 20 ? `   (The EMA is at chance le
    epochs\`, is made for TorchVision's 600 epochs; over ${history.epochs.length} it keeps ${initShare()} % of the random initialisation in the
    average. Short runs want a smaller \`modelEmaDecay\`.)
 ` : ''}3. The trainer's own test evaluation of that run: final model ${t.test ? t.test.acc1.toFixed(2) : '–'}${t.testEma ? `, EMA ${t.testEma.acc1.toFixed(2)}` : ''}${t.averaged?.test ? `, average of epochs ${t.averaged.epochs.join(', ')} ${t.averaged.test.acc1.toFixed(2)}` : ''} (acc@1, %).
-
+${qatRun ? `4. QAT: ${qatEpochs} epochs of \`mobilenet_v3_small-fashion-mnist-qat\` from those weights, ${Math.round(JSON.parse(readFileSync(`${qatRun}/history.json`, 'utf8')).epochs.reduce((a, e) => a + e.seconds, 0) / 60)} minutes; curves:
+   \`packages/train-recipes/docs/fashion-mnist-v1-qat.svg\`.
+` : ''}
 The commands that remake it (the numbers above come from them):
 
 \`\`\`sh
