@@ -44,6 +44,18 @@ PRESETS = {
     "seg_520": lambda: SemanticSegmentation(resize_size=520),
     "seg_320": lambda: SemanticSegmentation(resize_size=320),
 }
+
+
+def _gray_tensor_preset(resize, crop):
+    """FASHION_MNIST_V1's preset: Grayscale(3) on the PIL image, then TorchVision's uint8-tensor path."""
+    def run(img):
+        t = F.pil_to_tensor(F.to_grayscale(img, num_output_channels=3))
+        t = F.center_crop(F.resize(t, resize, antialias=False), crop)
+        return F.normalize(F.convert_image_dtype(t, torch.float), [0.485, 0.456, 0.406], [0.229, 0.224, 0.225])
+    return run
+
+
+PRESETS["gray_64_64"] = lambda: _gray_tensor_preset(64, 64)
 SEG_520 = {"astronaut", "chelsea", "camera", "syn_rgb_197x231", "syn_rgb_1x1"}
 
 
@@ -231,6 +243,7 @@ def preset_names(name, h, w):
         names.append("cls_200_224")  # small images: also the padding path of center_crop
     if max(h, w) / min(h, w) <= 4:  # a 1xN image resized to 320 on the short side is enormous
         names.append("seg_320")
+        names.append("gray_64_64")
     if name.replace("photo_", "") in SEG_520:
         names.append("seg_520")
     return names

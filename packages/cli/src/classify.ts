@@ -19,9 +19,9 @@ export const CLASSIFY_USAGE = `usage: mnv3 classify [--model NAME] [--weights SR
            built-in model, FASHION_MNIST_V1 int8 (MobileNetV3-Small trained here on Fashion-MNIST,
            shipped in @mnv3/quantize: works offline)
   --quantize  TorchVision's int8 MobileNetV3 (mobilenet_v3_large or mobilenet_v3_small; QNNPACK's
-           arithmetic on int8 WASM kernels): SRC is then IMAGENET1K_QNNPACK_V1 (Large), FASHION_MNIST_V1
-           (Small), a QAT-layout
-           .pth, or an int8 .safetensors from mnv3 quantize; --save-raw writes the dequantized logits
+           arithmetic on int8 WASM kernels): SRC is then IMAGENET1K_QNNPACK_V1 (Large),
+           FASHION_MNIST_V1 (Small), a QAT-layout .pth, or an int8 .safetensors from mnv3 quantize;
+           --save-raw writes the dequantized logits
   INPUT    an image file (PNG, JPEG), preprocessed with the weights' preset (TorchVision's V1 preset
            for weight files), or a .npy of float32 [3,H,W] or [N,3,H,W] already-normalised input`;
 

@@ -91,7 +91,7 @@ describe.each(all)('%s', (name) => {
     for (const n of config.tvResizes) expectSameImage(resize(img, n), u8(f, `tv_resize.${n}`), `F.resize(img, ${n})`);
   });
 
-  it.each(config.presets)('matches TorchVision preset %s within 1e-3', (preset) => {
+  it.each(config.presets)('matches TorchVision preset %s', (preset) => {
     const expected = fixtureTensor(f, `preset.${preset}`);
     const [c, h, w] = expected.shape as [number, number, number];
     const want = chwToHwc(toFloat32(expected), [c, h, w]);
@@ -99,13 +99,26 @@ describe.each(all)('%s', (name) => {
     const p =
       kind === 'cls'
         ? ImageClassification({ resizeSize: Number(a), cropSize: Number(b) })
-        : SemanticSegmentation({ resizeSize: Number(a) });
+        : kind === 'gray'
+          ? ImageClassification({ resizeSize: Number(a), cropSize: Number(b), grayscale: true, inputType: 'tensor' })
+          : SemanticSegmentation({ resizeSize: Number(a) });
     const got = p.apply(rgbOf(f));
     expect(got.shape).toEqual([h, w, c]);
     let max = 0;
-    for (let i = 0; i < want.length; i++) max = Math.max(max, Math.abs(got.data[i]! - want[i]!));
+    let off = 0;
+    for (let i = 0; i < want.length; i++) {
+      const d = Math.abs(got.data[i]! - want[i]!);
+      max = Math.max(max, d);
+      if (d > 1e-5) off++;
+    }
     presetMax.set(preset, Math.max(presetMax.get(preset) ?? 0, max));
-    expect(max).toBeLessThanOrEqual(1e-3);
+    if (kind !== 'gray') return expect(max).toBeLessThanOrEqual(1e-3);
+    // The grayscale tensor path (FASHION_MNIST_V1's): equal up to float32 rounding, except where the
+    // float32 interpolation lands on a .5 and rounds the other way: one level (1/255/std), on at most
+    // 12 of 12,288 values in 7 of the 61 images.
+    const level = 1 / 255 / 0.225 + 1e-4;
+    expect(max).toBeLessThanOrEqual(level);
+    expect(off / want.length, `${off} of ${want.length} values one level off`).toBeLessThanOrEqual(0.002);
   });
 });
 
