@@ -86,7 +86,8 @@ describe('mnv3 classify', () => {
     const tmp = mkdtempSync(join(tmpdir(), 'mnv3-bad-'));
     const cases: [string, () => string[], number, RegExp][] = [
       ['unknown model', () => ['--model', 'mobilenet_v4', '--weights', large(), 'x.png'], 2, /unknown model "mobilenet_v4"; valid: mobilenet_v3_large, mobilenet_v3_small, mobilenet_v2, resnet18, resnet50/],
-      ['missing weights', () => ['--model', 'mobilenet_v3_large', 'x.png'], 2, /--weights is required/],
+      // (no --weights is the DEFAULT download, or the built-in model offline: see the built-in tests)
+      ['weights file without a model', () => ['--weights', large(), 'x.png'], 2, /--model is required; valid: mobilenet_v3_large/],
       ['unknown option', () => ['--model', 'mobilenet_v3_large', '--weights', large(), '--bogus', 'x.png'], 2, /Unknown option '--bogus'/],
       ['checkpoint of another model', () => ['--model', 'mobilenet_v3_large', '--weights', join(dir(), 'mobilenet_v3_small_10.pth'), join(dir(), 'coffee.png')], 1, /checkpoint does not fit mobilenet_v3_large/],
       ['wrong --num-classes', () => ['--model', 'mobilenet_v3_large', '--weights', large(), '--num-classes', '10', join(dir(), 'coffee.png')], 1, /only the last layer differs: check numClasses.*classifier\.3\.weight: checkpoint \[1000, 1280\], model \[10, 1280\]/],
