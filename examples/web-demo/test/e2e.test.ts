@@ -774,6 +774,9 @@ describe('the built-in model (FASHION_MNIST_V1) in the web demo', () => {
     expect(drawn).toBeGreaterThan(200);
     await page.click('[data-testid="draw-use"]');
     await waitForRuns(page, 2);
+    // The run was of the drawing (the pad's 112×112 pixels), not of the previous image.
+    expect(await page.$eval('[data-testid="preview"]', (c) => [(c as HTMLCanvasElement).width, (c as HTMLCanvasElement).height])).toEqual([112, 112]);
+    expect(await page.textContent('[data-testid="latency"]')).toContain('112×112 input');
     const top = await pageTop5(page);
     expect(top).toHaveLength(5);
     for (const t of top) expect(FASHION_MNIST_CLASSES).toContain(t.label);
