@@ -1,18 +1,26 @@
 // `mnv3 train`, `mnv3 average-checkpoints` and `mnv3 eval`, run as users do on a tiny Fashion-MNIST
 // subset at 32×32 (one epoch of a few steps), and the mistakes they refuse with exit code 2.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { encodePng, loadTorchCheckpoint, toFloat32, type StateDict } from '@mnv3/io';
 import { readFashionMnist } from '@mnv3/io/node';
-import { mnv3 } from '@mnv3/test-utils';
+import { MNV3_BIN, mnv3 } from '@mnv3/test-utils';
 
 const RECIPE = 'mobilenet_v3_small-fashion-mnist';
 const QAT = 'mobilenet_v3_small-fashion-mnist-qat';
 const TINY = ['--image-size', '32', '--batch-size', '32', '--limit-train', '96', '--limit-val', '32', '--limit-test', '32'];
 let dir: string;
 let run: string;
+/** `mnv3 ARGS…` under bash's `ulimit -f KIB`: the kernel fails any write past KIB KiB. */
+function mnv3WithFileSizeLimit(kib: number, args: readonly string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const script = 'ulimit -f "$1"; shift; exec "$@"';
+  return new Promise((ok) => {
+    execFile('bash', ['-c', script, 'bash', String(kib), process.execPath, MNV3_BIN, ...args], (err, stdout, stderr) => ok({ code: err ? Number(err.code) : 0, stdout, stderr }));
+  });
+}
 
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'mnv3-train-cli-'));
@@ -78,6 +86,24 @@ describe('mnv3 train', () => {
     expect(stdout).toMatch(/^epoch 1: lr 0\.006085/m);
     // The bar's last state: all 3 steps of epoch 1, the last step's loss, the rate.
     expect(stderr).toMatch(/^epoch 1 \[=+\] 3\/3 \| loss \d+\.\d{4} \| lr 0\.006085 \| \d+ img\/s \| ETA/m);
+  });
+
+  it('a checkpoint write that fails (the disk full) stops the run, names the file and keeps the previous checkpoint', async () => {
+    const out = join(dir, 'full-disk');
+    mkdirSync(out);
+    copyFileSync(join(run, 'checkpoint.pth'), join(out, 'checkpoint.pth'));
+    const before = readFileSync(join(out, 'checkpoint.pth'));
+    // A 2 MiB file-size limit: the kernel fails the ~25 MB checkpoint mid-write (EFBIG), as a full disk would (ENOSPC).
+    const args = ['train', '--recipe', RECIPE, '--epochs', '2', '--output-dir', out, '--resume', join(out, 'checkpoint.pth'), ...TINY];
+    const { code, stderr } = await mnv3WithFileSizeLimit(2048, args);
+    expect(code).toBe(1);
+    expect(stderr).toMatch(/mnv3 train: error: could not write \S+model_1\.pth after epoch 1: EFBIG: file too large.*; \S+checkpoint\.pth is unchanged/);
+    expect(readFileSync(join(out, 'checkpoint.pth')).equals(before)).toBe(true);
+    expect(readdirSync(out)).toEqual(['checkpoint.pth']);
+    // With room again, the same command resumes from it.
+    const again = await mnv3(args);
+    expect(again.code).toBe(0);
+    expect(again.stdout).toMatch(/^epoch 1: lr 0\.006085/m);
   });
 
   it('refuses a checkpoint of another recipe (exit 1, naming the difference)', async () => {

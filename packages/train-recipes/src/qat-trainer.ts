@@ -13,11 +13,11 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
 import { findStateDict, loadTorchCheckpoint, readCheckpoint, sniffCheckpointFormat, type StateDict } from '@mnv3/io';
-import { writeFileAtomic, writeTorchCheckpoint } from '@mnv3/io/node';
+import { writeFileAtomic } from '@mnv3/io/node';
 import { seededRng } from '@mnv3/layers';
 import { QuantizationError, WasmQuantizedMobileNetV3, saveQuantized, type QuantizedMobileNetV3 } from '@mnv3/quantize';
 import { type QatMobileNetV3, convertQat, disableObserver, enableFakeQuant, enableObserver, freezeBnStats, prepareQat } from '@mnv3/quantize/qat';
-import { writeEpochFiles } from './trainer.js';
+import { writeEpochCheckpoint, writeEpochFiles } from './trainer.js';
 import { appendEpoch, newHistory, type EpochRecord, type TrainHistory } from './history.js';
 import { crossEntropy } from './loss.js';
 import { SGD } from './optim/sgd.js';
@@ -207,8 +207,7 @@ export async function trainQat(recipe: QatRecipe, options: TrainQatOptions): Pro
       model.train();
       const sd = model.stateDict();
       const ckpt = await trainCheckpoint({ model: sd, optimizer: optimizer as never, lrScheduler: scheduler, epoch, args: qatRecipeNamespace(recipe) });
-      await writeTorchCheckpoint(join(options.outputDir, `model_${epoch}.pth`), ckpt);
-      await writeTorchCheckpoint(join(options.outputDir, 'checkpoint.pth'), ckpt);
+      await writeEpochCheckpoint(options.outputDir, epoch, ckpt);
       const record: EpochRecord = {
         epoch,
         lr,

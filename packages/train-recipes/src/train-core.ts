@@ -25,7 +25,7 @@ import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineS
 /** Why training stopped or refused to start. */
 export class TrainError extends Error {
   constructor(
-    readonly code: 'nan-loss' | 'resume-mismatch' | 'bad-checkpoint' | 'bad-data',
+    readonly code: 'nan-loss' | 'resume-mismatch' | 'bad-checkpoint' | 'bad-data' | 'write-failed',
     message: string,
   ) {
     super(message);

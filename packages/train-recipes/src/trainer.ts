@@ -7,6 +7,7 @@
 // Randomness: the shuffle, each sample's augmentation and the dropout / stochastic-depth masks are
 // seeded from (seed, epoch, step), so a run resumed from epoch k's checkpoint takes the very steps
 // the uninterrupted run took.
+import { existsSync } from 'node:fs';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -70,6 +71,24 @@ function stripModule(sd: StateDict): StateDict {
   const out: StateDict = new Map();
   for (const [k, v] of sd) if (k.startsWith('module.')) out.set(k.slice('module.'.length), v);
   return out;
+}
+
+/**
+ * The epoch's checkpoint dict as `model_<epoch>.pth`, then `checkpoint.pth`, each atomically. When a
+ * write fails (a full disk, a file-size limit) the run stops with a `TrainError('write-failed')` that
+ * names the file and the cause: `checkpoint.pth` still holds the previous epoch, ready for `--resume`.
+ */
+export async function writeEpochCheckpoint(dir: string, epoch: number, ckpt: Map<string, unknown>): Promise<void> {
+  for (const name of [`model_${epoch}.pth`, 'checkpoint.pth']) {
+    const path = join(dir, name);
+    try {
+      await writeTorchCheckpoint(path, ckpt);
+    } catch (e) {
+      const last = join(dir, 'checkpoint.pth');
+      const kept = existsSync(last) ? `${last} is unchanged (the previous epoch's): free space, then --resume from it` : `no checkpoint.pth was written in ${dir} before`;
+      throw new TrainError('write-failed', `could not write ${path} after epoch ${epoch}: ${e instanceof Error ? e.message : String(e)}; ${kept}`);
+    }
+  }
 }
 
 /** After each epoch: `history.json`, `log.txt` and `training.svg` in `dir`, each written atomically. */
@@ -170,8 +189,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       let emaEval: EvalResult | undefined;
       if (ema) emaEval = await evalWith(stripModule(await ema.stateDict()), valLoader);
       const ckpt = await trainCheckpoint({ model: sd, optimizer, lrScheduler: trainer.scheduler, epoch, args: recipe, ...(ema ? { modelEma: ema } : {}) });
-      await writeTorchCheckpoint(join(options.outputDir, `model_${epoch}.pth`), ckpt);
-      await writeTorchCheckpoint(join(options.outputDir, 'checkpoint.pth'), ckpt);
+      await writeEpochCheckpoint(options.outputDir, epoch, ckpt);
       const record: EpochRecord = {
         epoch,
         lr,
