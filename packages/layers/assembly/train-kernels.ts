@@ -708,3 +708,123 @@ export function packFilter(w: usize, out: usize, taps: i32, ci: i32, co: i32): v
     }
   }
 }
+
+// Optimiser steps, one pass over a parameter: torch 1.13's single-tensor loops in float32, in their
+// order of operations (torch's CPU kernels fuse `a + alpha·b` into an FMA where AVX2 has one; WASM
+// SIMD has none, so those are a multiply then an add). The flags and constants come from the
+// optimiser's options; outputs are separate buffers (tfjs tensors are immutable).
+
+/** RMSprop flags: momentum > 0, centred, epsilon inside the square root (TensorFlow's), maximise. */
+const RMS_MOMENTUM: i32 = 1;
+const RMS_CENTERED: i32 = 2;
+const RMS_EPS_INSIDE: i32 = 4;
+const OPT_MAXIMIZE: i32 = 8;
+
+/**
+ * One RMSprop step over n values: reads `p`, `g`, `sq` (square_avg), `buf` (momentum_buffer, with
+ * RMS_MOMENTUM), `ga` (grad_avg, with RMS_CENTERED); writes `pOut`, `sqOut`, `bufOut`, `gaOut`.
+ * `oneMinusAlpha` and `negLr` are torch's Python-float `1 − alpha` and `−lr`, rounded to float32.
+ */
+export function rmspropStep(
+  p: usize, g: usize, sq: usize, buf: usize, ga: usize, pOut: usize, sqOut: usize, bufOut: usize, gaOut: usize,
+  n: i32, negLr: f32, alpha: f32, oneMinusAlpha: f32, eps: f32, wd: f32, momentum: f32, flags: i32,
+): void {
+  const maximize = (flags & OPT_MAXIMIZE) != 0;
+  const centered = (flags & RMS_CENTERED) != 0;
+  const inside = (flags & RMS_EPS_INSIDE) != 0;
+  const mom = (flags & RMS_MOMENTUM) != 0;
+  const vLr = f32x4.splat(negLr), vA = f32x4.splat(alpha), v1A = f32x4.splat(oneMinusAlpha);
+  const vEps = f32x4.splat(eps), vWd = f32x4.splat(wd), vMom = f32x4.splat(momentum);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    const pv = v128.load(p + o);
+    let d = v128.load(g + o);
+    if (maximize) d = f32x4.neg(d);
+    if (wd != 0) d = f32x4.add(d, f32x4.mul(vWd, pv));
+    const s = f32x4.add(f32x4.mul(v128.load(sq + o), vA), f32x4.mul(f32x4.mul(v1A, d), d));
+    v128.store(sqOut + o, s);
+    let v = s;
+    if (centered) {
+      const a = f32x4.add(f32x4.mul(v128.load(ga + o), vA), f32x4.mul(v1A, d));
+      v128.store(gaOut + o, a);
+      v = f32x4.sub(s, f32x4.mul(a, a));
+    }
+    const avg = inside ? f32x4.sqrt(f32x4.add(v, vEps)) : f32x4.add(f32x4.sqrt(v), vEps);
+    let step = f32x4.div(d, avg);
+    if (mom) {
+      step = f32x4.add(f32x4.mul(v128.load(buf + o), vMom), step);
+      v128.store(bufOut + o, step);
+    }
+    v128.store(pOut + o, f32x4.add(pv, f32x4.mul(vLr, step)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const pv = load<f32>(p + o);
+    let d = load<f32>(g + o);
+    if (maximize) d = -d;
+    if (wd != 0) d = d + wd * pv;
+    const s = load<f32>(sq + o) * alpha + oneMinusAlpha * d * d;
+    store<f32>(sqOut + o, s);
+    let v = s;
+    if (centered) {
+      const a = load<f32>(ga + o) * alpha + oneMinusAlpha * d;
+      store<f32>(gaOut + o, a);
+      v = s - a * a;
+    }
+    const avg = inside ? sqrt<f32>(v + eps) : sqrt<f32>(v) + eps;
+    let step = d / avg;
+    if (mom) {
+      step = load<f32>(buf + o) * momentum + step;
+      store<f32>(bufOut + o, step);
+    }
+    store<f32>(pOut + o, pv + negLr * step);
+  }
+}
+
+/** SGD flags: a momentum buffer (momentum ≠ 0), its first step (the buffer starts as the gradient), Nesterov, maximise. */
+const SGD_MOMENTUM: i32 = 1;
+const SGD_FIRST: i32 = 2;
+const SGD_NESTEROV: i32 = 4;
+
+/**
+ * One SGD step over n values: reads `p`, `g`, `buf` (momentum_buffer, with SGD_MOMENTUM and not
+ * SGD_FIRST); writes `pOut` and, with SGD_MOMENTUM, `bufOut`. `oneMinusDampening` and `negLr` are
+ * torch's Python floats rounded to float32.
+ */
+export function sgdStep(p: usize, g: usize, buf: usize, pOut: usize, bufOut: usize, n: i32, negLr: f32, wd: f32, momentum: f32, oneMinusDampening: f32, flags: i32): void {
+  const maximize = (flags & OPT_MAXIMIZE) != 0;
+  const mom = (flags & SGD_MOMENTUM) != 0;
+  const first = (flags & SGD_FIRST) != 0;
+  const nesterov = (flags & SGD_NESTEROV) != 0;
+  const vLr = f32x4.splat(negLr), vWd = f32x4.splat(wd), vMom = f32x4.splat(momentum), v1D = f32x4.splat(oneMinusDampening);
+  const n4 = n & ~3;
+  let i = 0;
+  for (; i < n4; i += 4) {
+    const o = <usize>i << 2;
+    const pv = v128.load(p + o);
+    let d = v128.load(g + o);
+    if (maximize) d = f32x4.neg(d);
+    if (wd != 0) d = f32x4.add(d, f32x4.mul(vWd, pv));
+    if (mom) {
+      const b = first ? d : f32x4.add(f32x4.mul(v128.load(buf + o), vMom), f32x4.mul(v1D, d));
+      v128.store(bufOut + o, b);
+      d = nesterov ? f32x4.add(d, f32x4.mul(vMom, b)) : b;
+    }
+    v128.store(pOut + o, f32x4.add(pv, f32x4.mul(vLr, d)));
+  }
+  for (; i < n; i++) {
+    const o = <usize>i << 2;
+    const pv = load<f32>(p + o);
+    let d = load<f32>(g + o);
+    if (maximize) d = -d;
+    if (wd != 0) d = d + wd * pv;
+    if (mom) {
+      const b = first ? d : load<f32>(buf + o) * momentum + oneMinusDampening * d;
+      store<f32>(bufOut + o, b);
+      d = nesterov ? d + momentum * b : b;
+    }
+    store<f32>(pOut + o, pv + negLr * d);
+  }
+}

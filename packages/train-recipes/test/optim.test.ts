@@ -1,7 +1,8 @@
 // torch 1.13's optimisers (single-tensor path) against ours on the WASM backend: parameters after
 // every step, the state at the end, torch's state_dict format, and resuming from torch's state.
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { KERNEL_MODES, setKernelMode } from '@mnv3/layers';
 import type { HostTensor } from '@mnv3/io';
 import { AdamW, RMSprop, SGD, type Optimizer } from '../src/index.js';
 import { f32, get, relError, scaledError, trainFixture, trainFixtures, type TrainFixture } from './fixtures.js';
@@ -63,8 +64,12 @@ function torchStateDict(f: TrainFixture, key: string): { state: Map<number, Reco
 const worst = { param: 0, state: 0, stateElementwise: 0 };
 afterAll(() => console.log(`optimisers: worst parameter error ${worst.param.toExponential(2)} of scale, worst state error ${worst.state.toExponential(2)} of scale (${worst.stateElementwise.toExponential(2)} elementwise)`));
 
-describe.each(trainFixtures('optim_'))('%s against torch 1.13', (name) => {
+// Each optimiser on our fused WASM kernels (`fast`: one kernel per parameter, SGD and RMSprop) and
+// composed from tfjs ops (`plain`, the path of every other backend).
+describe.each(KERNEL_MODES.flatMap((mode) => trainFixtures('optim_').map((name) => [mode, name] as const)))('%s kernels: %s against torch 1.13', (mode, name) => {
   const f = trainFixture(name);
+  beforeAll(() => setKernelMode(mode));
+  afterAll(() => setKernelMode('fast'));
   const c = f.config as unknown as Config;
 
   async function checkParams(variables: tf.Variable[], step: number) {
@@ -81,7 +86,11 @@ describe.each(trainFixtures('optim_'))('%s against torch 1.13', (name) => {
     let afterFirst = -1;
     for (let step = 1; step <= c.steps; step++) {
       const grads = gradsAt(f, step, variables);
-      opt.step(grads);
+      const { kernelNames } = await tf.profile(() => opt.step(grads));
+      // The fused kernel and nothing else where there is one (AdamW has none), but zeros for new state.
+      const fused = { sgd: 'Mnv3SgdStep', rmsprop: 'Mnv3RmspropStep', adamw: null }[c.optimizer];
+      if (mode === 'fast' && fused) expect(kernelNames.filter((k) => k !== 'ZerosLike')).toEqual([fused]);
+      else expect(kernelNames).not.toContain(fused);
       tf.dispose([...grads.values()]);
       if (step === 2) afterFirst = tf.memory().numTensors;
       await checkParams(variables, step);

@@ -6,7 +6,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationName } from '../activations.js';
 import { fastBackend, runKernel } from '../kernels/fast.js';
-import { Mnv3Activation, Mnv3BatchNormTrain, Mnv3ScaleChannels } from '../kernels/names.js';
+import { Mnv3Activation, Mnv3BatchNormTrain, Mnv3RmspropStep, Mnv3ScaleChannels, Mnv3SgdStep } from '../kernels/names.js';
+import type { RmspropStepAttrs, SgdStepAttrs } from '../kernels/train/Mnv3OptimizerSteps.js';
 
 /** Uses our kernels (and their registered gradients) when training on the fast path. */
 const fast = (x: tf.Tensor) => x.dtype === 'float32' && fastBackend() !== null;
@@ -98,4 +99,28 @@ export function batchNormTrain(
 export function scaleChannels(x: tf.Tensor4D, gate: tf.Tensor2D): tf.Tensor4D {
   if (fast(x)) return runKernel<tf.Tensor4D>(Mnv3ScaleChannels, { x, gate });
   return tf.mul(x, tf.reshape(gate, [x.shape[0], 1, 1, x.shape[3]]));
+}
+
+/**
+ * One RMSprop step of a parameter by our fused kernel (one pass instead of ~14 tfjs ops), or null
+ * where it cannot run (another backend, `plain` kernel mode): the optimiser then composes the same
+ * arithmetic from tfjs ops. Returns the new `param`, `squareAvg`, then `momentumBuffer` and
+ * `gradAvg` where given.
+ */
+export function fusedRmspropStep(
+  tensors: { param: tf.Tensor; grad: tf.Tensor; squareAvg: tf.Tensor; momentumBuffer?: tf.Tensor; gradAvg?: tf.Tensor },
+  attrs: RmspropStepAttrs,
+): tf.Tensor[] | null {
+  if (!fast(tensors.param) || tensors.grad.dtype !== 'float32') return null;
+  return tf.engine().runKernel(Mnv3RmspropStep, tensors as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+}
+
+/**
+ * One SGD step of a parameter by our fused kernel, or null where it cannot run (see
+ * {@link fusedRmspropStep}). Returns the new `param`, then the `momentumBuffer` when momentum ≠ 0
+ * (started as the gradient when none is given, torch's first step).
+ */
+export function fusedSgdStep(tensors: { param: tf.Tensor; grad: tf.Tensor; momentumBuffer?: tf.Tensor }, attrs: SgdStepAttrs): tf.Tensor[] | null {
+  if (!fast(tensors.param) || tensors.grad.dtype !== 'float32') return null;
+  return tf.engine().runKernel(Mnv3SgdStep, tensors as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
 }

@@ -1,6 +1,7 @@
 // ↔ torch/optim/rmsprop.py (torch 1.13, `_single_tensor_rmsprop`), with TensorFlow's epsilon
 // placement as an option.
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedRmspropStep } from '@mnv3/layers/train';
 import { Optimizer, checkBoolean, checkNonNegative, type GroupBase, type OptionSpec, type ParamGroupInit, type StateValue } from './optimizer.js';
 
 /** Where RMSprop adds epsilon: PyTorch's `sqrt(v) + eps` or TensorFlow's `sqrt(v + eps)`. */
@@ -85,24 +86,38 @@ export class RMSprop extends Optimizer<RMSpropOptions> {
       if (g.centered) state.grad_avg = this.buffer(tf.zerosLike(param));
     }
     state.step = (state.step as number) + 1;
+    const squareAvg = state.square_avg as tf.Variable;
+    const momentumBuffer = g.momentum > 0 ? requireState(state, 'momentum_buffer', 'momentum > 0') : undefined;
+    const gradAvg = g.centered ? requireState(state, 'grad_avg', 'centered') : undefined;
+    const fused = fusedRmspropStep(
+      { param, grad, squareAvg, ...(momentumBuffer ? { momentumBuffer } : {}), ...(gradAvg ? { gradAvg } : {}) },
+      { lr: g.lr, alpha: g.alpha, eps: g.eps, weightDecay: g.weightDecay, momentum: g.momentum, centered: g.centered, epsInside: g.epsPlacement === 'inside', maximize: g.maximize },
+    );
+    if (fused) {
+      const [p, s, ...rest] = fused as [tf.Tensor, tf.Tensor, ...tf.Tensor[]];
+      param.assign(p);
+      squareAvg.assign(s);
+      if (momentumBuffer) momentumBuffer.assign(rest.shift()!);
+      if (gradAvg) gradAvg.assign(rest.shift()!);
+      return;
+    }
+    // The same arithmetic from tfjs ops (any backend).
     let d = g.maximize ? tf.neg(grad) : grad;
     if (g.weightDecay !== 0) d = tf.add(d, tf.mul(param, g.weightDecay));
-    const squareAvg = state.square_avg as tf.Variable;
     // addcmul_(g, g, value=1-alpha): self + ((value·g)·g)
     squareAvg.assign(tf.add(tf.mul(squareAvg, g.alpha), tf.mul(tf.mul(d, 1 - g.alpha), d)));
     let v: tf.Tensor = squareAvg;
-    if (g.centered) {
-      const gradAvg = requireState(state, 'grad_avg', 'centered');
+    if (gradAvg) {
       gradAvg.assign(tf.add(tf.mul(gradAvg, g.alpha), tf.mul(d, 1 - g.alpha)));
       v = tf.sub(squareAvg, tf.mul(gradAvg, gradAvg)); // addcmul(a, a, value=-1)
     }
     const avg = g.epsPlacement === 'inside' ? tf.sqrt(tf.add(v, g.eps)) : tf.add(tf.sqrt(v), g.eps);
-    if (g.momentum > 0) {
-      const buf = requireState(state, 'momentum_buffer', 'momentum > 0');
-      buf.assign(tf.add(tf.mul(buf, g.momentum), tf.div(d, avg)));
-      param.assign(tf.add(param, tf.mul(buf, -g.lr)));
+    if (momentumBuffer) {
+      momentumBuffer.assign(tf.add(tf.mul(momentumBuffer, g.momentum), tf.div(d, avg)));
+      param.assign(tf.add(param, tf.mul(momentumBuffer, -g.lr)));
     } else {
-      param.assign(tf.add(param, tf.div(tf.mul(d, -g.lr), avg)));
+      // addcdiv_(d, avg, value=-lr): self + value·(d / avg)
+      param.assign(tf.add(param, tf.mul(tf.div(d, avg), -g.lr)));
     }
   }
 }

@@ -1,5 +1,6 @@
 // ↔ torch/optim/sgd.py (torch 1.13, `_single_tensor_sgd`).
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedSgdStep } from '@mnv3/layers/train';
 import { Optimizer, checkBoolean, checkNonNegative, type GroupBase, type OptionSpec, type ParamGroupInit, type StateValue } from './optimizer.js';
 
 /** Options of {@link SGD}, as torch's keyword arguments in camelCase. */
@@ -53,6 +54,19 @@ export class SGD extends Optimizer<SGDOptions> {
   }
 
   protected update(param: tf.Variable, grad: tf.Tensor, g: GroupBase & SGDOptions, state: Record<string, StateValue>): void {
+    const prev = state.momentum_buffer instanceof tf.Variable ? state.momentum_buffer : undefined;
+    const fused = fusedSgdStep(
+      { param, grad, ...(g.momentum !== 0 && prev ? { momentumBuffer: prev } : {}) },
+      { lr: g.lr, weightDecay: g.weightDecay, momentum: g.momentum, dampening: g.dampening, nesterov: g.nesterov, maximize: g.maximize },
+    );
+    if (fused) {
+      param.assign(fused[0]!);
+      if (g.momentum === 0) state.momentum_buffer = null;
+      else if (prev) prev.assign(fused[1]!);
+      else state.momentum_buffer = this.buffer(fused[1]!);
+      return;
+    }
+    // The same arithmetic from tfjs ops (any backend).
     let d = g.maximize ? tf.neg(grad) : grad;
     // torch's add(alpha=) is one fused multiply-add on AVX2; here a multiply then an add.
     if (g.weightDecay !== 0) d = tf.add(d, tf.mul(param, g.weightDecay));

@@ -20,6 +20,7 @@ import { mnv3BatchNormTrainConfig } from './Mnv3BatchNormTrain.js';
 import { mnv3BatchNormTrainGradConfig } from './Mnv3BatchNormTrainGrad.js';
 import { mnv3Conv2dTrainConfig } from './Mnv3Conv2dTrain.js';
 import { mnv3GlobalAvgPoolGradConfig } from './Mnv3GlobalAvgPoolGrad.js';
+import { mnv3RmspropStepConfig, mnv3SgdStepConfig } from './Mnv3OptimizerSteps.js';
 import { mnv3ScaleChannelsConfig } from './Mnv3ScaleChannels.js';
 import { mnv3ScaleChannelsGradConfig } from './Mnv3ScaleChannelsGrad.js';
 
@@ -34,6 +35,8 @@ const trainingKernelConfigs: KernelConfig[] = [
   mnv3BatchNormTrainGradConfig,
   mnv3Conv2dTrainConfig,
   mnv3GlobalAvgPoolGradConfig,
+  mnv3RmspropStepConfig,
+  mnv3SgdStepConfig,
   mnv3ScaleChannelsConfig,
   mnv3ScaleChannelsGradConfig,
 ];

@@ -22,6 +22,8 @@ export interface TrainKernelExports {
   activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
   meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
   scaleChannelsGateGrad(dy: number, x: number, dgate: number, n: number, p: number, c: number): void;
+  rmspropStep(...args: number[]): void;
+  sgdStep(...args: number[]): void;
 }
 
 export interface TrainKernels {
