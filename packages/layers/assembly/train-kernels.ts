@@ -709,6 +709,44 @@ export function packFilter(w: usize, out: usize, taps: i32, ci: i32, co: i32): v
   }
 }
 
+/**
+ * `packFilter` from torch's layout: `w` `[co][ci][taps]` (OIHW, the parameter as stored) packed as
+ * `conv` takes it, `out[b][t][i][l] = w[b·8 + l][i][t]` (zero past co).
+ */
+export function packFilterOIHW(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
+  const blocks = (co + 7) >> 3;
+  for (let b = 0; b < blocks; b++) {
+    for (let t = 0; t < taps; t++) {
+      for (let i = 0; i < ci; i++) {
+        const o = out + ((<usize>((b * taps + t) * ci + i)) << 5);
+        for (let l = 0; l < 8; l++) {
+          const c = (b << 3) + l;
+          store<f32>(o + (<usize>l << 2), c < co ? load<f32>(w + (<usize>((c * ci + i) * taps + t) << 2)) : 0);
+        }
+      }
+    }
+  }
+}
+
+/** `out[t][co][ci] = w[co][ci][t]`: an OIHW filter as `convBackpropInput` reads it (`transposeTaps`' layout). */
+export function tapsFromOIHW(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
+  const plane = ci * co;
+  for (let j = 0; j < plane; j++) {
+    const src = w + (<usize>(j * taps) << 2);
+    for (let t = 0; t < taps; t++) store<f32>(out + (<usize>(t * plane + j) << 2), load<f32>(src + (<usize>t << 2)));
+  }
+}
+
+/** `out[co][ci][t] = w[t][ci][co]`: a filter gradient from HWIO to torch's OIHW. */
+export function hwioToOIHW(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
+  for (let t = 0; t < taps; t++) {
+    for (let i = 0; i < ci; i++) {
+      const src = w + (<usize>((t * ci + i) * co) << 2);
+      for (let c = 0; c < co; c++) store<f32>(out + (<usize>((c * ci + i) * taps + t) << 2), load<f32>(src + (<usize>c << 2)));
+    }
+  }
+}
+
 // Optimiser steps, one pass over a parameter: torch 1.13's single-tensor loops in float32, in their
 // order of operations (torch's CPU kernels fuse `a + alpha·b` into an FMA where AVX2 has one; WASM
 // SIMD has none, so those are a multiply then an add). The flags and constants come from the

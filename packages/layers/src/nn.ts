@@ -360,9 +360,12 @@ export class Linear extends Layer<tf.Tensor2D> {
       const w = this.weight.variable!;
       const b = this.bias?.variable;
       return tf.tidy(() => {
-        const filter = tf.reshape(tf.transpose(w), [1, 1, this.inFeatures, this.outFeatures]) as tf.Tensor4D;
         const x4 = tf.reshape(x, [n, 1, 1, this.inFeatures]) as tf.Tensor4D;
-        const y4 = x.dtype === 'float32' && fastBackend() ? runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x: x4, filter }, { stride: 1, pad: 0, dilation: 1 }) : tf.conv2d(x4, filter, 1, 'valid');
+        // Our kernel takes torch's [out, in] weight as the [out, in, 1, 1] filter it is; tfjs' conv2d the [1, 1, in, out] one.
+        const y4 =
+          x.dtype === 'float32' && fastBackend()
+            ? runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x: x4, filter: tf.reshape(w, [this.outFeatures, this.inFeatures, 1, 1]) }, { stride: 1, pad: 0, dilation: 1 })
+            : tf.conv2d(x4, tf.reshape(tf.transpose(w), [1, 1, this.inFeatures, this.outFeatures]) as tf.Tensor4D, 1, 'valid');
         let y = tf.reshape(y4, [n, this.outFeatures]) as tf.Tensor2D;
         if (b) y = tf.add(y, b);
         return activateTrain(y, this.activation);
@@ -419,13 +422,12 @@ export function conv2dTrain(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf
   return tf.tidy(() => {
     let y: tf.Tensor4D;
     if (g.groups === 1) {
-      // [out, in, kh, kw] → [kh, kw, in, out]
-      const filter = tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D;
-      // On the fast path our GEMM, as inference runs it (not for a few input channels: the stem).
+      // On the fast path our GEMM, as inference runs it, on torch's [out, in, kh, kw] weight as it
+      // is (not for a few input channels: the stem); tfjs' conv2d takes it as [kh, kw, in, out].
       if (x.dtype === 'float32' && fastBackend() && (g.kernelSize === 1 || g.inChannels >= FEW_CHANNELS)) {
-        y = runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x, filter }, { stride: g.stride, pad: g.padding, dilation: g.dilation });
+        y = runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x, filter: w }, { stride: g.stride, pad: g.padding, dilation: g.dilation });
       } else {
-        y = tf.conv2d(x, filter, g.stride, pad, 'NHWC', g.dilation);
+        y = tf.conv2d(x, tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
       }
     } else if (g.groups === g.inChannels && g.groups === g.outChannels) {
       // [C, 1, kh, kw] → [kh, kw, C, 1]

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { assertScaledClose, f32, listFixtures, loadFixture, nhwcMap } from '@mnv3/test-utils';
-import { activateTrain, batchNormTrain, scaleChannels, TRAINING_KERNELS } from '../src/train/index.js';
+import { activateTrain, batchNormTrain, conv2dTrain, scaleChannels, TRAINING_KERNELS } from '../src/train/index.js';
 import { globalAvgPool, normal, seededRng, setKernelMode, type ActivationName } from '../src/index.js';
 import { toFloat32 } from '@mnv3/io';
 import { hwioFromOihw, oihwFromHwio } from './train-helpers.js';
@@ -32,6 +32,32 @@ function convGrads(depthwise: boolean, x: Float32Array, xs: number[], w: Float32
     const [dx, dw] = tf.grads(f)([xt, wt], dy);
     return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array, kernels: [] };
   });
+}
+
+/**
+ * `conv2dTrain`'s gradients (the layers' train-mode convolution, torch-layout weight `ws` = OIHW,
+ * symmetric padding) for the same upstream gradient as `convGrads` (or `dyGiven`), checking that
+ * our kernels ran them.
+ */
+async function trainConvGrads(x: Float32Array, xs: readonly number[], w: Float32Array, ws: readonly number[], stride: number, padding: number, dilation = 1, dyGiven: Float32Array | null = null) {
+  const [co, ci, k] = ws as [number, number, number];
+  const geometry = { inChannels: ci, outChannels: co, kernelSize: k, stride, padding, dilation, groups: 1 };
+  let out: { dx: Float32Array; dw: Float32Array } | undefined;
+  const { kernelNames } = await tf.profile(() => {
+    out = tf.tidy(() => {
+      const xt = tf.tensor4d(x, xs as [number, number, number, number]);
+      const wt = tf.tensor4d(w, ws as [number, number, number, number]);
+      const f = (a: tf.Tensor, b: tf.Tensor) => conv2dTrain(a as tf.Tensor4D, b as tf.Tensor4D, geometry);
+      const y = f(xt, wt);
+      const dy = tf.tensor(dyGiven ?? rnd(y.shape, 7), y.shape);
+      const [dx, dw] = tf.grads(f)([xt, wt], dy);
+      return { dx: dx!.dataSync() as Float32Array, dw: dw!.dataSync() as Float32Array };
+    });
+  });
+  // Ours, and none of tfjs' convolution or transpose kernels.
+  expect(kernelNames).toEqual(expect.arrayContaining(['Mnv3Conv2dTrain', 'Mnv3Conv2dTrainGrad']));
+  for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Transpose']) expect(kernelNames).not.toContain(k);
+  return out!;
 }
 
 async function onCpu<T>(fn: () => T): Promise<T> {
@@ -82,6 +108,14 @@ describe('dense convolution backprop: wasm equals tfjs-backend-cpu', () => {
     const wasm = convGrads(false, x, [n, h, w, ci], wt, [k, k, ci, co], s, pad);
     assertScaledClose(wasm.dx, cpu.dx, 1e-5, { what: 'dx' });
     assertScaledClose(wasm.dw, cpu.dw, 1e-5, { what: 'dw' });
+    // The layers' train-mode convolution on torch's weight layout: one forward and one gradient
+    // kernel of ours, no transposes on the tape (symmetric padding only, as torch's Conv2d).
+    if (typeof pad === 'number' && (k === 1 || ci >= 8)) {
+      const oihw = [co, ci, k, k];
+      const ours = await trainConvGrads(x, [n, h, w, ci], oihwFromHwio(wt, oihw, false), oihw, s, pad);
+      assertScaledClose(ours.dx, cpu.dx, 1e-5, { what: 'conv2dTrain dx' });
+      assertScaledClose(ours.dw, oihwFromHwio(cpu.dw, oihw, false), 1e-5, { what: 'conv2dTrain dw' });
+    }
     // tfjs-backend-wasm's own Conv2DBackpropInput (plain mode) agrees too.
     setKernelMode('plain');
     assertScaledClose(convGrads(false, x, [n, h, w, ci], wt, [k, k, ci, co], s, pad).dx, cpu.dx, 1e-5, { what: 'dx (tfjs-wasm)' });
@@ -111,7 +145,7 @@ describe('depthwise convolution backprop: wasm equals tfjs-backend-cpu', () => {
 
 describe('convolution backprop on wasm equals torch autograd', () => {
   const names = listFixtures('grad', 'conv_').concat(listFixtures('grad', 'dw_'));
-  it.each(names)('%s', (name) => {
+  it.each(names)('%s', async (name) => {
     const fx = loadFixture('grad', name);
     const { stride, padding, dilation, groups } = fx.config as { stride: number; padding: number; dilation: number; groups: number };
     const depthwise = groups > 1;
@@ -129,6 +163,12 @@ describe('convolution backprop on wasm equals torch autograd', () => {
     });
     assertScaledClose(dx!, nhwcMap(fx, 'dx').data, 1e-5, { what: `${name} dx` });
     assertScaledClose(oihwFromHwio(dw!, ws, depthwise), f32(fx, 'dw'), 1e-5, { what: `${name} dw` });
+    if (!depthwise && (ws[2] === 1 || ws[1]! >= 8)) {
+      // The layers' train-mode convolution straight on torch's weight (dilation included).
+      const ours = await trainConvGrads(x.data, x.shape, f32(fx, 'w'), ws, stride, padding, dilation, dyMap.data);
+      assertScaledClose(ours.dx, nhwcMap(fx, 'dx').data, 1e-5, { what: `${name} conv2dTrain dx` });
+      assertScaledClose(ours.dw, f32(fx, 'dw'), 1e-5, { what: `${name} conv2dTrain dw` });
+    }
   });
 });
 

@@ -12,6 +12,7 @@ import {
   Mnv3BatchNormTrain,
   Mnv3BatchNormTrainGrad,
   Mnv3Conv2dTrain,
+  Mnv3Conv2dTrainGrad,
   Mnv3GlobalAvgPool,
   Mnv3GlobalAvgPoolGrad,
   Mnv3ScaleChannels,
@@ -51,12 +52,8 @@ export const MNV3_GRADIENTS: readonly GradConfig[] = [
     inputsToSave: ['x', 'filter'],
     gradFunc: (dy, saved, attrs) => {
       const [x, filter] = saved as [Tensor, Tensor];
-      const { stride, pad, dilation } = attrs as { stride: number; pad: number; dilation: number };
-      const conv = { strides: stride, pad: [[0, 0], [pad, pad], [pad, pad], [0, 0]], dataFormat: 'NHWC', dilations: dilation };
-      return {
-        x: () => run('Conv2DBackpropInput', { dy: first(dy), filter }, { ...conv, inputShape: x.shape }) as Tensor,
-        filter: () => run('Conv2DBackpropFilter', { x, dy: first(dy) }, { ...conv, filterShape: filter.shape }) as Tensor,
-      };
+      const grads = shared(() => run(Mnv3Conv2dTrainGrad, { dy: first(dy), x, filter }, attrs) as Tensor[]);
+      return { x: () => grads(0), filter: () => grads(1) };
     },
   },
   {

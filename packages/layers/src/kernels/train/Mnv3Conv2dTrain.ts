@@ -1,33 +1,87 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { Mnv3Conv2dTrain } from '../names.js';
+import { Mnv3Conv2dTrain, Mnv3Conv2dTrainGrad } from '../names.js';
 import { addressOf, zeros, type WasmBackendLike } from '../wasm-module.js';
-import { scratchParts, shape4, trainKernelsFor } from './train-module.js';
+import { convGeometry, scratchParts, shape4, trainKernelsFor } from './train-module.js';
 
-/**
- * A dense convolution in train mode on the inference GEMM (`conv`, kernels.ts): `x` `[N,H,W,Ci]`,
- * `filter` `[k,k,Ci,Co]` (packed into scratch on each call: the weights change every step); attrs
- * `stride`, `pad` (symmetric, explicit), `dilation`. No bias or activation (BatchNorm follows).
- * Its gradient (registered by `@mnv3/layers/train`) is Conv2DBackpropInput / Conv2DBackpropFilter.
- */
-const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
-  const be = backend as WasmBackendLike;
-  const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
-  const { stride, pad, dilation } = attrs as { stride: number; pad: number; dilation: number };
+interface TrainConvAttrs {
+  stride: number;
+  pad: number;
+  dilation: number;
+}
+
+/** The output side of a convolution of `x` `[N,H,W,ci]` with a torch-layout `filter` `[co,ci,k,k]`. */
+function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, { stride, pad, dilation }: TrainConvAttrs) {
   const [n, h, w, ci] = shape4(x);
-  const [k, kw, fci, co] = shape4(filter);
-  if (k !== kw || fci !== ci) throw new Error(`${Mnv3Conv2dTrain}: filter [${filter.shape}] does not fit input [${x.shape}]`);
+  const [co, fci, k, kw] = shape4(filter);
+  if (k !== kw || fci !== ci) throw new Error(`${kernel}: filter [${filter.shape}] (torch's [out, in, k, k]) does not fit input [${x.shape}]`);
   const span = dilation * (k - 1) + 1;
   const oh = Math.floor((h + 2 * pad - span) / stride) + 1;
   const ow = Math.floor((w + 2 * pad - span) / stride) + 1;
-  if (oh < 1 || ow < 1) throw new Error(`${Mnv3Conv2dTrain}: input [${x.shape}] is too small for kernel ${k}, dilation ${dilation}, padding ${pad}`);
+  if (oh < 1 || ow < 1) throw new Error(`${kernel}: input [${x.shape}] is too small for kernel ${k}, dilation ${dilation}, padding ${pad}`);
+  return { n, h, w, ci, co, k, oh, ow };
+}
+
+/**
+ * A dense convolution in train mode on the inference GEMM (`conv`, kernels.ts): `x` `[N,H,W,Ci]`,
+ * `filter` in torch's layout `[Co,Ci,k,k]` (the parameter itself: no transpose on the tape; packed
+ * into scratch on each call, the weights change every step); attrs `stride`, `pad` (symmetric,
+ * explicit), `dilation`. No bias or activation (BatchNorm follows). Its gradient (registered by
+ * `@mnv3/layers/train`) is {@link Mnv3Conv2dTrainGrad}.
+ */
+const forward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
+  const be = backend as WasmBackendLike;
+  const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+  const a = attrs as unknown as TrainConvAttrs;
+  const { n, h, w, ci, co, k, oh, ow } = geometry(Mnv3Conv2dTrain, x, filter, a);
   const { l, k: kx, t } = trainKernelsFor(be, Mnv3Conv2dTrain);
   const out = be.makeOutput([n, oh, ow, co], 'float32');
   const zero = zeros(be, l, ci * 4);
   const [table, packed] = scratchParts(be, l, [kx.convTableBytes(k), Math.ceil(co / 8) * 32 * k * k * ci]) as [number, number];
-  t.packFilter(addressOf(be, filter), packed, k * k, ci, co);
+  t.packFilterOIHW(addressOf(be, filter), packed, k * k, ci, co);
   const p = n * oh * ow;
-  kx.conv(addressOf(be, x), packed, 0, 0, addressOf(be, out), zero, table, h, w, ci, oh, ow, co, k, stride, dilation, pad, 0, p, 0, 0, p);
+  kx.conv(addressOf(be, x), packed, 0, 0, addressOf(be, out), zero, table, h, w, ci, oh, ow, co, k, a.stride, a.dilation, a.pad, 0, p, 0, 0, p);
   return out;
 };
 
-export const mnv3Conv2dTrainConfig: KernelConfig = { kernelName: Mnv3Conv2dTrain, backendName: 'wasm', kernelFunc };
+/**
+ * Both gradients of {@link Mnv3Conv2dTrain} in one call: inputs `dy` `[N,OH,OW,Co]`, `x`, `filter`
+ * `[Co,Ci,k,k]`; outputs `dx` `[N,H,W,Ci]` and `dfilter` `[Co,Ci,k,k]`, the layouts of the forward's
+ * inputs. The arithmetic is `Conv2DBackpropInput`'s and `Conv2DBackpropFilter`'s (a 1x1 of stride
+ * 1 without padding is `dy · filterᵀ` in the GEMM); only the filter's layout differs.
+ */
+const backward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo[] => {
+  const be = backend as WasmBackendLike;
+  const { dy, x, filter } = inputs as { dy: TensorInfo; x: TensorInfo; filter: TensorInfo };
+  const a = attrs as unknown as TrainConvAttrs;
+  const { n, h, w, ci, co, k, oh, ow } = geometry(Mnv3Conv2dTrainGrad, x, filter, a);
+  if (dy.shape.join() !== [n, oh, ow, co].join()) throw new Error(`${Mnv3Conv2dTrainGrad}: dy [${dy.shape}] does not match the output [${n},${oh},${ow},${co}]`);
+  const { l, k: kx, t } = trainKernelsFor(be, Mnv3Conv2dTrainGrad);
+  const taps = k * k;
+  const { args } = convGeometry(Mnv3Conv2dTrainGrad, [n, h, w, ci], [k, k, ci, co], { strides: a.stride, pad: [[0, 0], [a.pad, a.pad], [a.pad, a.pad], [0, 0]], dilations: a.dilation }, false);
+  const dx = be.makeOutput([n, h, w, ci], 'float32');
+  const df = be.makeOutput([co, ci, k, k], 'float32');
+  const [dyAt, xAt, fAt] = [addressOf(be, dy), addressOf(be, x), addressOf(be, filter)];
+  const zero = zeros(be, l, Math.max(ci, co) * 4);
+  const gemm = k === 1 && a.stride === 1 && a.pad === 0;
+  const [gemmTable, wt, filterTable, dfHwio] = scratchParts(be, l, [
+    gemm ? kx.convTableBytes(1) : 0,
+    gemm ? Math.ceil(ci / 8) * co * 32 : taps * ci * co * 4,
+    t.convBackpropFilterTableBytes(),
+    taps * ci * co * 4,
+  ]) as [number, number, number, number];
+  if (gemm) {
+    // An OIHW 1x1 filter is [co][ci]: the "HWIO" filter of the convolution from co to ci channels.
+    const pixels = n * h * w;
+    t.packFilter(fAt, wt, 1, co, ci);
+    kx.conv(dyAt, wt, 0, 0, addressOf(be, dx), zero, gemmTable, h, w, co, h, w, ci, 1, 1, 1, 0, 0, pixels, 0, 0, pixels);
+  } else {
+    t.tapsFromOIHW(fAt, wt, taps, ci, co);
+    t.convBackpropInput(dyAt, wt, addressOf(be, dx), n, h, w, ci, oh, ow, co, ...args);
+  }
+  t.convBackpropFilter(xAt, dyAt, dfHwio, zero, filterTable, n, h, w, ci, oh, ow, co, ...args);
+  t.hwioToOIHW(dfHwio, addressOf(be, df), taps, ci, co);
+  return [dx, df];
+};
+
+export const mnv3Conv2dTrainConfig: KernelConfig = { kernelName: Mnv3Conv2dTrain, backendName: 'wasm', kernelFunc: forward };
+export const mnv3Conv2dTrainGradConfig: KernelConfig = { kernelName: Mnv3Conv2dTrainGrad, backendName: 'wasm', kernelFunc: backward };

@@ -18,7 +18,7 @@ import { identityConfig } from './Identity.js';
 import { mnv3ActivationGradConfig } from './Mnv3ActivationGrad.js';
 import { mnv3BatchNormTrainConfig } from './Mnv3BatchNormTrain.js';
 import { mnv3BatchNormTrainGradConfig } from './Mnv3BatchNormTrainGrad.js';
-import { mnv3Conv2dTrainConfig } from './Mnv3Conv2dTrain.js';
+import { mnv3Conv2dTrainConfig, mnv3Conv2dTrainGradConfig } from './Mnv3Conv2dTrain.js';
 import { mnv3GlobalAvgPoolGradConfig } from './Mnv3GlobalAvgPoolGrad.js';
 import { mnv3RmspropStepConfig, mnv3SgdStepConfig } from './Mnv3OptimizerSteps.js';
 import { mnv3ScaleChannelsConfig } from './Mnv3ScaleChannels.js';
@@ -34,6 +34,7 @@ const trainingKernelConfigs: KernelConfig[] = [
   mnv3BatchNormTrainConfig,
   mnv3BatchNormTrainGradConfig,
   mnv3Conv2dTrainConfig,
+  mnv3Conv2dTrainGradConfig,
   mnv3GlobalAvgPoolGradConfig,
   mnv3RmspropStepConfig,
   mnv3SgdStepConfig,

@@ -22,6 +22,9 @@ export interface TrainKernelExports {
   activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
   meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
   scaleChannelsGateGrad(dy: number, x: number, dgate: number, n: number, p: number, c: number): void;
+  packFilterOIHW(w: number, out: number, taps: number, ci: number, co: number): void;
+  tapsFromOIHW(w: number, out: number, taps: number, ci: number, co: number): void;
+  hwioToOIHW(w: number, out: number, taps: number, ci: number, co: number): void;
   rmspropStep(...args: number[]): void;
   sgdStep(...args: number[]): void;
 }
