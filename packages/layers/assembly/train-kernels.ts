@@ -866,3 +866,18 @@ export function sgdStep(p: usize, g: usize, buf: usize, pOut: usize, bufOut: usi
     store<f32>(pOut + o, pv + negLr * d);
   }
 }
+
+/**
+ * BatchNorm's running statistics after a train-mode batch, as torch's CPU kernel updates them (in
+ * double): `rm' = m·mean + (1 − m)·rm`, `rv' = m·var·n/(n − 1) + (1 − m)·rv` over c channels, `var`
+ * the batch's biased variance of n values per channel, `m` the momentum (or the cumulative factor).
+ */
+export function runningStatsUpdate(rm: usize, rv: usize, mean: usize, variance: usize, rmOut: usize, rvOut: usize, c: i32, momentum: f64, n: f64): void {
+  const keep = 1 - momentum;
+  const unbias = n / (n - 1);
+  for (let j = 0; j < c; j++) {
+    const o = <usize>j << 2;
+    store<f32>(rmOut + o, <f32>(momentum * <f64>load<f32>(mean + o) + keep * <f64>load<f32>(rm + o)));
+    store<f32>(rvOut + o, <f32>(momentum * (<f64>load<f32>(variance + o) * unbias) + keep * <f64>load<f32>(rv + o)));
+  }
+}

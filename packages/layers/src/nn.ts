@@ -5,7 +5,7 @@ import { fastBackend, runKernel } from './kernels/fast.js';
 import { Mnv3Conv2dTrain, Mnv3GlobalAvgPool } from './kernels/names.js';
 import { Layer, type Module, type Parameter } from './module.js';
 import { normal, type Rng } from './random.js';
-import { activateTrain, batchNormTrain } from './train/ops.js';
+import { activateTrain, batchNormTrain, updateRunningStats } from './train/ops.js';
 
 export interface Conv2dOptions {
   kernelSize?: number;
@@ -263,8 +263,9 @@ export class BatchNorm2d extends AffineNorm {
     return tf.tidy(() => {
       const { y, mean, variance } = batchNormTrain(x, w!, b!, this.eps, activation);
       // Running statistics: outside the gradient (they do not lead to the loss).
-      rm!.assign(tf.add(tf.mul(rm!, 1 - factor), tf.mul(mean, factor)));
-      rv!.assign(tf.add(tf.mul(rv!, 1 - factor), tf.mul(variance, (factor * count) / (count - 1))));
+      const [m, v] = updateRunningStats(rm!, rv!, mean, variance, factor, count);
+      rm!.assign(m);
+      rv!.assign(v);
       return y;
     });
   }

@@ -119,7 +119,7 @@ describe('the fast path runs our kernels, the plain path tfjs ops only', () => {
       tf.dispose([y, dx, ...grads.values()]);
     });
     const names = new Set(info.kernels.map((k) => k.name));
-    const ours = ['Mnv3Conv2dTrain', 'Mnv3Conv2dTrainGrad', 'Mnv3BatchNormTrain', 'Mnv3BatchNormTrainGrad', 'Mnv3ScaleChannels', 'Mnv3ScaleChannelsGrad', 'Mnv3GlobalAvgPoolGrad', 'Mnv3ActivationGrad'];
+    const ours = ['Mnv3Conv2dTrain', 'Mnv3Conv2dTrainGrad', 'Mnv3BatchNormTrain', 'Mnv3BatchNormTrainGrad', 'Mnv3RunningStats', 'Mnv3ScaleChannels', 'Mnv3ScaleChannelsGrad', 'Mnv3GlobalAvgPoolGrad', 'Mnv3ActivationGrad'];
     const dense = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'];
     if (mode === 'fast') {
       for (const k of ours) expect(names, k).toContain(k);

@@ -7,15 +7,27 @@
 // `pnpm build` first.
 //
 //   node packages/train-recipes/scripts/train-speed.mjs [--batches 64,128] [--steps 5] [--rounds 2] [--no-torch] [--profile]
+//        [--json FILE] [--readme FILE]   (results as JSON; the "Training step" section of a README, after its TRAIN_MARKER)
 //   MNV3_KERNELS=plain node packages/train-recipes/scripts/train-speed.mjs   # tfjs ops only (reference path)
+// `pnpm --filter @mnv3/benchmarks bench:train` runs it into benchmarks/results/train.json and benchmarks/README.md.
 import { execFileSync } from 'node:child_process';
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { setupBackend } from '@mnv3/layers/backend';
 import { normal, seededRng } from '@mnv3/layers';
 
 const { values } = parseArgs({
-  options: { batches: { type: 'string', default: '64,128' }, steps: { type: 'string', default: '5' }, rounds: { type: 'string', default: '2' }, 'no-torch': { type: 'boolean' }, profile: { type: 'boolean' } },
+  options: {
+    batches: { type: 'string', default: '64,128' },
+    steps: { type: 'string', default: '5' },
+    rounds: { type: 'string', default: '2' },
+    'no-torch': { type: 'boolean' },
+    profile: { type: 'boolean' },
+    json: { type: 'string' },
+    readme: { type: 'string' },
+  },
 });
 const batches = values.batches.split(',').map(Number);
 const steps = Number(values.steps);
@@ -24,6 +36,9 @@ const RECIPE = 'mobilenet_v3_small-fashion-mnist';
 const size = 64;
 const classes = 10;
 const PYTHON = process.env.MNV3_PYTHON ?? '/usr/bin/python3';
+/** The README part this script owns: from TRAIN_MARKER up to the inference results' marker. */
+const TRAIN_MARKER = '<!-- train-results -->';
+const NEXT_MARKER = '<!-- results -->';
 
 const info = await setupBackend({ backend: 'wasm' });
 await import('@mnv3/layers/train');
@@ -78,6 +93,7 @@ function torchRate(batch) {
   return Number(execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps)], { encoding: 'utf8' }).trim());
 }
 
+const load = loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`backend ${info.backend}, SIMD ${info.simd}, fast kernels ${info.fastKernels}, kernel mode ${process.env.MNV3_KERNELS ?? 'fast'}; ${RECIPE}'s step, MobileNetV3-Small ${size}x${size}, ${steps} steps per round`);
 const results = {};
 for (let round = 0; round < rounds; round++) {
@@ -88,14 +104,16 @@ for (let round = 0; round < rounds; round++) {
     console.log(`round ${round + 1} batch ${b}: mnv3 ${o.toFixed(0)} img/s, torch ${t.toFixed(0)} img/s, ratio ${(o / t).toFixed(2)}`);
   }
 }
-for (const b of batches) {
+const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
+const rows = batches.map((b) => {
   const rs = results[b];
-  const ratios = rs.map((x) => x.ours / x.torch).sort((p, q) => p - q);
-  const o = Math.max(...rs.map((x) => x.ours));
-  const t = Math.max(...rs.map((x) => x.torch));
-  console.log(`batch ${b}: best mnv3 ${o.toFixed(0)} img/s, best torch ${t.toFixed(0)} img/s, ratios per round ${rs.map((x) => (x.ours / x.torch).toFixed(2)).join(' ')} (median ${ratios[Math.floor(ratios.length / 2)].toFixed(2)})`);
-}
+  const ratios = rs.map((x) => x.ours / x.torch);
+  const row = { batch: b, oursBest: Math.max(...rs.map((x) => x.ours)), torchBest: Math.max(...rs.map((x) => x.torch)), ratioMedian: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), rounds: rs };
+  console.log(`batch ${b}: best mnv3 ${row.oursBest.toFixed(0)} img/s, best torch ${row.torchBest.toFixed(0)} img/s, ratios per round ${ratios.map((v) => v.toFixed(2)).join(' ')} (median ${row.ratioMedian.toFixed(2)})`);
+  return row;
+});
 
+let profile = null;
 if (values.profile) {
   const b = batches[batches.length - 1];
   const { trainer, batch: at } = runs.get(b);
@@ -108,9 +126,43 @@ if (values.profile) {
     by.set(k.name, e);
   }
   const total = [...by.values()].reduce((s, e) => s + e.ms, 0);
+  profile = { batch: b, calls: prof.kernels.length, kernelMs: total, kernels: [...by].sort((p, q) => q[1].ms - p[1].ms).map(([name, e]) => ({ name, ms: e.ms, calls: e.calls })) };
   console.log(`profile, batch ${b}: ${prof.kernels.length} kernel calls, ${total.toFixed(0)} ms in kernels`);
-  for (const [name, e] of [...by].sort((p, q) => q[1].ms - p[1].ms).slice(0, 25)) {
-    console.log(`  ${name.padEnd(36)} ${e.ms.toFixed(1).padStart(8)} ms ${((100 * e.ms) / total).toFixed(1).padStart(5)}%  ${e.calls} calls`);
-  }
+  for (const { name, ms, calls } of profile.kernels.slice(0, 25)) console.log(`  ${name.padEnd(36)} ${ms.toFixed(1).padStart(8)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${calls} calls`);
 }
 for (const { trainer } of runs.values()) trainer.dispose();
+
+const torchVersion = values['no-torch'] ? null : execFileSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim();
+const result = { date: new Date().toISOString().slice(0, 10), cpu: cpus()[0]?.model, node: process.version, torch: torchVersion, recipe: RECIPE, size, steps, rounds, loadAverage: load, kernelMode: process.env.MNV3_KERNELS ?? 'fast', rows, profile };
+const writeAtomic = (file, text) => {
+  writeFileSync(`${file}.tmp`, text);
+  renameSync(`${file}.tmp`, file);
+};
+if (values.json) writeAtomic(values.json, `${JSON.stringify(result, null, 2)}\n`);
+if (values.readme) {
+  const readme = readFileSync(values.readme, 'utf8');
+  const at = readme.indexOf(TRAIN_MARKER);
+  const end = readme.indexOf(NEXT_MARKER, at);
+  if (at < 0 || end < 0) throw new Error(`${values.readme} has no ${TRAIN_MARKER} … ${NEXT_MARKER} part to write the section into`);
+  writeAtomic(values.readme, `${readme.slice(0, at)}${renderSection(result)}\n${readme.slice(end)}`);
+}
+
+/** The README section: a row per batch size, then where the kernel time goes. */
+function renderSection(r) {
+  const lines = [
+    TRAIN_MARKER,
+    '## Training step (Node)',
+    '',
+    `\`pnpm --filter @mnv3/benchmarks bench:train\`: one step of the \`${r.recipe}\` recipe (MobileNetV3-Small, 10 classes, ${r.size}×${r.size}: forward, cross-entropy, backward, RMSprop with weight decay, the batch's top-1 / top-5 hits) by our \`Trainer.step\` on tfjs-wasm beside the same step of PyTorch ${r.torch ?? '(missing)'} (channels-last, \`torch.optim.RMSprop\`), one thread each, ${r.rounds} rounds of ${r.steps} steps after a warm-up step, alternating. Measured ${r.date} on ${r.cpu} (load average ${r.loadAverage} at the start), Node ${r.node}, kernel mode ${r.kernelMode}. The ratio is mnv3 img/s / PyTorch img/s per round (above 1 means mnv3 is faster; the issue's goal is ≥ 1.0).`,
+    '',
+    '| batch | mnv3 img/s (best round) | PyTorch img/s (best round) | mnv3 / PyTorch, median (min–max) | ≥ 1.0? |',
+    '| --- | --- | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.batch} | ${x.oursBest.toFixed(0)} | ${x.torchBest.toFixed(0)} | ${x.ratioMedian.toFixed(2)} (${x.ratioMin.toFixed(2)}–${x.ratioMax.toFixed(2)}) | ${x.ratioMedian >= 1 ? 'yes' : 'no'} |`),
+  ];
+  if (r.profile) {
+    const p = r.profile;
+    const top = p.kernels.slice(0, 10).map((k) => `${k.name} ${((100 * k.ms) / p.kernelMs).toFixed(0)}% (${k.calls})`);
+    lines.push('', `Where a step's kernel time goes (batch ${p.batch}, tf.profile of one step: ${p.calls} kernel calls, ${p.kernelMs.toFixed(0)} ms in kernels; share of kernel time and calls): ${top.join(', ')}.`);
+  }
+  return `${lines.join('\n')}\n`;
+}

@@ -15,5 +15,6 @@ export const Mnv3BatchNormTrain = 'Mnv3BatchNormTrain';
 export const Mnv3BatchNormTrainGrad = 'Mnv3BatchNormTrainGrad';
 export const Mnv3Conv2dTrain = 'Mnv3Conv2dTrain';
 export const Mnv3Conv2dTrainGrad = 'Mnv3Conv2dTrainGrad';
+export const Mnv3RunningStats = 'Mnv3RunningStats';
 export const Mnv3RmspropStep = 'Mnv3RmspropStep';
 export const Mnv3SgdStep = 'Mnv3SgdStep';

@@ -32,6 +32,6 @@ setTrainingSupport(prepareTraining);
 export { GRADIENT_KERNELS, markDilatedBackprop, registerGradients, registerMissingGradients } from './gradients.js';
 export { MNV3_GRADIENTS } from './mnv3-gradients.js';
 export { TRAINING_KERNELS, registerTrainingKernels } from '../kernels/train/register-training-kernels.js';
-export { activateTrain, batchNormTrain, fusedRmspropStep, fusedSgdStep, scaleChannels } from './ops.js';
+export { activateTrain, batchNormTrain, fusedRmspropStep, fusedSgdStep, scaleChannels, updateRunningStats } from './ops.js';
 export type { RmspropStepAttrs, SgdStepAttrs } from '../kernels/train/Mnv3OptimizerSteps.js';
 export { conv2dTrain } from '../nn.js';

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationName } from '../activations.js';
 import { fastBackend, runKernel } from '../kernels/fast.js';
-import { Mnv3Activation, Mnv3BatchNormTrain, Mnv3RmspropStep, Mnv3ScaleChannels, Mnv3SgdStep } from '../kernels/names.js';
+import { Mnv3Activation, Mnv3BatchNormTrain, Mnv3RmspropStep, Mnv3RunningStats, Mnv3ScaleChannels, Mnv3SgdStep } from '../kernels/names.js';
 import type { RmspropStepAttrs, SgdStepAttrs } from '../kernels/train/Mnv3OptimizerSteps.js';
 
 /** Uses our kernels (and their registered gradients) when training on the fast path. */
@@ -123,4 +123,14 @@ export function fusedRmspropStep(
 export function fusedSgdStep(tensors: { param: tf.Tensor; grad: tf.Tensor; momentumBuffer?: tf.Tensor }, attrs: SgdStepAttrs): tf.Tensor[] | null {
   if (!fast(tensors.param) || tensors.grad.dtype !== 'float32') return null;
   return tf.engine().runKernel(Mnv3SgdStep, tensors as unknown as tf.NamedTensorMap, attrs as unknown as tf.NamedAttrMap) as tf.Tensor[];
+}
+
+/**
+ * BatchNorm's running statistics after a train-mode batch of `count` values per channel:
+ * `(1 − momentum)·running + momentum·batch`, the variance unbiased. One kernel of ours (float64, as
+ * torch's CPU kernel) on the fast path, tfjs ops (float32) otherwise. Returns the new mean and variance.
+ */
+export function updateRunningStats(runningMean: tf.Tensor1D, runningVar: tf.Tensor1D, mean: tf.Tensor1D, variance: tf.Tensor1D, momentum: number, count: number): [tf.Tensor1D, tf.Tensor1D] {
+  if (fast(runningMean)) return tf.engine().runKernel(Mnv3RunningStats, { runningMean, runningVar, mean, variance }, { momentum, count }) as [tf.Tensor1D, tf.Tensor1D];
+  return [tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(mean, momentum)), tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(variance, (momentum * count) / (count - 1)))];
 }

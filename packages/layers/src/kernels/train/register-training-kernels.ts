@@ -21,6 +21,7 @@ import { mnv3BatchNormTrainGradConfig } from './Mnv3BatchNormTrainGrad.js';
 import { mnv3Conv2dTrainConfig, mnv3Conv2dTrainGradConfig } from './Mnv3Conv2dTrain.js';
 import { mnv3GlobalAvgPoolGradConfig } from './Mnv3GlobalAvgPoolGrad.js';
 import { mnv3RmspropStepConfig, mnv3SgdStepConfig } from './Mnv3OptimizerSteps.js';
+import { mnv3RunningStatsConfig } from './Mnv3RunningStats.js';
 import { mnv3ScaleChannelsConfig } from './Mnv3ScaleChannels.js';
 import { mnv3ScaleChannelsGradConfig } from './Mnv3ScaleChannelsGrad.js';
 
@@ -37,6 +38,7 @@ const trainingKernelConfigs: KernelConfig[] = [
   mnv3Conv2dTrainGradConfig,
   mnv3GlobalAvgPoolGradConfig,
   mnv3RmspropStepConfig,
+  mnv3RunningStatsConfig,
   mnv3SgdStepConfig,
   mnv3ScaleChannelsConfig,
   mnv3ScaleChannelsGradConfig,

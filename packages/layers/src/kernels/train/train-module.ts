@@ -25,6 +25,7 @@ export interface TrainKernelExports {
   packFilterOIHW(w: number, out: number, taps: number, ci: number, co: number): void;
   tapsFromOIHW(w: number, out: number, taps: number, ci: number, co: number): void;
   hwioToOIHW(w: number, out: number, taps: number, ci: number, co: number): void;
+  runningStatsUpdate(rm: number, rv: number, mean: number, variance: number, rmOut: number, rvOut: number, c: number, momentum: number, n: number): void;
   rmspropStep(...args: number[]): void;
   sgdStep(...args: number[]): void;
 }
