@@ -79,6 +79,20 @@ describe('fake quant and the fused observer (torch.fused_moving_avg_obs_fake_qua
   const f = loadFixture('qat', 'fake_quant');
   const t = (n: string) => f32(fixtureTensor(f, n));
 
+  /** Fixture batch `p` through the fused observer + fake quant: its output and the gradient of `Σ y · dy`. */
+  function fusedStep(fq: FusedMovingAvgObsFakeQuantize, p: string, r: typeof ACTIVATION_RANGE): { y: tf.Tensor; g: tf.Tensor } {
+    const xt = fixtureTensor(f, `${p}.x`);
+    const x = tf.tensor(f32(xt), [...xt.shape]);
+    const dy = tf.tensor(t(`${p}.dy`), [...xt.shape]);
+    let y: tf.Tensor | null = null;
+    const g = tf.grad((v: tf.Tensor) => {
+      y = tf.keep(fusedObserveFakeQuantize(fq, v, r));
+      return tf.sum(tf.mul(y, dy));
+    })(x);
+    tf.dispose([x, dy]);
+    return { y: y!, g };
+  }
+
   it('fake_quantize_per_tensor_affine: values and straight-through gradient equal torch at the boundaries', () => {
     const x = tf.tensor1d(t('affine.x'));
     const scale = tf.scalar(t('affine.scale')[0]!);
@@ -97,21 +111,14 @@ describe('fake quant and the fused observer (torch.fused_moving_avg_obs_fake_qua
     for (let i = 0; i < 4; i++) {
       const p = `fused.${kind}.${i}`;
       if (i === 3) disableObserver(fq);
-      const xt = fixtureTensor(f, `${p}.x`);
-      const x = tf.tensor(f32(xt), [...xt.shape]);
-      const dy = tf.tensor(t(`${p}.dy`), [...xt.shape]);
-      let y: tf.Tensor | null = null;
-      const g = tf.grad((v: tf.Tensor) => {
-        y = tf.keep(fusedObserveFakeQuantize(fq, v, r));
-        return tf.sum(tf.mul(y, dy));
-      })(x);
+      const { y, g } = fusedStep(fq, p, r);
       expect(fq.observer.minVal.variable!.dataSync()[0], `${p} min`).toBe(t(`${p}.min_val`)[0]);
       expect(fq.observer.maxVal.variable!.dataSync()[0], `${p} max`).toBe(t(`${p}.max_val`)[0]);
       expect(fq.scale.variable!.dataSync()[0], `${p} scale`).toBe(t(`${p}.scale`)[0]);
       expect(fq.zeroPoint.variable!.dataSync()[0], `${p} zero point`).toBe(Number(fixtureTensor(f, `${p}.zero_point`).data[0]));
-      expect(Array.from(y!.dataSync()), `${p} output`).toEqual(Array.from(t(`${p}.y`)));
+      expect(Array.from(y.dataSync()), `${p} output`).toEqual(Array.from(t(`${p}.y`)));
       expect(Array.from(g.dataSync()), `${p} gradient`).toEqual(Array.from(t(`${p}.dx`)));
-      tf.dispose([x, dy, y!, g]);
+      tf.dispose([y, g]);
     }
     enableObserver(fq);
     expect(fq.observerEnabled.value[0]).toBe(1);
@@ -126,22 +133,15 @@ describe('fake quant and the fused observer (torch.fused_moving_avg_obs_fake_qua
         for (let i = 0; i < 4; i++) {
           const p = `fused.${kind}.${i}`;
           if (i === 3) disableObserver(fq);
-          const xt = fixtureTensor(f, `${p}.x`);
-          const x = tf.tensor(f32(xt), [...xt.shape]);
-          const dy = tf.tensor(t(`${p}.dy`), [...xt.shape]);
-          let y: tf.Tensor | null = null;
-          const g = tf.grad((v: tf.Tensor) => {
-            y = tf.keep(fusedObserveFakeQuantize(fq, v, r));
-            return tf.sum(tf.mul(y, dy));
-          })(x);
+          const { y, g } = fusedStep(fq, p, r);
           const scale = t(`${p}.scale`)[0]!;
           expect(fq.observer.minVal.variable!.dataSync()[0], `${p} min`).toBe(t(`${p}.min_val`)[0]);
           expect(fq.observer.maxVal.variable!.dataSync()[0], `${p} max`).toBe(t(`${p}.max_val`)[0]);
           expect(Math.abs(fq.scale.variable!.dataSync()[0]! - scale) / scale, `${p} scale`).toBeLessThanOrEqual(2 ** -23);
           expect(fq.zeroPoint.variable!.dataSync()[0], `${p} zero point`).toBe(Number(fixtureTensor(f, `${p}.zero_point`).data[0]));
-          expect(compare(y!.dataSync(), t(`${p}.y`), scale * 1.001).within, `${p} output`).toBe(1);
+          expect(compare(y.dataSync(), t(`${p}.y`), scale * 1.001).within, `${p} output`).toBe(1);
           expect(compare(g.dataSync(), t(`${p}.dx`), 0).within, `${p} gradient`).toBeGreaterThanOrEqual(0.99);
-          tf.dispose([x, dy, y!, g]);
+          tf.dispose([y, g]);
         }
         fq.dispose();
       }

@@ -11,10 +11,11 @@
 //   MNV3_KERNELS=plain node packages/train-recipes/scripts/train-speed.mjs   # tfjs ops only (reference path)
 // `pnpm --filter @mnv3/benchmarks bench:train` runs it into benchmarks/results/train.json and benchmarks/README.md.
 import { execFileSync } from 'node:child_process';
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
+import { writeFileAtomic } from '@mnv3/io/node';
 import { setupBackend } from '@mnv3/layers/backend';
 import { normal, seededRng } from '@mnv3/layers';
 
@@ -62,8 +63,8 @@ async function ours(batch) {
   return (batch * steps * 1000) / ms;
 }
 
-const a = getRecipe(RECIPE).args;
 const r = getRecipe(RECIPE);
+const a = r.args;
 const TORCH = `
 import sys, time, torch
 from torchvision import models
@@ -134,17 +135,13 @@ for (const { trainer } of runs.values()) trainer.dispose();
 
 const torchVersion = values['no-torch'] ? null : execFileSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim();
 const result = { date: new Date().toISOString().slice(0, 10), cpu: cpus()[0]?.model, node: process.version, torch: torchVersion, recipe: RECIPE, size, steps, rounds, loadAverage: load, kernelMode: process.env.MNV3_KERNELS ?? 'fast', rows, profile };
-const writeAtomic = (file, text) => {
-  writeFileSync(`${file}.tmp`, text);
-  renameSync(`${file}.tmp`, file);
-};
-if (values.json) writeAtomic(values.json, `${JSON.stringify(result, null, 2)}\n`);
+if (values.json) await writeFileAtomic(values.json, `${JSON.stringify(result, null, 2)}\n`);
 if (values.readme) {
   const readme = readFileSync(values.readme, 'utf8');
   const at = readme.indexOf(TRAIN_MARKER);
   const end = readme.indexOf(NEXT_MARKER, at);
   if (at < 0 || end < 0) throw new Error(`${values.readme} has no ${TRAIN_MARKER} … ${NEXT_MARKER} part to write the section into`);
-  writeAtomic(values.readme, `${readme.slice(0, at)}${renderSection(result)}\n${readme.slice(end)}`);
+  await writeFileAtomic(values.readme, `${readme.slice(0, at)}${renderSection(result)}\n${readme.slice(end)}`);
 }
 
 /** The README section: a row per batch size, then where the kernel time goes. */

@@ -17,7 +17,7 @@ import { writeFileAtomic } from '@mnv3/io/node';
 import { seededRng } from '@mnv3/layers';
 import { QuantizationError, WasmQuantizedMobileNetV3, saveQuantized, type QuantizedMobileNetV3 } from '@mnv3/quantize';
 import { type QatMobileNetV3, convertQat, disableObserver, enableFakeQuant, enableObserver, freezeBnStats, prepareQat } from '@mnv3/quantize/qat';
-import { writeEpochCheckpoint, writeEpochFiles } from './trainer.js';
+import { writeEpochCheckpoint, writeEpochFiles, type TrainOptions } from './trainer.js';
 import { appendEpoch, newHistory, type EpochRecord, type TrainHistory } from './history.js';
 import { crossEntropy } from './loss.js';
 import { SGD } from './optim/sgd.js';
@@ -26,23 +26,15 @@ import { qatRecipeNamespace, type QatRecipe } from './recipes.js';
 import { loadRecipeData } from './data/datasets.js';
 import { BatchLoader } from './data/loader.js';
 import { mixSeed, type PackedImages } from './data/pipeline.js';
-import { TrainError, correct, evaluate, pipelineSpec, type EvalResult, type TrainData } from './train-core.js';
+import { TrainError, correct, evaluate, pipelineSpec, type EvalResult } from './train-core.js';
 import { trainCheckpoint } from './checkpoint.js';
 
-export interface TrainQatOptions {
+/** Options of {@link trainQat}: `train()`'s but `resume` and `epochs` (the QAT recipe's), and the float model to start from. */
+export interface TrainQatOptions extends Omit<TrainOptions, 'resume' | 'epochs'> {
   /** The float model to start from: a train.py checkpoint / state dict file (`model`, or `model_ema` with `ema`), or a state dict. */
   weights: string | StateDict;
   /** With a train.py checkpoint file: start from its EMA weights (`model_ema`). */
   ema?: boolean;
-  data?: TrainData;
-  dataDir?: string;
-  outputDir: string;
-  seed?: number;
-  workers?: number;
-  onEpoch?: (record: EpochRecord) => void;
-  onStep?: (info: { epoch: number; step: number; steps: number; loss: number; lr: number }) => void;
-  /** Evaluate the test split after the last epoch (default true when `data.test` is given). */
-  evaluateTest?: boolean;
 }
 
 export interface TrainQatResult {
