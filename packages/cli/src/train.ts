@@ -5,15 +5,32 @@ import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { findStateDict, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { getWeights, isWeightsName, resolveStateDict } from '@mnv3/layers';
 import { writeTorchCheckpoint } from '@mnv3/io/node';
-import { QAT_RECIPE_NAMES, RECIPE_NAMES, RecipeError, averageCheckpoints, getQatRecipe, getRecipe, renderTorchrun, renderTorchrunQuantization, type RecipeOverrides, type TrainQuantizationArgs } from '@mnv3/train-recipes';
+import { QAT_RECIPE_NAMES, RECIPE_NAMES, RecipeError, TRAIN_PY_FLAGS, averageCheckpoints, getQatRecipe, getRecipe, renderTorchrun, renderTorchrunQuantization, type Recipe, type RecipeOverrides, type TrainQuantizationArgs } from '@mnv3/train-recipes';
 import { BatchLoader, evaluate, loadRecipeData, packUniform, pipelineSpec, subset, type PackedImages } from '@mnv3/train-recipes/node';
 import { parseVerbArgs, positiveFloat, positiveInt } from './args.js';
 import { UsageError } from './errors.js';
 import { checkOutputPath } from './files.js';
 
+/**
+ * The train.py flags `mnv3 train` takes as recipe overrides, spelled as train.py spells them: the
+ * hyperparameters our trainer reads (the rest of train.py's flags are about devices, files and
+ * distribution, which the verb's own flags or --print-torchrun cover).
+ */
+const HYPERPARAMETER_FLAGS = TRAIN_PY_FLAGS.filter((s) =>
+  (
+    [
+      'batchSize', 'epochs', 'opt', 'lr', 'momentum', 'weightDecay', 'normWeightDecay', 'biasWeightDecay', 'labelSmoothing',
+      'lrScheduler', 'lrWarmupEpochs', 'lrWarmupMethod', 'lrWarmupDecay', 'lrStepSize', 'lrGamma', 'lrMin',
+      'autoAugment', 'raMagnitude', 'randomErase', 'modelEma', 'modelEmaSteps', 'modelEmaDecay',
+      'interpolation', 'valResizeSize', 'valCropSize', 'trainCropSize',
+    ] as string[]
+  ).includes(s.key),
+);
+
 export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--output-dir DIR] [--resume CKPT] [--data-path DIR]
                   [--print-torchrun [--nproc-per-node N]] [--batch-size B] [--lr LR] [--image-size S]
                   [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
+                  [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END]
        mnv3 train --recipe QAT_NAME --weights FLOAT.pth [--ema] [--num-observer-update-epochs N]
                   [--num-batch-norm-update-epochs N] [--epochs N] [--output-dir DIR] [--batch-size B] [--lr LR] …
 
@@ -26,6 +43,10 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
                   ImageFolder root with train/ and val/ for the ImageNet recipes
   --print-torchrun print the equivalent torchrun … train.py command of TorchVision's reference and exit
   --image-size S  train and evaluate at S×S (the recipe's crop size otherwise)
+  TRAIN_PY_FLAG   any of train.py's training flags overrides the recipe, with train.py's meaning:
+                  ${HYPERPARAMETER_FLAGS.map((s) => s.flag).join(' ').replace(/(.{1,84})(?: |$)/g, '$1\n                  ').trimEnd()}
+  --lr-noise START,END  timm's LR noise over epochs [START, END) (the recipe's noise percentage,
+                  std and seed), or "none"
   --limit-*       use at most N images of a split (quick runs); W loader threads (default 2)
   --progress      draw the per-epoch progress bar even when stderr is not a terminal (a line every 5 s)
 
@@ -59,6 +80,8 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     ema: { type: 'boolean' },
     'num-observer-update-epochs': { type: 'string' },
     'num-batch-norm-update-epochs': { type: 'string' },
+    'lr-noise': { type: 'string' },
+    ...Object.fromEntries(HYPERPARAMETER_FLAGS.map((s) => [s.flag.slice(2), { type: s.type === 'bool' ? ('boolean' as const) : ('string' as const) }])),
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
   const name = values.recipe;
@@ -69,10 +92,19 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   for (const flag of ['weights', 'ema', 'num-observer-update-epochs', 'num-batch-norm-update-epochs'] as const) {
     if (values[flag] !== undefined) throw new UsageError(`--${flag} is for the QAT recipes (${QAT_RECIPE_NAMES.join(', ')}); ${name} trains from scratch`);
   }
-  const overrides: RecipeOverrides = {};
-  if (values.epochs !== undefined) overrides.epochs = positiveInt(values.epochs, '--epochs');
-  if (values['batch-size'] !== undefined) overrides.batchSize = positiveInt(values['batch-size'], '--batch-size');
-  if (values.lr !== undefined) overrides.lr = positiveFloat(values.lr, '--lr');
+  const overrides: Record<string, unknown> = {};
+  for (const spec of HYPERPARAMETER_FLAGS) {
+    const v = (values as Record<string, string | boolean | undefined>)[spec.flag.slice(2)];
+    if (v === undefined) continue;
+    if (typeof v === 'boolean') overrides[spec.key] = v;
+    else if (spec.type === 'str') overrides[spec.key] = v;
+    else {
+      const n = Number(v);
+      if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${spec.flag} needs ${spec.type === 'int' ? 'an integer' : 'a number'}, got "${v}"`);
+      overrides[spec.key] = n;
+    }
+  }
+  if (values['lr-noise'] !== undefined) overrides.lrNoise = parseLrNoise(values['lr-noise'], name);
   if (values['image-size'] !== undefined) {
     const s = positiveInt(values['image-size'], '--image-size');
     Object.assign(overrides, { trainCropSize: s, valCropSize: s, valResizeSize: s });
@@ -80,7 +112,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   const outputDir = values['output-dir'] ?? `runs/${name}`;
   let recipe;
   try {
-    recipe = getRecipe(name, overrides);
+    recipe = getRecipe(name, overrides as RecipeOverrides);
   } catch (e) {
     if (e instanceof RecipeError) throw new UsageError(e.message);
     throw e;
@@ -123,6 +155,15 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   });
   if (result.averaged) out(`averaged epochs ${result.averaged.epochs.join(', ')} → model_avg.pth: val acc@1 ${result.averaged.val.acc1.toFixed(2)}${result.averaged.test ? `, test acc@1 ${result.averaged.test.acc1.toFixed(2)}` : ''}`);
   if (result.test) out(`test: acc@1 ${result.test.acc1.toFixed(2)} acc@5 ${result.test.acc5.toFixed(2)} loss ${result.test.loss.toFixed(4)} (${result.test.images} images)${result.testEma ? `; EMA acc@1 ${result.testEma.acc1.toFixed(2)}` : ''}`);
+}
+
+/** `--lr-noise START,END` (or "none") as the recipe's lrNoise, keeping its percentage, std and seed. */
+function parseLrNoise(s: string, recipeName: string): Recipe['lrNoise'] {
+  if (s === 'none') return null;
+  const m = /^(\d+),(\d+)$/.exec(s);
+  if (!m || Number(m[1]) >= Number(m[2])) throw new UsageError(`--lr-noise needs START,END epochs with START < END (e.g. 18,54) or "none", got "${s}"`);
+  const base = getRecipe(recipeName).lrNoise ?? { noisePct: 0.67, noiseStd: 1, noiseSeed: 42 };
+  return { noisePct: base.noisePct, noiseStd: base.noiseStd, noiseSeed: base.noiseSeed, noiseRangeT: [Number(m[1]), Number(m[2])] };
 }
 
 /**

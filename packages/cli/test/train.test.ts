@@ -120,10 +120,27 @@ describe('mnv3 train', () => {
     );
   });
 
+  it("takes train.py's training flags as overrides of the recipe", async () => {
+    const flags = ['--lr-scheduler', 'cosineannealinglr', '--lr-warmup-epochs', '2', '--lr-warmup-method', 'linear', '--model-ema-decay', '0.9998', '--label-smoothing', '0.05', '--lr-noise', '18,54'];
+    const p = await mnv3(['train', '--recipe', `${RECIPE}-full`, '--epochs', '60', ...flags, '--print-torchrun', '--data-path', '/data/fm', '--output-dir', 'out']);
+    expect(p.code).toBe(0);
+    expect(p.stdout).toContain(' --label-smoothing 0.05 --lr-scheduler cosineannealinglr --lr-warmup-epochs 2 --lr-warmup-method linear ');
+    expect(p.stdout).toContain(' --model-ema --model-ema-decay 0.9998 ');
+    expect(p.stdout).toContain('LR noise over epochs [18, 54)');
+    // And the trainer runs with them: cosine annealing over 2 epochs gives lr/2 at epoch 1.
+    const { code, stdout } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '2', '--lr', '0.01', '--lr-scheduler', 'cosineannealinglr', '--output-dir', join(dir, 'cosine'), ...TINY]);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^epoch 0: lr 0\.01000 /m);
+    expect(stdout).toMatch(/^epoch 1: lr 0\.005000 /m);
+  });
+
   it.each([
     [['train'], /--recipe is required; valid: mobilenet_v3_large, mobilenet_v3_small, mobilenet_v3_small-fashion-mnist, mobilenet_v3_small-fashion-mnist-full/],
     [['train', '--recipe', 'resnet9'], /unknown recipe "resnet9"; valid: mobilenet_v3_large/],
-    [['train', '--recipe', RECIPE, '--epochs', '0'], /--epochs needs a positive integer/],
+    [['train', '--recipe', RECIPE, '--epochs', '0'], /epochs \(--epochs\) must be ≥ 1, got 0/],
+    [['train', '--recipe', RECIPE, '--lr-scheduler', 'polylr'], /lrScheduler \(--lr-scheduler\) must be one of steplr, cosineannealinglr, exponentiallr; got "polylr"/],
+    [['train', '--recipe', RECIPE, '--model-ema-decay', 'high'], /--model-ema-decay needs a number, got "high"/],
+    [['train', '--recipe', RECIPE, '--lr-noise', '9'], /--lr-noise needs START,END epochs with START < END \(e\.g\. 18,54\) or "none", got "9"/],
     [['train', '--recipe', RECIPE, '--bogus'], /Unknown option '--bogus'/],
     [['train', '--recipe', RECIPE, '--resume', '/nonexistent.pth'], /--resume \/nonexistent.pth: no such file/],
     [['average-checkpoints', 'a.pth'], /--out is required/],
