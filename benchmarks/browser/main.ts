@@ -4,8 +4,8 @@
  * under /cache/), the same input and the same thread count, interleaved round by round.
  *
  *   ?models=a,b&threads=N&runs=R&warmup=W   the benchmark; `mobilenet_v3_large@int8` (or `_small@int8`):
- *                                           the int8 model (post-training quantized from the same
- *                                           float weights) beside our float model and ORT-Web's
+ *                                           TorchVision's int8 model (the Node row's export) on our
+ *                                           kernels and ORT-Web's (QDQ), beside both float models
  *   ?check=MODEL&threads=N                  the threads check: backend info, one output on the fast
  *                                           path (and its thread stats), one on the plain path
  *   ?check=MODEL@int8&threads=N&fixture=F   the int8 check: the oracle's QAT checkpoint and batch
@@ -19,7 +19,7 @@ import * as ort from 'onnxruntime-web/wasm';
 import { benchEntry, benchInput, interleaved, summarize, type Candidate } from '@mnv3/bench/browser';
 import { readCheckpoint, readSafetensors, type StateDict } from '@mnv3/io';
 import { getKernelThreadStats, seededRng, setKernelMode, type KernelThreadStats } from '@mnv3/layers';
-import { WasmQuantizedMobileNetV3, convert, mobilenetV3Large, mobilenetV3Small, prepare, quantizedModelFromStateDict } from '@mnv3/quantize';
+import { QUANTIZABLE_ARCHS, WasmQuantizedMobileNetV3, quantizedModelFromStateDict } from '@mnv3/quantize';
 import { setupBackend, type BackendInfo } from '@mnv3/layers/backend';
 import wasmPlain from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimd from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
@@ -45,20 +45,23 @@ export interface BrowserModelResult {
 }
 
 /**
- * An int8 row: the int8 model, our float model and ORT-Web (float) on the same weights and input,
- * interleaved round by round. ORT-Web on the QDQ export the Node rows use is not loaded by this page
- * yet (see the README).
+ * An int8 row: TorchVision's int8 model on our kernels and on ORT-Web (its QDQ export), beside our
+ * float model and ORT-Web's on the float row's weights, the same input, interleaved round by round.
  */
 export interface BrowserInt8Result {
   model: string;
   input: readonly number[];
   threads: number;
   int8: ReturnType<typeof summarize>;
+  /** ORT-Web on the QDQ export of the same int8 model. */
+  ort_int8: ReturnType<typeof summarize>;
   ours: ReturnType<typeof summarize>;
   ort: ReturnType<typeof summarize>;
   /** Per round: our float time / int8 time (above 1: int8 is faster). */
   speedups: number[];
   speedup: ReturnType<typeof summarize>;
+  /** Per round: our int8 time / ORT-Web's int8 (QDQ) time (below 1: ours is faster). */
+  vs_ort_int8: ReturnType<typeof summarize>;
   /** Per round: int8 time / ORT-Web float time. */
   vs_ort_float: ReturnType<typeof summarize>;
   /** Whether the int8 kernels are their relaxed-SIMD build, and how many layers run its 7-bit dot. */
@@ -66,10 +69,8 @@ export interface BrowserInt8Result {
   relaxed_layers: number;
   /** The WASM engine's logits equal the host integer engine's (QNNPACK's arithmetic) bit for bit. */
   equals_host_engine: true;
-  /** max |int8 − float| / max |float|: what post-training quantization costs on these weights. */
-  max_rel_diff_vs_float: number;
-  /** How the int8 model was made: PTQ (`prepare` + one calibration batch + `convert`), its milliseconds. */
-  ptq_ms: number;
+  /** The int8 model's logits, ours against ORT-Web's: correlation, largest difference in output quanta. */
+  vs_ort_int8_logits: { correlation: number; max_diff_quanta: number };
 }
 
 interface State {
@@ -255,64 +256,77 @@ async function benchModel(model: string, runs: number, warmup: number): Promise<
 }
 
 const INT8_SUFFIX = '@int8';
-const QUANTIZABLE: Record<string, typeof mobilenetV3Large> = { mobilenet_v3_large: mobilenetV3Large, mobilenet_v3_small: mobilenetV3Small };
+const isQuantizable = (m: string): boolean => (QUANTIZABLE_ARCHS as readonly string[]).includes(m);
 
-function maxRelDiff(a: Float32Array, b: Float32Array): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
+/**
+ * ORT-Web's logits on the QDQ model follow ours (QNNPACK's arithmetic) within a few output quanta,
+ * not exactly (its QLinear kernels round elsewhere and run hardswish in float): a correlation this
+ * high says it is the same int8 model, which another model's logits would not reach.
+ */
+const SAME_MODEL_CORRELATION = 0.9;
+
+function correlation(a: Float32Array, b: Float32Array): number {
+  const mean = (v: Float32Array) => v.reduce((s, x) => s + x, 0) / v.length;
+  const [ma, mb] = [mean(a), mean(b)];
+  let ab = 0;
+  let aa = 0;
+  let bb = 0;
+  for (let i = 0; i < a.length; i++) {
+    ab += (a[i]! - ma) * (b[i]! - mb);
+    aa += (a[i]! - ma) ** 2;
+    bb += (b[i]! - mb) ** 2;
   }
-  return diff / (scale || 1);
+  return ab / Math.sqrt(aa * bb);
 }
 
 /**
- * `mobilenet_v3_large@int8`: the float weights of the float row (weights.pth), quantized post
- * training as TorchVision's reference does (HistogramObserver on activations, per-tensor symmetric
- * MinMax on weights, so the int8 weights span the full range as in IMAGENET1K_QNNPACK_V1), run on
- * our int8 WASM SIMD kernels; timed against our float model and ORT-Web on the same weights.
+ * `mobilenet_v3_large@int8`: TorchVision's quantized model as the Node int8 row runs it, from the
+ * same export (tools/reference/bench_peers.py: a QAT-prepared checkpoint, calibrated, whose
+ * converted model has per-tensor symmetric int8 weights spanning the full range as
+ * IMAGENET1K_QNNPACK_V1's; and torch's QDQ ONNX export of that converted model), on our int8 WASM
+ * SIMD kernels, timed against ORT-Web on the QDQ model, our float model and ORT-Web on the float
+ * row's weights, all four interleaved round by round.
  */
 async function benchInt8(name: string, runs: number, warmup: number): Promise<BrowserInt8Result> {
   const model = name.slice(0, -INT8_SUFFIX.length);
-  const builder = QUANTIZABLE[model];
-  if (!builder) throw new Error(`${name}: int8 rows exist for ${Object.keys(QUANTIZABLE).join(', ')} only`);
+  if (!isQuantizable(model)) throw new Error(`${name}: int8 rows exist for ${QUANTIZABLE_ARCHS.join(', ')} only`);
   const entry = benchEntry(model);
   const shape = entry.input;
-  const dir = exportDir(model, shape);
-  const [pth, onnx] = await Promise.all([fetchBytes(`${dir}/weights.pth`), fetchBytes(`${dir}/model.onnx`)]);
+  const [floatPth, floatOnnx, int8Pth, qdqOnnx] = await Promise.all([
+    fetchBytes(`${exportDir(model, shape)}/weights.pth`),
+    fetchBytes(`${exportDir(model, shape)}/model.onnx`),
+    fetchBytes(`${exportDir(name, shape)}/weights.pth`),
+    fetchBytes(`${exportDir(name, shape)}/model.onnx`),
+  ]);
   const input = benchInput(shape);
-  const stateDict = readCheckpoint(pth);
 
   const mine = entry.build();
-  mine.module.loadStateDict(stateDict);
+  mine.module.loadStateDict(readCheckpoint(floatPth));
   const x = mine.prepare(input, shape);
   const nhwc = (await x.data()) as Float32Array;
   const nhwcShape = x.shape as [number, number, number, number];
 
-  // Post-training quantization of the same weights, calibrated on the benchmark's input.
-  const t0 = performance.now();
-  const float = builder({ quantize: false });
-  float.loadStateDict(stateDict);
-  const observed = prepare(float);
-  observed.observe(nhwc, nhwcShape);
-  const quantized = convert(observed);
-  float.dispose();
-  const ptqMs = performance.now() - t0;
+  const quantized = quantizedModelFromStateDict(model, readCheckpoint(int8Pth));
   const engine = WasmQuantizedMobileNetV3.create(quantized);
   if (!engine) throw new Error(`${name}: the int8 WASM kernels did not load`);
-
   // The timed engine must give the host integer engine's logits exactly (both are QNNPACK's arithmetic).
   const wasmLogits = engine.forward(nhwc, nhwcShape).logits;
   const hostLogits = quantized.forward(nhwc, nhwcShape).logits;
   if (wasmLogits.length !== hostLogits.length || wasmLogits.some((v, i) => !Object.is(v, hostLogits[i]))) {
     throw new Error(`${name}: the int8 WASM engine's logits differ from the host integer engine's`);
   }
-  const forward = (mine.module as unknown as { forward(x: tf.Tensor): ModelOutput }).forward.bind(mine.module);
-  const floatLogits = await outputOf(() => forward(x));
 
-  const session = await ortSession(onnx);
-  const feeds = { [session.inputNames[0]!]: new ort.Tensor('float32', input, [...shape]) };
+  const floatSession = await ortSession(floatOnnx);
+  const qdqSession = await ortSession(qdqOnnx);
+  const feeds = (s: ort.InferenceSession) => ({ [s.inputNames[0]!]: new ort.Tensor('float32', input, [...shape]) });
+  const [floatFeeds, qdqFeeds] = [feeds(floatSession), feeds(qdqSession)];
+  const qdqLogits = (await qdqSession.run(qdqFeeds))[qdqSession.outputNames[0]!]!.data as Float32Array;
+  const corr = qdqLogits.length === wasmLogits.length ? correlation(wasmLogits, qdqLogits) : NaN;
+  if (!(corr >= SAME_MODEL_CORRELATION)) {
+    throw new Error(`${name}: ORT-Web's logits on the QDQ model correlate with ours at ${corr} (same model: ≥ ${SAME_MODEL_CORRELATION}); the exports do not hold one int8 model`);
+  }
+  const quantum = quantized.classifier.fc2.q.scale;
+  const quanta = wasmLogits.reduce((m, v, i) => Math.max(m, Math.abs(v - qdqLogits[i]!)), 0) / quantum;
   const candidates: Candidate[] = [
     {
       name: 'int8',
@@ -320,16 +334,23 @@ async function benchInt8(name: string, runs: number, warmup: number): Promise<Br
         engine.forward(nhwc, nhwcShape);
       },
     },
+    {
+      name: 'ortInt8',
+      run: async () => {
+        await qdqSession.run(qdqFeeds);
+      },
+    },
     { name: 'ours', run: () => mine.run(x) },
     {
       name: 'ort',
       run: async () => {
-        await session.run(feeds);
+        await floatSession.run(floatFeeds);
       },
     },
   ];
   const samples = await timeRounds(name, candidates, runs, warmup);
   const q = samples.get('int8')!;
+  const qo = samples.get('ortInt8')!;
   const f = samples.get('ours')!;
   const o = samples.get('ort')!;
   const speedups = f.map((v, i) => v / q[i]!);
@@ -338,21 +359,22 @@ async function benchInt8(name: string, runs: number, warmup: number): Promise<Br
     input: shape,
     threads,
     int8: summarize(q),
+    ort_int8: summarize(qo),
     ours: summarize(f),
     ort: summarize(o),
     speedups,
     speedup: summarize(speedups),
+    vs_ort_int8: summarize(q.map((v, i) => v / qo[i]!)),
     vs_ort_float: summarize(q.map((v, i) => v / o[i]!)),
     relaxed_build: engine.relaxedBuild,
     relaxed_layers: engine.relaxedLayers().length,
     equals_host_engine: true,
-    max_rel_diff_vs_float: maxRelDiff(wasmLogits, floatLogits),
-    ptq_ms: ptqMs,
+    vs_ort_int8_logits: { correlation: corr, max_diff_quanta: Math.round(quanta) },
   };
   engine.dispose();
   x.dispose();
   mine.module.dispose();
-  await session.release();
+  await Promise.all([floatSession.release(), qdqSession.release()]);
   return result;
 }
 
@@ -369,7 +391,7 @@ async function bench(): Promise<void> {
   for (const model of models) {
     if (model.endsWith(INT8_SUFFIX)) {
       const r = await benchInt8(model, runs, warmup);
-      log(`${model}: int8 ${r.int8.median_ms.toFixed(2)} ms, our float ${r.ours.median_ms.toFixed(2)} ms (${r.speedup.median_ms.toFixed(2)}x), ORT-Web float ${r.ort.median_ms.toFixed(2)} ms`);
+      log(`${model}: int8 ${r.int8.median_ms.toFixed(2)} ms, ORT-Web int8 ${r.ort_int8.median_ms.toFixed(2)} ms, our float ${r.ours.median_ms.toFixed(2)} ms (${r.speedup.median_ms.toFixed(2)}x), ORT-Web float ${r.ort.median_ms.toFixed(2)} ms`);
       int8Results.push(r);
       continue;
     }
@@ -389,7 +411,7 @@ async function bench(): Promise<void> {
 async function checkInt8(name: string): Promise<void> {
   await setup();
   const model = name.slice(0, -INT8_SUFFIX.length);
-  if (!QUANTIZABLE[model]) throw new Error(`${name}: int8 exists for ${Object.keys(QUANTIZABLE).join(', ')} only`);
+  if (!isQuantizable(model)) throw new Error(`${name}: int8 exists for ${QUANTIZABLE_ARCHS.join(', ')} only`);
   const { tensors } = readSafetensors(await fetchBytes(`/cache/${params.get('fixture') ?? `qat_${model}`}.safetensors`));
   const stateDict: StateDict = new Map();
   for (const [k, v] of tensors) if (k.startsWith('state.')) stateDict.set(k.slice('state.'.length), v);

@@ -4,8 +4,8 @@
 // pipeline (.cache/bench, made here by tools/reference/bench_peers.py when missing). Writes
 // results/browser.json and the "Browser (Chromium)" section of README.md (after the
 // <!-- browser-results --> marker; the Node pipeline's section before it is left as is).
-// `mobilenet_v3_large@int8` / `mobilenet_v3_small@int8` are the int8 rows (the float weights
-// quantized post training in the page, beside our float model and ORT-Web): they go to
+// `mobilenet_v3_large@int8` / `mobilenet_v3_small@int8` are the int8 rows (TorchVision's int8 model
+// from the Node int8 rows' export, on our kernels and on ORT-Web's QDQ, beside both float models): they go to
 // results/browser-int8.json and their own subsection (after <!-- browser-int8-results -->), so a
 // run of only float models, or only int8 ones, leaves the other part as it was.
 //
@@ -97,16 +97,17 @@ function table(report) {
 
 function int8Table(report) {
   const rows = [
-    '| model | threads (reached, our kernels) | int8 median ms (min–max) | our float median ms | ORT-Web float median ms | int8 speed-up over our float, median (min–max) | ≥ 2.8×? | int8 / ORT-Web float | ORT-Web int8 (QDQ) | int8 kernels (layers on the 7-bit dot) | int8 vs float max rel. diff |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| model | threads (reached, our kernels) | int8 median ms (min–max) | ORT-Web int8 (QDQ) median ms | int8 / ORT-Web int8, median (min–max) | our float median ms | ORT-Web float median ms | int8 speed-up over our float, median (min–max) | ≥ 2.8×? | int8 / ORT-Web float | int8 kernels (layers on the 7-bit dot) | logits vs ORT-Web int8: correlation, max diff (output quanta) |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const run of report.runs_by_threads) {
     for (const r of run.results) {
       rows.push(
         `| ${r.model} | ${r.threads} (${run.info.threadsCount}, ${run.info.kernelThreads ?? 1}) | ${f(r.int8.median_ms)} (${f(r.int8.min_ms)}–${f(r.int8.max_ms)}) | ` +
+          `${f(r.ort_int8.median_ms)} | ${f(r.vs_ort_int8.median_ms, 3)} (${f(r.vs_ort_int8.min_ms, 3)}–${f(r.vs_ort_int8.max_ms, 3)}) | ` +
           `${f(r.ours.median_ms)} | ${f(r.ort.median_ms)} | ${f(r.speedup.median_ms)}× (${f(r.speedup.min_ms)}–${f(r.speedup.max_ms)}) | ` +
-          `${r.speedup.median_ms >= 2.8 ? 'yes' : 'no'} | ${f(r.vs_ort_float.median_ms, 3)} | — (no QDQ export yet) | ` +
-          `${r.relaxed_build ? 'relaxed-SIMD build' : 'plain-SIMD build'} (${r.relaxed_layers}) | ${r.max_rel_diff_vs_float.toExponential(1)} |`,
+          `${r.speedup.median_ms >= 2.8 ? 'yes' : 'no'} | ${f(r.vs_ort_float.median_ms, 3)} | ` +
+          `${r.relaxed_build ? 'relaxed-SIMD build' : 'plain-SIMD build'} (${r.relaxed_layers}) | ${f(r.vs_ort_int8_logits.correlation, 3)}, ${r.vs_ort_int8_logits.max_diff_quanta} |`,
       );
     }
   }
@@ -119,19 +120,18 @@ function renderInt8Section(report) {
     `${INT8_MARKER}\n### int8 (quantized MobileNetV3) in Chromium\n\n` +
     `\`pnpm --filter @mnv3/benchmarks bench:browser -- --models mobilenet_v3_large@int8,mobilenet_v3_small@int8\` ` +
     `(the same page, driver and round structure as above: ${report.runs} rounds after ${report.warmup} warm-up rounds, ` +
-    `${report.lead} untimed and ${report.block} timed runs per runtime and round). The int8 model is the float row's ` +
-    `\`weights.pth\` quantized post training in the page with \`@mnv3/quantize\` (\`prepare\`, one calibration batch: the ` +
-    `benchmark input, \`convert\`; per-tensor symmetric int8 weights spanning the full range, as in TorchVision's ` +
-    `IMAGENET1K_QNNPACK_V1, so no layer fits relaxed SIMD's 7-bit dot), run by \`WasmQuantizedMobileNetV3\` (our int8 WASM SIMD ` +
+    `${report.lead} untimed and ${report.block} timed runs per runtime and round). The int8 model is the Node int8 rows': ` +
+    `\`tools/reference/bench_peers.py\` builds TorchVision's QAT-prepared MobileNetV3 (seeded weights, observers calibrated) ` +
+    `and saves its checkpoint (\`weights.pth\`, loaded by \`quantizedModelFromStateDict\` as TorchVision's checkpoint is) and torch's ` +
+    `QDQ ONNX export of the converted model (\`model.onnx\`); per-tensor symmetric int8 weights spanning the full range, as in TorchVision's ` +
+    `IMAGENET1K_QNNPACK_V1, so no layer fits relaxed SIMD's 7-bit dot. Ours runs on \`WasmQuantizedMobileNetV3\` (our int8 WASM SIMD ` +
     `kernels; ${relaxed ? 'Chromium validates relaxed SIMD, so their relaxed-SIMD' : 'NOT every row ran the relaxed-SIMD'} build), input ` +
-    `quantized and logits dequantized inside the timed call. Before timing, the page checks that its logits equal ` +
-    `the host integer engine's (QNNPACK's arithmetic) bit for bit. It is interleaved round by round with our float model ` +
-    `and ORT-Web (float \`model.onnx\`) on the same weights, input and threads; the speed-up is our float time / int8 time ` +
-    `per round (median, min–max over rounds). The goal (issue 12) is ≥ 2.8× in Chromium with relaxed SIMD. ` +
-    `**ORT-Web int8 is not measured yet**: the benchmark set-up has no statically quantized (QDQ) ONNX export of the int8 ` +
-    `model (that export comes with the Node int8 benchmark work); until then int8 is compared with our float model and ` +
-    `ORT-Web's float model only. The last column is what quantization costs on these seeded random weights, not an ` +
-    `accuracy figure. Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores, shared ` +
+    `quantized and logits dequantized inside the timed call; ORT-Web (WASM SIMD, threaded) runs the QDQ model, fusing it into its ` +
+    `QLinear kernels. Before timing, the page checks that our logits equal the host integer engine's (QNNPACK's arithmetic) ` +
+    `bit for bit and that ORT-Web's follow them (correlation ≥ 0.9; they differ by a few output quanta, last column: ORT's QLinear kernels round elsewhere and run hardswish in float). Both are interleaved round by round with ` +
+    `our float model and ORT-Web's float \`model.onnx\` on the float row's weights, same input and threads; the speed-up is our float ` +
+    `time / int8 time per round (median, min–max over rounds). The goal (issue 12) is ≥ 2.8× in Chromium with relaxed SIMD. ` +
+    `Measured ${report.date.slice(0, 10)} on ${report.machine.cpu} (${report.machine.cpus} cores, shared ` +
     `with other work), Chromium ${report.browser}.\n\n` +
     `${int8Table(report)}\n` +
     (values.note ? `\n${values.note}\n` : '')
@@ -170,7 +170,7 @@ function renderSection(report) {
   );
 }
 
-for (const m of new Set(models.map(baseOf))) exportModel(m);
+for (const m of new Set([...models.map(baseOf), ...int8Models])) exportModel(m);
 if (!values['no-build']) {
   console.error('building the page…');
   await buildPage();
