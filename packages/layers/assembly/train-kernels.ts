@@ -28,9 +28,9 @@ const ZERO4: v128 = f32x4.splat(0);
 /** Output pixels per chunk of `convBackpropFilter` (their x and dy rows stay in cache across tiles). */
 const FILTER_CHUNK: i32 = 64;
 
-/** Scratch bytes `convBackpropFilter` needs for its row pointers. */
-export function convBackpropFilterTableBytes(): i32 {
-  return FILTER_CHUNK * 4;
+/** Scratch bytes `convBackpropFilter` needs: its row pointers, or for fewer than 4 input channels a chunk of im2col rows. */
+export function convBackpropFilterTableBytes(kh: i32, kw: i32, ci: i32): i32 {
+  return ci < 4 ? FILTER_CHUNK * ((((kh * kw * ci + 3) & ~3) << 2) + 4) : FILTER_CHUNK * 4;
 }
 
 /**
@@ -46,6 +46,10 @@ export function convBackpropFilter(
 ): void {
   const total = <usize>kh * <usize>kw * <usize>ci * <usize>co;
   memory.fill(dw, 0, total << 2);
+  if (ci < 4) {
+    filterIm2col(x, dy, dw, table, n, h, wd, ci, oh, ow, co, kh, kw, sh, sw, dh, dwl, padT, padL);
+    return;
+  }
   const inRow = <usize>ci << 2;
   const outRow = <usize>co << 2;
   const pixels = n * oh * ow;
@@ -86,6 +90,91 @@ export function convBackpropFilter(
       }
     }
   }
+}
+
+/**
+ * `convBackpropFilter` for fewer than 4 input channels (the 3-channel stem), where tiles of 4 input
+ * channels would run a quarter or more empty: per chunk of output pixels, their im2col rows
+ * (`[m][K4]`, the K = kh·kw·ci taps in HWIO order, zero in the padding and past K) go to `col`, and
+ * the filter gradient `dw[K][co] = Σ col[p][K] · dy[p][co]` runs in tiles of 4 taps × 8 channels.
+ */
+function filterIm2col(
+  x: usize, dy: usize, dw: usize, col: usize,
+  n: i32, h: i32, wd: i32, ci: i32, oh: i32, ow: i32, co: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
+): void {
+  const k = kh * kw * ci;
+  const k4 = (k + 3) & ~3;
+  const colRow = <usize>k4 << 2;
+  const outRow = <usize>co << 2;
+  const pixels = n * oh * ow;
+  const opix = oh * ow;
+  for (let m0 = 0; m0 < pixels; m0 += FILTER_CHUNK) {
+    const m = min(FILTER_CHUNK, pixels - m0);
+    for (let q = 0; q < m; q++) {
+      const p = m0 + q;
+      const b = p / opix;
+      const r = p - b * opix;
+      const oy = r / ow;
+      const ox = r - oy * ow;
+      let cp = col + <usize>q * colRow;
+      for (let ky = 0; ky < kh; ky++) {
+        const iy = oy * sh - padT + ky * dh;
+        for (let kx = 0; kx < kw; kx++, cp += <usize>ci << 2) {
+          const ix = ox * sw - padL + kx * dwl;
+          if (iy < 0 || iy >= h || ix < 0 || ix >= wd) {
+            for (let c = 0; c < ci; c++) store<f32>(cp + (<usize>c << 2), 0);
+          } else {
+            const xp = x + (<usize>((b * h + iy) * wd + ix)) * (<usize>ci << 2);
+            for (let c = 0; c < ci; c++) store<f32>(cp + (<usize>c << 2), load<f32>(xp + (<usize>c << 2)));
+          }
+        }
+      }
+      for (let c = k; c < k4; c++, cp += 4) store<f32>(cp, 0);
+    }
+    const dyc = dy + <usize>m0 * outRow;
+    for (let k0 = 0; k0 < k; k0 += 4) {
+      const rows = min(4, k - k0);
+      for (let o0 = 0; o0 < co; o0 += 8) {
+        const lanes = min(8, co - o0);
+        const dwp = dw + <usize>k0 * outRow + (<usize>o0 << 2);
+        if (lanes == 8) colTile(dwp, dyc + (<usize>o0 << 2), col + (<usize>k0 << 2), m, colRow, outRow, rows);
+        else {
+          // Narrow column blocks (co not a multiple of 8) through the generic tile, on row pointers into col.
+          for (let q = 0; q < m; q++) store<u32>(col + <usize>m * colRow + (<usize>q << 2), <u32>(col + <usize>q * colRow));
+          filterTile(dwp, dyc + (<usize>o0 << 2), col + <usize>m * colRow, m, <usize>k0 << 2, outRow, rows, lanes);
+        }
+      }
+    }
+  }
+}
+
+/** 4 im2col columns × 8 output channels over m pixels, added to dw's first `rows` rows. */
+@inline function colTile(dwp: usize, dyp: usize, cp: usize, m: i32, colRow: usize, outRow: usize, rows: i32): void {
+  let a00: v128 = ZERO4, a01: v128 = ZERO4, a10: v128 = ZERO4, a11: v128 = ZERO4;
+  let a20: v128 = ZERO4, a21: v128 = ZERO4, a30: v128 = ZERO4, a31: v128 = ZERO4;
+  for (let q = 0; q < m; q++, dyp += outRow, cp += colRow) {
+    const d0 = v128.load(dyp);
+    const d1 = v128.load(dyp, 16);
+    let s = v128.load32_splat(cp);
+    a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+    s = v128.load32_splat(cp + 4);
+    a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+    s = v128.load32_splat(cp + 8);
+    a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+    s = v128.load32_splat(cp + 12);
+    a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+  }
+  v128.store(dwp, f32x4.add(v128.load(dwp), a00)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a01), 16);
+  if (rows < 2) return;
+  dwp += outRow;
+  v128.store(dwp, f32x4.add(v128.load(dwp), a10)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a11), 16);
+  if (rows < 3) return;
+  dwp += outRow;
+  v128.store(dwp, f32x4.add(v128.load(dwp), a20)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a21), 16);
+  if (rows < 4) return;
+  dwp += outRow;
+  v128.store(dwp, f32x4.add(v128.load(dwp), a30)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a31), 16);
 }
 
 /** One tile of `convBackpropFilter`: dw rows c0..c0+cis, columns o0..o0+lanes, over m pixels. */
@@ -250,12 +339,18 @@ export function convBackpropInput(
   }
 }
 
+/** Scratch bytes `depthwiseBackpropInput` needs: one (dy pixel, tap) offset pair per tap. */
+export function depthwiseBackpropInputTableBytes(kh: i32, kw: i32): i32 {
+  return kh * kw * 8;
+}
+
 /**
  * Input gradient of a depthwise convolution (channel multiplier 1): `dx[n][iy][ix][c] =
- * Σ dy[n][oy][ox][c] · w[ky][kx][c]` over the taps that reach (iy, ix); 16 channels at a time.
+ * Σ dy[n][oy][ox][c] · w[ky][kx][c]` over the taps that reach (iy, ix). Per input pixel, the
+ * reaching taps' dy and w offsets go to `table` once; then 16 channels at a time run over them.
  */
 export function depthwiseBackpropInput(
-  dy: usize, w: usize, dx: usize,
+  dy: usize, w: usize, dx: usize, table: usize,
   n: i32, h: i32, wd: i32, c: i32, oh: i32, ow: i32,
   kh: i32, kw: i32, sh: i32, sw: i32, dh: i32, dwl: i32, padT: i32, padL: i32,
 ): void {
@@ -266,49 +361,51 @@ export function depthwiseBackpropInput(
     for (let iy = 0; iy < h; iy++) {
       for (let ix = 0; ix < wd; ix++) {
         const op = dx + (<usize>((b * h + iy) * wd + ix)) * row;
+        let taps = 0;
+        for (let ky = 0; ky < kh; ky++) {
+          const ty = iy + padT - ky * dh;
+          if (ty < 0 || ty % sh != 0) continue;
+          const oy = ty / sh;
+          if (oy >= oh) continue;
+          for (let kx = 0; kx < kw; kx++) {
+            const tx = ix + padL - kx * dwl;
+            if (tx < 0 || tx % sw != 0) continue;
+            const ox = tx / sw;
+            if (ox >= ow) continue;
+            const e = table + (<usize>taps << 3);
+            store<u32>(e, <u32>((<usize>((b * oh + oy) * ow + ox)) * row));
+            store<u32>(e, <u32>(<usize>(ky * kw + kx) * row), 4);
+            taps++;
+          }
+        }
+        const end = table + (<usize>taps << 3);
         let j = 0;
         for (; j < c16; j += 16) {
           const jo = <usize>j << 2;
+          const dj = dy + jo;
+          const wj = w + jo;
           let a0: v128 = ZERO4, a1: v128 = ZERO4, a2: v128 = ZERO4, a3: v128 = ZERO4;
-          for (let ky = 0; ky < kh; ky++) {
-            const ty = iy + padT - ky * dh;
-            if (ty < 0 || ty % sh != 0) continue;
-            const oy = ty / sh;
-            if (oy >= oh) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const tx = ix + padL - kx * dwl;
-              if (tx < 0 || tx % sw != 0) continue;
-              const ox = tx / sw;
-              if (ox >= ow) continue;
-              const dp = dy + (<usize>((b * oh + oy) * ow + ox)) * row + jo;
-              const wp = w + <usize>(ky * kw + kx) * row + jo;
-              a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
-              a1 = f32x4.add(a1, f32x4.mul(v128.load(dp, 16), v128.load(wp, 16)));
-              a2 = f32x4.add(a2, f32x4.mul(v128.load(dp, 32), v128.load(wp, 32)));
-              a3 = f32x4.add(a3, f32x4.mul(v128.load(dp, 48), v128.load(wp, 48)));
-            }
+          for (let e = table; e < end; e += 8) {
+            const dp = dj + <usize>load<u32>(e);
+            const wp = wj + <usize>load<u32>(e, 4);
+            a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
+            a1 = f32x4.add(a1, f32x4.mul(v128.load(dp, 16), v128.load(wp, 16)));
+            a2 = f32x4.add(a2, f32x4.mul(v128.load(dp, 32), v128.load(wp, 32)));
+            a3 = f32x4.add(a3, f32x4.mul(v128.load(dp, 48), v128.load(wp, 48)));
           }
           v128.store(op + jo, a0); v128.store(op + jo, a1, 16); v128.store(op + jo, a2, 32); v128.store(op + jo, a3, 48);
         }
         for (; j < c; j += 4) {
           const jo = <usize>j << 2;
           const lanes = min(4, c - j);
+          const dj = dy + jo;
+          const wj = w + jo;
           let a0: v128 = ZERO4;
-          for (let ky = 0; ky < kh; ky++) {
-            const ty = iy + padT - ky * dh;
-            if (ty < 0 || ty % sh != 0) continue;
-            const oy = ty / sh;
-            if (oy >= oh) continue;
-            for (let kx = 0; kx < kw; kx++) {
-              const tx = ix + padL - kx * dwl;
-              if (tx < 0 || tx % sw != 0) continue;
-              const ox = tx / sw;
-              if (ox >= ow) continue;
-              const dp = dy + (<usize>((b * oh + oy) * ow + ox)) * row + jo;
-              const wp = w + <usize>(ky * kw + kx) * row + jo;
-              if (j < c4) a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
-              else a0 = f32x4.add(a0, f32x4.mul(loadN(dp, lanes), loadN(wp, lanes)));
-            }
+          for (let e = table; e < end; e += 8) {
+            const dp = dj + <usize>load<u32>(e);
+            const wp = wj + <usize>load<u32>(e, 4);
+            if (j < c4) a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
+            else a0 = f32x4.add(a0, f32x4.mul(loadN(dp, lanes), loadN(wp, lanes)));
           }
           if (j < c4) v128.store(op + jo, a0);
           else storeN(op + jo, a0, lanes);
@@ -413,47 +510,166 @@ const BLOCK: i32 = 32;
 }
 
 /**
- * Per-channel sums over the `p` pixels of x `[p][c]` of the deviations from `centre` (f32 `[c]`):
- * `out[c] = Σ (x − centre)`, or with `square` `Σ (x − centre)²` (`out` f64 `[c]`, zeroed here).
- * BatchNorm's statistics in two passes, as torch's CPU kernel: the mean (centred on the first
- * pixel, so that float32 block sums keep the digits a large mean would take), then the squared
- * deviations from it. Blocks of 32 pixels are summed in float32 registers, 4 channels at a time,
- * and the block sums added in float64.
+ * BatchNorm's statistics in one pass over x `[p][c]`: per channel the mean (`mean`, f64 `[c]`) and
+ * the sum of squared deviations from it (`m2`, f64 `[c]`), as torch's CPU kernel's two passes with
+ * double accumulators give them. Per block of 32 pixels (in L1 for its second read) and 4
+ * channels: the block's float32 sum of deviations from the first pixel, its mean, its squared
+ * deviations from that mean in float32;
+ * blocks merge in float64 by Chan's formula (`m2 += m2_b + δ² · n_a · n_b / n`), so nothing
+ * subtracts large sums and one read from memory does what two did.
  */
-export function channelMoments(x: usize, centre: usize, out: usize, p: i32, c: i32, square: i32): void {
-  memory.fill(out, 0, <usize>c << 3);
+export function channelMeanM2(x: usize, mean: usize, m2: usize, p: i32, c: i32): void {
+  memory.fill(mean, 0, <usize>c << 3);
+  memory.fill(m2, 0, <usize>c << 3);
+  const c16 = c & ~15;
   const c4 = c & ~3;
   const row = <usize>c << 2;
   for (let q0 = 0; q0 < p; q0 += BLOCK) {
     const q1 = min(q0 + BLOCK, p);
+    const nb = <f64>(q1 - q0);
+    const na = <f64>q0;
+    const wb = nb / (na + nb); // n_b / n
+    const wab = na * wb; // n_a · n_b / n
     const xb = x + <usize>q0 * row;
     let j = 0;
-    for (; j < c4; j += 4) {
-      let s: v128 = ZERO4;
-      let xp = xb + (<usize>j << 2);
-      const m = v128.load(centre + (<usize>j << 2));
-      if (square) {
-        for (let q = q0; q < q1; q++, xp += row) {
-          const d = f32x4.sub(v128.load(xp), m);
-          s = f32x4.add(s, f32x4.mul(d, d));
-        }
-      } else {
-        for (let q = q0; q < q1; q++, xp += row) s = f32x4.add(s, f32x4.sub(v128.load(xp), m));
+    // 16 channels at a time, even and odd pixels apart: 8 independent sums (one chain of adds
+    // would wait on its own latency every pixel).
+    for (; j < c16; j += 16) {
+      const xj = xb + (<usize>j << 2);
+      const c0 = v128.load(x + (<usize>j << 2));
+      const c1 = v128.load(x + (<usize>j << 2), 16);
+      const c2 = v128.load(x + (<usize>j << 2), 32);
+      const c3 = v128.load(x + (<usize>j << 2), 48);
+      let s0: v128 = ZERO4, s1: v128 = ZERO4, s2: v128 = ZERO4, s3: v128 = ZERO4;
+      let t0: v128 = ZERO4, t1: v128 = ZERO4, t2: v128 = ZERO4, t3: v128 = ZERO4;
+      let xp = xj;
+      let q = q0;
+      for (; q + 1 < q1; q += 2, xp += row << 1) {
+        s0 = f32x4.add(s0, f32x4.sub(v128.load(xp), c0));
+        s1 = f32x4.add(s1, f32x4.sub(v128.load(xp, 16), c1));
+        s2 = f32x4.add(s2, f32x4.sub(v128.load(xp, 32), c2));
+        s3 = f32x4.add(s3, f32x4.sub(v128.load(xp, 48), c3));
+        const xq = xp + row;
+        t0 = f32x4.add(t0, f32x4.sub(v128.load(xq), c0));
+        t1 = f32x4.add(t1, f32x4.sub(v128.load(xq, 16), c1));
+        t2 = f32x4.add(t2, f32x4.sub(v128.load(xq, 32), c2));
+        t3 = f32x4.add(t3, f32x4.sub(v128.load(xq, 48), c3));
       }
-      addF64(out + (<usize>j << 3), s);
+      if (q < q1) {
+        s0 = f32x4.add(s0, f32x4.sub(v128.load(xp), c0));
+        s1 = f32x4.add(s1, f32x4.sub(v128.load(xp, 16), c1));
+        s2 = f32x4.add(s2, f32x4.sub(v128.load(xp, 32), c2));
+        s3 = f32x4.add(s3, f32x4.sub(v128.load(xp, 48), c3));
+      }
+      const u0 = f32x4.add(s0, t0);
+      const u1 = f32x4.add(s1, t1);
+      const u2 = f32x4.add(s2, t2);
+      const u3 = f32x4.add(s3, t3);
+      const b0 = blockMean(c0, u0, nb);
+      const b1 = blockMean(c1, u1, nb);
+      const b2 = blockMean(c2, u2, nb);
+      const b3 = blockMean(c3, u3, nb);
+      s0 = ZERO4; s1 = ZERO4; s2 = ZERO4; s3 = ZERO4;
+      t0 = ZERO4; t1 = ZERO4; t2 = ZERO4; t3 = ZERO4;
+      xp = xj;
+      q = q0;
+      for (; q + 1 < q1; q += 2, xp += row << 1) {
+        let e = f32x4.sub(v128.load(xp), b0); s0 = f32x4.add(s0, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xp, 16), b1); s1 = f32x4.add(s1, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xp, 32), b2); s2 = f32x4.add(s2, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xp, 48), b3); s3 = f32x4.add(s3, f32x4.mul(e, e));
+        const xq = xp + row;
+        e = f32x4.sub(v128.load(xq), b0); t0 = f32x4.add(t0, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xq, 16), b1); t1 = f32x4.add(t1, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xq, 32), b2); t2 = f32x4.add(t2, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xq, 48), b3); t3 = f32x4.add(t3, f32x4.mul(e, e));
+      }
+      if (q < q1) {
+        let e = f32x4.sub(v128.load(xp), b0); s0 = f32x4.add(s0, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xp, 16), b1); s1 = f32x4.add(s1, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xp, 32), b2); s2 = f32x4.add(s2, f32x4.mul(e, e));
+        e = f32x4.sub(v128.load(xp, 48), b3); s3 = f32x4.add(s3, f32x4.mul(e, e));
+      }
+      const mp = mean + (<usize>j << 3);
+      const qp = m2 + (<usize>j << 3);
+      chanMerge4(mp, qp, c0, u0, b0, f32x4.add(s0, t0), nb, wb, wab);
+      chanMerge4(mp + 32, qp + 32, c1, u1, b1, f32x4.add(s1, t1), nb, wb, wab);
+      chanMerge4(mp + 64, qp + 64, c2, u2, b2, f32x4.add(s2, t2), nb, wb, wab);
+      chanMerge4(mp + 96, qp + 96, c3, u3, b3, f32x4.add(s3, t3), nb, wb, wab);
+    }
+    for (; j < c4; j += 4) {
+      const xj = xb + (<usize>j << 2);
+      const c0 = v128.load(x + (<usize>j << 2));
+      let s0: v128 = ZERO4;
+      let xp = xj;
+      for (let q = q0; q < q1; q++, xp += row) s0 = f32x4.add(s0, f32x4.sub(v128.load(xp), c0));
+      const b0 = blockMean(c0, s0, nb);
+      let d0: v128 = ZERO4;
+      xp = xj;
+      for (let q = q0; q < q1; q++, xp += row) {
+        const e = f32x4.sub(v128.load(xp), b0);
+        d0 = f32x4.add(d0, f32x4.mul(e, e));
+      }
+      chanMerge4(mean + (<usize>j << 3), m2 + (<usize>j << 3), c0, s0, b0, d0, nb, wb, wab);
     }
     for (; j < c; j++) {
-      let s: f64 = 0;
+      const c0 = load<f32>(x + (<usize>j << 2));
+      let s: f32 = 0;
       let xp = xb + (<usize>j << 2);
-      const m = load<f32>(centre + (<usize>j << 2));
+      for (let q = q0; q < q1; q++, xp += row) s += load<f32>(xp) - c0;
+      const bm = <f64>c0 + <f64>s / nb;
+      const b32 = <f32>bm;
+      let d: f32 = 0;
+      xp = xb + (<usize>j << 2);
       for (let q = q0; q < q1; q++, xp += row) {
-        const d = <f64>(load<f32>(xp) - m);
-        s += square ? d * d : d;
+        const e = load<f32>(xp) - b32;
+        d += e * e;
       }
-      const so = <usize>j << 3;
-      store<f64>(out + so, load<f64>(out + so) + s);
+      const o = <usize>j << 3;
+      const ma = load<f64>(mean + o);
+      const delta = bm - ma;
+      const r = bm - <f64>b32;
+      store<f64>(mean + o, ma + delta * wb);
+      store<f64>(m2 + o, load<f64>(m2 + o) + (<f64>d - nb * r * r) + delta * delta * wab);
     }
   }
+}
+
+/** Lanes 0–1 and 2–3 of the block mean `c0 + s / nb` in float64. */
+@inline function blockMeanLo(c0: v128, s: v128, n: v128): v128 {
+  return f64x2.add(f64x2.promote_low_f32x4(c0), f64x2.div(f64x2.promote_low_f32x4(s), n));
+}
+
+@inline function blockMeanHi(c0: v128, s: v128, n: v128): v128 {
+  return blockMeanLo(v128.shuffle<f32>(c0, c0, 2, 3, 0, 1), v128.shuffle<f32>(s, s, 2, 3, 0, 1), n);
+}
+
+/** The block mean of 4 channels (sum `s` of deviations from `c0` over nb pixels) rounded to float32. */
+@inline function blockMean(c0: v128, s: v128, nb: f64): v128 {
+  const n = f64x2.splat(nb);
+  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(blockMeanLo(c0, s, n)), f32x4.demote_f64x2_zero(blockMeanHi(c0, s, n)), 0, 1, 4, 5);
+}
+
+/**
+ * Chan's merge of a block of 4 channels into their running mean and m2 (f64 at mp, qp): the block
+ * mean from `c0` and `s` in float64, and `d`, the squared deviations from its float32 rounding `b32`.
+ */
+@inline function chanMerge4(mp: usize, qp: usize, c0: v128, s: v128, b32: v128, d: v128, nb: f64, wb: f64, wab: f64): void {
+  const n = f64x2.splat(nb);
+  const w = f64x2.splat(wb);
+  const wa = f64x2.splat(wab);
+  chanMerge(mp, qp, blockMeanLo(c0, s, n), f64x2.promote_low_f32x4(b32), f64x2.promote_low_f32x4(d), n, w, wa);
+  chanMerge(mp + 16, qp + 16, blockMeanHi(c0, s, n), f64x2.promote_low_f32x4(v128.shuffle<f32>(b32, b32, 2, 3, 0, 1)), f64x2.promote_low_f32x4(v128.shuffle<f32>(d, d, 2, 3, 0, 1)), n, w, wa);
+}
+
+/** Chan's merge of a block (mean `bm`, float32 mean `b32`, squared deviations from it `d`) into two channels' running mean and m2. */
+@inline function chanMerge(mp: usize, qp: usize, bm: v128, b32: v128, d: v128, nb: v128, wb: v128, wab: v128): void {
+  const ma = v128.load(mp);
+  const delta = f64x2.sub(bm, ma);
+  const r = f64x2.sub(bm, b32);
+  v128.store(mp, f64x2.add(ma, f64x2.mul(delta, wb)));
+  const m2b = f64x2.sub(d, f64x2.mul(nb, f64x2.mul(r, r)));
+  v128.store(qp, f64x2.add(v128.load(qp), f64x2.add(m2b, f64x2.mul(f64x2.mul(delta, delta), wab))));
 }
 
 const THREE4: v128 = f32x4.splat(3);
@@ -604,10 +820,10 @@ export function channelAffineAct(x: usize, out: usize, a: usize, k: usize, p: i3
 /**
  * `channelGradSums` of `g = dy · act'(x · a + k)` (act 0: g = dy, `a` and `k` unused):
  * `sumG[c] = Σ g`, `dot[c] = Σ g · (x − mean)` (float64, zeroed here; float32 blocks of 32 pixels).
- * With an activation, `g` is also written to `gout` (`[p][c]`), which the input gradient then
- * reads instead of recomputing it.
+ * With an activation and `keep`, `g` is also written to `gout` (`[p][c]`) for the input gradient to
+ * read instead of recomputing it.
  */
-export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32): void {
+export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32, keep: i32): void {
   memory.fill(sumG, 0, <usize>c << 3);
   memory.fill(dot, 0, <usize>c << 3);
   const c4 = c & ~3;
@@ -631,7 +847,7 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k
         let g = v128.load(dp);
         if (act) {
           g = actGrad4(affine4(xv, av, kv), g, act);
-          v128.store(gp, g);
+          if (keep) v128.store(gp, g);
         }
         s = f32x4.add(s, g);
         d = f32x4.add(d, f32x4.mul(g, f32x4.sub(xv, mv)));
@@ -651,7 +867,7 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k
         let g = load<f32>(dp);
         if (act) {
           g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
-          store<f32>(gp, g);
+          if (keep) store<f32>(gp, g);
         }
         s += <f64>g;
         d += <f64>g * <f64>(xs - m);

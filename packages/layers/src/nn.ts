@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { ActivationName } from './activations.js';
 import { ConvKernel, FEW_CHANNELS, validateGeometry, type ConvGeometry } from './conv.js';
 import { fastBackend, runKernel } from './kernels/fast.js';
-import { Mnv3Conv2dTrain, Mnv3GlobalAvgPool } from './kernels/names.js';
+import { Mnv3Conv2dTrain, Mnv3DepthwiseConv2dTrain, Mnv3GlobalAvgPool } from './kernels/names.js';
 import { Layer, type Module, type Parameter } from './module.js';
 import { normal, type Rng } from './random.js';
 import { activateTrain, batchNormTrain, updateRunningStats } from './train/ops.js';
@@ -415,8 +415,8 @@ export class AdaptiveAvgPool2d extends Layer {
 
 /**
  * Train mode's differentiable convolution of NHWC `x` with a torch-layout weight
- * `[out, in/groups, k, k]` (no bias): our GEMM on the fast path, tfjs' conv2d / depthwiseConv2d
- * otherwise. `Conv2d.convolve` runs it; QAT runs it on fake-quantized weights.
+ * `[out, in/groups, k, k]` (no bias): our GEMM or depthwise kernel on the fast path, on the weight
+ * as it is; tfjs' conv2d / depthwiseConv2d otherwise. `Conv2d.convolve` runs it; QAT runs it on fake-quantized weights.
  */
 export function conv2dTrain(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
   const pad: tf.backend_util.ExplicitPadding = [[0, 0], [g.padding, g.padding], [g.padding, g.padding], [0, 0]];
@@ -431,8 +431,12 @@ export function conv2dTrain(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf
         y = tf.conv2d(x, tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
       }
     } else if (g.groups === g.inChannels && g.groups === g.outChannels) {
-      // [C, 1, kh, kw] → [kh, kw, C, 1]
-      y = tf.depthwiseConv2d(x, tf.transpose(w, [2, 3, 0, 1]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
+      if (x.dtype === 'float32' && fastBackend()) {
+        y = runKernel<tf.Tensor4D>(Mnv3DepthwiseConv2dTrain, { x, filter: w }, { stride: g.stride, pad: g.padding, dilation: g.dilation });
+      } else {
+        // [C, 1, kh, kw] → [kh, kw, C, 1]
+        y = tf.depthwiseConv2d(x, tf.transpose(w, [2, 3, 0, 1]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
+      }
     } else {
       const outPer = g.outChannels / g.groups;
       const xs = tf.split(x, g.groups, 3) as tf.Tensor4D[];

@@ -39,9 +39,11 @@ function convGrads(depthwise: boolean, x: Float32Array, xs: number[], w: Float32
  * symmetric padding) for the same upstream gradient as `convGrads` (or `dyGiven`), checking that
  * our kernels ran them.
  */
+/** The layers' train-mode convolution (`conv2dTrain`) on a torch-layout weight, dense or depthwise (`[C, 1, k, k]`): its gradients, and a check that only our kernels ran. */
 async function trainConvGrads(x: Float32Array, xs: readonly number[], w: Float32Array, ws: readonly number[], stride: number, padding: number, dilation = 1, dyGiven: Float32Array | null = null) {
   const [co, ci, k] = ws as [number, number, number];
-  const geometry = { inChannels: ci, outChannels: co, kernelSize: k, stride, padding, dilation, groups: 1 };
+  const depthwise = ci === 1 && co === xs[3] && co > 1;
+  const geometry = { inChannels: depthwise ? co : ci, outChannels: co, kernelSize: k, stride, padding, dilation, groups: depthwise ? co : 1 };
   let out: { dx: Float32Array; dw: Float32Array } | undefined;
   const { kernelNames } = await tf.profile(() => {
     out = tf.tidy(() => {
@@ -55,8 +57,10 @@ async function trainConvGrads(x: Float32Array, xs: readonly number[], w: Float32
     });
   });
   // Ours, and none of tfjs' convolution or transpose kernels.
-  expect(kernelNames).toEqual(expect.arrayContaining(['Mnv3Conv2dTrain', 'Mnv3Conv2dTrainGrad']));
-  for (const k of ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'Transpose']) expect(kernelNames).not.toContain(k);
+  const ours = depthwise ? ['Mnv3DepthwiseConv2dTrain', 'Mnv3DepthwiseConv2dTrainGrad'] : ['Mnv3Conv2dTrain', 'Mnv3Conv2dTrainGrad'];
+  expect(kernelNames).toEqual(expect.arrayContaining(ours));
+  const theirs = ['Conv2D', 'Conv2DBackpropInput', 'Conv2DBackpropFilter', 'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropInput', 'DepthwiseConv2dNativeBackpropFilter', 'Transpose'];
+  for (const name of theirs) expect(kernelNames).not.toContain(name);
   return out!;
 }
 
@@ -100,6 +104,10 @@ describe('dense convolution backprop: wasm equals tfjs-backend-cpu', () => {
     [1, 13, 11, 9, 13, 5, 2, 2],
     [2, 7, 8, 4, 6, 3, 1, 'valid'],
     [1, 6, 5, 17, 33, 3, 1, [[0, 0], [1, 0], [0, 2], [0, 0]]],
+    // Fewer than 4 input channels: the filter gradient on im2col rows (several pixel chunks; co off 8).
+    [3, 12, 10, 1, 5, 3, 1, 1],
+    [2, 9, 11, 2, 12, 5, 2, 'same'],
+    [1, 70, 9, 3, 16, 3, 2, 1],
   ];
   it.each(cases)('n%i %ix%i, %i→%i channels, k%i stride %i, pad %j', async (n, h, w, ci, co, k, s, pad) => {
     const x = rnd([n, h, w, ci], 1);
@@ -140,6 +148,13 @@ describe('depthwise convolution backprop: wasm equals tfjs-backend-cpu', () => {
     const wasm = convGrads(true, x, [n, h, w, c], wt, [k, k, c, 1], s, pad);
     assertScaledClose(wasm.dx, cpu.dx, 1e-5, { what: 'dx' });
     assertScaledClose(wasm.dw, cpu.dw, 1e-5, { what: 'dw' });
+    // The layers' train-mode depthwise convolution on torch's [C, 1, k, k] weight (symmetric padding only).
+    if (typeof pad === 'number' && c > 1) {
+      const oihw = [c, 1, k, k];
+      const ours = await trainConvGrads(x, [n, h, w, c], oihwFromHwio(wt, oihw, true), oihw, s, pad);
+      assertScaledClose(ours.dx, cpu.dx, 1e-5, { what: 'conv2dTrain dx' });
+      assertScaledClose(ours.dw, oihwFromHwio(cpu.dw, oihw, true), 1e-5, { what: 'conv2dTrain dw' });
+    }
   });
 });
 
@@ -163,7 +178,7 @@ describe('convolution backprop on wasm equals torch autograd', () => {
     });
     assertScaledClose(dx!, nhwcMap(fx, 'dx').data, 1e-5, { what: `${name} dx` });
     assertScaledClose(oihwFromHwio(dw!, ws, depthwise), f32(fx, 'dw'), 1e-5, { what: `${name} dw` });
-    if (!depthwise && (ws[2] === 1 || ws[1]! >= 8)) {
+    if (depthwise || ws[2] === 1 || ws[1]! >= 8) {
       // The layers' train-mode convolution straight on torch's weight (dilation included).
       const ours = await trainConvGrads(x.data, x.shape, f32(fx, 'w'), ws, stride, padding, dilation, dyMap.data);
       assertScaledClose(ours.dx, nhwcMap(fx, 'dx').data, 1e-5, { what: `${name} conv2dTrain dx` });

@@ -119,17 +119,16 @@ describe('the fast path runs our kernels, the plain path tfjs ops only', () => {
       tf.dispose([y, dx, ...grads.values()]);
     });
     const names = new Set(info.kernels.map((k) => k.name));
-    const ours = ['Mnv3Conv2dTrain', 'Mnv3Conv2dTrainGrad', 'Mnv3BatchNormTrain', 'Mnv3BatchNormTrainGrad', 'Mnv3RunningStats', 'Mnv3ScaleChannels', 'Mnv3ScaleChannelsGrad', 'Mnv3GlobalAvgPoolGrad', 'Mnv3ActivationGrad'];
-    const dense = ['Conv2DBackpropFilter', 'Conv2DBackpropInput'];
+    const ours = ['Mnv3Conv2dTrain', 'Mnv3Conv2dTrainGrad', 'Mnv3DepthwiseConv2dTrain', 'Mnv3DepthwiseConv2dTrainGrad', 'Mnv3BatchNormTrain', 'Mnv3BatchNormTrainGrad', 'Mnv3RunningStats', 'Mnv3ScaleChannels', 'Mnv3ScaleChannelsGrad', 'Mnv3GlobalAvgPoolGrad', 'Mnv3ActivationGrad'];
+    const tfjsConvolutions = ['Conv2DBackpropFilter', 'Conv2DBackpropInput', 'DepthwiseConv2dNative', 'DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput', 'Transpose'];
     if (mode === 'fast') {
       for (const k of ours) expect(names, k).toContain(k);
-      // The dense convolutions' gradients are ours too (on torch's weight layout).
-      for (const k of dense) expect(names, k).not.toContain(k);
+      // The convolutions and their gradients are ours (on torch's weight layout): no transposes.
+      for (const k of tfjsConvolutions) expect(names, k).not.toContain(k);
     } else {
       expect([...names].filter((k) => k.startsWith('Mnv3'))).toEqual([]);
-      for (const k of dense) expect(names, k).toContain(k);
+      for (const k of tfjsConvolutions) expect(names, k).toContain(k);
     }
-    for (const k of ['DepthwiseConv2dNativeBackpropFilter', 'DepthwiseConv2dNativeBackpropInput']) expect(names, k).toContain(k);
     m.eval();
     m.dispose();
     x.dispose();

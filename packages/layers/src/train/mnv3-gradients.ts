@@ -13,6 +13,8 @@ import {
   Mnv3BatchNormTrainGrad,
   Mnv3Conv2dTrain,
   Mnv3Conv2dTrainGrad,
+  Mnv3DepthwiseConv2dTrain,
+  Mnv3DepthwiseConv2dTrainGrad,
   Mnv3GlobalAvgPool,
   Mnv3GlobalAvgPoolGrad,
   Mnv3ScaleChannels,
@@ -53,6 +55,15 @@ export const MNV3_GRADIENTS: readonly GradConfig[] = [
     gradFunc: (dy, saved, attrs) => {
       const [x, filter] = saved as [Tensor, Tensor];
       const grads = shared(() => run(Mnv3Conv2dTrainGrad, { dy: first(dy), x, filter }, attrs) as Tensor[]);
+      return { x: () => grads(0), filter: () => grads(1) };
+    },
+  },
+  {
+    kernelName: Mnv3DepthwiseConv2dTrain,
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved as [Tensor, Tensor];
+      const grads = shared(() => run(Mnv3DepthwiseConv2dTrainGrad, { dy: first(dy), x, filter }, attrs) as Tensor[]);
       return { x: () => grads(0), filter: () => grads(1) };
     },
   },

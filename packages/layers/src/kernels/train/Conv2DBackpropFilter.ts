@@ -5,7 +5,8 @@ import { convGeometry, shape4, trainKernelsFor, type ConvAttrs } from './train-m
 /**
  * tfjs' `Conv2DBackpropFilter` (missing from tfjs-backend-wasm 4.22): the filter gradient of a dense
  * convolution, `dw` `[kh,kw,ci,co]` from `x` `[N,H,W,ci]` and `dy` `[N,OH,OW,co]`, any kernel,
- * stride, padding and (our attribute) dilation. Tiles of 4 × 8 channels over chunks of pixels.
+ * stride, padding and (our attribute) dilation. Tiles of 4 × 8 channels over chunks of pixels
+ * (with fewer than 4 input channels, 4 im2col columns × 8 channels).
  */
 const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
   const be = backend as WasmBackendLike;
@@ -18,7 +19,7 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const { l, t } = trainKernelsFor(be, 'Conv2DBackpropFilter');
   const out = be.makeOutput([...a.filterShape], 'float32');
   const zero = zeros(be, l, ci * 4);
-  const table = scratch(be, l, t.convBackpropFilterTableBytes());
+  const table = scratch(be, l, t.convBackpropFilterTableBytes(a.filterShape[0], a.filterShape[1], ci));
   t.convBackpropFilter(addressOf(be, x), addressOf(be, dy), addressOf(be, out), zero, table, n, h, w, ci, oh, ow, co, ...args);
   return out;
 };

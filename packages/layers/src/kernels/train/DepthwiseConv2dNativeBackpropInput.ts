@@ -1,5 +1,5 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { addressOf, type WasmBackendLike } from '../wasm-module.js';
+import { addressOf, scratch, type WasmBackendLike } from '../wasm-module.js';
 import { convGeometry, shape4, trainKernelsFor, type ConvAttrs } from './train-module.js';
 
 /**
@@ -17,9 +17,10 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const [n, h, w, c] = a.inputShape;
   const { outHeight: oh, outWidth: ow } = info;
   if (dy.shape.join() !== [n, oh, ow, c].join()) throw new Error(`DepthwiseConv2dNativeBackpropInput: dy [${dy.shape}] does not match the output [${n},${oh},${ow},${c}]`);
-  const { t } = trainKernelsFor(be, 'DepthwiseConv2dNativeBackpropInput');
+  const { l, t } = trainKernelsFor(be, 'DepthwiseConv2dNativeBackpropInput');
   const out = be.makeOutput([n, h, w, c], 'float32');
-  t.depthwiseBackpropInput(addressOf(be, dy), addressOf(be, filter), addressOf(be, out), n, h, w, c, oh, ow, ...args);
+  const table = scratch(be, l, t.depthwiseBackpropInputTableBytes(fshape[0], fshape[1]));
+  t.depthwiseBackpropInput(addressOf(be, dy), addressOf(be, filter), addressOf(be, out), table, n, h, w, c, oh, ow, ...args);
   return out;
 };
 

@@ -7,17 +7,18 @@ import { kernelsFor, scratch, type KernelExports, type Loaded, type WasmBackendL
 
 /** The exports of assembly/train-kernels.ts (pointers are byte offsets into the tfjs heap). */
 export interface TrainKernelExports {
-  convBackpropFilterTableBytes(): number;
+  convBackpropFilterTableBytes(kh: number, kw: number, ci: number): number;
   convBackpropFilter(...args: number[]): void;
   convBackpropInput(...args: number[]): void;
   packTransposed1x1(w: number, out: number, ci: number, co: number): void;
   transposeTaps(w: number, out: number, taps: number, ci: number, co: number): void;
   packFilter(w: number, out: number, taps: number, ci: number, co: number): void;
+  depthwiseBackpropInputTableBytes(kh: number, kw: number): number;
   depthwiseBackpropInput(...args: number[]): void;
   depthwiseBackpropFilter(...args: number[]): void;
-  channelMoments(x: number, centre: number, out: number, p: number, c: number, square: number): void;
+  channelMeanM2(x: number, mean: number, m2: number, p: number, c: number): void;
   channelAffineAct(x: number, out: number, a: number, k: number, p: number, c: number, act: number): void;
-  channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number): void;
+  channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number, keep: number): void;
   channelAffineGradAct(dy: number, x: number, out: number, mean: number, a: number, k: number, A: number, B: number, C: number, p: number, c: number, act: number): void;
   activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
   meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
