@@ -483,21 +483,21 @@ export function depthwiseBackpropFilter(
 }
 
 /**
- * `x · a + k` rounded once (computed in float64, as an FMA rounds): torch's CPU BatchNorm applies
- * `input · alpha + beta` with fused multiply-adds; two roundings lose `k`'s magnitude in precision
- * when the mean is far from 0, and a last-bit difference moves values across ReLU's kink.
+ * `x · a + k` for the 4 channels at `xp`, rounded once (computed in float64, as an FMA rounds):
+ * torch's CPU BatchNorm applies `input · alpha + beta` with fused multiply-adds; two roundings lose
+ * `k`'s magnitude in precision when the mean is far from 0, and a last-bit difference moves values
+ * across ReLU's kink. `a64` / `k64` are the channels' float32 scale and shift widened to float64
+ * once per call; x's halves are loaded widened, so the only shuffle left is the final one (shuffles
+ * and conversions share one execution port on x86: it bounds these passes).
  */
-@inline function affine4(x: v128, a: v128, k: v128): v128 {
-  const xh = v128.shuffle<f32>(x, x, 2, 3, 0, 1);
-  const ah = v128.shuffle<f32>(a, a, 2, 3, 0, 1);
-  const kh = v128.shuffle<f32>(k, k, 2, 3, 0, 1);
-  const lo = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(x), f64x2.promote_low_f32x4(a)), f64x2.promote_low_f32x4(k)));
-  const hi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(xh), f64x2.promote_low_f32x4(ah)), f64x2.promote_low_f32x4(kh)));
+@inline function affine4(xp: usize, a64: usize, k64: usize): v128 {
+  const lo = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(xp)), v128.load(a64)), v128.load(k64)));
+  const hi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(xp, 8)), v128.load(a64, 16)), v128.load(k64, 16)));
   return v128.shuffle<f32>(lo, hi, 0, 1, 4, 5);
 }
 
-@inline function affine1(x: f32, a: f32, k: f32): f32 {
-  return <f32>(<f64>x * <f64>a + <f64>k);
+@inline function affine1(x: f32, a64: usize, k64: usize): f32 {
+  return <f32>(<f64>x * load<f64>(a64) + load<f64>(k64));
 }
 
 /** Pixels summed in float32 before their sum joins the float64 totals (BatchNorm's reductions). */
@@ -800,73 +800,113 @@ export function scaleChannelsGateGrad(dy: usize, x: usize, dgate: usize, n: i32,
   return g;
 }
 
-/** `out = act(x · a + k)` per channel over `p` pixels of `c` channels (`x · a + k` rounded once; act 0: none). */
-export function channelAffineAct(x: usize, out: usize, a: usize, k: usize, p: i32, c: i32, act: i32): void {
+/** `out = act(x · a + k)` per channel over `p` pixels of `c` channels (`x · a + k` rounded once, `a64` / `k64` float64 `[c]`; act 0: none). */
+export function channelAffineAct(x: usize, out: usize, a64: usize, k64: usize, p: i32, c: i32, act: i32): void {
   const c4 = c & ~3;
   const row = <usize>c << 2;
   for (let q = 0; q < p; q++, x += row, out += row) {
     let j = 0;
     for (; j < c4; j += 4) {
       const jo = <usize>j << 2;
-      v128.store(out + jo, act4(affine4(v128.load(x + jo), v128.load(a + jo), v128.load(k + jo)), act));
+      const jd = <usize>j << 3;
+      v128.store(out + jo, act4(affine4(x + jo, a64 + jd, k64 + jd), act));
     }
     for (; j < c; j++) {
       const jo = <usize>j << 2;
-      store<f32>(out + jo, act1(affine1(load<f32>(x + jo), load<f32>(a + jo), load<f32>(k + jo)), act));
+      const jd = <usize>j << 3;
+      store<f32>(out + jo, act1(affine1(load<f32>(x + jo), a64 + jd, k64 + jd), act));
     }
   }
 }
 
 /**
- * `channelGradSums` of `g = dy · act'(x · a + k)` (act 0: g = dy, `a` and `k` unused):
+ * `channelGradSums` of `g = dy · act'(x · a + k)` (act 0: g = dy, `a64` and `k64` unused):
  * `sumG[c] = Σ g`, `dot[c] = Σ g · (x − mean)` (float64, zeroed here; float32 blocks of 32 pixels).
  * With an activation and `keep`, `g` is also written to `gout` (`[p][c]`) for the input gradient to
- * read instead of recomputing it.
+ * read instead of recomputing it. 16 channels at a time (8 independent sums: one pair of chains
+ * would wait on its own add latency every pixel), then 4, then one.
  */
-export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32, keep: i32): void {
+export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize, k64: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32, keep: i32): void {
   memory.fill(sumG, 0, <usize>c << 3);
   memory.fill(dot, 0, <usize>c << 3);
+  const c16 = c & ~15;
   const c4 = c & ~3;
   const row = <usize>c << 2;
   for (let q0 = 0; q0 < p; q0 += BLOCK) {
     const q1 = min(q0 + BLOCK, p);
     const xb = x + <usize>q0 * row;
     const db = dy + <usize>q0 * row;
+    const gb = gout + <usize>q0 * row;
     let j = 0;
+    for (; j < c16; j += 16) {
+      const jo = <usize>j << 2;
+      const jd = <usize>j << 3;
+      const m0 = v128.load(mean + jo);
+      const m1 = v128.load(mean + jo, 16);
+      const m2 = v128.load(mean + jo, 32);
+      const m3 = v128.load(mean + jo, 48);
+      let s0: v128 = ZERO4, s1: v128 = ZERO4, s2: v128 = ZERO4, s3: v128 = ZERO4;
+      let d0: v128 = ZERO4, d1: v128 = ZERO4, d2: v128 = ZERO4, d3: v128 = ZERO4;
+      let xp = xb + jo;
+      let dp = db + jo;
+      let gp = gb + jo;
+      for (let q = q0; q < q1; q++, xp += row, dp += row, gp += row) {
+        let g0 = v128.load(dp);
+        let g1 = v128.load(dp, 16);
+        let g2 = v128.load(dp, 32);
+        let g3 = v128.load(dp, 48);
+        if (act) {
+          g0 = actGrad4(affine4(xp, a64 + jd, k64 + jd), g0, act);
+          g1 = actGrad4(affine4(xp + 16, a64 + jd + 32, k64 + jd + 32), g1, act);
+          g2 = actGrad4(affine4(xp + 32, a64 + jd + 64, k64 + jd + 64), g2, act);
+          g3 = actGrad4(affine4(xp + 48, a64 + jd + 96, k64 + jd + 96), g3, act);
+          if (keep) {
+            v128.store(gp, g0); v128.store(gp, g1, 16); v128.store(gp, g2, 32); v128.store(gp, g3, 48);
+          }
+        }
+        s0 = f32x4.add(s0, g0); d0 = f32x4.add(d0, f32x4.mul(g0, f32x4.sub(v128.load(xp), m0)));
+        s1 = f32x4.add(s1, g1); d1 = f32x4.add(d1, f32x4.mul(g1, f32x4.sub(v128.load(xp, 16), m1)));
+        s2 = f32x4.add(s2, g2); d2 = f32x4.add(d2, f32x4.mul(g2, f32x4.sub(v128.load(xp, 32), m2)));
+        s3 = f32x4.add(s3, g3); d3 = f32x4.add(d3, f32x4.mul(g3, f32x4.sub(v128.load(xp, 48), m3)));
+      }
+      const so = sumG + (<usize>j << 3);
+      const doo = dot + (<usize>j << 3);
+      addF64(so, s0); addF64(so + 32, s1); addF64(so + 64, s2); addF64(so + 96, s3);
+      addF64(doo, d0); addF64(doo + 32, d1); addF64(doo + 64, d2); addF64(doo + 96, d3);
+    }
     for (; j < c4; j += 4) {
       const jo = <usize>j << 2;
+      const jd = <usize>j << 3;
       const mv = v128.load(mean + jo);
-      const av = act ? v128.load(a + jo) : ZERO4;
-      const kv = act ? v128.load(k + jo) : ZERO4;
       let s: v128 = ZERO4, d: v128 = ZERO4;
       let xp = xb + jo;
       let dp = db + jo;
-      let gp = gout + <usize>q0 * row + jo;
+      let gp = gb + jo;
       for (let q = q0; q < q1; q++, xp += row, dp += row, gp += row) {
-        const xv = v128.load(xp);
         let g = v128.load(dp);
         if (act) {
-          g = actGrad4(affine4(xv, av, kv), g, act);
+          g = actGrad4(affine4(xp, a64 + jd, k64 + jd), g, act);
           if (keep) v128.store(gp, g);
         }
         s = f32x4.add(s, g);
-        d = f32x4.add(d, f32x4.mul(g, f32x4.sub(xv, mv)));
+        d = f32x4.add(d, f32x4.mul(g, f32x4.sub(v128.load(xp), mv)));
       }
       addF64(sumG + (<usize>j << 3), s);
       addF64(dot + (<usize>j << 3), d);
     }
     for (; j < c; j++) {
       const jo = <usize>j << 2;
+      const jd = <usize>j << 3;
       const m = load<f32>(mean + jo);
       let s: f64 = 0, d: f64 = 0;
       let xp = xb + jo;
       let dp = db + jo;
-      let gp = gout + <usize>q0 * row + jo;
+      let gp = gb + jo;
       for (let q = q0; q < q1; q++, xp += row, dp += row, gp += row) {
         const xs = load<f32>(xp);
         let g = load<f32>(dp);
         if (act) {
-          g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
+          g = actGrad1(affine1(xs, a64 + jd, k64 + jd), g, act);
           if (keep) store<f32>(gp, g);
         }
         s += <f64>g;
@@ -881,9 +921,9 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a: usize, k
 
 /**
  * BatchNorm's input gradient: `out = g · A + (x − mean) · B + C` with `g = dy · act'(x · a + k)`
- * (act 0: g = dy), the centred form of torch's `(dy − grad_mean − (x − mean) · k) · invstd · w`.
+ * (`a64`, `k64` float64 `[c]`; act 0: g = dy), the centred form of torch's `(dy − grad_mean − (x − mean) · k) · invstd · w`.
  */
-export function channelAffineGradAct(dy: usize, x: usize, out: usize, mean: usize, a: usize, k: usize, A: usize, B: usize, C: usize, p: i32, c: i32, act: i32): void {
+export function channelAffineGradAct(dy: usize, x: usize, out: usize, mean: usize, a64: usize, k64: usize, A: usize, B: usize, C: usize, p: i32, c: i32, act: i32): void {
   const c4 = c & ~3;
   const row = <usize>c << 2;
   for (let q = 0; q < p; q++, x += row, dy += row, out += row) {
@@ -892,14 +932,14 @@ export function channelAffineGradAct(dy: usize, x: usize, out: usize, mean: usiz
       const jo = <usize>j << 2;
       const xv = v128.load(x + jo);
       let g = v128.load(dy + jo);
-      if (act) g = actGrad4(affine4(xv, v128.load(a + jo), v128.load(k + jo)), g, act);
+      if (act) g = actGrad4(affine4(x + jo, a64 + (<usize>j << 3), k64 + (<usize>j << 3)), g, act);
       v128.store(out + jo, f32x4.add(f32x4.add(f32x4.mul(g, v128.load(A + jo)), f32x4.mul(f32x4.sub(xv, v128.load(mean + jo)), v128.load(B + jo))), v128.load(C + jo)));
     }
     for (; j < c; j++) {
       const jo = <usize>j << 2;
       const xs = load<f32>(x + jo);
       let g = load<f32>(dy + jo);
-      if (act) g = actGrad1(affine1(xs, load<f32>(a + jo), load<f32>(k + jo)), g, act);
+      if (act) g = actGrad1(affine1(xs, a64 + (<usize>j << 3), k64 + (<usize>j << 3)), g, act);
       store<f32>(out + jo, g * load<f32>(A + jo) + (xs - load<f32>(mean + jo)) * load<f32>(B + jo) + load<f32>(C + jo));
     }
   }

@@ -22,15 +22,15 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const dx = be.makeOutput([...x.shape], 'float32');
   const dgamma = be.makeOutput([c], 'float32');
   const dbeta = be.makeOutput([c], 'float32');
-  const [sumDy, dot, ca, cb, cc, sa, sk] = scratchParts(be, l, [8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 4 * c, 4 * c]) as [number, number, number, number, number, number, number];
+  const [sumDy, dot, ca, cb, cc, sa, sk] = scratchParts(be, l, [8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 8 * c, 8 * c]) as [number, number, number, number, number, number, number];
   if (act) {
     batchNormAffine(
       new Float32Array(l.memory.buffer, addressOf(be, gamma), c),
       new Float32Array(l.memory.buffer, addressOf(be, beta), c),
       new Float32Array(l.memory.buffer, addressOf(be, mean), c),
       new Float32Array(l.memory.buffer, addressOf(be, invstd), c),
-      new Float32Array(l.memory.buffer, sa, c),
-      new Float32Array(l.memory.buffer, sk, c),
+      new Float64Array(l.memory.buffer, sa, c),
+      new Float64Array(l.memory.buffer, sk, c),
     );
   }
   // With an activation, dy · act' goes to dx's buffer, and the input gradient is made from it in place.

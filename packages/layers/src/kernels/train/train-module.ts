@@ -102,13 +102,15 @@ export const shape4 = (t: TensorInfo) => t.shape as [number, number, number, num
 
 /**
  * BatchNorm's per-channel affine map from the batch statistics, as torch forms it: `scale =
- * invstd · γ`, `shift = β − mean · scale` (float32, into `scale` and `shift`), `invstd` the
- * float32 `1 / √(var + eps)` the forward saved. The forward and the backward both call it, so the
- * backward recomputes the very `x · scale + shift` the forward's activation saw.
+ * invstd · γ`, `shift = β − mean · scale`, each rounded to float32 as torch's are, then held in
+ * float64 arrays (the kernels' `a64` / `k64`: widened once per call, not per pixel). `invstd` is
+ * the float32 `1 / √(var + eps)` the forward saved. The forward and the backward both call it, so
+ * the backward recomputes the very `x · scale + shift` the forward's activation saw.
  */
-export function batchNormAffine(g: Float32Array, b: Float32Array, mean: Float32Array, invstd: Float32Array, scale: Float32Array, shift: Float32Array): void {
+export function batchNormAffine(g: Float32Array, b: Float32Array, mean: Float32Array, invstd: Float32Array, scale: Float64Array, shift: Float64Array): void {
   for (let j = 0; j < g.length; j++) {
-    scale[j] = invstd[j]! * g[j]!;
-    shift[j] = b[j]! - mean[j]! * scale[j]!;
+    const sc = Math.fround(invstd[j]! * g[j]!);
+    scale[j] = sc;
+    shift[j] = Math.fround(b[j]! - mean[j]! * sc); // one rounding, as the FMA torch's AVX2 build contracts this to
   }
 }
