@@ -32,7 +32,7 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
                   [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
                   [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END]
        mnv3 train --recipe QAT_NAME --weights FLOAT.pth [--ema] [--num-observer-update-epochs N]
-                  [--num-batch-norm-update-epochs N] [--epochs N] [--output-dir DIR] [--batch-size B] [--lr LR] …
+                  [--num-batch-norm-update-epochs N] [--epochs N] [--output-dir DIR] [--resume CKPT] [--batch-size B] [--lr LR] …
 
   TorchVision's references/classification/train.py loop on tfjs' WASM backend: per epoch, training,
   acc@1 / acc@5 / loss on the validation split, model_<epoch>.pth and checkpoint.pth (train.py's
@@ -208,7 +208,6 @@ type TrainValues = Record<string, string | boolean | undefined>;
 /** `mnv3 train --recipe <QAT recipe> --weights FLOAT.pth`: train_quantization.py's loop. */
 async function qatCommand(name: string, values: TrainValues, out: (s: string) => void): Promise<void> {
   const str = (k: string) => values[k] as string | undefined;
-  if (values.resume !== undefined) throw new UsageError(`--resume is not supported by the QAT recipes (${name}): start again from --weights`);
   const overrides: Partial<TrainQuantizationArgs> = {};
   if (str('epochs') !== undefined) overrides.epochs = positiveInt(str('epochs')!, '--epochs');
   if (str('batch-size') !== undefined) overrides.batchSize = positiveInt(str('batch-size')!, '--batch-size');
@@ -245,6 +244,10 @@ async function qatCommand(name: string, values: TrainValues, out: (s: string) =>
   await readFile(weights).catch(() => {
     throw new UsageError(`--weights ${weights}: no such file`);
   });
+  const resume = str('resume');
+  if (resume) await readFile(resume).catch(() => {
+    throw new UsageError(`--resume ${resume}: no such file`);
+  });
   const limit = (flag: 'limit-train' | 'limit-val' | 'limit-test') => (str(flag) === undefined ? undefined : positiveInt(str(flag)!, `--${flag}`));
   const workers = str('workers') === undefined ? 2 : Number(str('workers'));
   if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers needs an integer ≥ 0, got "${str('workers')}"`);
@@ -264,6 +267,7 @@ async function qatCommand(name: string, values: TrainValues, out: (s: string) =>
     result = await trainQat(recipe, {
       weights,
       ema: values.ema === true,
+      ...(resume ? { resume } : {}),
       data,
       outputDir,
       workers,

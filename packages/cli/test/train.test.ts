@@ -50,6 +50,12 @@ describe('mnv3 train', () => {
     expect(stdout).toMatch(/^test: int8 acc@1 [\d.]+ acc@5 [\d.]+ \(QAT acc@1 [\d.]+; int8 top-1 = QAT top-1 on [\d.]+% of 32 images\)$/m);
     for (const f of ['checkpoint.pth', 'model_0.pth', 'history.json', 'log.txt', 'training.svg', 'quantized.safetensors', 'test.json']) expect(existsSync(join(out, f)), f).toBe(true);
     expect(JSON.parse(readFileSync(join(out, 'test.json'), 'utf8')).test.images).toBe(32);
+    // --resume continues from the checkpoint: epoch 1 only.
+    const more = await mnv3(['train', '--recipe', QAT, '--weights', join(run, 'checkpoint.pth'), '--epochs', '2', '--num-observer-update-epochs', '0', '--num-batch-norm-update-epochs', '0', '--output-dir', out, '--resume', join(out, 'checkpoint.pth'), ...TINY]);
+    expect(more.code).toBe(0);
+    expect(more.stdout).toMatch(/^epoch 1: lr 0\.0005000 train loss /m);
+    expect(more.stdout).not.toMatch(/^epoch 0:/m);
+    expect(existsSync(join(out, 'model_1.pth'))).toBe(true);
   });
 
   it('QAT: refuses a missing --weights, a checkpoint of another architecture, observer / BatchNorm epochs past the last, --weights on a float recipe', async () => {
@@ -106,10 +112,13 @@ describe('mnv3 train', () => {
     expect(again.stdout).toMatch(/^epoch 1: lr 0\.006085/m);
   });
 
-  it('refuses a checkpoint of another recipe (exit 1, naming the difference)', async () => {
+  it('refuses a checkpoint of another recipe or learning-rate schedule (exit 1, naming the difference)', async () => {
     const { code, stderr } = await mnv3(['train', '--recipe', `${RECIPE}-full`, '--epochs', '2', '--output-dir', join(dir, 'x'), '--resume', join(run, 'checkpoint.pth'), ...TINY]);
     expect(code).toBe(1);
     expect(stderr).toMatch(/another run: recipe "mobilenet_v3_small-fashion-mnist" \(this run: "mobilenet_v3_small-fashion-mnist-full"\)/);
+    const cosine = await mnv3(['train', '--recipe', RECIPE, '--epochs', '2', '--lr-scheduler', 'cosineannealinglr', '--output-dir', join(dir, 'x'), '--resume', join(run, 'checkpoint.pth'), ...TINY]);
+    expect(cosine.code).toBe(1);
+    expect(cosine.stderr).toMatch(/another run: lr_scheduler "steplr" \(this run: "cosineannealinglr"\)/);
   });
 
   it('--print-torchrun prints the reference command', async () => {

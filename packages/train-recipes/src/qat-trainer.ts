@@ -7,18 +7,20 @@
 // as torch's do), a copy converted to int8 and evaluated, and the checkpoint ({model, optimizer,
 // lr_scheduler, epoch, args}) written as model_<epoch>.pth / checkpoint.pth. After the last epoch:
 // the int8 model as int8 safetensors (`quantized.safetensors`) and its test-split accuracy in test.json.
-// Not ported: the checkpoint's `eval_model` (torch's packed quantized state_dict); --resume.
+// `resume` continues from an epoch's checkpoint as train.py's --resume does (model with its observer
+// state, optimizer, lr_scheduler, epoch). Not ported: the checkpoint's `eval_model` (torch's packed
+// quantized state_dict).
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
-import { findStateDict, loadTorchCheckpoint, readCheckpoint, sniffCheckpointFormat, type StateDict } from '@mnv3/io';
+import { PythonObject, findStateDict, loadTorchCheckpoint, readCheckpoint, sniffCheckpointFormat, type StateDict } from '@mnv3/io';
 import { writeFileAtomic } from '@mnv3/io/node';
 import { seededRng } from '@mnv3/layers';
 import { QuantizationError, WasmQuantizedMobileNetV3, saveQuantized, type QuantizedMobileNetV3 } from '@mnv3/quantize';
 import { type QatMobileNetV3, convertQat, disableObserver, enableFakeQuant, enableObserver, freezeBnStats, prepareQat } from '@mnv3/quantize/qat';
 import { writeEpochCheckpoint, writeEpochFiles, type TrainOptions } from './trainer.js';
-import { appendEpoch, newHistory, type EpochRecord, type TrainHistory } from './history.js';
+import { appendEpoch, newHistory, parseHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
 import { crossEntropy } from './loss.js';
 import { SGD } from './optim/sgd.js';
 import { StepLR } from './lr-scheduler.js';
@@ -29,8 +31,8 @@ import { mixSeed, type PackedImages } from './data/pipeline.js';
 import { TrainError, correct, evaluate, pipelineSpec, type EvalResult } from './train-core.js';
 import { trainCheckpoint } from './checkpoint.js';
 
-/** Options of {@link trainQat}: `train()`'s but `resume` and `epochs` (the QAT recipe's), and the float model to start from. */
-export interface TrainQatOptions extends Omit<TrainOptions, 'resume' | 'epochs'> {
+/** Options of {@link trainQat}: `train()`'s but `epochs` (the QAT recipe's), and the float model to start from. */
+export interface TrainQatOptions extends Omit<TrainOptions, 'epochs'> {
   /** The float model to start from: a train.py checkpoint / state dict file (`model`, or `model_ema` with `ema`), or a state dict. */
   weights: string | StateDict;
   /** With a train.py checkpoint file: start from its EMA weights (`model_ema`). */
@@ -113,6 +115,41 @@ async function qatTop1(model: QatMobileNetV3, loader: BatchLoader): Promise<Int3
 }
 
 /**
+ * `resume`: the QAT checkpoint of an epoch of this recipe, loaded into the prepared model (its
+ * observer and fake-quant state included) before its variables exist. Returns the checkpoint's
+ * optimizer and lr_scheduler states and the epoch to start from.
+ */
+async function loadQatResume(file: string, recipe: QatRecipe, model: QatMobileNetV3): Promise<{ optimizer: unknown; lrScheduler: unknown; startEpoch: number }> {
+  let ckpt: unknown;
+  try {
+    ckpt = loadTorchCheckpoint(new Uint8Array(await readFile(file)));
+  } catch (e) {
+    throw new TrainError('bad-checkpoint', `resume: cannot read ${file}: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!(ckpt instanceof Map) || !['model', 'optimizer', 'lr_scheduler', 'epoch', 'args'].every((k) => ckpt.has(k))) {
+    throw new TrainError('bad-checkpoint', `resume: ${file} is not a train_quantization.py checkpoint (it needs model, optimizer, lr_scheduler, epoch, args)`);
+  }
+  const args = ckpt.get('args');
+  const a = args instanceof PythonObject ? args.attributes : new Map<string, unknown>();
+  const want: [string, unknown][] = [
+    ['recipe', recipe.name],
+    ['model', recipe.args.model],
+    ['batch_size', recipe.args.batchSize],
+    ['train_crop_size', recipe.base.args.trainCropSize],
+  ];
+  const diffs = want.filter(([k, v]) => (typeof v === 'number' ? Number(a.get(k)) !== v : a.get(k) !== v));
+  if (diffs.length) {
+    throw new TrainError('resume-mismatch', `resume: ${file} was written by another run: ${diffs.map(([k, v]) => `${k} ${JSON.stringify(String(a.get(k)))} (this run: ${JSON.stringify(String(v))})`).join(', ')}`);
+  }
+  try {
+    model.loadStateDict(ckpt.get('model') as StateDict);
+  } catch (e) {
+    throw new TrainError('resume-mismatch', `resume: the checkpoint's model does not fit this QAT model: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  return { optimizer: ckpt.get('optimizer'), lrScheduler: ckpt.get('lr_scheduler'), startEpoch: Number(ckpt.get('epoch')) + 1 };
+}
+
+/**
  * train_quantization.py's QAT loop on tfjs. Needs `import '@mnv3/layers/train'` and a tfjs backend
  * (WASM in Node). Writes into `outputDir` after every epoch; the int8 model at the end.
  *
@@ -138,20 +175,40 @@ export async function trainQat(recipe: QatRecipe, options: TrainQatOptions): Pro
   model.rng = seededRng(mixSeed(seed, 0x9a7));
   enableObserver(model);
   enableFakeQuant(model);
+  let resumed: Awaited<ReturnType<typeof loadQatResume>> | null = null;
+  let history = newHistory(recipe.name);
+  if (options.resume) {
+    try {
+      resumed = await loadQatResume(options.resume, recipe, model);
+    } catch (e) {
+      model.dispose();
+      throw e;
+    }
+    // The observers' flags came with the checkpoint; BatchNorm's freeze is the loop's to redo.
+    if (resumed.startEpoch - 1 >= a.numBatchNormUpdateEpochs) freezeBnStats(model);
+    try {
+      history = truncateHistory(parseHistory(await readFile(join(options.outputDir, 'history.json'), 'utf8')), resumed.startEpoch);
+    } catch {
+      history = newHistory(recipe.name);
+    }
+  }
   model.train();
   const params = model.parameters();
   // train_quantization.py: SGD over model.parameters() (one group, weight decay on all), StepLR.
   const optimizer = new SGD(params, { lr: a.lr, momentum: a.momentum, weightDecay: a.weightDecay });
   const scheduler = new StepLR(optimizer, { stepSize: a.lrStepSize, gamma: a.lrGamma });
+  if (resumed) {
+    optimizer.loadStateDict(resumed.optimizer as never);
+    scheduler.loadStateDict(resumed.lrScheduler as never);
+  }
   const spec = (mode: 'train' | 'eval') => pipelineSpec(base, mode);
   const workers = options.workers ?? 2;
   const trainLoader = new BatchLoader(data.train, spec('train'), { batchSize: a.batchSize, shuffle: true, seed, workers });
   const valLoader = new BatchLoader(data.val, spec('eval'), { batchSize: a.evalBatchSize, shuffle: false, seed, workers });
-  let history = newHistory(recipe.name);
   const stepLosses = new Map<number, number[]>();
   let int8: QuantizedMobileNetV3 | null = null;
   try {
-    for (let epoch = 0; epoch < a.epochs; epoch++) {
+    for (let epoch = resumed?.startEpoch ?? 0; epoch < a.epochs; epoch++) {
       const t0 = performance.now();
       const lr = optimizer.paramGroups[0]!.lr;
       model.train();
@@ -218,15 +275,17 @@ export async function trainQat(recipe: QatRecipe, options: TrainQatOptions): Pro
       await writeEpochFiles(options.outputDir, history);
       options.onEpoch?.(record);
     }
-    await writeFileAtomic(join(options.outputDir, 'quantized.safetensors'), saveQuantized(int8!, model.config));
-    const result: TrainQatResult = { history, stepLosses, int8: int8! };
+    // Resumed after the last epoch: nothing trained here, the checkpoint's model is the one to convert.
+    int8 ??= await convertQat(model);
+    await writeFileAtomic(join(options.outputDir, 'quantized.safetensors'), saveQuantized(int8, model.config));
+    const result: TrainQatResult = { history, stepLosses, int8 };
     const test: PackedImages | undefined = data.test;
     if (test && test.length > 0 && (options.evaluateTest ?? true)) {
       const testLoader = new BatchLoader(test, spec('eval'), { batchSize: a.evalBatchSize, shuffle: false, seed, workers });
       try {
         model.eval();
         const qat = await evaluate(model, testLoader);
-        const ours = await evaluateInt8(int8!, testLoader);
+        const ours = await evaluateInt8(int8, testLoader);
         const qatPred = await qatTop1(model, testLoader);
         let same = 0;
         for (let i = 0; i < qatPred.length; i++) if (qatPred[i] === ours.top1[i]) same++;

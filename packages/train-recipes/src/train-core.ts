@@ -157,6 +157,9 @@ function checkResumeArgs(args: unknown, recipe: Recipe, numClasses: number): voi
     ['opt', recipe.args.opt],
     ['batch_size', recipe.args.batchSize],
     ['train_crop_size', recipe.args.trainCropSize],
+    // The scheduler's kind and warm-up shape what its saved state means.
+    ['lr_scheduler', recipe.args.lrScheduler],
+    ['lr_warmup_epochs', recipe.args.lrWarmupEpochs],
   ];
   const diffs = want.filter(([k, v]) => a.has(k) && Number.isFinite(Number(v)) ? Number(a.get(k)) !== Number(v) : a.get(k) !== v);
   if (diffs.length) {

@@ -112,6 +112,17 @@ describe('trainQat()', () => {
     expect(tracked(last) - tracked(first)).toBe(10);
   });
 
+  it("resumes from an epoch's checkpoint exactly: the same losses and the same int8 model as the uninterrupted run", async () => {
+    const resumed = await trainQat(qatRecipe, { weights: join(dir, 'float', 'recalibrated.pth'), data, outputDir: join(dir, 'qat-resumed'), workers: 2, seed: 3, resume: join(dir, 'qat', 'model_0.pth') });
+    expect([...resumed.stepLosses.keys()]).toEqual([1]);
+    expect(resumed.stepLosses.get(1)).toEqual(result.stepLosses.get(1));
+    expect(readFileSync(join(dir, 'qat-resumed', 'quantized.safetensors')).equals(readFileSync(join(dir, 'qat', 'quantized.safetensors')))).toBe(true);
+    // A checkpoint of another recipe is refused, naming the difference.
+    await expect(trainQat(qatRecipe, { weights: join(dir, 'float', 'recalibrated.pth'), data, outputDir: join(dir, 'bad'), resume: join(dir, 'float', 'checkpoint.pth') })).rejects.toThrow(
+      /resume: \S+checkpoint\.pth was written by another run: recipe "mobilenet_v3_small-fashion-mnist" \(this run: "mobilenet_v3_small-fashion-mnist-qat"\)/,
+    );
+  });
+
   it('refuses a float checkpoint of another architecture and observer / BatchNorm epochs past the last epoch', async () => {
     const large = CLASSIFICATION_MODELS.get('mobilenet_v3_large').build({ numClasses: 10 });
     large.initWeights(seededRng(1));
