@@ -822,11 +822,11 @@ export function channelAffineAct(x: usize, out: usize, a64: usize, k64: usize, p
 /**
  * `channelGradSums` of `g = dy · act'(x · a + k)` (act 0: g = dy, `a64` and `k64` unused):
  * `sumG[c] = Σ g`, `dot[c] = Σ g · (x − mean)` (float64, zeroed here; float32 blocks of 32 pixels).
- * With an activation and `keep`, `g` is also written to `gout` (`[p][c]`) for the input gradient to
- * read instead of recomputing it. 16 channels at a time (8 independent sums: one pair of chains
+ * With an activation, `g` is also written to `gout` (`[p][c]`), which the input gradient then reads
+ * (measured faster than recomputing it there). 16 channels at a time (8 independent sums: one pair of chains
  * would wait on its own add latency every pixel), then 4, then one.
  */
-export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize, k64: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32, keep: i32): void {
+export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize, k64: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32): void {
   memory.fill(sumG, 0, <usize>c << 3);
   memory.fill(dot, 0, <usize>c << 3);
   const c16 = c & ~15;
@@ -860,9 +860,7 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize,
           g1 = actGrad4(affine4(xp + 16, a64 + jd + 32, k64 + jd + 32), g1, act);
           g2 = actGrad4(affine4(xp + 32, a64 + jd + 64, k64 + jd + 64), g2, act);
           g3 = actGrad4(affine4(xp + 48, a64 + jd + 96, k64 + jd + 96), g3, act);
-          if (keep) {
-            v128.store(gp, g0); v128.store(gp, g1, 16); v128.store(gp, g2, 32); v128.store(gp, g3, 48);
-          }
+          v128.store(gp, g0); v128.store(gp, g1, 16); v128.store(gp, g2, 32); v128.store(gp, g3, 48);
         }
         s0 = f32x4.add(s0, g0); d0 = f32x4.add(d0, f32x4.mul(g0, f32x4.sub(v128.load(xp), m0)));
         s1 = f32x4.add(s1, g1); d1 = f32x4.add(d1, f32x4.mul(g1, f32x4.sub(v128.load(xp, 16), m1)));
@@ -886,7 +884,7 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize,
         let g = v128.load(dp);
         if (act) {
           g = actGrad4(affine4(xp, a64 + jd, k64 + jd), g, act);
-          if (keep) v128.store(gp, g);
+          v128.store(gp, g);
         }
         s = f32x4.add(s, g);
         d = f32x4.add(d, f32x4.mul(g, f32x4.sub(v128.load(xp), mv)));
@@ -907,7 +905,7 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize,
         let g = load<f32>(dp);
         if (act) {
           g = actGrad1(affine1(xs, a64 + jd, k64 + jd), g, act);
-          if (keep) store<f32>(gp, g);
+          store<f32>(gp, g);
         }
         s += <f64>g;
         d += <f64>g * <f64>(xs - m);

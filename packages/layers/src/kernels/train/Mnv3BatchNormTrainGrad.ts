@@ -34,7 +34,7 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     );
   }
   // With an activation, dy · act' goes to dx's buffer, and the input gradient is made from it in place.
-  t.channelGradSumsAct(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), sa, sk, sumDy, dot, addressOf(be, dx), p, c, act, 1);
+  t.channelGradSumsAct(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), sa, sk, sumDy, dot, addressOf(be, dx), p, c, act);
   const buf = l.memory.buffer;
   const s = new Float64Array(buf, sumDy, c);
   const d = new Float64Array(buf, dot, c);

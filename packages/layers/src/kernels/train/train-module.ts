@@ -18,7 +18,7 @@ export interface TrainKernelExports {
   depthwiseBackpropFilter(...args: number[]): void;
   channelMeanM2(x: number, mean: number, m2: number, p: number, c: number): void;
   channelAffineAct(x: number, out: number, a: number, k: number, p: number, c: number, act: number): void;
-  channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number, keep: number): void;
+  channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number): void;
   channelAffineGradAct(dy: number, x: number, out: number, mean: number, a: number, k: number, A: number, B: number, C: number, p: number, c: number, act: number): void;
   activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
   meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
