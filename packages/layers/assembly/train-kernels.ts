@@ -510,166 +510,75 @@ const BLOCK: i32 = 32;
 }
 
 /**
- * BatchNorm's statistics in one pass over x `[p][c]`: per channel the mean (`mean`, f64 `[c]`) and
- * the sum of squared deviations from it (`m2`, f64 `[c]`), as torch's CPU kernel's two passes with
- * double accumulators give them. Per block of 32 pixels (in L1 for its second read) and 4
- * channels: the block's float32 sum of deviations from the first pixel, its mean, its squared
- * deviations from that mean in float32;
- * blocks merge in float64 by Chan's formula (`m2 += m2_b + δ² · n_a · n_b / n`), so nothing
- * subtracts large sums and one read from memory does what two did.
+ * Per-channel sums over the `p` pixels of x `[p][c]` of the deviations from `centre` (f32 `[c]`):
+ * `out[c] = Σ (x − centre)`, or with `square` `Σ (x − centre)²` (`out` f64 `[c]`, zeroed here).
+ * BatchNorm's statistics in two passes, as torch's CPU kernel: the mean (centred on the first
+ * pixel, so that float32 block sums keep the digits a large mean would take), then the squared
+ * deviations from it. Blocks of 32 pixels are summed in float32 registers, pixel after pixel per
+ * channel (that order gives torch's bits, which QAT's fake quantization needs: a last-bit change in
+ * a statistic moves values across a rounding boundary), and the block sums added in float64.
+ * 16 channels at a time (four independent chains: one would wait on its own add latency every
+ * pixel), then 4, then one. A one-pass form (block means merged by Chan's formula) was faster but
+ * not bit-equal to torch.
  */
-export function channelMeanM2(x: usize, mean: usize, m2: usize, p: i32, c: i32): void {
-  memory.fill(mean, 0, <usize>c << 3);
-  memory.fill(m2, 0, <usize>c << 3);
+export function channelMoments(x: usize, centre: usize, out: usize, p: i32, c: i32, square: i32): void {
+  memory.fill(out, 0, <usize>c << 3);
   const c16 = c & ~15;
   const c4 = c & ~3;
   const row = <usize>c << 2;
   for (let q0 = 0; q0 < p; q0 += BLOCK) {
     const q1 = min(q0 + BLOCK, p);
-    const nb = <f64>(q1 - q0);
-    const na = <f64>q0;
-    const wb = nb / (na + nb); // n_b / n
-    const wab = na * wb; // n_a · n_b / n
     const xb = x + <usize>q0 * row;
     let j = 0;
-    // 16 channels at a time, even and odd pixels apart: 8 independent sums (one chain of adds
-    // would wait on its own latency every pixel).
     for (; j < c16; j += 16) {
-      const xj = xb + (<usize>j << 2);
-      const c0 = v128.load(x + (<usize>j << 2));
-      const c1 = v128.load(x + (<usize>j << 2), 16);
-      const c2 = v128.load(x + (<usize>j << 2), 32);
-      const c3 = v128.load(x + (<usize>j << 2), 48);
       let s0: v128 = ZERO4, s1: v128 = ZERO4, s2: v128 = ZERO4, s3: v128 = ZERO4;
-      let t0: v128 = ZERO4, t1: v128 = ZERO4, t2: v128 = ZERO4, t3: v128 = ZERO4;
-      let xp = xj;
-      let q = q0;
-      for (; q + 1 < q1; q += 2, xp += row << 1) {
-        s0 = f32x4.add(s0, f32x4.sub(v128.load(xp), c0));
-        s1 = f32x4.add(s1, f32x4.sub(v128.load(xp, 16), c1));
-        s2 = f32x4.add(s2, f32x4.sub(v128.load(xp, 32), c2));
-        s3 = f32x4.add(s3, f32x4.sub(v128.load(xp, 48), c3));
-        const xq = xp + row;
-        t0 = f32x4.add(t0, f32x4.sub(v128.load(xq), c0));
-        t1 = f32x4.add(t1, f32x4.sub(v128.load(xq, 16), c1));
-        t2 = f32x4.add(t2, f32x4.sub(v128.load(xq, 32), c2));
-        t3 = f32x4.add(t3, f32x4.sub(v128.load(xq, 48), c3));
+      let xp = xb + (<usize>j << 2);
+      const mp = centre + (<usize>j << 2);
+      const m0 = v128.load(mp), m1 = v128.load(mp, 16), m2 = v128.load(mp, 32), m3 = v128.load(mp, 48);
+      if (square) {
+        for (let q = q0; q < q1; q++, xp += row) {
+          let d = f32x4.sub(v128.load(xp), m0); s0 = f32x4.add(s0, f32x4.mul(d, d));
+          d = f32x4.sub(v128.load(xp, 16), m1); s1 = f32x4.add(s1, f32x4.mul(d, d));
+          d = f32x4.sub(v128.load(xp, 32), m2); s2 = f32x4.add(s2, f32x4.mul(d, d));
+          d = f32x4.sub(v128.load(xp, 48), m3); s3 = f32x4.add(s3, f32x4.mul(d, d));
+        }
+      } else {
+        for (let q = q0; q < q1; q++, xp += row) {
+          s0 = f32x4.add(s0, f32x4.sub(v128.load(xp), m0));
+          s1 = f32x4.add(s1, f32x4.sub(v128.load(xp, 16), m1));
+          s2 = f32x4.add(s2, f32x4.sub(v128.load(xp, 32), m2));
+          s3 = f32x4.add(s3, f32x4.sub(v128.load(xp, 48), m3));
+        }
       }
-      if (q < q1) {
-        s0 = f32x4.add(s0, f32x4.sub(v128.load(xp), c0));
-        s1 = f32x4.add(s1, f32x4.sub(v128.load(xp, 16), c1));
-        s2 = f32x4.add(s2, f32x4.sub(v128.load(xp, 32), c2));
-        s3 = f32x4.add(s3, f32x4.sub(v128.load(xp, 48), c3));
-      }
-      const u0 = f32x4.add(s0, t0);
-      const u1 = f32x4.add(s1, t1);
-      const u2 = f32x4.add(s2, t2);
-      const u3 = f32x4.add(s3, t3);
-      const b0 = blockMean(c0, u0, nb);
-      const b1 = blockMean(c1, u1, nb);
-      const b2 = blockMean(c2, u2, nb);
-      const b3 = blockMean(c3, u3, nb);
-      s0 = ZERO4; s1 = ZERO4; s2 = ZERO4; s3 = ZERO4;
-      t0 = ZERO4; t1 = ZERO4; t2 = ZERO4; t3 = ZERO4;
-      xp = xj;
-      q = q0;
-      for (; q + 1 < q1; q += 2, xp += row << 1) {
-        let e = f32x4.sub(v128.load(xp), b0); s0 = f32x4.add(s0, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xp, 16), b1); s1 = f32x4.add(s1, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xp, 32), b2); s2 = f32x4.add(s2, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xp, 48), b3); s3 = f32x4.add(s3, f32x4.mul(e, e));
-        const xq = xp + row;
-        e = f32x4.sub(v128.load(xq), b0); t0 = f32x4.add(t0, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xq, 16), b1); t1 = f32x4.add(t1, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xq, 32), b2); t2 = f32x4.add(t2, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xq, 48), b3); t3 = f32x4.add(t3, f32x4.mul(e, e));
-      }
-      if (q < q1) {
-        let e = f32x4.sub(v128.load(xp), b0); s0 = f32x4.add(s0, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xp, 16), b1); s1 = f32x4.add(s1, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xp, 32), b2); s2 = f32x4.add(s2, f32x4.mul(e, e));
-        e = f32x4.sub(v128.load(xp, 48), b3); s3 = f32x4.add(s3, f32x4.mul(e, e));
-      }
-      const mp = mean + (<usize>j << 3);
-      const qp = m2 + (<usize>j << 3);
-      chanMerge4(mp, qp, c0, u0, b0, f32x4.add(s0, t0), nb, wb, wab);
-      chanMerge4(mp + 32, qp + 32, c1, u1, b1, f32x4.add(s1, t1), nb, wb, wab);
-      chanMerge4(mp + 64, qp + 64, c2, u2, b2, f32x4.add(s2, t2), nb, wb, wab);
-      chanMerge4(mp + 96, qp + 96, c3, u3, b3, f32x4.add(s3, t3), nb, wb, wab);
+      const op = out + (<usize>j << 3);
+      addF64(op, s0); addF64(op + 32, s1); addF64(op + 64, s2); addF64(op + 96, s3);
     }
     for (; j < c4; j += 4) {
-      const xj = xb + (<usize>j << 2);
-      const c0 = v128.load(x + (<usize>j << 2));
-      let s0: v128 = ZERO4;
-      let xp = xj;
-      for (let q = q0; q < q1; q++, xp += row) s0 = f32x4.add(s0, f32x4.sub(v128.load(xp), c0));
-      const b0 = blockMean(c0, s0, nb);
-      let d0: v128 = ZERO4;
-      xp = xj;
-      for (let q = q0; q < q1; q++, xp += row) {
-        const e = f32x4.sub(v128.load(xp), b0);
-        d0 = f32x4.add(d0, f32x4.mul(e, e));
+      let s: v128 = ZERO4;
+      let xp = xb + (<usize>j << 2);
+      const m = v128.load(centre + (<usize>j << 2));
+      if (square) {
+        for (let q = q0; q < q1; q++, xp += row) {
+          const d = f32x4.sub(v128.load(xp), m);
+          s = f32x4.add(s, f32x4.mul(d, d));
+        }
+      } else {
+        for (let q = q0; q < q1; q++, xp += row) s = f32x4.add(s, f32x4.sub(v128.load(xp), m));
       }
-      chanMerge4(mean + (<usize>j << 3), m2 + (<usize>j << 3), c0, s0, b0, d0, nb, wb, wab);
+      addF64(out + (<usize>j << 3), s);
     }
     for (; j < c; j++) {
-      const c0 = load<f32>(x + (<usize>j << 2));
-      let s: f32 = 0;
+      let s: f64 = 0;
       let xp = xb + (<usize>j << 2);
-      for (let q = q0; q < q1; q++, xp += row) s += load<f32>(xp) - c0;
-      const bm = <f64>c0 + <f64>s / nb;
-      const b32 = <f32>bm;
-      let d: f32 = 0;
-      xp = xb + (<usize>j << 2);
+      const m = load<f32>(centre + (<usize>j << 2));
       for (let q = q0; q < q1; q++, xp += row) {
-        const e = load<f32>(xp) - b32;
-        d += e * e;
+        const d = <f64>(load<f32>(xp) - m);
+        s += square ? d * d : d;
       }
-      const o = <usize>j << 3;
-      const ma = load<f64>(mean + o);
-      const delta = bm - ma;
-      const r = bm - <f64>b32;
-      store<f64>(mean + o, ma + delta * wb);
-      store<f64>(m2 + o, load<f64>(m2 + o) + (<f64>d - nb * r * r) + delta * delta * wab);
+      const so = <usize>j << 3;
+      store<f64>(out + so, load<f64>(out + so) + s);
     }
   }
-}
-
-/** Lanes 0–1 and 2–3 of the block mean `c0 + s / nb` in float64. */
-@inline function blockMeanLo(c0: v128, s: v128, n: v128): v128 {
-  return f64x2.add(f64x2.promote_low_f32x4(c0), f64x2.div(f64x2.promote_low_f32x4(s), n));
-}
-
-@inline function blockMeanHi(c0: v128, s: v128, n: v128): v128 {
-  return blockMeanLo(v128.shuffle<f32>(c0, c0, 2, 3, 0, 1), v128.shuffle<f32>(s, s, 2, 3, 0, 1), n);
-}
-
-/** The block mean of 4 channels (sum `s` of deviations from `c0` over nb pixels) rounded to float32. */
-@inline function blockMean(c0: v128, s: v128, nb: f64): v128 {
-  const n = f64x2.splat(nb);
-  return v128.shuffle<f32>(f32x4.demote_f64x2_zero(blockMeanLo(c0, s, n)), f32x4.demote_f64x2_zero(blockMeanHi(c0, s, n)), 0, 1, 4, 5);
-}
-
-/**
- * Chan's merge of a block of 4 channels into their running mean and m2 (f64 at mp, qp): the block
- * mean from `c0` and `s` in float64, and `d`, the squared deviations from its float32 rounding `b32`.
- */
-@inline function chanMerge4(mp: usize, qp: usize, c0: v128, s: v128, b32: v128, d: v128, nb: f64, wb: f64, wab: f64): void {
-  const n = f64x2.splat(nb);
-  const w = f64x2.splat(wb);
-  const wa = f64x2.splat(wab);
-  chanMerge(mp, qp, blockMeanLo(c0, s, n), f64x2.promote_low_f32x4(b32), f64x2.promote_low_f32x4(d), n, w, wa);
-  chanMerge(mp + 16, qp + 16, blockMeanHi(c0, s, n), f64x2.promote_low_f32x4(v128.shuffle<f32>(b32, b32, 2, 3, 0, 1)), f64x2.promote_low_f32x4(v128.shuffle<f32>(d, d, 2, 3, 0, 1)), n, w, wa);
-}
-
-/** Chan's merge of a block (mean `bm`, float32 mean `b32`, squared deviations from it `d`) into two channels' running mean and m2. */
-@inline function chanMerge(mp: usize, qp: usize, bm: v128, b32: v128, d: v128, nb: v128, wb: v128, wab: v128): void {
-  const ma = v128.load(mp);
-  const delta = f64x2.sub(bm, ma);
-  const r = f64x2.sub(bm, b32);
-  v128.store(mp, f64x2.add(ma, f64x2.mul(delta, wb)));
-  const m2b = f64x2.sub(d, f64x2.mul(nb, f64x2.mul(r, r)));
-  v128.store(qp, f64x2.add(v128.load(qp), f64x2.add(m2b, f64x2.mul(f64x2.mul(delta, delta), wab))));
 }
 
 const THREE4: v128 = f32x4.splat(3);

@@ -4,9 +4,9 @@ import { ACT_CODE, addressOf, type ActCodeName, type WasmBackendLike } from '../
 import { batchNormAffine, scratchParts, trainKernelsFor } from './train-module.js';
 
 /**
- * BatchNorm2d in train mode, NHWC: batch statistics per channel over N·H·W (the mean and the sum
- * of squared deviations from it, as torch's CPU kernel's two passes give them, in one pass:
- * `channelMeanM2`), then `y = x · scale + shift` with `scale = γ / √(var + eps)`,
+ * BatchNorm2d in train mode, NHWC: batch statistics per channel over N·H·W (the mean, then the
+ * sum of squared deviations from it, as torch's CPU kernel; float32 blocks summed in float64), then
+ * `y = x · scale + shift` with `scale = γ / √(var + eps)`,
  * `shift = β − mean · scale` (torch's form), then the activation after the norm, fused (attr
  * `activation`: linear, relu, relu6, hardswish, hardsigmoid; default linear). Inputs `x`
  * `[N,H,W,C]`, `gamma`, `beta` `[C]`; attr `eps`. Outputs `y`, the batch `mean`, the biased
@@ -25,11 +25,10 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const mean = be.makeOutput([c], 'float32');
   const variance = be.makeOutput([c], 'float32');
   const invstd = be.makeOutput([c], 'float32');
-  const [meanF64, m2, scale, shift] = scratchParts(be, l, [8 * c, 8 * c, 8 * c, 8 * c]) as [number, number, number, number];
-  t.channelMeanM2(addressOf(be, x), meanF64, m2, p, c);
+  const [sum, sq, scale, shift] = scratchParts(be, l, [8 * c, 8 * c, 8 * c, 8 * c]) as [number, number, number, number];
   const buf = l.memory.buffer;
-  const mu = new Float64Array(buf, meanF64, c);
-  const q = new Float64Array(buf, m2, c);
+  const s = new Float64Array(buf, sum, c);
+  const q = new Float64Array(buf, sq, c);
   const g = new Float32Array(buf, addressOf(be, gamma), c);
   const b = new Float32Array(buf, addressOf(be, beta), c);
   const m = new Float32Array(buf, addressOf(be, mean), c);
@@ -37,9 +36,13 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const is = new Float32Array(buf, addressOf(be, invstd), c);
   const sc = new Float64Array(buf, scale, c);
   const sh = new Float64Array(buf, shift, c);
+  // The sum of deviations from the first pixel (x's first row), then the squares from the mean.
+  const first = new Float32Array(buf, addressOf(be, x), c);
+  t.channelMoments(addressOf(be, x), addressOf(be, x), sum, p, c, 0);
+  for (let j = 0; j < c; j++) m[j] = first[j]! + s[j]! / p;
+  t.channelMoments(addressOf(be, x), addressOf(be, mean), sq, p, c, 1);
   for (let j = 0; j < c; j++) {
     const vr = q[j]! / p;
-    m[j] = mu[j]!;
     v[j] = vr;
     is[j] = 1 / Math.sqrt(vr + eps);
   }

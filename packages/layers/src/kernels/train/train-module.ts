@@ -16,7 +16,7 @@ export interface TrainKernelExports {
   depthwiseBackpropInputTableBytes(kh: number, kw: number): number;
   depthwiseBackpropInput(...args: number[]): void;
   depthwiseBackpropFilter(...args: number[]): void;
-  channelMeanM2(x: number, mean: number, m2: number, p: number, c: number): void;
+  channelMoments(x: number, centre: number, out: number, p: number, c: number, square: number): void;
   channelAffineAct(x: number, out: number, a: number, k: number, p: number, c: number, act: number): void;
   channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number): void;
   channelAffineGradAct(dy: number, x: number, out: number, mean: number, a: number, k: number, A: number, B: number, C: number, p: number, c: number, act: number): void;
