@@ -96,7 +96,7 @@ export function convBackpropFilter(
  * `convBackpropFilter` for fewer than 4 input channels (the 3-channel stem), where tiles of 4 input
  * channels would run a quarter or more empty: per chunk of output pixels, their im2col rows
  * (`[m][K4]`, the K = kh·kw·ci taps in HWIO order, zero in the padding and past K) go to `col`, and
- * the filter gradient `dw[K][co] = Σ col[p][K] · dy[p][co]` runs in tiles of 4 taps × 8 channels.
+ * the filter gradient `dw[K][co] = Σ col[p][K] · dy[p][co]` runs in `filterTile`'s tiles of 4 taps × 8 channels.
  */
 function filterIm2col(
   x: usize, dy: usize, dw: usize, col: usize,
@@ -132,49 +132,16 @@ function filterIm2col(
       }
       for (let c = k; c < k4; c++, cp += 4) store<f32>(cp, 0);
     }
+    // The dense kernel's tiles over the im2col rows, as its row pointers.
+    const rowPtrs = col + <usize>m * colRow;
+    for (let q = 0; q < m; q++) store<u32>(rowPtrs + (<usize>q << 2), <u32>(col + <usize>q * colRow));
     const dyc = dy + <usize>m0 * outRow;
     for (let k0 = 0; k0 < k; k0 += 4) {
-      const rows = min(4, k - k0);
       for (let o0 = 0; o0 < co; o0 += 8) {
-        const lanes = min(8, co - o0);
-        const dwp = dw + <usize>k0 * outRow + (<usize>o0 << 2);
-        if (lanes == 8) colTile(dwp, dyc + (<usize>o0 << 2), col + (<usize>k0 << 2), m, colRow, outRow, rows);
-        else {
-          // Narrow column blocks (co not a multiple of 8) through the generic tile, on row pointers into col.
-          for (let q = 0; q < m; q++) store<u32>(col + <usize>m * colRow + (<usize>q << 2), <u32>(col + <usize>q * colRow));
-          filterTile(dwp, dyc + (<usize>o0 << 2), col + <usize>m * colRow, m, <usize>k0 << 2, outRow, rows, lanes);
-        }
+        filterTile(dw + <usize>k0 * outRow + (<usize>o0 << 2), dyc + (<usize>o0 << 2), rowPtrs, m, <usize>k0 << 2, outRow, min(4, k - k0), min(8, co - o0));
       }
     }
   }
-}
-
-/** 4 im2col columns × 8 output channels over m pixels, added to dw's first `rows` rows. */
-@inline function colTile(dwp: usize, dyp: usize, cp: usize, m: i32, colRow: usize, outRow: usize, rows: i32): void {
-  let a00: v128 = ZERO4, a01: v128 = ZERO4, a10: v128 = ZERO4, a11: v128 = ZERO4;
-  let a20: v128 = ZERO4, a21: v128 = ZERO4, a30: v128 = ZERO4, a31: v128 = ZERO4;
-  for (let q = 0; q < m; q++, dyp += outRow, cp += colRow) {
-    const d0 = v128.load(dyp);
-    const d1 = v128.load(dyp, 16);
-    let s = v128.load32_splat(cp);
-    a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
-    s = v128.load32_splat(cp + 4);
-    a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
-    s = v128.load32_splat(cp + 8);
-    a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
-    s = v128.load32_splat(cp + 12);
-    a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
-  }
-  v128.store(dwp, f32x4.add(v128.load(dwp), a00)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a01), 16);
-  if (rows < 2) return;
-  dwp += outRow;
-  v128.store(dwp, f32x4.add(v128.load(dwp), a10)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a11), 16);
-  if (rows < 3) return;
-  dwp += outRow;
-  v128.store(dwp, f32x4.add(v128.load(dwp), a20)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a21), 16);
-  if (rows < 4) return;
-  dwp += outRow;
-  v128.store(dwp, f32x4.add(v128.load(dwp), a30)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a31), 16);
 }
 
 /** One tile of `convBackpropFilter`: dw rows c0..c0+cis, columns o0..o0+lanes, over m pixels. */

@@ -48,25 +48,22 @@ function shared(f: () => Tensor[]): (i: number) => Tensor {
   };
 }
 
+/** A train-mode convolution's gradient: its gradient kernel gives dx and the weight's gradient in one call. */
+function trainConvGradient(kernelName: string, gradKernel: string): GradConfig {
+  return {
+    kernelName,
+    inputsToSave: ['x', 'filter'],
+    gradFunc: (dy, saved, attrs) => {
+      const [x, filter] = saved as [Tensor, Tensor];
+      const grads = shared(() => run(gradKernel, { dy: first(dy), x, filter }, attrs) as Tensor[]);
+      return { x: () => grads(0), filter: () => grads(1) };
+    },
+  };
+}
+
 export const MNV3_GRADIENTS: readonly GradConfig[] = [
-  {
-    kernelName: Mnv3Conv2dTrain,
-    inputsToSave: ['x', 'filter'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x, filter] = saved as [Tensor, Tensor];
-      const grads = shared(() => run(Mnv3Conv2dTrainGrad, { dy: first(dy), x, filter }, attrs) as Tensor[]);
-      return { x: () => grads(0), filter: () => grads(1) };
-    },
-  },
-  {
-    kernelName: Mnv3DepthwiseConv2dTrain,
-    inputsToSave: ['x', 'filter'],
-    gradFunc: (dy, saved, attrs) => {
-      const [x, filter] = saved as [Tensor, Tensor];
-      const grads = shared(() => run(Mnv3DepthwiseConv2dTrainGrad, { dy: first(dy), x, filter }, attrs) as Tensor[]);
-      return { x: () => grads(0), filter: () => grads(1) };
-    },
-  },
+  trainConvGradient(Mnv3Conv2dTrain, Mnv3Conv2dTrainGrad),
+  trainConvGradient(Mnv3DepthwiseConv2dTrain, Mnv3DepthwiseConv2dTrainGrad),
   {
     kernelName: Mnv3Activation,
     inputsToSave: ['x'],

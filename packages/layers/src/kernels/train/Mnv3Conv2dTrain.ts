@@ -1,24 +1,14 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { Mnv3Conv2dTrain, Mnv3Conv2dTrainGrad } from '../names.js';
 import { addressOf, zeros, type WasmBackendLike } from '../wasm-module.js';
-import { convGeometry, scratchParts, shape4, trainKernelsFor } from './train-module.js';
-
-interface TrainConvAttrs {
-  stride: number;
-  pad: number;
-  dilation: number;
-}
+import { convGeometry, scratchParts, shape4, trainConvOutput, trainKernelsFor, type TrainConvAttrs } from './train-module.js';
 
 /** The output side of a convolution of `x` `[N,H,W,ci]` with a torch-layout `filter` `[co,ci,k,k]`. */
-function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, { stride, pad, dilation }: TrainConvAttrs) {
+function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, attrs: TrainConvAttrs) {
   const [n, h, w, ci] = shape4(x);
   const [co, fci, k, kw] = shape4(filter);
   if (k !== kw || fci !== ci) throw new Error(`${kernel}: filter [${filter.shape}] (torch's [out, in, k, k]) does not fit input [${x.shape}]`);
-  const span = dilation * (k - 1) + 1;
-  const oh = Math.floor((h + 2 * pad - span) / stride) + 1;
-  const ow = Math.floor((w + 2 * pad - span) / stride) + 1;
-  if (oh < 1 || ow < 1) throw new Error(`${kernel}: input [${x.shape}] is too small for kernel ${k}, dilation ${dilation}, padding ${pad}`);
-  return { n, h, w, ci, co, k, oh, ow };
+  return { n, h, w, ci, co, k, ...trainConvOutput(kernel, x, h, w, k, attrs) };
 }
 
 /**

@@ -2,24 +2,14 @@ import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core
 import { runSplit } from '../kernel-pool.js';
 import { Mnv3DepthwiseConv2dTrain, Mnv3DepthwiseConv2dTrainGrad } from '../names.js';
 import { addressOf, type WasmBackendLike } from '../wasm-module.js';
-import { convGeometry, scratchParts, shape4, trainKernelsFor } from './train-module.js';
-
-interface TrainDepthwiseAttrs {
-  stride: number;
-  pad: number;
-  dilation: number;
-}
+import { convGeometry, scratchParts, shape4, trainConvOutput, trainKernelsFor, type TrainConvAttrs } from './train-module.js';
 
 /** The output side of a depthwise convolution of `x` `[N,H,W,C]` with a torch-layout `filter` `[C,1,k,k]`. */
-function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, { stride, pad, dilation }: TrainDepthwiseAttrs) {
+function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, attrs: TrainConvAttrs) {
   const [n, h, w, c] = shape4(x);
   const [fc, one, k, kw] = shape4(filter);
   if (fc !== c || one !== 1 || k !== kw) throw new Error(`${kernel}: filter [${filter.shape}] (torch's [C, 1, k, k]) does not fit input [${x.shape}]`);
-  const span = dilation * (k - 1) + 1;
-  const oh = Math.floor((h + 2 * pad - span) / stride) + 1;
-  const ow = Math.floor((w + 2 * pad - span) / stride) + 1;
-  if (oh < 1 || ow < 1) throw new Error(`${kernel}: input [${x.shape}] is too small for kernel ${k}, dilation ${dilation}, padding ${pad}`);
-  return { n, h, w, c, k, oh, ow };
+  return { n, h, w, c, k, ...trainConvOutput(kernel, x, h, w, k, attrs) };
 }
 
 /**
@@ -32,7 +22,7 @@ function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, { stride, p
 const forward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
   const be = backend as WasmBackendLike;
   const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
-  const a = attrs as unknown as TrainDepthwiseAttrs;
+  const a = attrs as unknown as TrainConvAttrs;
   const { n, h, w, c, k, oh, ow } = geometry(Mnv3DepthwiseConv2dTrain, x, filter, a);
   const { l, t } = trainKernelsFor(be, Mnv3DepthwiseConv2dTrain);
   const out = be.makeOutput([n, oh, ow, c], 'float32');
@@ -51,7 +41,7 @@ const forward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorI
 const backward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo[] => {
   const be = backend as WasmBackendLike;
   const { dy, x, filter } = inputs as { dy: TensorInfo; x: TensorInfo; filter: TensorInfo };
-  const a = attrs as unknown as TrainDepthwiseAttrs;
+  const a = attrs as unknown as TrainConvAttrs;
   const { n, h, w, c, k, oh, ow } = geometry(Mnv3DepthwiseConv2dTrainGrad, x, filter, a);
   if (dy.shape.join() !== [n, oh, ow, c].join()) throw new Error(`${Mnv3DepthwiseConv2dTrainGrad}: dy [${dy.shape}] does not match the output [${n},${oh},${ow},${c}]`);
   const { l, t } = trainKernelsFor(be, Mnv3DepthwiseConv2dTrainGrad);

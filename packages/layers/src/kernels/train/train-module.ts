@@ -100,6 +100,22 @@ export function convGeometry(
 
 export const shape4 = (t: TensorInfo) => t.shape as [number, number, number, number];
 
+/** The attributes of our train-mode convolutions (`Mnv3Conv2dTrain`, `Mnv3DepthwiseConv2dTrain`): torch's symmetric padding. */
+export interface TrainConvAttrs {
+  stride: number;
+  pad: number;
+  dilation: number;
+}
+
+/** The output side of a `k`×`k` convolution of an `h`×`w` input (throws when the input is too small). */
+export function trainConvOutput(kernel: string, x: TensorInfo, h: number, w: number, k: number, { stride, pad, dilation }: TrainConvAttrs): { oh: number; ow: number } {
+  const span = dilation * (k - 1) + 1;
+  const oh = Math.floor((h + 2 * pad - span) / stride) + 1;
+  const ow = Math.floor((w + 2 * pad - span) / stride) + 1;
+  if (oh < 1 || ow < 1) throw new Error(`${kernel}: input [${x.shape}] is too small for kernel ${k}, dilation ${dilation}, padding ${pad}`);
+  return { oh, ow };
+}
+
 /**
  * BatchNorm's per-channel affine map from the batch statistics, as torch forms it: `scale =
  * invstd · γ`, `shift = β − mean · scale`, each rounded to float32 as torch's are, then held in
