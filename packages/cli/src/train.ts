@@ -1,11 +1,12 @@
 // `mnv3 train`, `mnv3 average-checkpoints`, `mnv3 eval`: TorchVision's classification reference
 // (train.py, utils.average_checkpoints, train.py --test-only) over @mnv3/train-recipes.
 import { mkdir, readFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
-import { findStateDict, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
+import { PythonObject, findStateDict, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { getWeights, isWeightsName, resolveStateDict } from '@mnv3/layers';
 import { writeTorchCheckpoint } from '@mnv3/io/node';
-import { QAT_RECIPE_NAMES, RECIPE_NAMES, RecipeError, TRAIN_PY_FLAGS, averageCheckpoints, getQatRecipe, getRecipe, renderTorchrun, renderTorchrunQuantization, type Recipe, type RecipeOverrides, type TrainQuantizationArgs } from '@mnv3/train-recipes';
+import { QAT_RECIPE_NAMES, RECIPE_NAMES, RecipeError, TRAIN_PY_FLAGS, averageCheckpoints, getQatRecipe, getRecipe, recipeFromNamespace, renderTorchrun, renderTorchrunQuantization, type Recipe, type RecipeOverrides, type TrainQuantizationArgs } from '@mnv3/train-recipes';
 import { BatchLoader, evaluate, loadRecipeData, packUniform, pipelineSpec, subset, type PackedImages } from '@mnv3/train-recipes/node';
 import { parseVerbArgs, positiveFloat, positiveInt } from './args.js';
 import { UsageError } from './errors.js';
@@ -31,6 +32,7 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
                   [--print-torchrun [--nproc-per-node N]] [--batch-size B] [--lr LR] [--image-size S]
                   [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
                   [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END]
+       mnv3 train --resume CKPT [--epochs N] [--data-path DIR] [--workers W] …
        mnv3 train --recipe QAT_NAME --weights FLOAT.pth [--ema] [--num-observer-update-epochs N]
                   [--num-batch-norm-update-epochs N] [--epochs N] [--output-dir DIR] [--resume CKPT] [--batch-size B] [--lr LR] …
 
@@ -38,7 +40,10 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
   acc@1 / acc@5 / loss on the validation split, model_<epoch>.pth and checkpoint.pth (train.py's
   format), history.json, log.txt and training.svg in DIR; the test split once at the end (test.json).
   NAME   ${RECIPE_NAMES.join(', ')}
-  DIR    output folder (default runs/NAME); CKPT a checkpoint of the same recipe to resume from
+  DIR    output folder (default runs/NAME, or CKPT's folder when resuming)
+  CKPT   a checkpoint of an earlier run to continue from (checkpoint.pth or model_<epoch>.pth): its
+         recipe, arguments and seed come with it (--recipe and the flags may be left out; flags that
+         differ from the run's are refused, except --epochs, which may grow)
   --data-path     Fashion-MNIST's idx folder (default Debian's /usr/share/datasets/fashion-mnist), or an
                   ImageFolder root with train/ and val/ for the ImageNet recipes
   --print-torchrun print the equivalent torchrun … train.py command of TorchVision's reference and exit
@@ -84,9 +89,10 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     ...Object.fromEntries(HYPERPARAMETER_FLAGS.map((s) => [s.flag.slice(2), { type: s.type === 'bool' ? ('boolean' as const) : ('string' as const) }])),
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
-  const name = values.recipe;
+  const resumed = values.resume ? await checkpointRun(values.resume) : null;
+  const name = values.recipe ?? resumed?.name;
   const all = [...RECIPE_NAMES, ...QAT_RECIPE_NAMES];
-  if (!name) throw new UsageError(`--recipe is required; valid: ${all.join(', ')}`);
+  if (!name) throw new UsageError(`--recipe is required (or --resume CKPT of a run to continue); valid: ${all.join(', ')}`);
   if (!all.includes(name)) throw new UsageError(`unknown recipe "${name}"; valid: ${all.join(', ')}`);
   if (QAT_RECIPE_NAMES.includes(name)) return qatCommand(name, values, out);
   for (const flag of ['weights', 'ema', 'num-observer-update-epochs', 'num-batch-norm-update-epochs'] as const) {
@@ -109,10 +115,12 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     const s = positiveInt(values['image-size'], '--image-size');
     Object.assign(overrides, { trainCropSize: s, valCropSize: s, valResizeSize: s });
   }
-  const outputDir = values['output-dir'] ?? `runs/${name}`;
+  const outputDir = values['output-dir'] ?? (values.resume ? dirname(values.resume) : `runs/${name}`);
   let recipe;
   try {
-    recipe = getRecipe(name, overrides as RecipeOverrides);
+    // A resume continues its run: the checkpoint's recipe and arguments, the flags given on top
+    // (the trainer refuses a recipe or flags that differ from the run's, --epochs aside).
+    recipe = resumed?.args && name === resumed.name ? recipeFromNamespace(resumed.args, overrides as RecipeOverrides) : getRecipe(name, overrides as RecipeOverrides);
   } catch (e) {
     if (e instanceof RecipeError) throw new UsageError(e.message);
     throw e;
@@ -125,11 +133,8 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   const limit = (flag: 'limit-train' | 'limit-val' | 'limit-test') => (values[flag] === undefined ? undefined : positiveInt(values[flag], `--${flag}`));
   const workers = values.workers === undefined ? 2 : Number(values.workers);
   if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers needs an integer ≥ 0, got "${values.workers}"`);
-  const seed = values.seed === undefined ? 0 : Number(values.seed);
+  const seed = values.seed === undefined ? (resumed?.seed ?? 0) : Number(values.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed needs an integer, got "${values.seed}"`);
-  if (values.resume) await readFile(values.resume).catch(() => {
-    throw new UsageError(`--resume ${values.resume}: no such file`);
-  });
   await mkdir(outputDir, { recursive: true });
 
   await import('@mnv3/layers/train');
@@ -155,6 +160,28 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   });
   if (result.averaged) out(`averaged epochs ${result.averaged.epochs.join(', ')} → model_avg.pth: val acc@1 ${result.averaged.val.acc1.toFixed(2)}${result.averaged.test ? `, test acc@1 ${result.averaged.test.acc1.toFixed(2)}` : ''}`);
   if (result.test) out(`test: acc@1 ${result.test.acc1.toFixed(2)} acc@5 ${result.test.acc5.toFixed(2)} loss ${result.test.loss.toFixed(4)} (${result.test.images} images)${result.testEma ? `; EMA acc@1 ${result.testEma.acc1.toFixed(2)}` : ''}`);
+}
+
+/**
+ * The run a `--resume` checkpoint continues: its recipe's name, and for the float recipes its train.py
+ * `args` and seed (`Trainer.checkpointArgs`). Null when its args name no recipe (torch's train.py
+ * wrote it): then --recipe is needed, and the trainer says what does not fit.
+ */
+async function checkpointRun(file: string): Promise<{ name: string; args: PythonObject | null; seed?: number } | null> {
+  const bytes = await readFile(file).catch(() => {
+    throw new UsageError(`--resume ${file}: no such file`);
+  });
+  let ckpt: unknown;
+  try {
+    ckpt = loadTorchCheckpoint(new Uint8Array(bytes));
+  } catch (e) {
+    throw new UsageError(`--resume ${file}: not a checkpoint: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  const args = ckpt instanceof Map ? ckpt.get('args') : undefined;
+  const name = args instanceof PythonObject ? args.attributes.get('recipe') : undefined;
+  if (!(args instanceof PythonObject) || typeof name !== 'string') return null;
+  const seed = args.attributes.get('seed');
+  return { name, args: QAT_RECIPE_NAMES.includes(name) ? null : args, ...(typeof seed === 'number' ? { seed } : {}) };
 }
 
 /** `--lr-noise START,END` (or "none") as the recipe's lrNoise, keeping its percentage, std and seed. */

@@ -94,6 +94,26 @@ describe('mnv3 train', () => {
     expect(stderr).toMatch(/^epoch 1 \[=+\] 3\/3 \| loss \d+\.\d{4} \| lr 0\.006085 \| \d+ img\/s \| ETA/m);
   });
 
+  it('--resume CKPT alone continues its run: recipe, arguments and seed from the checkpoint, into its folder', async () => {
+    const out = join(dir, 'continued');
+    mkdirSync(out);
+    copyFileSync(join(run, 'checkpoint.pth'), join(out, 'checkpoint.pth'));
+    const limits = ['--limit-train', '96', '--limit-val', '32', '--limit-test', '32'];
+    const { code, stdout, stderr } = await mnv3(['train', '--resume', join(out, 'checkpoint.pth'), '--epochs', '2', ...limits]);
+    expect(stderr).toContain(`mnv3 train: ${RECIPE}: mobilenet_v3_small, 96 train / 32 val / 32 test images, 2 epochs → ${out}`);
+    expect(code).toBe(0);
+    expect(stdout).not.toMatch(/^epoch 0:/m);
+    expect(stdout).toMatch(/^epoch 1: lr 0\.006085/m);
+    // The very epoch the run resumed with --recipe and every flag repeated took (32×32, batch 32, seed 0).
+    const epoch1 = (d: string) => (JSON.parse(readFileSync(join(d, 'history.json'), 'utf8')) as { epochs: { epoch: number; trainLoss: number }[] }).epochs.find((e) => e.epoch === 1);
+    expect(epoch1(out)).toBeDefined();
+    expect(epoch1(out)!.trainLoss).toBe(epoch1(join(dir, 'resumed'))!.trainLoss);
+    // A flag that differs from the run's is refused, naming both values.
+    const other = await mnv3(['train', '--resume', join(out, 'checkpoint.pth'), '--epochs', '3', '--auto-augment', 'ta_wide', ...limits]);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/another run: auto_augment null \(this run: "ta_wide"\); a resumed run keeps its arguments/);
+  });
+
   it('a checkpoint write that fails (the disk full) stops the run, names the file and keeps the previous checkpoint', async () => {
     const out = join(dir, 'full-disk');
     mkdirSync(out);
@@ -144,7 +164,7 @@ describe('mnv3 train', () => {
   });
 
   it.each([
-    [['train'], /--recipe is required; valid: mobilenet_v3_large, mobilenet_v3_small, mobilenet_v3_small-fashion-mnist, mobilenet_v3_small-fashion-mnist-full/],
+    [['train'], /--recipe is required \(or --resume CKPT of a run to continue\); valid: mobilenet_v3_large, mobilenet_v3_small, mobilenet_v3_small-fashion-mnist, mobilenet_v3_small-fashion-mnist-full/],
     [['train', '--recipe', 'resnet9'], /unknown recipe "resnet9"; valid: mobilenet_v3_large/],
     [['train', '--recipe', RECIPE, '--epochs', '0'], /epochs \(--epochs\) must be ≥ 1, got 0/],
     [['train', '--recipe', RECIPE, '--lr-scheduler', 'polylr'], /lrScheduler \(--lr-scheduler\) must be one of steplr, cosineannealinglr, exponentiallr; got "polylr"/],

@@ -40,6 +40,7 @@ export {
   getQatRecipe,
   getRecipe,
   qatRecipeNamespace,
+  recipeFromNamespace,
   recipeNamespace,
   renderTorchrun,
   renderTorchrunQuantization,

@@ -2,7 +2,7 @@
 // order, with their types and defaults), the published MobileNetV3 recipe and ours for
 // Fashion-MNIST, validation of names and overrides, the `args` Namespace a checkpoint carries, and
 // the equivalent `torchrun … train.py` command (and train_quantization.py's, for QAT).
-import { PythonObject, pyFloat } from '@mnv3/io';
+import { PyFloat, PythonObject, pyFloat } from '@mnv3/io';
 import { LR_SCHEDULER_NAMES, LR_WARMUP_METHODS } from './train.js';
 
 /** A train.py argument's Python type (`store_true` flags are 'bool'). */
@@ -280,19 +280,22 @@ const CHOICES: Partial<Record<keyof TrainPyArgs, readonly string[]>> = {
   interpolation: INTERPOLATIONS,
 };
 
-const EXTRA_KEYS: readonly (keyof RecipeExtras)[] = [
-  'dataset',
-  'numClasses',
-  'trainCrop',
-  'randomCropPadding',
-  'hflipProb',
-  'rmspropEps',
-  'rmspropAlpha',
-  'epsPlacement',
-  'stochasticDepthProb',
-  'lrNoise',
-  'averageLastImproved',
+/** Our extras under their Namespace names (snake_case), with the Python type they are saved as. */
+const EXTRA_DESTS: readonly [keyof RecipeExtras, string, 'float' | 'other'][] = [
+  ['dataset', 'dataset', 'other'],
+  ['numClasses', 'num_classes', 'other'],
+  ['trainCrop', 'train_crop', 'other'],
+  ['randomCropPadding', 'random_crop_padding', 'other'],
+  ['hflipProb', 'hflip_prob', 'float'],
+  ['rmspropEps', 'rmsprop_eps', 'float'],
+  ['rmspropAlpha', 'rmsprop_alpha', 'float'],
+  ['epsPlacement', 'eps_placement', 'other'],
+  ['stochasticDepthProb', 'stochastic_depth_prob', 'float'],
+  ['lrNoise', 'lr_noise', 'other'],
+  ['averageLastImproved', 'average_last_improved', 'other'],
 ];
+
+const EXTRA_KEYS: readonly (keyof RecipeExtras)[] = EXTRA_DESTS.map(([key]) => key);
 
 /** What {@link getRecipe} accepts as overrides: any train.py argument or extra, by its key here. */
 export type RecipeOverrides = Partial<TrainPyArgs> & Partial<RecipeExtras>;
@@ -458,28 +461,75 @@ export function recipeNamespace(recipe: Recipe): PythonObject {
   }
   attrs.set('distributed', false);
   attrs.set('recipe', recipe.name);
-  attrs.set('dataset', recipe.dataset);
-  attrs.set('num_classes', recipe.numClasses);
-  attrs.set('train_crop', recipe.trainCrop);
-  attrs.set('random_crop_padding', recipe.randomCropPadding);
-  attrs.set('hflip_prob', pyFloat(recipe.hflipProb));
-  attrs.set('rmsprop_eps', pyFloat(recipe.rmspropEps));
-  attrs.set('rmsprop_alpha', pyFloat(recipe.rmspropAlpha));
-  attrs.set('eps_placement', recipe.epsPlacement);
-  attrs.set('stochastic_depth_prob', pyFloat(recipe.stochasticDepthProb));
-  attrs.set(
-    'lr_noise',
-    recipe.lrNoise
-      ? new Map<string, unknown>([
-          ['noise_range_t', Object.freeze([...recipe.lrNoise.noiseRangeT])],
-          ['noise_pct', pyFloat(recipe.lrNoise.noisePct)],
-          ['noise_std', pyFloat(recipe.lrNoise.noiseStd)],
-          ['noise_seed', recipe.lrNoise.noiseSeed],
-        ])
-      : null,
-  );
-  attrs.set('average_last_improved', recipe.averageLastImproved);
+  for (const [key, dest, type] of EXTRA_DESTS) {
+    const v = recipe[key];
+    if (key === 'lrNoise') {
+      const n = v as Recipe['lrNoise'];
+      attrs.set(
+        dest,
+        n
+          ? new Map<string, unknown>([
+              ['noise_range_t', Object.freeze([...n.noiseRangeT])],
+              ['noise_pct', pyFloat(n.noisePct)],
+              ['noise_std', pyFloat(n.noiseStd)],
+              ['noise_seed', n.noiseSeed],
+            ])
+          : null,
+      );
+    } else attrs.set(dest, type === 'float' ? pyFloat(v as number) : v);
+  }
   return new PythonObject('argparse.Namespace', attrs);
+}
+
+/** A Namespace value as plain data (Python floats as numbers, dicts as sorted entries) for comparison. */
+function plainValue(v: unknown): unknown {
+  if (v instanceof PyFloat) return v.value;
+  if (v instanceof Map) return [...v].map(([k, x]) => [k, plainValue(x)]).sort();
+  if (Array.isArray(v)) return v.map(plainValue);
+  return v;
+}
+
+/**
+ * The recipe a checkpoint's `args` Namespace was written for, the inverse of
+ * {@link recipeNamespace}: its `recipe` by name with every train.py argument and extra as saved
+ * (those it lacks keep the recipe's values), then `overrides`. A Namespace without `recipe`
+ * (torch's train.py wrote it) names no recipe to continue: a RecipeError.
+ *
+ * @example const r = recipeFromNamespace(loadTorchCheckpoint(bytes).get('args'), { epochs: 60 });
+ */
+export function recipeFromNamespace(args: unknown, overrides: RecipeOverrides = {}): Recipe {
+  if (!(args instanceof PythonObject)) throw new RecipeError('invalid-value', 'the checkpoint has no train.py `args` Namespace: it is not a train.py checkpoint');
+  const a = args.attributes;
+  const name = a.get('recipe');
+  if (typeof name !== 'string') throw new RecipeError('not-expressible', "the checkpoint's args name no recipe (torch's train.py wrote it): pass --recipe and the run's flags");
+  const saved: Record<string, unknown> = {};
+  for (const spec of TRAIN_PY_FLAGS) if (a.has(spec.dest)) saved[spec.key] = plainValue(a.get(spec.dest));
+  for (const [key, dest] of EXTRA_DESTS) {
+    if (!a.has(dest)) continue;
+    const v = a.get(dest);
+    if (key === 'lrNoise') {
+      const m = v instanceof Map ? v : null;
+      saved.lrNoise = m
+        ? { noiseRangeT: [...(m.get('noise_range_t') as number[])], noisePct: plainValue(m.get('noise_pct')), noiseStd: plainValue(m.get('noise_std')), noiseSeed: m.get('noise_seed') }
+        : null;
+    } else saved[key] = plainValue(v);
+  }
+  const given = Object.fromEntries(Object.entries(overrides).filter(([, v]) => v !== undefined));
+  return getRecipe(name, { ...(saved as RecipeOverrides), ...given });
+}
+
+/**
+ * Where two `args` Namespaces differ: the keys `b` has whose values in `a` are other (keys `a` lacks,
+ * as in a checkpoint of an older version, are left out, and so are `except`).
+ */
+export function namespaceDifferences(a: PythonObject, b: PythonObject, except: readonly string[] = []): { key: string; a: unknown; b: unknown }[] {
+  const out: { key: string; a: unknown; b: unknown }[] = [];
+  for (const [key, v] of b.attributes) {
+    if (typeof key !== 'string' || except.includes(key) || !a.attributes.has(key)) continue;
+    const [x, y] = [plainValue(a.attributes.get(key)), plainValue(v)];
+    if (JSON.stringify(x) !== JSON.stringify(y)) out.push({ key, a: x, b: y });
+  }
+  return out;
 }
 
 /** train_quantization.py's arguments (TorchVision 0.14), camelCased. */

@@ -16,7 +16,7 @@ import { LRNoise } from './lr-noise.js';
 import type { Scheduler } from './lr-scheduler.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { RMSprop } from './optim/rmsprop.js';
-import type { Recipe } from './recipes.js';
+import { namespaceDifferences, recipeNamespace, type Recipe } from './recipes.js';
 import { createLrScheduler, createOptimizer } from './train.js';
 import { ExponentialMovingAverage, emaDecay, setWeightDecay } from './utils.js';
 import type { Batch, BatchSource } from './data/batches.js';
@@ -147,25 +147,22 @@ export async function evaluate(model: Classifier, loader: BatchSource, labelSmoo
   return { acc1: (100 * c1) / n, acc5: (100 * c5) / n, loss: lossSum / n, images: n };
 }
 
-function checkResumeArgs(args: unknown, recipe: Recipe, numClasses: number): void {
+/**
+ * What a resumed run may change: its length (as train.py's `--epochs` on a resume) and where it
+ * reads and writes. Everything else continues as the checkpoint's run had it.
+ */
+const RESUME_MAY_CHANGE = ['epochs', 'data_path', 'output_dir', 'resume', 'start_epoch', 'workers', 'print_freq', 'device'];
+
+function checkResumeArgs(args: unknown, mine: PythonObject): void {
   if (!(args instanceof PythonObject)) throw new TrainError('bad-checkpoint', 'resume: the checkpoint has no train.py `args` Namespace: it is not a train.py checkpoint');
-  const a = args.attributes;
-  const want: [string, unknown][] = [
-    ['recipe', recipe.name],
-    ['model', recipe.args.model],
-    ['num_classes', numClasses],
-    ['opt', recipe.args.opt],
-    ['batch_size', recipe.args.batchSize],
-    ['train_crop_size', recipe.args.trainCropSize],
-    // The scheduler's kind and warm-up shape what its saved state means.
-    ['lr_scheduler', recipe.args.lrScheduler],
-    ['lr_warmup_epochs', recipe.args.lrWarmupEpochs],
-  ];
-  const diffs = want.filter(([k, v]) => a.has(k) && Number.isFinite(Number(v)) ? Number(a.get(k)) !== Number(v) : a.get(k) !== v);
+  // What the run is (recipe, model, classes) first, then its arguments in train.py's order.
+  const first = ['recipe', 'model', 'num_classes'];
+  const rank = (k: string) => (first.includes(k) ? first.indexOf(k) : first.length);
+  const diffs = namespaceDifferences(args, mine, RESUME_MAY_CHANGE).sort((x, y) => rank(x.key) - rank(y.key));
   if (diffs.length) {
     throw new TrainError(
       'resume-mismatch',
-      `resume: the checkpoint was written by another run: ${diffs.map(([k, v]) => `${k} ${JSON.stringify(String(a.get(k)))} (this run: ${JSON.stringify(String(v))})`).join(', ')}`,
+      `resume: the checkpoint was written by another run: ${diffs.map((d) => `${d.key} ${JSON.stringify(d.a)} (this run: ${JSON.stringify(d.b)})`).join(', ')}; a resumed run keeps its arguments (only the epochs may grow), start a new run to change them`,
     );
   }
 }
@@ -246,6 +243,17 @@ export class Trainer {
     this.params = this.model.parameters();
   }
 
+  /**
+   * The checkpoint's `args`: the recipe's train.py Namespace (`recipeNamespace`) with this run's class
+   * count and seed, so that a resume can continue the run from the checkpoint alone.
+   */
+  checkpointArgs(): PythonObject {
+    const ns = recipeNamespace(this.recipe);
+    ns.attributes.set('num_classes', this.numClasses);
+    ns.attributes.set('seed', this.seed);
+    return ns;
+  }
+
   /** The current learning rate (of the first parameter group). */
   get lr(): number {
     return this.optimizer.paramGroups[0]!.lr;
@@ -260,7 +268,7 @@ export class Trainer {
     if (!(ckpt instanceof Map) || !ckpt.has('model') || !ckpt.has('optimizer') || !ckpt.has('epoch')) {
       throw new TrainError('bad-checkpoint', `resume: ${source} is not a train.py checkpoint (it needs model, optimizer, lr_scheduler, epoch, args)`);
     }
-    checkResumeArgs(ckpt.get('args'), this.recipe, this.numClasses);
+    checkResumeArgs(ckpt.get('args'), this.checkpointArgs());
     try {
       this.model.loadStateDict(ckpt.get('model') as StateDict);
     } catch (e) {

@@ -188,7 +188,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       const val = await evalWith(sd, valLoader);
       let emaEval: EvalResult | undefined;
       if (ema) emaEval = await evalWith(stripModule(await ema.stateDict()), valLoader);
-      const ckpt = await trainCheckpoint({ model: sd, optimizer, lrScheduler: trainer.scheduler, epoch, args: recipe, ...(ema ? { modelEma: ema } : {}) });
+      const ckpt = await trainCheckpoint({ model: sd, optimizer, lrScheduler: trainer.scheduler, epoch, args: trainer.checkpointArgs(), ...(ema ? { modelEma: ema } : {}) });
       await writeEpochCheckpoint(options.outputDir, epoch, ckpt);
       const record: EpochRecord = {
         epoch,

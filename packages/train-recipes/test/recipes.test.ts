@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { PyFloat } from '@mnv3/io';
+import { PyFloat, PythonObject, loadTorchCheckpoint, saveTorchCheckpoint } from '@mnv3/io';
 import {
   QAT_RECIPE_MOBILENET_V3_LARGE,
   QAT_RECIPE_NAMES,
@@ -9,6 +9,7 @@ import {
   getQatRecipe,
   getRecipe,
   qatRecipeNamespace,
+  recipeFromNamespace,
   recipeNamespace,
   renderTorchrun,
   renderTorchrunQuantization,
@@ -94,6 +95,26 @@ describe('recipes', () => {
     expect(ns.attributes.get('epochs')).toBe(15);
     expect(ns.attributes.get('auto_augment')).toBeNull();
     expect(ns.attributes.get('model_ema')).toBe(false);
+  });
+
+  it('reads a recipe back from its Namespace, through a pickled checkpoint too: every argument and extra', () => {
+    const tuned = getRecipe('mobilenet_v3_small-fashion-mnist-full', {
+      epochs: 45, lrScheduler: 'cosineannealinglr', lrWarmupEpochs: 2, lrWarmupMethod: 'linear', modelEmaDecay: 0.9998,
+      autoAugment: 'imagenet', normWeightDecay: 0, lrNoise: { noiseRangeT: [13, 40], noisePct: 0.5, noiseStd: 0.8, noiseSeed: 7 }, hflipProb: 0.25,
+    });
+    for (const recipe of [...RECIPE_NAMES.map((n) => getRecipe(n)), tuned]) {
+      expect(recipeFromNamespace(recipeNamespace(recipe)), recipe.name).toEqual(recipe);
+      const pickled = loadTorchCheckpoint(saveTorchCheckpoint(new Map([['args', recipeNamespace(recipe)]]))) as Map<string, unknown>;
+      expect(recipeFromNamespace(pickled.get('args')), `${recipe.name} (pickled)`).toEqual(recipe);
+    }
+    // Overrides go on top of the saved arguments; undefined ones leave them.
+    const longer = recipeFromNamespace(recipeNamespace(tuned), { epochs: 90, lr: undefined });
+    expect(longer).toEqual({ ...tuned, args: { ...tuned.args, epochs: 90 } });
+    // torch's train.py writes no recipe: nothing to continue.
+    const torchArgs = new PythonObject('argparse.Namespace', new Map(recipeNamespace(tuned).attributes));
+    torchArgs.attributes.delete('recipe');
+    expect(() => recipeFromNamespace(torchArgs)).toThrow(/name no recipe/);
+    expect(() => recipeFromNamespace({ epochs: 3 })).toThrow(RecipeError);
   });
 
   it('holds the Fashion-MNIST QAT recipe and checks its observer / BatchNorm epochs against the run', () => {

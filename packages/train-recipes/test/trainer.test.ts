@@ -78,6 +78,12 @@ describe('train()', () => {
     await expect(train(other, { data, outputDir: join(dir, 'other'), resume: join(dir, 'full', 'model_0.pth'), workers: 0 })).rejects.toThrow(/another run: recipe "mobilenet_v3_small-fashion-mnist"/);
     const large = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, model: 'mobilenet_v3_large' });
     await expect(train(large, { data, outputDir: join(dir, 'other'), resume: join(dir, 'full', 'model_0.pth'), workers: 0 })).rejects.toBeInstanceOf(TrainError);
+    // The same recipe with another argument, or another seed, is another run too: nothing changes silently.
+    const erased = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, epochs: 2, lr: 0.01, randomErase: 0.1 });
+    await expect(train(erased, { data, outputDir: join(dir, 'other'), resume: join(dir, 'full', 'model_0.pth'), workers: 0, seed: 7 })).rejects.toThrow(
+      /another run: random_erase 0 \(this run: 0\.1\); a resumed run keeps its arguments/,
+    );
+    await expect(train(recipe, { data, outputDir: join(dir, 'other'), resume: join(dir, 'full', 'model_0.pth'), workers: 0, seed: 8 })).rejects.toThrow(/another run: seed 7 \(this run: 8\)/);
   });
 
   it('stops on a NaN loss naming the epoch, step and learning rate, and keeps the last checkpoint', async () => {
