@@ -230,12 +230,13 @@ describe('BatchNorm with batch statistics: forward and backward equal torch', ()
 });
 
 describe('BatchNorm fused with its activation: fast equals plain (BatchNorm, then the activation)', () => {
-  it.each(['relu', 'relu6', 'hardswish', 'hardsigmoid'] as const)('%s', (act) => {
-    const shape: [number, number, number, number] = [8, 32, 32, 16];
+  // 21 channels: the kernels' 16-, 4- and 1-channel paths.
+  it.each((['relu', 'relu6', 'hardswish', 'hardsigmoid'] as const).flatMap((act) => [[act, 16] as const, [act, 21] as const]))('%s, %i channels', (act, c) => {
+    const shape: [number, number, number, number] = c === 16 ? [8, 32, 32, 16] : [4, 9, 7, c];
     const x = rnd(shape, 21, 2);
     const up = rnd(shape, 22);
-    const gamma = rnd([16], 23);
-    const beta = rnd([16], 24);
+    const gamma = rnd([c], 23);
+    const beta = rnd([c], 24);
     const run = () =>
       tf.tidy(() => {
         const f = (a: tf.Tensor, g: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(batchNormTrain(a as tf.Tensor4D, g as tf.Tensor1D, b as tf.Tensor1D, 1e-3, act).y, tf.tensor(up, shape)));
