@@ -118,8 +118,20 @@ function filterIm2col(
       const oy = r / ow;
       const ox = r - oy * ow;
       let cp = col + <usize>q * colRow;
+      const ix0 = ox * sw - padL;
+      // Inside the map without dilation, a row's kw taps are kw·ci floats in a row of x.
+      const whole = dwl == 1 && ix0 >= 0 && ix0 + kw <= wd;
       for (let ky = 0; ky < kh; ky++) {
         const iy = oy * sh - padT + ky * dh;
+        if (whole && iy >= 0 && iy < h) {
+          const xp = x + (<usize>((b * h + iy) * wd + ix0)) * (<usize>ci << 2);
+          const n = kw * ci;
+          let c = 0;
+          for (; c + 4 <= n; c += 4) v128.store(cp + (<usize>c << 2), v128.load(xp + (<usize>c << 2)));
+          for (; c < n; c++) store<f32>(cp + (<usize>c << 2), load<f32>(xp + (<usize>c << 2)));
+          cp += <usize>n << 2;
+          continue;
+        }
         for (let kx = 0; kx < kw; kx++, cp += <usize>ci << 2) {
           const ix = ox * sw - padL + kx * dwl;
           if (iy < 0 || iy >= h || ix < 0 || ix >= wd) {
