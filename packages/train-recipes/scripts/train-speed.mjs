@@ -88,10 +88,71 @@ t0 = time.perf_counter()
 for _ in range(steps):
     step()
 print(batch * steps / (time.perf_counter() - t0))
+if len(sys.argv) > 3:
+    # Self CPU time per step of each op, summed into the parts partOf (train-speed.mjs) uses for ours.
+    import json
+    from torch.profiler import profile, ProfilerActivity
+    n = int(sys.argv[3])
+    with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as p:
+        for _ in range(n):
+            step()
+    ACT_FWD = {'aten::hardswish', 'aten::hardswish_', 'aten::relu', 'aten::relu_', 'aten::hardsigmoid', 'aten::hardsigmoid_', 'aten::clamp_min', 'aten::clamp_min_'}
+    ACT_BWD = {'aten::hardswish_backward', 'aten::threshold_backward', 'aten::hardsigmoid_backward'}
+    parts = {}
+    for e in p.events():
+        root = e
+        while root.cpu_parent is not None:
+            root = root.cpu_parent
+        if root.name.startswith('Optimizer.'):
+            part = 'optimiser'
+        elif e.name in ('aten::mkldnn_convolution', 'aten::convolution_backward'):
+            w = e.input_shapes[1] if e.name == 'aten::mkldnn_convolution' else e.input_shapes[2]
+            kind = 'stem' if w[1] == 3 else 'depthwise' if w[1] == 1 and w[2] > 1 else 'dense'
+            part = kind if kind == 'stem' else kind + (' forward' if e.name == 'aten::mkldnn_convolution' else ' backward')
+        elif e.name == 'aten::native_batch_norm' or e.name in ACT_FWD:
+            part = 'bn forward'
+        elif e.name == 'aten::native_batch_norm_backward' or e.name in ACT_BWD:
+            part = 'bn backward'
+        else:
+            part = 'other'
+        parts[part] = parts.get(part, 0.0) + e.self_cpu_time_total / 1000.0 / n
+    print(json.dumps(parts))
 `;
 
 function torchRate(batch) {
   return Number(execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps)], { encoding: 'utf8' }).trim());
+}
+
+/** PyTorch's step by part (self CPU time per step over `n` profiled steps, torch.profiler), ms. */
+function torchParts(batch, n) {
+  const lines = execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps), String(n)], { encoding: 'utf8' }).trim().split('\n');
+  return JSON.parse(lines.at(-1));
+}
+
+/** The parts both profiles are summed into (the keys torchParts prints), in the README's order. */
+const PARTS = [
+  ['dense forward', 'dense (1x1) convolutions, forward'],
+  ['dense backward', 'dense (1x1) convolutions, backward'],
+  ['depthwise forward', 'depthwise convolutions, forward'],
+  ['depthwise backward', 'depthwise convolutions, backward'],
+  ['stem', 'the 3-channel stem convolution, forward and backward'],
+  ['bn forward', 'BatchNorm and activations, forward'],
+  ['bn backward', 'BatchNorm and activations, backward'],
+  ['optimiser', 'RMSprop'],
+  ['other', 'the rest (SE, pooling, residual adds, loss, …)'],
+];
+
+/** The part of one of our kernel calls (tf.profile's name and input shapes). */
+function partOf(name, inputShapes) {
+  if (name === 'Mnv3Conv2dTrain') return 'dense forward';
+  if (name === 'Mnv3Conv2dTrainGrad') return 'dense backward';
+  if (name === 'Mnv3DepthwiseConv2dTrain') return 'depthwise forward';
+  if (name === 'Mnv3DepthwiseConv2dTrainGrad') return 'depthwise backward';
+  if (['Conv2D', 'Conv2DBackpropFilter', 'Conv2DBackpropInput'].includes(name)) return inputShapes?.[0]?.[3] === 3 ? 'stem' : name === 'Conv2D' ? 'dense forward' : 'dense backward';
+  if (['Mnv3BatchNormTrain', 'Mnv3Activation', 'Mnv3RunningStats'].includes(name)) return 'bn forward';
+  if (['Mnv3BatchNormTrainGrad', 'Mnv3ActivationGrad'].includes(name)) return 'bn backward';
+  if (name === 'Mnv3RmspropStep' || name === 'Mnv3SgdStep') return 'optimiser';
+  return 'other';
 }
 
 const load = loadavg().map((l) => l.toFixed(2)).join(' ');
@@ -127,14 +188,27 @@ if (values.profile) {
     by.set(k.name, e);
   }
   const total = [...by.values()].reduce((s, e) => s + e.ms, 0);
-  profile = { batch: b, calls: prof.kernels.length, kernelMs: total, kernels: [...by].sort((p, q) => q[1].ms - p[1].ms).map(([name, e]) => ({ name, ms: e.ms, calls: e.calls })) };
+  const parts = {};
+  for (const k of prof.kernels) parts[partOf(k.name, k.inputShapes)] = (parts[partOf(k.name, k.inputShapes)] ?? 0) + k.kernelTimeMs;
+  const torch = values['no-torch'] ? null : torchParts(b, 3);
+  profile = { batch: b, parts, torchParts: torch, calls: prof.kernels.length, kernelMs: total, kernels: [...by].sort((p, q) => q[1].ms - p[1].ms).map(([name, e]) => ({ name, ms: e.ms, calls: e.calls })) };
   console.log(`profile, batch ${b}: ${prof.kernels.length} kernel calls, ${total.toFixed(0)} ms in kernels`);
   for (const { name, ms, calls } of profile.kernels.slice(0, 25)) console.log(`  ${name.padEnd(36)} ${ms.toFixed(1).padStart(8)} ms ${((100 * ms) / total).toFixed(1).padStart(5)}%  ${calls} calls`);
+  for (const [k] of PARTS) console.log(`  ${k.padEnd(20)} mnv3 ${(parts[k] ?? 0).toFixed(1).padStart(6)} ms   PyTorch ${torch ? (torch[k] ?? 0).toFixed(1).padStart(6) : '     —'} ms`);
 }
 for (const { trainer } of runs.values()) trainer.dispose();
 
 const torchVersion = values['no-torch'] ? null : execFileSync(PYTHON, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).trim();
-const result = { date: new Date().toISOString().slice(0, 10), cpu: cpus()[0]?.model, node: process.version, torch: torchVersion, recipe: RECIPE, size, steps, rounds, loadAverage: load, kernelMode: process.env.MNV3_KERNELS ?? 'fast', rows, profile };
+/** The CPU's vector extensions PyTorch's kernels can use (Linux), for the README's reading of the parts. */
+function vectorIsa() {
+  try {
+    const flags = new Set((/^flags\s*:(.*)$/m.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? '').trim().split(/\s+/));
+    return flags.has('avx512f') ? 'AVX-512 with FMA' : flags.has('avx2') && flags.has('fma') ? 'AVX2 with FMA' : flags.has('avx2') ? 'AVX2' : null;
+  } catch {
+    return null;
+  }
+}
+const result = { date: new Date().toISOString().slice(0, 10), cpu: cpus()[0]?.model, vectorIsa: vectorIsa(), node: process.version, torch: torchVersion, recipe: RECIPE, size, steps, rounds, loadAverage: load, kernelMode: process.env.MNV3_KERNELS ?? 'fast', rows, profile };
 if (values.json) await writeFileAtomic(values.json, `${JSON.stringify(result, null, 2)}\n`);
 if (values.readme) {
   const readme = readFileSync(values.readme, 'utf8');
@@ -160,6 +234,23 @@ function renderSection(r) {
     const p = r.profile;
     const top = p.kernels.slice(0, 10).map((k) => `${k.name} ${((100 * k.ms) / p.kernelMs).toFixed(0)}% (${k.calls})`);
     lines.push('', `Where a step's kernel time goes (batch ${p.batch}, tf.profile of one step: ${p.calls} kernel calls, ${p.kernelMs.toFixed(0)} ms in kernels; share of kernel time and calls): ${top.join(', ')}.`);
+    if (p.torchParts) {
+      const sum = (o) => Object.values(o).reduce((x, y) => x + y, 0);
+      lines.push(
+        '',
+        `Side by side by part (batch ${p.batch}, ms per step: ours from the tf.profile above, PyTorch's as self CPU time of its ops in torch.profiler over 3 steps, the optimiser's ops counted by their \`Optimizer.step\` scope; the profiler's own cost inflates PyTorch's many small ops a little):`,
+        '',
+        '| part | mnv3 ms | PyTorch ms | mnv3 / PyTorch |',
+        '| --- | --- | --- | --- |',
+        ...PARTS.map(([k, label]) => {
+          const [o, t] = [p.parts[k] ?? 0, p.torchParts[k] ?? 0];
+          return `| ${label} | ${o.toFixed(1)} | ${t.toFixed(1)} | ${t > 0 ? `${(o / t).toFixed(2)}×` : '—'} |`;
+        }),
+        `| all | ${sum(p.parts).toFixed(1)} | ${sum(p.torchParts).toFixed(1)} | ${(sum(p.parts) / sum(p.torchParts)).toFixed(2)}× |`,
+        '',
+        `PyTorch's convolutions run on oneDNN${r.vectorIsa ? `, with ${r.vectorIsa} on this CPU` : ''}; ours on WASM SIMD: 4 lanes, a multiply then an add (fused multiply-add only in relaxed SIMD).`,
+      );
+    }
   }
   return `${lines.join('\n')}\n`;
 }
