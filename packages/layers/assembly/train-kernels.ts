@@ -28,9 +28,20 @@ const ZERO4: v128 = f32x4.splat(0);
 /** Output pixels per chunk of `convBackpropFilter` (their x and dy rows stay in cache across tiles). */
 const FILTER_CHUNK: i32 = 64;
 
-/** Scratch bytes `convBackpropFilter` needs: its row pointers, or for fewer than 4 input channels a chunk of im2col rows. */
-export function convBackpropFilterTableBytes(kh: i32, kw: i32, ci: i32): i32 {
-  return ci < 4 ? FILTER_CHUNK * ((((kh * kw * ci + 3) & ~3) << 2) + 4) : FILTER_CHUNK * 4;
+/**
+ * From this many output channels `convBackpropFilter` packs a chunk's dy rows into blocks of 8
+ * channels first: a tile reads 8 channels of every pixel, and rows of co floats a power of two
+ * bytes apart (1024 channels: 4 KiB) all fall in one L1 set, so a tile's loads would miss.
+ */
+const PACK_DY_CO: i32 = 128;
+
+/**
+ * Scratch bytes `convBackpropFilter` needs: its row pointers (and from PACK_DY_CO output channels
+ * a chunk of packed dy rows), or for fewer than 4 input channels a chunk of im2col rows.
+ */
+export function convBackpropFilterTableBytes(kh: i32, kw: i32, ci: i32, co: i32): i32 {
+  if (ci < 4) return FILTER_CHUNK * ((((kh * kw * ci + 3) & ~3) << 2) + 4);
+  return FILTER_CHUNK * 4 + (co >= PACK_DY_CO ? FILTER_CHUNK * (((co + 7) & ~7) << 2) : 0);
 }
 
 /**
@@ -54,9 +65,24 @@ export function convBackpropFilter(
   const outRow = <usize>co << 2;
   const pixels = n * oh * ow;
   const opix = oh * ow;
+  const pack = co >= PACK_DY_CO;
+  const packed = table + <usize>(FILTER_CHUNK << 2);
   for (let m0 = 0; m0 < pixels; m0 += FILTER_CHUNK) {
     const m = min(FILTER_CHUNK, pixels - m0);
     const dyc = dy + <usize>m0 * outRow;
+    // Packed: block o0/8 of the chunk is [m][8] floats at packed + o0/8 · m · 32 (lanes past co zero).
+    if (pack) {
+      for (let o0 = 0; o0 < co; o0 += 8) {
+        const n0 = min(4, co - o0);
+        const n1 = min(4, max(0, co - o0 - 4));
+        let src = dyc + (<usize>o0 << 2);
+        let dst = packed + <usize>(o0 >> 3) * <usize>m * 32;
+        for (let q = 0; q < m; q++, src += outRow, dst += 32) {
+          v128.store(dst, n0 == 4 ? v128.load(src) : loadN(src, n0));
+          v128.store(dst, n1 == 4 ? v128.load(src, 16) : loadN(src + 16, n1), 16);
+        }
+      }
+    }
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
         // Row pointers of x for this tap and chunk (zero: in the padding).
@@ -84,7 +110,8 @@ export function convBackpropFilter(
           for (let o0 = 0; o0 < co; o0 += 8) {
             const lanes = min(8, co - o0);
             const oOff = <usize>o0 << 2;
-            filterTile(dwt + <usize>c0 * outRow + oOff, dyc + oOff, table, m, cOff, outRow, cis, lanes);
+            const dyp = pack ? packed + <usize>(o0 >> 3) * <usize>m * 32 : dyc + oOff;
+            filterTile(dwt + <usize>c0 * outRow + oOff, dyp, pack ? 32 : outRow, table, m, cOff, outRow, cis, lanes);
           }
         }
       }
@@ -150,18 +177,21 @@ function filterIm2col(
     const dyc = dy + <usize>m0 * outRow;
     for (let k0 = 0; k0 < k; k0 += 4) {
       for (let o0 = 0; o0 < co; o0 += 8) {
-        filterTile(dw + <usize>k0 * outRow + (<usize>o0 << 2), dyc + (<usize>o0 << 2), rowPtrs, m, <usize>k0 << 2, outRow, min(4, k - k0), min(8, co - o0));
+        filterTile(dw + <usize>k0 * outRow + (<usize>o0 << 2), dyc + (<usize>o0 << 2), outRow, rowPtrs, m, <usize>k0 << 2, outRow, min(4, k - k0), min(8, co - o0));
       }
     }
   }
 }
 
-/** One tile of `convBackpropFilter`: dw rows c0..c0+cis, columns o0..o0+lanes, over m pixels. */
-@inline function filterTile(dwp: usize, dyp: usize, table: usize, m: i32, cOff: usize, outRow: usize, cis: i32, lanes: i32): void {
+/**
+ * One tile of `convBackpropFilter`: dw rows c0..c0+cis (`dwRow` bytes apart), columns o0..o0+lanes,
+ * over m pixels (their dy `dyStride` bytes apart).
+ */
+@inline function filterTile(dwp: usize, dyp: usize, dyStride: usize, table: usize, m: i32, cOff: usize, dwRow: usize, cis: i32, lanes: i32): void {
   let a00: v128 = ZERO4, a01: v128 = ZERO4, a10: v128 = ZERO4, a11: v128 = ZERO4;
   let a20: v128 = ZERO4, a21: v128 = ZERO4, a30: v128 = ZERO4, a31: v128 = ZERO4;
   if (cis == 4 && lanes == 8) {
-    for (let q = 0; q < m; q++, dyp += outRow) {
+    for (let q = 0; q < m; q++, dyp += dyStride) {
       const xp = <usize>load<u32>(table + (<usize>q << 2)) + cOff;
       const d0 = v128.load(dyp);
       const d1 = v128.load(dyp, 16);
@@ -175,17 +205,17 @@ function filterIm2col(
       a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
     }
     v128.store(dwp, f32x4.add(v128.load(dwp), a00)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a01), 16);
-    dwp += outRow;
+    dwp += dwRow;
     v128.store(dwp, f32x4.add(v128.load(dwp), a10)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a11), 16);
-    dwp += outRow;
+    dwp += dwRow;
     v128.store(dwp, f32x4.add(v128.load(dwp), a20)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a21), 16);
-    dwp += outRow;
+    dwp += dwRow;
     v128.store(dwp, f32x4.add(v128.load(dwp), a30)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a31), 16);
     return;
   }
   const n0 = min(lanes, 4);
   const n1 = lanes - n0;
-  for (let q = 0; q < m; q++, dyp += outRow) {
+  for (let q = 0; q < m; q++, dyp += dyStride) {
     const xp = <usize>load<u32>(table + (<usize>q << 2)) + cOff;
     const d0 = loadN(dyp, n0);
     const d1 = loadN(dyp + 16, n1);
@@ -205,9 +235,9 @@ function filterIm2col(
     }
   }
   addLanes(dwp, a00, a01, n0, n1);
-  if (cis > 1) addLanes(dwp + outRow, a10, a11, n0, n1);
-  if (cis > 2) addLanes(dwp + 2 * outRow, a20, a21, n0, n1);
-  if (cis > 3) addLanes(dwp + 3 * outRow, a30, a31, n0, n1);
+  if (cis > 1) addLanes(dwp + dwRow, a10, a11, n0, n1);
+  if (cis > 2) addLanes(dwp + 2 * dwRow, a20, a21, n0, n1);
+  if (cis > 3) addLanes(dwp + 3 * dwRow, a30, a31, n0, n1);
 }
 
 @inline function addLanes(p: usize, v0: v128, v1: v128, n0: i32, n1: i32): void {

@@ -104,6 +104,9 @@ describe('dense convolution backprop: wasm equals tfjs-backend-cpu', () => {
     [1, 13, 11, 9, 13, 5, 2, 2],
     [2, 7, 8, 4, 6, 3, 1, 'valid'],
     [1, 6, 5, 17, 33, 3, 1, [[0, 0], [1, 0], [0, 2], [0, 0]]],
+    // 128 or more output channels: dy rows packed per chunk (several chunks; the last block partial).
+    [2, 9, 8, 12, 130, 1, 1, 0],
+    [1, 11, 10, 5, 136, 3, 2, 1],
     // Fewer than 4 input channels: the filter gradient on im2col rows (several pixel chunks; co off 8).
     [3, 12, 10, 1, 5, 3, 1, 1],
     [2, 9, 11, 2, 12, 5, 2, 'same'],

@@ -19,7 +19,7 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const { l, t } = trainKernelsFor(be, 'Conv2DBackpropFilter');
   const out = be.makeOutput([...a.filterShape], 'float32');
   const zero = zeros(be, l, ci * 4);
-  const table = scratch(be, l, t.convBackpropFilterTableBytes(a.filterShape[0], a.filterShape[1], ci));
+  const table = scratch(be, l, t.convBackpropFilterTableBytes(a.filterShape[0], a.filterShape[1], ci, co));
   t.convBackpropFilter(addressOf(be, x), addressOf(be, dy), addressOf(be, out), zero, table, n, h, w, ci, oh, ow, co, ...args);
   return out;
 };

@@ -56,7 +56,7 @@ const backward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tensor
   const [gemmTable, wt, filterTable, dfHwio] = scratchParts(be, l, [
     gemm ? kx.convTableBytes(1) : 0,
     gemm ? Math.ceil(ci / 8) * co * 32 : taps * ci * co * 4,
-    t.convBackpropFilterTableBytes(k, k, ci),
+    t.convBackpropFilterTableBytes(k, k, ci, co),
     taps * ci * co * 4,
   ]) as [number, number, number, number];
   if (gemm) {

@@ -7,7 +7,7 @@ import { kernelsFor, scratch, type KernelExports, type Loaded, type WasmBackendL
 
 /** The exports of assembly/train-kernels.ts (pointers are byte offsets into the tfjs heap). */
 export interface TrainKernelExports {
-  convBackpropFilterTableBytes(kh: number, kw: number, ci: number): number;
+  convBackpropFilterTableBytes(kh: number, kw: number, ci: number, co: number): number;
   convBackpropFilter(...args: number[]): void;
   convBackpropInput(...args: number[]): void;
   packTransposed1x1(w: number, out: number, ci: number, co: number): void;
