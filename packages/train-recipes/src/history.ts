@@ -27,6 +27,46 @@ export interface EpochRecord {
   seconds: number;
 }
 
+/**
+ * An epoch's training sums as its steps come (train.py's MetricLogger meters): each step's loss,
+ * images, top-1 / top-5 hits and milliseconds; then the epoch's record with its evaluations.
+ */
+export class EpochTally {
+  /** Every step's loss, in order. */
+  readonly losses: number[] = [];
+  private lossSum = 0;
+  private c1 = 0;
+  private c5 = 0;
+  private n = 0;
+  private ms = 0;
+
+  add(step: { loss: number; n: number; correct1: number; correct5: number; ms: number }): void {
+    this.losses.push(step.loss);
+    this.lossSum += step.loss * step.n;
+    this.c1 += step.correct1;
+    this.c5 += step.correct5;
+    this.n += step.n;
+    this.ms += step.ms;
+  }
+
+  /** The epoch's record: `lr`, these sums, the validation split's `val`, `extra` (EMA, int8) and `seconds`. */
+  record(epoch: number, lr: number, val: { loss: number; acc1: number; acc5: number }, extra: Pick<EpochRecord, 'emaAcc1' | 'emaAcc5' | 'int8Acc1' | 'int8Acc5'>, seconds: number): EpochRecord {
+    return {
+      epoch,
+      lr,
+      trainLoss: this.lossSum / this.n,
+      trainAcc1: (100 * this.c1) / this.n,
+      trainAcc5: (100 * this.c5) / this.n,
+      imgPerSec: (1000 * this.n) / this.ms,
+      valLoss: val.loss,
+      valAcc1: val.acc1,
+      valAcc5: val.acc5,
+      ...extra,
+      seconds,
+    };
+  }
+}
+
 /** `history.json`: every finished epoch, in order. */
 export interface TrainHistory {
   format: 'mnv3-train-history';

@@ -20,7 +20,7 @@ import { seededRng } from '@mnv3/layers';
 import { QuantizationError, WasmQuantizedMobileNetV3, saveQuantized, type QuantizedMobileNetV3 } from '@mnv3/quantize';
 import { type QatMobileNetV3, convertQat, disableObserver, enableFakeQuant, enableObserver, freezeBnStats, prepareQat } from '@mnv3/quantize/qat';
 import { writeEpochCheckpoint, writeEpochFiles, type TrainOptions } from './trainer.js';
-import { appendEpoch, newHistory, parseHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
+import { EpochTally, appendEpoch, newHistory, parseHistory, truncateHistory, type TrainHistory } from './history.js';
 import { crossEntropy } from './loss.js';
 import { SGD } from './optim/sgd.js';
 import { StepLR } from './lr-scheduler.js';
@@ -212,12 +212,7 @@ export async function trainQat(recipe: QatRecipe, options: TrainQatOptions): Pro
       const t0 = performance.now();
       const lr = optimizer.paramGroups[0]!.lr;
       model.train();
-      const losses: number[] = [];
-      let n = 0;
-      let c1 = 0;
-      let c5 = 0;
-      let lossSum = 0;
-      let trainMs = 0;
+      const tally = new EpochTally();
       for await (const b of trainLoader.epoch(epoch)) {
         const s0 = performance.now();
         model.rng = seededRng(mixSeed(seed, 0xd7, epoch, b.step));
@@ -237,16 +232,11 @@ export async function trainQat(recipe: QatRecipe, options: TrainQatOptions): Pro
         if (Number.isFinite(loss)) optimizer.step(grads);
         tf.dispose([value, hits, ...Object.values(grads)]);
         if (!Number.isFinite(loss)) throw new TrainError('nan-loss', `loss is ${loss} at epoch ${epoch}, step ${b.step} (learning rate ${lr}); QAT stopped`);
-        trainMs += performance.now() - s0;
-        losses.push(loss);
-        lossSum += loss * b.n;
-        c1 += h[0]!;
-        c5 += h[1]!;
-        n += b.n;
+        tally.add({ loss, n: b.n, correct1: h[0]!, correct5: h[1]!, ms: performance.now() - s0 });
         options.onStep?.({ epoch, step: b.step, steps: trainLoader.stepsPerEpoch, loss, lr });
       }
       scheduler.step();
-      stepLosses.set(epoch, losses);
+      stepLosses.set(epoch, tally.losses);
       if (epoch >= a.numObserverUpdateEpochs) disableObserver(model);
       if (epoch >= a.numBatchNormUpdateEpochs) freezeBnStats(model);
       model.eval();
@@ -257,20 +247,7 @@ export async function trainQat(recipe: QatRecipe, options: TrainQatOptions): Pro
       const sd = model.stateDict();
       const ckpt = await trainCheckpoint({ model: sd, optimizer: optimizer as never, lrScheduler: scheduler, epoch, args: qatRecipeNamespace(recipe) });
       await writeEpochCheckpoint(options.outputDir, epoch, ckpt);
-      const record: EpochRecord = {
-        epoch,
-        lr,
-        trainLoss: lossSum / n,
-        trainAcc1: (100 * c1) / n,
-        trainAcc5: (100 * c5) / n,
-        imgPerSec: (1000 * n) / trainMs,
-        valLoss: val.loss,
-        valAcc1: val.acc1,
-        valAcc5: val.acc5,
-        int8Acc1: int8Val.acc1,
-        int8Acc5: int8Val.acc5,
-        seconds: (performance.now() - t0) / 1000,
-      };
+      const record = tally.record(epoch, lr, val, { int8Acc1: int8Val.acc1, int8Acc5: int8Val.acc5 }, (performance.now() - t0) / 1000);
       history = appendEpoch(history, record);
       await writeEpochFiles(options.outputDir, history);
       options.onEpoch?.(record);

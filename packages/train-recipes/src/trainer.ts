@@ -16,7 +16,7 @@ import { loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { writeFileAtomic, writeTorchCheckpoint } from '@mnv3/io/node';
 import { trainCheckpoint } from './checkpoint.js';
 import { trainingChart } from './charts.js';
-import { appendEpoch, formatLog, newHistory, parseHistory, serializeHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
+import { EpochTally, appendEpoch, formatLog, newHistory, parseHistory, serializeHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
 import type { Recipe } from './recipes.js';
 import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, type EvalResult, type StepResult, type TrainData } from './train-core.js';
 import { averageCheckpoints } from './utils.js';
@@ -160,19 +160,9 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
     for (let epoch = startEpoch; epoch < a.epochs; epoch++) {
       const t0 = performance.now();
       const lr = trainer.lr;
-      const losses: number[] = [];
-      let n = 0;
-      let c1 = 0;
-      let c5 = 0;
-      let lossSum = 0;
-      let trainMs = 0;
+      const tally = new EpochTally();
       const onStep = (s: StepResult) => {
-        trainMs += s.ms;
-        losses.push(s.loss);
-        lossSum += s.loss * s.n;
-        c1 += s.correct1;
-        c5 += s.correct5;
-        n += s.n;
+        tally.add(s);
         numTensors.push(tf.memory().numTensors);
         options.onStep?.({ epoch, step: s.step, steps: trainLoader.stepsPerEpoch, loss: s.loss, lr });
       };
@@ -183,26 +173,14 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
         throw e;
       }
       trainer.endEpoch();
-      stepLosses.set(epoch, losses);
+      stepLosses.set(epoch, tally.losses);
       const sd = model.stateDict();
       const val = await evalWith(sd, valLoader);
       let emaEval: EvalResult | undefined;
       if (ema) emaEval = await evalWith(stripModule(await ema.stateDict()), valLoader);
       const ckpt = await trainCheckpoint({ model: sd, optimizer, lrScheduler: trainer.scheduler, epoch, args: trainer.checkpointArgs(), ...(ema ? { modelEma: ema } : {}) });
       await writeEpochCheckpoint(options.outputDir, epoch, ckpt);
-      const record: EpochRecord = {
-        epoch,
-        lr,
-        trainLoss: lossSum / n,
-        trainAcc1: (100 * c1) / n,
-        trainAcc5: (100 * c5) / n,
-        imgPerSec: (1000 * n) / trainMs,
-        valLoss: val.loss,
-        valAcc1: val.acc1,
-        valAcc5: val.acc5,
-        ...(emaEval ? { emaAcc1: emaEval.acc1, emaAcc5: emaEval.acc5 } : {}),
-        seconds: (performance.now() - t0) / 1000,
-      };
+      const record = tally.record(epoch, lr, val, emaEval ? { emaAcc1: emaEval.acc1, emaAcc5: emaEval.acc5 } : {}, (performance.now() - t0) / 1000);
       history = appendEpoch(history, record);
       await writeEpochFiles(options.outputDir, history);
       options.onEpoch?.(record);
