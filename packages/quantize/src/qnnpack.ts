@@ -14,6 +14,7 @@
 //   `s / (s × size)`, round half to even; a 1×1 input is ATen's path and returns the input;
 // - quantize (QuantStub): ATen's `quantize_val` (no FBGEMM in Debian's build): x × (1.0f / scale).
 // Tensors are NHWC, uint8 activations with a per-tensor scale and zero point, int8 weights.
+import type { ConvGeometry } from '@mnv3/layers';
 
 const f32 = Math.fround;
 const F32 = new Float32Array(1);
@@ -86,16 +87,8 @@ export function dequantize(q: QTensor, out = new Float32Array(q.data.length)): F
   return out;
 }
 
-/** Geometry of a 2-D convolution, TorchVision's `Conv2dNormActivation` padding `(k - 1) / 2 · dilation`. */
-export interface ConvGeometry {
-  inChannels: number;
-  outChannels: number;
-  kernelSize: number;
-  stride: number;
-  padding: number;
-  dilation: number;
-  groups: number;
-}
+/** Geometry of a 2-D convolution: the float layers' (TorchVision's `Conv2dNormActivation` padding `(k - 1) / 2 · dilation`). */
+export type { ConvGeometry };
 
 /** Output spatial size of a convolution. */
 export function convOutputSize(size: number, g: ConvGeometry): number {
