@@ -153,26 +153,9 @@ export class ConvKernel {
     const { fused, after } = splitFusable(this.activation);
     return tf.tidy(() => {
       let y: tf.Tensor4D;
-      if (this.depthwise) {
-        y = tf.fused.depthwiseConv2d<tf.Tensor4D>({
-          x,
-          filter: this.unpackedFilter(),
-          strides: g.stride,
-          pad,
-          dilations: g.dilation,
-          bias: this.bias ?? undefined,
-          activation: fused,
-        });
-      } else if (g.groups === 1) {
-        y = tf.fused.conv2d<tf.Tensor4D>({
-          x,
-          filter: this.unpackedFilter(),
-          strides: g.stride,
-          pad,
-          dilations: g.dilation,
-          bias: this.bias ?? undefined,
-          activation: fused,
-        });
+      if (this.depthwise || g.groups === 1) {
+        const args = { x, filter: this.unpackedFilter(), strides: g.stride, pad, dilations: g.dilation, bias: this.bias ?? undefined, activation: fused };
+        y = this.depthwise ? tf.fused.depthwiseConv2d<tf.Tensor4D>(args) : tf.fused.conv2d<tf.Tensor4D>(args);
       } else {
         const inputs = tf.split(x, g.groups, 3) as tf.Tensor4D[];
         const biases = this.bias ? (tf.split(this.bias, g.groups) as tf.Tensor1D[]) : [];
