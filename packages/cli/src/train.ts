@@ -271,10 +271,7 @@ async function qatCommand(name: string, values: TrainValues, out: (s: string) =>
   await readFile(weights).catch(() => {
     throw new UsageError(`--weights ${weights}: no such file`);
   });
-  const resume = str('resume');
-  if (resume) await readFile(resume).catch(() => {
-    throw new UsageError(`--resume ${resume}: no such file`);
-  });
+  const resume = str('resume'); // (checked by trainCommand's checkpointRun)
   const limit = (flag: 'limit-train' | 'limit-val' | 'limit-test') => (str(flag) === undefined ? undefined : positiveInt(str(flag)!, `--${flag}`));
   const workers = str('workers') === undefined ? 2 : Number(str('workers'));
   if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers needs an integer ≥ 0, got "${str('workers')}"`);

@@ -84,11 +84,12 @@ def step():
     top5 = out.topk(5, 1).indices  # train.py's utils.accuracy
     return loss.item(), (top5[:, 0] == y).sum().item(), (top5 == y[:, None]).any(1).sum().item()
 step()
-t0 = time.perf_counter()
-for _ in range(steps):
-    step()
-print(batch * steps / (time.perf_counter() - t0))
-if len(sys.argv) > 3:
+if len(sys.argv) <= 3:
+    t0 = time.perf_counter()
+    for _ in range(steps):
+        step()
+    print(batch * steps / (time.perf_counter() - t0))
+else:
     # Self CPU time per step of each op, summed into the parts partOf (train-speed.mjs) uses for ours.
     import json
     from torch.profiler import profile, ProfilerActivity
@@ -125,8 +126,7 @@ function torchRate(batch) {
 
 /** PyTorch's step by part (self CPU time per step over `n` profiled steps, torch.profiler), ms. */
 function torchParts(batch, n) {
-  const lines = execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps), String(n)], { encoding: 'utf8' }).trim().split('\n');
-  return JSON.parse(lines.at(-1));
+  return JSON.parse(execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps), String(n)], { encoding: 'utf8' }));
 }
 
 /** The parts both profiles are summed into (the keys torchParts prints), in the README's order. */
@@ -189,7 +189,10 @@ if (values.profile) {
   }
   const total = [...by.values()].reduce((s, e) => s + e.ms, 0);
   const parts = {};
-  for (const k of prof.kernels) parts[partOf(k.name, k.inputShapes)] = (parts[partOf(k.name, k.inputShapes)] ?? 0) + k.kernelTimeMs;
+  for (const k of prof.kernels) {
+    const part = partOf(k.name, k.inputShapes);
+    parts[part] = (parts[part] ?? 0) + k.kernelTimeMs;
+  }
   const torch = values['no-torch'] ? null : torchParts(b, 3);
   profile = { batch: b, parts, torchParts: torch, calls: prof.kernels.length, kernelMs: total, kernels: [...by].sort((p, q) => q[1].ms - p[1].ms).map(([name, e]) => ({ name, ms: e.ms, calls: e.calls })) };
   console.log(`profile, batch ${b}: ${prof.kernels.length} kernel calls, ${total.toFixed(0)} ms in kernels`);

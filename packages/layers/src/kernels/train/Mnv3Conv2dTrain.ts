@@ -8,7 +8,7 @@ function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, attrs: Trai
   const [n, h, w, ci] = shape4(x);
   const [co, fci, k, kw] = shape4(filter);
   if (k !== kw || fci !== ci) throw new Error(`${kernel}: filter [${filter.shape}] (torch's [out, in, k, k]) does not fit input [${x.shape}]`);
-  return { n, h, w, ci, co, k, ...trainConvOutput(kernel, x, h, w, k, attrs) };
+  return { n, h, w, ci, co, k, ...trainConvOutput(kernel, x, k, attrs) };
 }
 
 /**

@@ -9,7 +9,7 @@ function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, attrs: Trai
   const [n, h, w, c] = shape4(x);
   const [fc, one, k, kw] = shape4(filter);
   if (fc !== c || one !== 1 || k !== kw) throw new Error(`${kernel}: filter [${filter.shape}] (torch's [C, 1, k, k]) does not fit input [${x.shape}]`);
-  return { n, h, w, c, k, ...trainConvOutput(kernel, x, h, w, k, attrs) };
+  return { n, h, w, c, k, ...trainConvOutput(kernel, x, k, attrs) };
 }
 
 /**

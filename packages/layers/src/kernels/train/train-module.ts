@@ -107,8 +107,9 @@ export interface TrainConvAttrs {
   dilation: number;
 }
 
-/** The output side of a `k`×`k` convolution of an `h`×`w` input (throws when the input is too small). */
-export function trainConvOutput(kernel: string, x: TensorInfo, h: number, w: number, k: number, { stride, pad, dilation }: TrainConvAttrs): { oh: number; ow: number } {
+/** The output side of a `k`×`k` convolution of NHWC `x` (throws when the input is too small). */
+export function trainConvOutput(kernel: string, x: TensorInfo, k: number, { stride, pad, dilation }: TrainConvAttrs): { oh: number; ow: number } {
+  const [, h, w] = shape4(x);
   const span = dilation * (k - 1) + 1;
   const oh = Math.floor((h + 2 * pad - span) / stride) + 1;
   const ow = Math.floor((w + 2 * pad - span) / stride) + 1;
