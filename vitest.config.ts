@@ -30,6 +30,17 @@ const PROJECTS: Record<string, Project> = {
   'packages/io': { suites: ['checkpoints', 'transforms', 'datasets'], timeout: 60_000 },
   'packages/transforms': { suites: ['transforms', 'detection', 'augment'] },
   'packages/layers': { suites: ['layers', 'grad'], wasm: true, timeout: 120_000 },
+  // The float kernels again in their relaxed-SIMD build (fused multiply-add; Node 20 has relaxed
+  // SIMD behind a flag): the same parity tests against tfjs-cpu and torch's fixtures.
+  'packages/layers#relaxed': {
+    dir: 'packages/layers',
+    name: 'layers-relaxed',
+    suites: ['layers', 'grad'],
+    wasm: true,
+    timeout: 120_000,
+    execArgv: ['--experimental-wasm-relaxed-simd'],
+    include: ['test/fast-kernels.test.ts', 'test/train-kernels.test.ts', 'test/gradients.test.ts', 'test/parity.test.ts'],
+  },
   'packages/backbone': { suites: ['backbone', 'grad'], wasm: true, timeout: 180_000 },
   'packages/quantize': { suites: ['quantize', 'quantize_trained', 'qat'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },
   // The int8 kernels again with relaxed SIMD on (Node 20 has it behind a flag): their relaxed build
@@ -63,7 +74,9 @@ const PROJECTS: Record<string, Project> = {
   // Builds the demo, starts a server and a browser, and runs MobileNetV3 on 2 shared cores.
   'examples/web-demo': { suites: ['classify', 'segment_pipeline', 'detection', 'quantize'], timeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
   // Builds the training page, trains in Node (the reference) and in Chromium on 2 shared cores.
-  'examples/web-train': { wasm: true, timeout: 300_000, hookTimeout: 300_000, fileParallelism: false },
+  // Node's reference with relaxed SIMD on, as Chromium has it: both sides then run the kernels'
+  // relaxed-SIMD build (fused multiply-add), whose bits the page must reproduce.
+  'examples/web-train': { wasm: true, timeout: 300_000, hookTimeout: 300_000, fileParallelism: false, execArgv: ['--experimental-wasm-relaxed-simd'] },
   benchmarks: { suites: ['quantize'], timeout: 180_000, hookTimeout: 180_000, include: ['browser/**/*.test.mjs'] },
 };
 

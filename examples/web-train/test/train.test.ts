@@ -7,8 +7,9 @@
 //
 // Tolerance: none, the losses must be equal as float32 values. Both sides run the same Trainer
 // step and the same batches (same pipeline, seeds from (seed, epoch, position)), on tfjs' WASM
-// backend with our WASM SIMD training kernels; Node loads tfjs' SIMD build, the isolated page its
-// threaded SIMD build. Threads split work by outputs (XNNPACK's output tiles; our forward kernels'
+// backend with our WASM SIMD training kernels in their relaxed-SIMD build (fused multiply-add:
+// Chromium has relaxed SIMD on, this project's Node runs with --experimental-wasm-relaxed-simd);
+// Node loads tfjs' SIMD build, the isolated page its threaded SIMD build. Threads split work by outputs (XNNPACK's output tiles; our forward kernels'
 // chunks of output rows / channels; our backprop kernels stay on the calling thread), not one sum
 // across threads, so each value is summed in the same order whichever thread computes it: measured
 // bit-identical with 1 and 2 threads. A difference here means the page computes something else.
@@ -21,6 +22,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { chromium, type Browser } from 'playwright-core';
 import { preview, type PreviewServer } from 'vite';
+import { relaxedSimdEnabled } from '@mnv3/layers';
 import '@mnv3/layers/train';
 import { getRecipe } from '@mnv3/train-recipes';
 import { loadRecipeData, train } from '@mnv3/train-recipes/node';
@@ -111,7 +113,8 @@ afterAll(async () => {
 });
 
 describe('training in Chromium', () => {
-  it('Node trains: finite losses that go down (the reference is not degenerate)', () => {
+  it('Node trains: finite losses that go down (the reference is not degenerate), on the relaxed-SIMD kernels', () => {
+    expect(relaxedSimdEnabled()).toBe(true);
     expect(nodeLosses).toHaveLength(8);
     expect(nodeLosses.every(Number.isFinite)).toBe(true);
     expect(new Set(nodeLosses).size).toBe(8);

@@ -11,6 +11,7 @@
 
 
 import { threadSlot } from './thread-slot';
+import { madd } from './madd';
 
 const ZERO4: v128 = f32x4.splat(0);
 const THREE4: v128 = f32x4.splat(3);
@@ -36,6 +37,7 @@ const SIX4: v128 = f32x4.splat(6);
   if (act == 4) return relu6s(v + 3) / 6;
   return v;
 }
+
 
 /** out[i] = act(x[i]) for the n floats, elements [i0, i1) of them (in place when out == x). */
 export function activation(x: usize, out: usize, n: i32, act: i32, i0: i32, i1: i32): void {
@@ -432,8 +434,8 @@ export function conv(
       // One pixel (a linear layer's single row): the other three would be wasted work.
       for (let o: usize = 0; o < kcBytes; o += 4) {
         const s = v128.load32_splat(x0 + o);
-        a00 = f32x4.add(a00, f32x4.mul(s, v128.load(wp)));
-        a01 = f32x4.add(a01, f32x4.mul(s, v128.load(wp, 16)));
+        a00 = madd(s, v128.load(wp), a00);
+        a01 = madd(s, v128.load(wp, 16), a01);
         wp += 32;
       }
       continue;
@@ -443,17 +445,17 @@ export function conv(
       const w1 = v128.load(wp, 16);
       wp += 32;
       let s = v128.load32_splat(x0 + o);
-      a00 = f32x4.add(a00, f32x4.mul(s, w0));
-      a01 = f32x4.add(a01, f32x4.mul(s, w1));
+      a00 = madd(s, w0, a00);
+      a01 = madd(s, w1, a01);
       s = v128.load32_splat(x1 + o);
-      a10 = f32x4.add(a10, f32x4.mul(s, w0));
-      a11 = f32x4.add(a11, f32x4.mul(s, w1));
+      a10 = madd(s, w0, a10);
+      a11 = madd(s, w1, a11);
       s = v128.load32_splat(x2 + o);
-      a20 = f32x4.add(a20, f32x4.mul(s, w0));
-      a21 = f32x4.add(a21, f32x4.mul(s, w1));
+      a20 = madd(s, w0, a20);
+      a21 = madd(s, w1, a21);
       s = v128.load32_splat(x3 + o);
-      a30 = f32x4.add(a30, f32x4.mul(s, w0));
-      a31 = f32x4.add(a31, f32x4.mul(s, w1));
+      a30 = madd(s, w0, a30);
+      a31 = madd(s, w1, a31);
     }
   }
   if (last) {

@@ -6,6 +6,8 @@
 // filters HWIO (`[kh][kw][ci][co]`, depthwise `[kh][kw][c]`), no allocation and no state. Padding is
 // given as the top/left offsets tfjs' convInfo computes (any `same`/`valid`/explicit padding).
 
+import { madd } from './madd';
+
 const ZERO4: v128 = f32x4.splat(0);
 
 /** Lanes [0, n) from p, zeros elsewhere (n in 0..4). */
@@ -196,13 +198,13 @@ function filterIm2col(
       const d0 = v128.load(dyp);
       const d1 = v128.load(dyp, 16);
       let s = v128.load32_splat(xp);
-      a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+      a00 = madd(s, d0, a00); a01 = madd(s, d1, a01);
       s = v128.load32_splat(xp + 4);
-      a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+      a10 = madd(s, d0, a10); a11 = madd(s, d1, a11);
       s = v128.load32_splat(xp + 8);
-      a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+      a20 = madd(s, d0, a20); a21 = madd(s, d1, a21);
       s = v128.load32_splat(xp + 12);
-      a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+      a30 = madd(s, d0, a30); a31 = madd(s, d1, a31);
     }
     v128.store(dwp, f32x4.add(v128.load(dwp), a00)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a01), 16);
     dwp += dwRow;
@@ -220,18 +222,18 @@ function filterIm2col(
     const d0 = loadN(dyp, n0);
     const d1 = loadN(dyp + 16, n1);
     let s = f32x4.splat(load<f32>(xp));
-    a00 = f32x4.add(a00, f32x4.mul(s, d0)); a01 = f32x4.add(a01, f32x4.mul(s, d1));
+    a00 = madd(s, d0, a00); a01 = madd(s, d1, a01);
     if (cis > 1) {
       s = f32x4.splat(load<f32>(xp, 4));
-      a10 = f32x4.add(a10, f32x4.mul(s, d0)); a11 = f32x4.add(a11, f32x4.mul(s, d1));
+      a10 = madd(s, d0, a10); a11 = madd(s, d1, a11);
     }
     if (cis > 2) {
       s = f32x4.splat(load<f32>(xp, 8));
-      a20 = f32x4.add(a20, f32x4.mul(s, d0)); a21 = f32x4.add(a21, f32x4.mul(s, d1));
+      a20 = madd(s, d0, a20); a21 = madd(s, d1, a21);
     }
     if (cis > 3) {
       s = f32x4.splat(load<f32>(xp, 12));
-      a30 = f32x4.add(a30, f32x4.mul(s, d0)); a31 = f32x4.add(a31, f32x4.mul(s, d1));
+      a30 = madd(s, d0, a30); a31 = madd(s, d1, a31);
     }
   }
   addLanes(dwp, a00, a01, n0, n1);
@@ -310,10 +312,10 @@ export function convBackpropInput(
               let wp = wt + <usize>(ky * kw + kx) * tapBytes + jo;
               for (let c = 0; c < co; c++, dp += 4, wp += inRow) {
                 const s = v128.load32_splat(dp);
-                a0 = f32x4.add(a0, f32x4.mul(s, v128.load(wp)));
-                a1 = f32x4.add(a1, f32x4.mul(s, v128.load(wp, 16)));
-                a2 = f32x4.add(a2, f32x4.mul(s, v128.load(wp, 32)));
-                a3 = f32x4.add(a3, f32x4.mul(s, v128.load(wp, 48)));
+                a0 = madd(s, v128.load(wp), a0);
+                a1 = madd(s, v128.load(wp, 16), a1);
+                a2 = madd(s, v128.load(wp, 32), a2);
+                a3 = madd(s, v128.load(wp, 48), a3);
               }
             }
           }
@@ -397,10 +399,10 @@ export function depthwiseBackpropInput(
           for (let e = table; e < end; e += 8) {
             const dp = dj + <usize>load<u32>(e);
             const wp = wj + <usize>load<u32>(e, 4);
-            a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
-            a1 = f32x4.add(a1, f32x4.mul(v128.load(dp, 16), v128.load(wp, 16)));
-            a2 = f32x4.add(a2, f32x4.mul(v128.load(dp, 32), v128.load(wp, 32)));
-            a3 = f32x4.add(a3, f32x4.mul(v128.load(dp, 48), v128.load(wp, 48)));
+            a0 = madd(v128.load(dp), v128.load(wp), a0);
+            a1 = madd(v128.load(dp, 16), v128.load(wp, 16), a1);
+            a2 = madd(v128.load(dp, 32), v128.load(wp, 32), a2);
+            a3 = madd(v128.load(dp, 48), v128.load(wp, 48), a3);
           }
           v128.store(op + jo, a0); v128.store(op + jo, a1, 16); v128.store(op + jo, a2, 32); v128.store(op + jo, a3, 48);
         }
@@ -413,8 +415,8 @@ export function depthwiseBackpropInput(
           for (let e = table; e < end; e += 8) {
             const dp = dj + <usize>load<u32>(e);
             const wp = wj + <usize>load<u32>(e, 4);
-            if (j < c4) a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(wp)));
-            else a0 = f32x4.add(a0, f32x4.mul(loadN(dp, lanes), loadN(wp, lanes)));
+            if (j < c4) a0 = madd(v128.load(dp), v128.load(wp), a0);
+            else a0 = madd(loadN(dp, lanes), loadN(wp, lanes), a0);
           }
           if (j < c4) v128.store(op + jo, a0);
           else storeN(op + jo, a0, lanes);
@@ -462,10 +464,10 @@ export function depthwiseBackpropFilter(
             let dp = dyRow + <usize>ox0 * row + jo;
             let xp = xRow + <usize>(ox0 * sw + off) * row + jo;
             for (let ox = ox0; ox < ox1; ox++, dp += row, xp += xStep) {
-              a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(xp)));
-              a1 = f32x4.add(a1, f32x4.mul(v128.load(dp, 16), v128.load(xp, 16)));
-              a2 = f32x4.add(a2, f32x4.mul(v128.load(dp, 32), v128.load(xp, 32)));
-              a3 = f32x4.add(a3, f32x4.mul(v128.load(dp, 48), v128.load(xp, 48)));
+              a0 = madd(v128.load(dp), v128.load(xp), a0);
+              a1 = madd(v128.load(dp, 16), v128.load(xp, 16), a1);
+              a2 = madd(v128.load(dp, 32), v128.load(xp, 32), a2);
+              a3 = madd(v128.load(dp, 48), v128.load(xp, 48), a3);
             }
             v128.store(wp + jo, f32x4.add(v128.load(wp + jo), a0));
             v128.store(wp + jo, f32x4.add(v128.load(wp + jo, 16), a1), 16);
@@ -479,8 +481,8 @@ export function depthwiseBackpropFilter(
             let dp = dyRow + <usize>ox0 * row + jo;
             let xp = xRow + <usize>(ox0 * sw + off) * row + jo;
             for (let ox = ox0; ox < ox1; ox++, dp += row, xp += xStep) {
-              if (j < c4) a0 = f32x4.add(a0, f32x4.mul(v128.load(dp), v128.load(xp)));
-              else a0 = f32x4.add(a0, f32x4.mul(loadN(dp, lanes), loadN(xp, lanes)));
+              if (j < c4) a0 = madd(v128.load(dp), v128.load(xp), a0);
+              else a0 = madd(loadN(dp, lanes), loadN(xp, lanes), a0);
             }
             if (j < c4) v128.store(wp + jo, f32x4.add(v128.load(wp + jo), a0));
             else storeN(wp + jo, f32x4.add(loadN(wp + jo, lanes), a0), lanes);

@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import '@tensorflow/tfjs-backend-cpu';
 import { afterEach, describe, expect, it } from 'vitest';
 import { assertScaledClose } from '@mnv3/test-utils';
-import { Conv2d, Conv2dNormActivation, InvertedResidual, Linear, SqueezeExcitation, batchNorm2d, getKernelMode, globalAvgPool, hardsigmoid, hardswish, normal, seededRng, setKernelMode, uniform, type ActivationName, type Layer, type Module } from '../src/index.js';
+import { Conv2d, Conv2dNormActivation, InvertedResidual, Linear, SqueezeExcitation, batchNorm2d, getKernelMode, globalAvgPool, hardsigmoid, hardswish, normal, relaxedSimdEnabled, seededRng, setKernelMode, uniform, type ActivationName, type Layer, type Module } from '../src/index.js';
 import type { StateDict } from '@mnv3/io';
 
 const TOL = 1e-5;
@@ -69,6 +69,27 @@ describe('kernel mode', () => {
     setKernelMode('plain');
     expect(getKernelMode()).toBe('plain');
     expect(() => setKernelMode('turbo' as never)).toThrow(/unknown kernel mode/);
+  });
+});
+
+// This file also runs in the `layers-relaxed` project (Node with --experimental-wasm-relaxed-simd),
+// where the kernels must load in their relaxed build and fuse the convolutions' multiply-adds.
+const RELAXED_RUN = process.execArgv.includes('--experimental-wasm-relaxed-simd');
+
+describe('the kernels build', () => {
+  it(RELAXED_RUN ? 'is the relaxed-SIMD one, whose convolution fuses x·w + b (one rounding)' : 'is the plain-SIMD one, whose convolution rounds x·w, then adds b', async () => {
+    expect(relaxedSimdEnabled()).toBe(RELAXED_RUN);
+    // x = w = 1 + 2⁻¹², b = −(1 + 2⁻¹¹): x·w = 1 + 2⁻¹¹ + 2⁻²⁴ exactly, which float32 rounds to
+    // 1 + 2⁻¹¹ (a tie, to even). Fused: b + x·w = 2⁻²⁴; multiply then add: 0.
+    const v = 1 + 2 ** -12;
+    const layer = new Conv2d(1, 8, { bias: true });
+    layer.loadStateDict(new Map([
+      ['weight', { dtype: 'float32', shape: [8, 1, 1, 1], data: new Float32Array(8).fill(v) }],
+      ['bias', { dtype: 'float32', shape: [8], data: new Float32Array(8).fill(-(1 + 2 ** -11)) }],
+    ]));
+    const y = layer.forward(tf.fill([1, 4, 4, 1], v) as tf.Tensor4D);
+    expect(new Set(await y.data())).toEqual(new Set([RELAXED_RUN ? 2 ** -24 : 0]));
+    y.dispose();
   });
 });
 

@@ -6,7 +6,7 @@
 // kernel. Ours is the trainer's own `Trainer.step`. Not a test: numbers for the README. Needs
 // `pnpm build` first.
 //
-//   node packages/train-recipes/scripts/train-speed.mjs [--batches 64,128] [--steps 5] [--rounds 2] [--no-torch] [--profile]
+//   node --experimental-wasm-relaxed-simd packages/train-recipes/scripts/train-speed.mjs [--batches 64,128] [--steps 5] [--rounds 2] [--no-torch] [--profile]
 //        [--json FILE] [--readme FILE]   (results as JSON; the "Training step" section of a README, after its TRAIN_MARKER)
 //   MNV3_KERNELS=plain node packages/train-recipes/scripts/train-speed.mjs   # tfjs ops only (reference path)
 // `pnpm --filter @mnv3/benchmarks bench:train` runs it into benchmarks/results/train.json and benchmarks/README.md.
@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '@mnv3/io/node';
 import { setupBackend } from '@mnv3/layers/backend';
-import { normal, seededRng } from '@mnv3/layers';
+import { normal, relaxedSimdEnabled, seededRng } from '@mnv3/layers';
 
 const { values } = parseArgs({
   options: {
@@ -211,7 +211,7 @@ function vectorIsa() {
     return null;
   }
 }
-const result = { date: new Date().toISOString().slice(0, 10), cpu: cpus()[0]?.model, vectorIsa: vectorIsa(), node: process.version, torch: torchVersion, recipe: RECIPE, size, steps, rounds, loadAverage: load, kernelMode: process.env.MNV3_KERNELS ?? 'fast', rows, profile };
+const result = { date: new Date().toISOString().slice(0, 10), cpu: cpus()[0]?.model, vectorIsa: vectorIsa(), node: process.version, torch: torchVersion, recipe: RECIPE, size, steps, rounds, loadAverage: load, kernelMode: process.env.MNV3_KERNELS ?? 'fast', relaxedSimd: relaxedSimdEnabled(), rows, profile };
 if (values.json) await writeFileAtomic(values.json, `${JSON.stringify(result, null, 2)}\n`);
 if (values.readme) {
   const readme = readFileSync(values.readme, 'utf8');
@@ -227,7 +227,7 @@ function renderSection(r) {
     TRAIN_MARKER,
     '## Training step (Node)',
     '',
-    `\`pnpm --filter @mnv3/benchmarks bench:train\`: one step of the \`${r.recipe}\` recipe (MobileNetV3-Small, 10 classes, ${r.size}×${r.size}: forward, cross-entropy, backward, RMSprop with weight decay, the batch's top-1 / top-5 hits) by our \`Trainer.step\` on tfjs-wasm beside the same step of PyTorch ${r.torch ?? '(missing)'} (channels-last, \`torch.optim.RMSprop\`), one thread each, ${r.rounds} rounds of ${r.steps} steps after a warm-up step, alternating. Measured ${r.date} on ${r.cpu} (load average ${r.loadAverage} at the start), Node ${r.node}, kernel mode ${r.kernelMode}. The ratio is mnv3 img/s / PyTorch img/s per round (above 1 means mnv3 is faster; the issue's goal is ≥ 1.0).`,
+    `\`pnpm --filter @mnv3/benchmarks bench:train\`: one step of the \`${r.recipe}\` recipe (MobileNetV3-Small, 10 classes, ${r.size}×${r.size}: forward, cross-entropy, backward, RMSprop with weight decay, the batch's top-1 / top-5 hits) by our \`Trainer.step\` on tfjs-wasm beside the same step of PyTorch ${r.torch ?? '(missing)'} (channels-last, \`torch.optim.RMSprop\`), one thread each, ${r.rounds} rounds of ${r.steps} steps after a warm-up step, alternating. Measured ${r.date} on ${r.cpu} (load average ${r.loadAverage} at the start), Node ${r.node}, kernel mode ${r.kernelMode}, our kernels' ${r.relaxedSimd ? 'relaxed-SIMD build (fused multiply-add; Node 20 needs `--experimental-wasm-relaxed-simd`, which bench:train passes and `mnv3` turns on itself)' : 'plain-SIMD build'}. The ratio is mnv3 img/s / PyTorch img/s per round (above 1 means mnv3 is faster; the issue's goal is ≥ 1.0).`,
     '',
     '| batch | mnv3 img/s (best round) | PyTorch img/s (best round) | mnv3 / PyTorch, median (min–max) | ≥ 1.0? |',
     '| --- | --- | --- | --- | --- |',
@@ -251,7 +251,7 @@ function renderSection(r) {
         }),
         `| all | ${sum(p.parts).toFixed(1)} | ${sum(p.torchParts).toFixed(1)} | ${(sum(p.parts) / sum(p.torchParts)).toFixed(2)}× |`,
         '',
-        `PyTorch's convolutions run on oneDNN${r.vectorIsa ? `, with ${r.vectorIsa} on this CPU` : ''}; ours on WASM SIMD: 4 lanes, a multiply then an add (fused multiply-add only in relaxed SIMD).`,
+        `PyTorch's convolutions run on oneDNN${r.vectorIsa ? `, with ${r.vectorIsa} on this CPU` : ''}; ours on WASM SIMD: 4 lanes, ${r.relaxedSimd ? 'with relaxed SIMD\'s fused multiply-add' : 'a multiply then an add (fused multiply-add only in the relaxed-SIMD build)'}.`,
       );
     }
   }
