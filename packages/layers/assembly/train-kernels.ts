@@ -113,7 +113,7 @@ export function convBackpropFilter(
             const lanes = min(8, co - o0);
             const oOff = <usize>o0 << 2;
             const dyp = pack ? packed + <usize>(o0 >> 3) * <usize>m * 32 : dyc + oOff;
-            filterTile(dwt + <usize>c0 * outRow + oOff, dyp, pack ? 32 : outRow, table, m, cOff, outRow, cis, lanes);
+            filterTile(dwt + <usize>c0 * outRow + oOff, dyp, pack ? 32 : outRow, table, m, cOff, outRow, cis, lanes, false);
           }
         }
       }
@@ -179,7 +179,7 @@ function filterIm2col(
     const dyc = dy + <usize>m0 * outRow;
     for (let k0 = 0; k0 < k; k0 += 4) {
       for (let o0 = 0; o0 < co; o0 += 8) {
-        filterTile(dw + <usize>k0 * outRow + (<usize>o0 << 2), dyc + (<usize>o0 << 2), outRow, rowPtrs, m, <usize>k0 << 2, outRow, min(4, k - k0), min(8, co - o0));
+        filterTile(dw + <usize>k0 * outRow + (<usize>o0 << 2), dyc + (<usize>o0 << 2), outRow, rowPtrs, m, <usize>k0 << 2, outRow, min(4, k - k0), min(8, co - o0), true);
       }
     }
   }
@@ -189,10 +189,12 @@ function filterIm2col(
  * One tile of `convBackpropFilter`: dw rows c0..c0+cis (`dwRow` bytes apart), columns o0..o0+lanes,
  * over m pixels (their dy `dyStride` bytes apart).
  */
-@inline function filterTile(dwp: usize, dyp: usize, dyStride: usize, table: usize, m: i32, cOff: usize, dwRow: usize, cis: i32, lanes: i32): void {
+@inline function filterTile(dwp: usize, dyp: usize, dyStride: usize, table: usize, m: i32, cOff: usize, dwRow: usize, cis: i32, lanes: i32, padded: bool): void {
   let a00: v128 = ZERO4, a01: v128 = ZERO4, a10: v128 = ZERO4, a11: v128 = ZERO4;
   let a20: v128 = ZERO4, a21: v128 = ZERO4, a30: v128 = ZERO4, a31: v128 = ZERO4;
-  if (cis == 4 && lanes == 8) {
+  // `padded`: rows of x hold 4 readable floats past cOff (im2col rows, zero past K), so a tile of
+  // fewer than 4 rows runs the full loop and stores only its rows.
+  if ((cis == 4 || padded) && lanes == 8) {
     for (let q = 0; q < m; q++, dyp += dyStride) {
       const xp = <usize>load<u32>(table + (<usize>q << 2)) + cOff;
       const d0 = v128.load(dyp);
@@ -207,10 +209,13 @@ function filterIm2col(
       a30 = madd(s, d0, a30); a31 = madd(s, d1, a31);
     }
     v128.store(dwp, f32x4.add(v128.load(dwp), a00)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a01), 16);
+    if (cis < 2) return;
     dwp += dwRow;
     v128.store(dwp, f32x4.add(v128.load(dwp), a10)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a11), 16);
+    if (cis < 3) return;
     dwp += dwRow;
     v128.store(dwp, f32x4.add(v128.load(dwp), a20)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a21), 16);
+    if (cis < 4) return;
     dwp += dwRow;
     v128.store(dwp, f32x4.add(v128.load(dwp), a30)); v128.store(dwp, f32x4.add(v128.load(dwp, 16), a31), 16);
     return;
@@ -870,28 +875,82 @@ export function channelAffineGradAct(dy: usize, x: usize, out: usize, mean: usiz
 export function packFilter(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
   const blocks = (co + 7) >> 3;
   for (let b = 0; b < blocks; b++) {
+    const full = (b << 3) + 8 <= co;
     for (let t = 0; t < taps; t++) {
       for (let i = 0; i < ci; i++) {
         const o = out + ((<usize>((b * taps + t) * ci + i)) << 5);
-        const src = w + ((<usize>((t * ci + i) * co)) << 2);
-        for (let l = 0; l < 8; l++) {
-          const c = (b << 3) + l;
-          store<f32>(o + (<usize>l << 2), c < co ? load<f32>(src + (<usize>c << 2)) : 0);
+        const src = w + ((<usize>((t * ci + i) * co + (b << 3))) << 2);
+        if (full) {
+          v128.store(o, v128.load(src));
+          v128.store(o, v128.load(src, 16), 16);
+          continue;
         }
+        for (let l = 0; l < 8; l++) store<f32>(o + (<usize>l << 2), (b << 3) + l < co ? load<f32>(src + (<usize>l << 2)) : 0);
       }
     }
   }
 }
 
+/** Rows r0..r3 (4 floats each) transposed: column j of the 4×4 block, as lanes 0–3 of the result j. */
+@inline function col4(r0: v128, r1: v128, r2: v128, r3: v128, j: i32): v128 {
+  const lo = j < 2;
+  const t0 = lo ? v128.shuffle<f32>(r0, r1, 0, 4, 1, 5) : v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
+  const t1 = lo ? v128.shuffle<f32>(r2, r3, 0, 4, 1, 5) : v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
+  return (j & 1) == 0 ? v128.shuffle<f32>(t0, t1, 0, 1, 4, 5) : v128.shuffle<f32>(t0, t1, 2, 3, 6, 7);
+}
+
+/** `out[c][r] = w[r][c]` for a rows × cols float matrix (rows and cols 4-aligned in 4×4 blocks, the rest one by one). */
+function transpose2d(w: usize, out: usize, rows: i32, cols: i32): void {
+  const inRow = <usize>cols << 2;
+  const outRow = <usize>rows << 2;
+  const r4 = rows & ~3;
+  const c4 = cols & ~3;
+  for (let r = 0; r < r4; r += 4) {
+    const src = w + <usize>r * inRow;
+    for (let c = 0; c < c4; c += 4) {
+      const p = src + (<usize>c << 2);
+      const a = v128.load(p), b = v128.load(p + inRow), d = v128.load(p + 2 * inRow), e = v128.load(p + 3 * inRow);
+      const q = out + <usize>c * outRow + (<usize>r << 2);
+      v128.store(q, col4(a, b, d, e, 0));
+      v128.store(q + outRow, col4(a, b, d, e, 1));
+      v128.store(q + 2 * outRow, col4(a, b, d, e, 2));
+      v128.store(q + 3 * outRow, col4(a, b, d, e, 3));
+    }
+    for (let c = c4; c < cols; c++) {
+      for (let i = 0; i < 4; i++) store<f32>(out + <usize>c * outRow + (<usize>(r + i) << 2), load<f32>(src + <usize>i * inRow + (<usize>c << 2)));
+    }
+  }
+  for (let r = r4; r < rows; r++) {
+    for (let c = 0; c < cols; c++) store<f32>(out + <usize>c * outRow + (<usize>r << 2), load<f32>(w + <usize>r * inRow + (<usize>c << 2)));
+  }
+}
+
 /**
  * `packFilter` from torch's layout: `w` `[co][ci][taps]` (OIHW, the parameter as stored) packed as
- * `conv` takes it, `out[b][t][i][l] = w[b·8 + l][i][t]` (zero past co).
+ * `conv` takes it, `out[b][t][i][l] = w[b·8 + l][i][t]` (zero past co). A 1x1 filter's full blocks
+ * go 4 input channels at a time: two 4×4 transposes of the block's 8 rows.
  */
 export function packFilterOIHW(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
   const blocks = (co + 7) >> 3;
+  const wRow = <usize>ci << 2;
   for (let b = 0; b < blocks; b++) {
+    let i0 = 0;
+    if (taps == 1 && (b << 3) + 8 <= co) {
+      const r = w + <usize>(b << 3) * wRow;
+      const o = out + ((<usize>(b * ci)) << 5);
+      for (; i0 + 4 <= ci; i0 += 4) {
+        const p = r + (<usize>i0 << 2);
+        const a0 = v128.load(p), a1 = v128.load(p + wRow), a2 = v128.load(p + 2 * wRow), a3 = v128.load(p + 3 * wRow);
+        const b0 = v128.load(p + 4 * wRow), b1 = v128.load(p + 5 * wRow), b2 = v128.load(p + 6 * wRow), b3 = v128.load(p + 7 * wRow);
+        const q = o + (<usize>i0 << 5);
+        v128.store(q, col4(a0, a1, a2, a3, 0)); v128.store(q, col4(b0, b1, b2, b3, 0), 16);
+        v128.store(q, col4(a0, a1, a2, a3, 1), 32); v128.store(q, col4(b0, b1, b2, b3, 1), 48);
+        v128.store(q, col4(a0, a1, a2, a3, 2), 64); v128.store(q, col4(b0, b1, b2, b3, 2), 80);
+        v128.store(q, col4(a0, a1, a2, a3, 3), 96); v128.store(q, col4(b0, b1, b2, b3, 3), 112);
+      }
+    }
     for (let t = 0; t < taps; t++) {
-      for (let i = 0; i < ci; i++) {
+      for (let i = i0; i < ci; i++) {
         const o = out + ((<usize>((b * taps + t) * ci + i)) << 5);
         for (let l = 0; l < 8; l++) {
           const c = (b << 3) + l;
@@ -913,6 +972,10 @@ export function tapsFromOIHW(w: usize, out: usize, taps: i32, ci: i32, co: i32):
 
 /** `out[co][ci][t] = w[t][ci][co]`: a filter gradient from HWIO to torch's OIHW. */
 export function hwioToOIHW(w: usize, out: usize, taps: i32, ci: i32, co: i32): void {
+  if (taps == 1) {
+    transpose2d(w, out, ci, co);
+    return;
+  }
   for (let t = 0; t < taps; t++) {
     for (let i = 0; i < ci; i++) {
       const src = w + (<usize>((t * ci + i) * co) << 2);
