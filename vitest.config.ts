@@ -39,7 +39,7 @@ const PROJECTS: Record<string, Project> = {
     wasm: true,
     timeout: 120_000,
     execArgv: ['--experimental-wasm-relaxed-simd'],
-    include: ['test/fast-kernels.test.ts', 'test/train-kernels.test.ts', 'test/gradients.test.ts', 'test/parity.test.ts'],
+    include: ['test/fast-kernels.test.ts', 'test/train-kernels.test.ts', 'test/train-mode.test.ts', 'test/gradients.test.ts', 'test/parity.test.ts'],
   },
   'packages/backbone': { suites: ['backbone', 'grad'], wasm: true, timeout: 180_000 },
   'packages/quantize': { suites: ['quantize', 'quantize_trained', 'qat'], wasm: true, timeout: 180_000, hookTimeout: 300_000 },

@@ -499,14 +499,16 @@ export function depthwiseBackpropFilter(
 }
 
 /**
- * `x · a + k` for the 4 channels at `xp`, rounded once (computed in float64, as an FMA rounds):
- * torch's CPU BatchNorm applies `input · alpha + beta` with fused multiply-adds; two roundings lose
- * `k`'s magnitude in precision when the mean is far from 0, and a last-bit difference moves values
- * across ReLU's kink. `a64` / `k64` are the channels' float32 scale and shift widened to float64
- * once per call; x's halves are loaded widened, so the only shuffle left is the final one (shuffles
- * and conversions share one execution port on x86: it bounds these passes).
+ * `x · a + k` for the 4 channels at `xp`, rounded once, as an FMA rounds: torch's CPU BatchNorm
+ * applies `input · alpha + beta` with fused multiply-adds; two roundings lose `k`'s magnitude in
+ * precision when the mean is far from 0, and a last-bit difference moves values across ReLU's kink.
+ * The relaxed build has the FMA itself (`a32` / `k32`: the channels' float32 scale and shift). The
+ * plain build computes in float64 (`a64` / `k64`: the same values widened once per call; x's halves
+ * loaded widened, so the only shuffle left is the final one: shuffles and conversions share one
+ * execution port on x86, which bounds these passes).
  */
-@inline function affine4(xp: usize, a64: usize, k64: usize): v128 {
+@inline function affine4(xp: usize, a64: usize, k64: usize, a32: usize, k32: usize): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(v128.load(xp), v128.load(a32), v128.load(k32));
   const lo = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(xp)), v128.load(a64)), v128.load(k64)));
   const hi = f32x4.demote_f64x2_zero(f64x2.add(f64x2.mul(f64x2.promote_low_f32x4(v128.load64_zero(xp, 8)), v128.load(a64, 16)), v128.load(k64, 16)));
   return v128.shuffle<f32>(lo, hi, 0, 1, 4, 5);
@@ -725,8 +727,11 @@ export function scaleChannelsGateGrad(dy: usize, x: usize, dgate: usize, n: i32,
   return g;
 }
 
-/** `out = act(x · a + k)` per channel over `p` pixels of `c` channels (`x · a + k` rounded once, `a64` / `k64` float64 `[c]`; act 0: none). */
-export function channelAffineAct(x: usize, out: usize, a64: usize, k64: usize, p: i32, c: i32, act: i32): void {
+/**
+ * `out = act(x · a + k)` per channel over `p` pixels of `c` channels (`x · a + k` rounded once; `a`
+ * and `k` as float64 `a64` / `k64` and float32 `a32` / `k32`, `[c]` each; act 0: none).
+ */
+export function channelAffineAct(x: usize, out: usize, a64: usize, k64: usize, a32: usize, k32: usize, p: i32, c: i32, act: i32): void {
   const c4 = c & ~3;
   const row = <usize>c << 2;
   for (let q = 0; q < p; q++, x += row, out += row) {
@@ -734,7 +739,7 @@ export function channelAffineAct(x: usize, out: usize, a64: usize, k64: usize, p
     for (; j < c4; j += 4) {
       const jo = <usize>j << 2;
       const jd = <usize>j << 3;
-      v128.store(out + jo, act4(affine4(x + jo, a64 + jd, k64 + jd), act));
+      v128.store(out + jo, act4(affine4(x + jo, a64 + jd, k64 + jd, a32 + jo, k32 + jo), act));
     }
     for (; j < c; j++) {
       const jo = <usize>j << 2;
@@ -751,7 +756,7 @@ export function channelAffineAct(x: usize, out: usize, a64: usize, k64: usize, p
  * (measured faster than recomputing it there). 16 channels at a time (8 independent sums: one pair of chains
  * would wait on its own add latency every pixel), then 4, then one.
  */
-export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize, k64: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32): void {
+export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize, k64: usize, a32: usize, k32: usize, sumG: usize, dot: usize, gout: usize, p: i32, c: i32, act: i32): void {
   memory.fill(sumG, 0, <usize>c << 3);
   memory.fill(dot, 0, <usize>c << 3);
   const c16 = c & ~15;
@@ -781,10 +786,10 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize,
         let g2 = v128.load(dp, 32);
         let g3 = v128.load(dp, 48);
         if (act) {
-          g0 = actGrad4(affine4(xp, a64 + jd, k64 + jd), g0, act);
-          g1 = actGrad4(affine4(xp + 16, a64 + jd + 32, k64 + jd + 32), g1, act);
-          g2 = actGrad4(affine4(xp + 32, a64 + jd + 64, k64 + jd + 64), g2, act);
-          g3 = actGrad4(affine4(xp + 48, a64 + jd + 96, k64 + jd + 96), g3, act);
+          g0 = actGrad4(affine4(xp, a64 + jd, k64 + jd, a32 + jo, k32 + jo), g0, act);
+          g1 = actGrad4(affine4(xp + 16, a64 + jd + 32, k64 + jd + 32, a32 + jo + 16, k32 + jo + 16), g1, act);
+          g2 = actGrad4(affine4(xp + 32, a64 + jd + 64, k64 + jd + 64, a32 + jo + 32, k32 + jo + 32), g2, act);
+          g3 = actGrad4(affine4(xp + 48, a64 + jd + 96, k64 + jd + 96, a32 + jo + 48, k32 + jo + 48), g3, act);
           v128.store(gp, g0); v128.store(gp, g1, 16); v128.store(gp, g2, 32); v128.store(gp, g3, 48);
         }
         s0 = f32x4.add(s0, g0); d0 = f32x4.add(d0, f32x4.mul(g0, f32x4.sub(v128.load(xp), m0)));
@@ -808,7 +813,7 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize,
       for (let q = q0; q < q1; q++, xp += row, dp += row, gp += row) {
         let g = v128.load(dp);
         if (act) {
-          g = actGrad4(affine4(xp, a64 + jd, k64 + jd), g, act);
+          g = actGrad4(affine4(xp, a64 + jd, k64 + jd, a32 + jo, k32 + jo), g, act);
           v128.store(gp, g);
         }
         s = f32x4.add(s, g);
@@ -843,27 +848,22 @@ export function channelGradSumsAct(dy: usize, x: usize, mean: usize, a64: usize,
 }
 
 /**
- * BatchNorm's input gradient: `out = g · A + (x − mean) · B + C` with `g = dy · act'(x · a + k)`
- * (`a64`, `k64` float64 `[c]`; act 0: g = dy), the centred form of torch's `(dy − grad_mean − (x − mean) · k) · invstd · w`.
+ * BatchNorm's input gradient: `out = g · A + (x − mean) · B + C` (`g`: dy, or dy · act'(z) as
+ * `channelGradSumsAct` wrote it), the centred form of torch's `(dy − grad_mean − (x − mean) · k) · invstd · w`.
  */
-export function channelAffineGradAct(dy: usize, x: usize, out: usize, mean: usize, a64: usize, k64: usize, A: usize, B: usize, C: usize, p: i32, c: i32, act: i32): void {
+export function channelAffineGrad(g: usize, x: usize, out: usize, mean: usize, A: usize, B: usize, C: usize, p: i32, c: i32): void {
   const c4 = c & ~3;
   const row = <usize>c << 2;
-  for (let q = 0; q < p; q++, x += row, dy += row, out += row) {
+  for (let q = 0; q < p; q++, x += row, g += row, out += row) {
     let j = 0;
     for (; j < c4; j += 4) {
       const jo = <usize>j << 2;
       const xv = v128.load(x + jo);
-      let g = v128.load(dy + jo);
-      if (act) g = actGrad4(affine4(x + jo, a64 + (<usize>j << 3), k64 + (<usize>j << 3)), g, act);
-      v128.store(out + jo, f32x4.add(f32x4.add(f32x4.mul(g, v128.load(A + jo)), f32x4.mul(f32x4.sub(xv, v128.load(mean + jo)), v128.load(B + jo))), v128.load(C + jo)));
+      v128.store(out + jo, f32x4.add(f32x4.add(f32x4.mul(v128.load(g + jo), v128.load(A + jo)), f32x4.mul(f32x4.sub(xv, v128.load(mean + jo)), v128.load(B + jo))), v128.load(C + jo)));
     }
     for (; j < c; j++) {
       const jo = <usize>j << 2;
-      const xs = load<f32>(x + jo);
-      let g = load<f32>(dy + jo);
-      if (act) g = actGrad1(affine1(xs, a64 + (<usize>j << 3), k64 + (<usize>j << 3)), g, act);
-      store<f32>(out + jo, g * load<f32>(A + jo) + (xs - load<f32>(mean + jo)) * load<f32>(B + jo) + load<f32>(C + jo));
+      store<f32>(out + jo, load<f32>(g + jo) * load<f32>(A + jo) + (load<f32>(x + jo) - load<f32>(mean + jo)) * load<f32>(B + jo) + load<f32>(C + jo));
     }
   }
 }

@@ -1,7 +1,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { Mnv3BatchNormTrain } from '../names.js';
 import { ACT_CODE, addressOf, type ActCodeName, type WasmBackendLike } from '../wasm-module.js';
-import { batchNormAffine, scratchParts, trainKernelsFor } from './train-module.js';
+import { batchNormAffine, batchNormAffineBytes, scratchParts, trainKernelsFor } from './train-module.js';
 
 /**
  * BatchNorm2d in train mode, NHWC: batch statistics per channel over N·H·W (the mean, then the
@@ -25,7 +25,7 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const mean = be.makeOutput([c], 'float32');
   const variance = be.makeOutput([c], 'float32');
   const invstd = be.makeOutput([c], 'float32');
-  const [sum, sq, scale, shift] = scratchParts(be, l, [8 * c, 8 * c, 8 * c, 8 * c]) as [number, number, number, number];
+  const [sum, sq, affine] = scratchParts(be, l, [8 * c, 8 * c, batchNormAffineBytes(c)]) as [number, number, number];
   const buf = l.memory.buffer;
   const s = new Float64Array(buf, sum, c);
   const q = new Float64Array(buf, sq, c);
@@ -34,8 +34,6 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const m = new Float32Array(buf, addressOf(be, mean), c);
   const v = new Float32Array(buf, addressOf(be, variance), c);
   const is = new Float32Array(buf, addressOf(be, invstd), c);
-  const sc = new Float64Array(buf, scale, c);
-  const sh = new Float64Array(buf, shift, c);
   // The sum of deviations from the first pixel (x's first row), then the squares from the mean.
   const first = new Float32Array(buf, addressOf(be, x), c);
   t.channelMoments(addressOf(be, x), addressOf(be, x), sum, p, c, 0);
@@ -46,9 +44,9 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     v[j] = vr;
     is[j] = 1 / Math.sqrt(vr + eps);
   }
-  batchNormAffine(g, b, m, is, sc, sh);
+  const { a64, k64, a32, k32 } = batchNormAffine(buf, affine, g, b, m, is);
   const act = ACT_CODE[activation ?? 'linear'];
-  t.channelAffineAct(addressOf(be, x), addressOf(be, y), scale, shift, p, c, act);
+  t.channelAffineAct(addressOf(be, x), addressOf(be, y), a64, k64, a32, k32, p, c, act);
   return [y, mean, variance, invstd];
 };
 

@@ -1,7 +1,7 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { Mnv3BatchNormTrainGrad } from '../names.js';
 import { ACT_CODE, addressOf, type ActCodeName, type WasmBackendLike } from '../wasm-module.js';
-import { batchNormAffine, scratchParts, trainKernelsFor } from './train-module.js';
+import { batchNormAffine, batchNormAffineBytes, scratchParts, trainKernelsFor } from './train-module.js';
 
 /**
  * The backward of Mnv3BatchNormTrain, torch's formula (`batch_norm_backward_cpu_template`, train):
@@ -22,26 +22,15 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
   const dx = be.makeOutput([...x.shape], 'float32');
   const dgamma = be.makeOutput([c], 'float32');
   const dbeta = be.makeOutput([c], 'float32');
-  const [sumDy, dot, ca, cb, cc, sa, sk] = scratchParts(be, l, [8 * c, 8 * c, 4 * c, 4 * c, 4 * c, 8 * c, 8 * c]) as [number, number, number, number, number, number, number];
-  if (act) {
-    batchNormAffine(
-      new Float32Array(l.memory.buffer, addressOf(be, gamma), c),
-      new Float32Array(l.memory.buffer, addressOf(be, beta), c),
-      new Float32Array(l.memory.buffer, addressOf(be, mean), c),
-      new Float32Array(l.memory.buffer, addressOf(be, invstd), c),
-      new Float64Array(l.memory.buffer, sa, c),
-      new Float64Array(l.memory.buffer, sk, c),
-    );
-  }
-  // With an activation, dy · act' goes to dx's buffer, and the input gradient is made from it in place.
-  t.channelGradSumsAct(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), sa, sk, sumDy, dot, addressOf(be, dx), p, c, act);
+  const [sumDy, dot, ca, cb, cc, affine] = scratchParts(be, l, [8 * c, 8 * c, 4 * c, 4 * c, 4 * c, batchNormAffineBytes(c)]) as [number, number, number, number, number, number];
   const buf = l.memory.buffer;
+  const f32 = (v: TensorInfo) => new Float32Array(buf, addressOf(be, v), c);
+  const { a64, k64, a32, k32 } = act ? batchNormAffine(buf, affine, f32(gamma), f32(beta), f32(mean), f32(invstd)) : { a64: 0, k64: 0, a32: 0, k32: 0 };
+  // With an activation, dy · act' goes to dx's buffer, and the input gradient is made from it in place.
+  t.channelGradSumsAct(addressOf(be, dy), addressOf(be, x), addressOf(be, mean), a64, k64, a32, k32, sumDy, dot, addressOf(be, dx), p, c, act);
   const s = new Float64Array(buf, sumDy, c);
   const d = new Float64Array(buf, dot, c);
-  const g = new Float32Array(buf, addressOf(be, gamma), c);
-  const is = new Float32Array(buf, addressOf(be, invstd), c);
-  const dg = new Float32Array(buf, addressOf(be, dgamma), c);
-  const db = new Float32Array(buf, addressOf(be, dbeta), c);
+  const [g, is, dg, db] = [f32(gamma), f32(invstd), f32(dgamma), f32(dbeta)];
   const A = new Float32Array(buf, ca, c);
   const B = new Float32Array(buf, cb, c);
   const C = new Float32Array(buf, cc, c);
@@ -56,7 +45,7 @@ const kernelFunc = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tens
     dg[j] = d[j]! * is[j]!;
     db[j] = s[j]!;
   }
-  t.channelAffineGradAct(act ? addressOf(be, dx) : addressOf(be, dy), addressOf(be, x), addressOf(be, dx), addressOf(be, mean), sa, sk, ca, cb, cc, p, c, 0);
+  t.channelAffineGrad(act ? addressOf(be, dx) : addressOf(be, dy), addressOf(be, x), addressOf(be, dx), addressOf(be, mean), ca, cb, cc, p, c);
   return [dx, dgamma, dbeta];
 };
 

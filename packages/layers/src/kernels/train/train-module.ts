@@ -17,9 +17,9 @@ export interface TrainKernelExports {
   depthwiseBackpropInput(...args: number[]): void;
   depthwiseBackpropFilter(...args: number[]): void;
   channelMoments(x: number, centre: number, out: number, p: number, c: number, square: number): void;
-  channelAffineAct(x: number, out: number, a: number, k: number, p: number, c: number, act: number): void;
-  channelGradSumsAct(dy: number, x: number, mean: number, a: number, k: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number): void;
-  channelAffineGradAct(dy: number, x: number, out: number, mean: number, a: number, k: number, A: number, B: number, C: number, p: number, c: number, act: number): void;
+  channelAffineAct(x: number, out: number, a64: number, k64: number, a32: number, k32: number, p: number, c: number, act: number): void;
+  channelGradSumsAct(dy: number, x: number, mean: number, a64: number, k64: number, a32: number, k32: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number): void;
+  channelAffineGrad(g: number, x: number, out: number, mean: number, A: number, B: number, C: number, p: number, c: number): void;
   activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
   meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
   scaleChannelsGateGrad(dy: number, x: number, dgate: number, n: number, p: number, c: number): void;
@@ -119,15 +119,25 @@ export function trainConvOutput(kernel: string, x: TensorInfo, k: number, { stri
 
 /**
  * BatchNorm's per-channel affine map from the batch statistics, as torch forms it: `scale =
- * invstd · γ`, `shift = β − mean · scale`, each rounded to float32 as torch's are, then held in
- * float64 arrays (the kernels' `a64` / `k64`: widened once per call, not per pixel). `invstd` is
- * the float32 `1 / √(var + eps)` the forward saved. The forward and the backward both call it, so
- * the backward recomputes the very `x · scale + shift` the forward's activation saw.
+ * invstd · γ`, `shift = β − mean · scale`, each rounded to float32 as torch's are, and held twice:
+ * float32 for the relaxed build's FMA, float64 for the plain build's emulation of it (the kernels'
+ * `a32` / `k32` and `a64` / `k64`: widened once per call, not per pixel). `invstd` is the float32
+ * `1 / √(var + eps)` the forward saved. The forward and the backward both call it, so the backward
+ * recomputes the very `x · scale + shift` the forward's activation saw. Returns the four arrays'
+ * addresses in `at` (float64 scale, shift, then float32 scale, shift; `c` values each).
  */
-export function batchNormAffine(g: Float32Array, b: Float32Array, mean: Float32Array, invstd: Float32Array, scale: Float64Array, shift: Float64Array): void {
-  for (let j = 0; j < g.length; j++) {
+export function batchNormAffine(buf: ArrayBufferLike, at: number, g: Float32Array, b: Float32Array, mean: Float32Array, invstd: Float32Array): { a64: number; k64: number; a32: number; k32: number } {
+  const c = g.length;
+  const [a64, k64, a32, k32] = [at, at + 8 * c, at + 16 * c, at + 20 * c];
+  const [sc64, sh64, sc32, sh32] = [new Float64Array(buf, a64, c), new Float64Array(buf, k64, c), new Float32Array(buf, a32, c), new Float32Array(buf, k32, c)];
+  for (let j = 0; j < c; j++) {
     const sc = Math.fround(invstd[j]! * g[j]!);
-    scale[j] = sc;
-    shift[j] = Math.fround(b[j]! - mean[j]! * sc); // one rounding, as the FMA torch's AVX2 build contracts this to
+    const sh = Math.fround(b[j]! - mean[j]! * sc); // one rounding, as the FMA torch's AVX2 build contracts this to
+    sc64[j] = sc32[j] = sc;
+    sh64[j] = sh32[j] = sh;
   }
+  return { a64, k64, a32, k32 };
 }
+
+/** Bytes of `batchNormAffine`'s arrays for c channels (at a 16-byte aligned address). */
+export const batchNormAffineBytes = (c: number) => 24 * c;
