@@ -118,11 +118,7 @@ export class Conv2d extends Layer {
     const w = this.weight.variable;
     if (!w) throw new Error('Conv2d.convolve runs in train mode only: call train() first');
     if (x.shape[3] !== g.inChannels) throw new RangeError(`expected input with ${g.inChannels} channels, got ${x.shape[3]} (shape [${x.shape.join(', ')}], NHWC)`);
-    return tf.tidy(() => {
-      const y = conv2dTrain(x, w as tf.Tensor4D, g);
-      const b = this.bias?.variable;
-      return b ? tf.add(y, b) : y;
-    });
+    return conv2dTrain(x, w as tf.Tensor4D, g, this.bias?.variable as tf.Tensor1D | undefined);
   }
 
   /** The activation applied after the (absorbed) norm, or after the convolution. */
@@ -362,14 +358,10 @@ export class Linear extends Layer<tf.Tensor2D> {
       const b = this.bias?.variable;
       return tf.tidy(() => {
         const x4 = tf.reshape(x, [n, 1, 1, this.inFeatures]) as tf.Tensor4D;
-        // Our kernel takes torch's [out, in] weight as the [out, in, 1, 1] filter it is; tfjs' conv2d the [1, 1, in, out] one.
-        const y4 =
-          x.dtype === 'float32' && fastBackend()
-            ? runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x: x4, filter: tf.reshape(w, [this.outFeatures, this.inFeatures, 1, 1]) }, { stride: 1, pad: 0, dilation: 1 })
-            : tf.conv2d(x4, tf.reshape(tf.transpose(w), [1, 1, this.inFeatures, this.outFeatures]) as tf.Tensor4D, 1, 'valid');
-        let y = tf.reshape(y4, [n, this.outFeatures]) as tf.Tensor2D;
-        if (b) y = tf.add(y, b);
-        return activateTrain(y, this.activation);
+        // torch's [out, in] weight is the [out, in, 1, 1] filter of that convolution.
+        const filter = tf.reshape(w, [this.outFeatures, this.inFeatures, 1, 1]) as tf.Tensor4D;
+        const y4 = conv2dTrain(x4, filter, { inChannels: this.inFeatures, outChannels: this.outFeatures, kernelSize: 1, stride: 1, padding: 0, dilation: 1, groups: 1 }, b as tf.Tensor1D | undefined);
+        return activateTrain(tf.reshape(y4, [n, this.outFeatures]) as tf.Tensor2D, this.activation);
       });
     }
     return tf.tidy(() => tf.reshape(this.kernel!.apply(tf.reshape(x, [n, 1, 1, this.inFeatures])), [n, this.outFeatures]));
@@ -415,10 +407,11 @@ export class AdaptiveAvgPool2d extends Layer {
 
 /**
  * Train mode's differentiable convolution of NHWC `x` with a torch-layout weight
- * `[out, in/groups, k, k]` (no bias): our GEMM or depthwise kernel on the fast path, on the weight
- * as it is; tfjs' conv2d / depthwiseConv2d otherwise. `Conv2d.convolve` runs it; QAT runs it on fake-quantized weights.
+ * `[out, in/groups, k, k]` and an optional bias `[out]`: our GEMM (the bias in it) or depthwise
+ * kernel on the fast path, on the weight as it is; tfjs' conv2d / depthwiseConv2d otherwise.
+ * `Conv2d.convolve` and `Linear` run it; QAT runs it on fake-quantized weights.
  */
-export function conv2dTrain(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf.Tensor4D {
+export function conv2dTrain(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry, bias?: tf.Tensor1D): tf.Tensor4D {
   const pad: tf.backend_util.ExplicitPadding = [[0, 0], [g.padding, g.padding], [g.padding, g.padding], [0, 0]];
   return tf.tidy(() => {
     let y: tf.Tensor4D;
@@ -426,7 +419,8 @@ export function conv2dTrain(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf
       // On the fast path our GEMM, as inference runs it, on torch's [out, in, kh, kw] weight as it
       // is (not for a few input channels: the stem); tfjs' conv2d takes it as [kh, kw, in, out].
       if (x.dtype === 'float32' && fastBackend() && (g.kernelSize === 1 || g.inChannels >= FEW_CHANNELS)) {
-        y = runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, { x, filter: w }, { stride: g.stride, pad: g.padding, dilation: g.dilation });
+        const inputs: tf.NamedTensorMap = bias ? { x, filter: w, bias } : { x, filter: w };
+        return runKernel<tf.Tensor4D>(Mnv3Conv2dTrain, inputs, { stride: g.stride, pad: g.padding, dilation: g.dilation, bias: bias !== undefined });
       } else {
         y = tf.conv2d(x, tf.transpose(w, [2, 3, 1, 0]) as tf.Tensor4D, g.stride, pad, 'NHWC', g.dilation);
       }
@@ -447,6 +441,6 @@ export function conv2dTrain(x: tf.Tensor4D, w: tf.Tensor4D, g: ConvGeometry): tf
       );
       if (y.shape[3] !== outPer * g.groups) throw new Error('grouped convolution produced the wrong channel count');
     }
-    return y;
+    return bias ? tf.add(y, bias) : y;
   });
 }

@@ -48,7 +48,11 @@ function shared(f: () => Tensor[]): (i: number) => Tensor {
   };
 }
 
-/** A train-mode convolution's gradient: its gradient kernel gives dx and the weight's gradient in one call. */
+/**
+ * A train-mode convolution's gradient: its gradient kernel gives dx and the weight's gradient in one
+ * call, and the bias's when the forward had one (the dense convolution's optional `bias` input,
+ * flagged by its attr `bias`).
+ */
 function trainConvGradient(kernelName: string, gradKernel: string): GradConfig {
   return {
     kernelName,
@@ -56,7 +60,8 @@ function trainConvGradient(kernelName: string, gradKernel: string): GradConfig {
     gradFunc: (dy, saved, attrs) => {
       const [x, filter] = saved as [Tensor, Tensor];
       const grads = shared(() => run(gradKernel, { dy: first(dy), x, filter }, attrs) as Tensor[]);
-      return { x: () => grads(0), filter: () => grads(1) };
+      const both = { x: () => grads(0), filter: () => grads(1) };
+      return (attrs as { bias?: boolean }).bias ? { ...both, bias: () => grads(2) } : both;
     },
   };
 }

@@ -14,13 +14,15 @@ function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, attrs: Trai
 /**
  * A dense convolution in train mode on the inference GEMM (`conv`, kernels.ts): `x` `[N,H,W,Ci]`,
  * `filter` in torch's layout `[Co,Ci,k,k]` (the parameter itself: no transpose on the tape; packed
- * into scratch on each call, the weights change every step); attrs `stride`, `pad` (symmetric,
- * explicit), `dilation`. No bias or activation (BatchNorm follows). Its gradient (registered by
- * `@mnv3/layers/train`) is {@link Mnv3Conv2dTrainGrad}.
+ * into scratch on each call, the weights change every step), optional `bias` `[Co]` (added in the
+ * GEMM; attr `bias` true with it, for the gradient); attrs `stride`, `pad` (symmetric, explicit),
+ * `dilation`. No activation (BatchNorm
+ * follows, or the caller's). Its gradient (registered by `@mnv3/layers/train`) is
+ * {@link Mnv3Conv2dTrainGrad}.
  */
 const forward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
   const be = backend as WasmBackendLike;
-  const { x, filter } = inputs as { x: TensorInfo; filter: TensorInfo };
+  const { x, filter, bias } = inputs as { x: TensorInfo; filter: TensorInfo; bias?: TensorInfo };
   const a = attrs as unknown as TrainConvAttrs;
   const { n, h, w, ci, co, k, oh, ow } = geometry(Mnv3Conv2dTrain, x, filter, a);
   const { l, k: kx, t } = trainKernelsFor(be, Mnv3Conv2dTrain);
@@ -29,15 +31,17 @@ const forward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorI
   const [table, packed] = scratchParts(be, l, [kx.convTableBytes(k), Math.ceil(co / 8) * 32 * k * k * ci]) as [number, number];
   t.packFilterOIHW(addressOf(be, filter), packed, k * k, ci, co);
   const p = n * oh * ow;
-  kx.conv(addressOf(be, x), packed, 0, 0, addressOf(be, out), zero, table, h, w, ci, oh, ow, co, k, a.stride, a.dilation, a.pad, 0, p, 0, 0, p);
+  if (bias && bias.shape.join() !== String(co)) throw new Error(`${Mnv3Conv2dTrain}: bias [${bias.shape}] does not fit ${co} output channels`);
+  kx.conv(addressOf(be, x), packed, bias ? addressOf(be, bias) : 0, 0, addressOf(be, out), zero, table, h, w, ci, oh, ow, co, k, a.stride, a.dilation, a.pad, 0, p, 0, 0, p);
   return out;
 };
 
 /**
- * Both gradients of {@link Mnv3Conv2dTrain} in one call: inputs `dy` `[N,OH,OW,Co]`, `x`, `filter`
+ * The gradients of {@link Mnv3Conv2dTrain} in one call: inputs `dy` `[N,OH,OW,Co]`, `x`, `filter`
  * `[Co,Ci,k,k]`; outputs `dx` `[N,H,W,Ci]` and `dfilter` `[Co,Ci,k,k]`, the layouts of the forward's
- * inputs. The arithmetic is `Conv2DBackpropInput`'s and `Conv2DBackpropFilter`'s (a 1x1 of stride
- * 1 without padding is `dy · filterᵀ` in the GEMM); only the filter's layout differs.
+ * inputs, and with attr `bias` the bias's, `Σ dy` over the pixels `[Co]`. The arithmetic is
+ * `Conv2DBackpropInput`'s and `Conv2DBackpropFilter`'s (a 1x1 of stride 1 without padding is
+ * `dy · filterᵀ` in the GEMM); only the filter's layout differs.
  */
 const backward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo[] => {
   const be = backend as WasmBackendLike;
@@ -70,7 +74,13 @@ const backward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): Tensor
   }
   t.convBackpropFilter(xAt, dyAt, dfHwio, zero, filterTable, n, h, w, ci, oh, ow, co, ...args);
   t.hwioToOIHW(dfHwio, addressOf(be, df), taps, ci, co);
-  return [dx, df];
+  if (!(attrs as { bias?: boolean }).bias) return [dx, df];
+  // Σ dy per channel: BatchNorm's moment sums (float32 blocks, float64 totals) centred on zeros.
+  const db = be.makeOutput([co], 'float32');
+  const [sums] = scratchParts(be, l, [co * 8]) as [number];
+  t.channelMoments(dyAt, zero, sums, n * oh * ow, co, 0);
+  new Float32Array(l.memory.buffer, addressOf(be, db), co).set(new Float64Array(l.memory.buffer, sums, co));
+  return [dx, df, db];
 };
 
 export const mnv3Conv2dTrainConfig: KernelConfig = { kernelName: Mnv3Conv2dTrain, backendName: 'wasm', kernelFunc: forward };
