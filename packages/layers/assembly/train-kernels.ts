@@ -69,6 +69,7 @@ export function convBackpropFilter(
   const opix = oh * ow;
   const pack = co >= PACK_DY_CO;
   const packed = table + <usize>(FILTER_CHUNK << 2);
+  const plain1x1 = kh == 1 && kw == 1 && sh == 1 && sw == 1 && padT == 0 && padL == 0 && oh == h && ow == wd;
   for (let m0 = 0; m0 < pixels; m0 += FILTER_CHUNK) {
     const m = min(FILTER_CHUNK, pixels - m0);
     const dyc = dy + <usize>m0 * outRow;
@@ -87,22 +88,33 @@ export function convBackpropFilter(
     }
     for (let ky = 0; ky < kh; ky++) {
       for (let kx = 0; kx < kw; kx++) {
-        // Row pointers of x for this tap and chunk (zero: in the padding).
+        // Row pointers of x for this tap and chunk (zero: in the padding); the output pixel's
+        // coordinates stepped along, not divided out per pixel.
         let any = false;
-        for (let q = 0; q < m; q++) {
-          const p = m0 + q;
-          const b = p / opix;
-          const r = p - b * opix;
-          const oy = r / ow;
-          const ox = r - oy * ow;
-          const iy = oy * sh - padT + ky * dh;
-          const ix = ox * sw - padL + kx * dwl;
-          let ptr = zero;
-          if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
-            ptr = x + (<usize>((b * h + iy) * wd + ix)) * inRow;
-            any = true;
+        if (plain1x1) {
+          for (let q = 0; q < m; q++) store<u32>(table + (<usize>q << 2), <u32>(x + <usize>(m0 + q) * inRow));
+          any = true;
+        } else {
+          let b = m0 / opix;
+          let oy = (m0 - b * opix) / ow;
+          let ox = m0 - b * opix - oy * ow;
+          for (let q = 0; q < m; q++) {
+            const iy = oy * sh - padT + ky * dh;
+            const ix = ox * sw - padL + kx * dwl;
+            let ptr = zero;
+            if (iy >= 0 && iy < h && ix >= 0 && ix < wd) {
+              ptr = x + (<usize>((b * h + iy) * wd + ix)) * inRow;
+              any = true;
+            }
+            store<u32>(table + (<usize>q << 2), <u32>ptr);
+            if (++ox == ow) {
+              ox = 0;
+              if (++oy == oh) {
+                oy = 0;
+                b++;
+              }
+            }
           }
-          store<u32>(table + (<usize>q << 2), <u32>ptr);
         }
         if (!any) continue;
         const dwt = dw + (<usize>(ky * kw + kx) * <usize>ci) * outRow;
@@ -140,12 +152,11 @@ function filterIm2col(
   const opix = oh * ow;
   for (let m0 = 0; m0 < pixels; m0 += FILTER_CHUNK) {
     const m = min(FILTER_CHUNK, pixels - m0);
+    // The output pixel's coordinates, stepped along (not divided out per pixel).
+    let b = m0 / opix;
+    let oy = (m0 - b * opix) / ow;
+    let ox = m0 - b * opix - oy * ow;
     for (let q = 0; q < m; q++) {
-      const p = m0 + q;
-      const b = p / opix;
-      const r = p - b * opix;
-      const oy = r / ow;
-      const ox = r - oy * ow;
       let cp = col + <usize>q * colRow;
       const ix0 = ox * sw - padL;
       // Inside the map without dilation, a row's kw taps are kw·ci floats in a row of x.
@@ -172,6 +183,13 @@ function filterIm2col(
         }
       }
       for (let c = k; c < k4; c++, cp += 4) store<f32>(cp, 0);
+      if (++ox == ow) {
+        ox = 0;
+        if (++oy == oh) {
+          oy = 0;
+          b++;
+        }
+      }
     }
     // The dense kernel's tiles over the im2col rows, as its row pointers.
     const rowPtrs = col + <usize>m * colRow;
