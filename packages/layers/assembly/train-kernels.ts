@@ -663,8 +663,11 @@ export function activationGrad(x: usize, dy: usize, out: usize, n: i32, act: i32
   }
 }
 
-/** Global average pooling's backward: `out[n][q][c] = dy[n][c] / p` for the p pixels. */
-export function meanPixelsGrad(dy: usize, out: usize, n: i32, p: i32, c: i32): void {
+/**
+ * Global average pooling's backward: `out[n][q][c] = dy[n][c] / p` for the p pixels, plus
+ * `add[n][q][c]` when `add` is not 0 (the gradient x also gets from its other consumer).
+ */
+export function meanPixelsGrad(dy: usize, add: usize, out: usize, n: i32, p: i32, c: i32): void {
   const row = <usize>c << 2;
   const c4 = c & ~3;
   const fp = f32x4.splat(<f32>p);
@@ -672,6 +675,15 @@ export function meanPixelsGrad(dy: usize, out: usize, n: i32, p: i32, c: i32): v
     const g = dy + <usize>b * row;
     for (let q = 0; q < p; q++, out += row) {
       let j = 0;
+      if (add) {
+        for (; j < c4; j += 4) {
+          const jo = <usize>j << 2;
+          v128.store(out + jo, f32x4.add(v128.load(add + jo), f32x4.div(v128.load(g + jo), fp)));
+        }
+        for (; j < c; j++) store<f32>(out + (<usize>j << 2), load<f32>(add + (<usize>j << 2)) + load<f32>(g + (<usize>j << 2)) / <f32>p);
+        add += row;
+        continue;
+      }
       for (; j < c4; j += 4) v128.store(out + (<usize>j << 2), f32x4.div(v128.load(g + (<usize>j << 2)), fp));
       for (; j < c; j++) store<f32>(out + (<usize>j << 2), load<f32>(g + (<usize>j << 2)) / <f32>p);
     }

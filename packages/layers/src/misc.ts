@@ -1,7 +1,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { Activation, type ActivationName } from './activations.js';
 import { fastBackend, runKernel } from './kernels/fast.js';
-import { Mnv3SqueezeExcite } from './kernels/names.js';
+import { Mnv3GlobalAvgPoolFork, Mnv3SqueezeExcite } from './kernels/names.js';
 import { Layer } from './module.js';
 import { recordMacs } from './profiling.js';
 import { BatchNorm2d, Conv2d, globalAvgPool, type FoldableNorm, type NormLayer, batchNorm2d } from './nn.js';
@@ -96,9 +96,11 @@ export class SqueezeExcitation extends Layer {
     if (this.training) {
       return tf.tidy(() => {
         const [n, , , c] = x.shape;
-        const pooled = tf.reshape(globalAvgPool(x), [n, 1, 1, c]) as tf.Tensor4D;
-        const gate = this.fc2.forward(this.fc1.forward(pooled));
-        return scaleChannels(x, tf.reshape(gate, [n, c]) as tf.Tensor2D);
+        // On the fast path x reaches the scaling through the pooling's pass-through output, so that
+        // its gradient is one kernel (see Mnv3GlobalAvgPoolFork).
+        const [mean, xs] = x.dtype === 'float32' && fastBackend() ? (tf.engine().runKernel(Mnv3GlobalAvgPoolFork, { x }) as [tf.Tensor2D, tf.Tensor4D]) : [globalAvgPool(x), x];
+        const gate = this.fc2.forward(this.fc1.forward(tf.reshape(mean, [n, 1, 1, c]) as tf.Tensor4D));
+        return scaleChannels(xs, tf.reshape(gate, [n, c]) as tf.Tensor2D);
       });
     }
     if (x.dtype === 'float32' && fastBackend()) {

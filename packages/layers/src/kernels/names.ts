@@ -9,6 +9,7 @@ export const Mnv3BilinearGather = 'Mnv3BilinearGather';
 // The training path's kernels (src/kernels/train), registered by `@mnv3/layers/train`.
 export const Mnv3ActivationGrad = 'Mnv3ActivationGrad';
 export const Mnv3GlobalAvgPoolGrad = 'Mnv3GlobalAvgPoolGrad';
+export const Mnv3GlobalAvgPoolFork = 'Mnv3GlobalAvgPoolFork';
 export const Mnv3ScaleChannels = 'Mnv3ScaleChannels';
 export const Mnv3ScaleChannelsGrad = 'Mnv3ScaleChannelsGrad';
 export const Mnv3BatchNormTrain = 'Mnv3BatchNormTrain';

@@ -16,6 +16,7 @@ import {
   Mnv3DepthwiseConv2dTrain,
   Mnv3DepthwiseConv2dTrainGrad,
   Mnv3GlobalAvgPool,
+  Mnv3GlobalAvgPoolFork,
   Mnv3GlobalAvgPoolGrad,
   Mnv3ScaleChannels,
   Mnv3ScaleChannelsGrad,
@@ -78,6 +79,14 @@ export const MNV3_GRADIENTS: readonly GradConfig[] = [
     kernelName: Mnv3GlobalAvgPool,
     inputsToSave: ['x'],
     gradFunc: (dy, saved) => ({ x: () => run(Mnv3GlobalAvgPoolGrad, { dy: first(dy) }, { inputShape: saved[0]!.shape }) as Tensor }),
+  },
+  {
+    // The pooled mean's gradient spread over the pixels, plus the pass-through output's: one pass.
+    kernelName: Mnv3GlobalAvgPoolFork,
+    gradFunc: (dy) => {
+      const [pooled, pass] = dy as Tensor[];
+      return { x: () => run(Mnv3GlobalAvgPoolGrad, { dy: pooled!, add: pass! }, { inputShape: pass!.shape }) as Tensor };
+    },
   },
   {
     kernelName: Mnv3ScaleChannels,

@@ -20,7 +20,7 @@ import { mnv3BatchNormTrainConfig } from './Mnv3BatchNormTrain.js';
 import { mnv3BatchNormTrainGradConfig } from './Mnv3BatchNormTrainGrad.js';
 import { mnv3Conv2dTrainConfig, mnv3Conv2dTrainGradConfig } from './Mnv3Conv2dTrain.js';
 import { mnv3DepthwiseConv2dTrainConfig, mnv3DepthwiseConv2dTrainGradConfig } from './Mnv3DepthwiseConv2dTrain.js';
-import { mnv3GlobalAvgPoolGradConfig } from './Mnv3GlobalAvgPoolGrad.js';
+import { mnv3GlobalAvgPoolForkConfig, mnv3GlobalAvgPoolGradConfig } from './Mnv3GlobalAvgPoolGrad.js';
 import { mnv3RmspropStepConfig, mnv3SgdStepConfig } from './Mnv3OptimizerSteps.js';
 import { mnv3RunningStatsConfig } from './Mnv3RunningStats.js';
 import { mnv3ScaleChannelsConfig } from './Mnv3ScaleChannels.js';
@@ -39,6 +39,7 @@ const trainingKernelConfigs: KernelConfig[] = [
   mnv3Conv2dTrainGradConfig,
   mnv3DepthwiseConv2dTrainConfig,
   mnv3DepthwiseConv2dTrainGradConfig,
+  mnv3GlobalAvgPoolForkConfig,
   mnv3GlobalAvgPoolGradConfig,
   mnv3RmspropStepConfig,
   mnv3RunningStatsConfig,

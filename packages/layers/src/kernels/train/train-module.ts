@@ -21,7 +21,7 @@ export interface TrainKernelExports {
   channelGradSumsAct(dy: number, x: number, mean: number, a64: number, k64: number, a32: number, k32: number, sumG: number, dot: number, gout: number, p: number, c: number, act: number): void;
   channelAffineGrad(g: number, x: number, out: number, mean: number, A: number, B: number, C: number, p: number, c: number): void;
   activationGrad(x: number, dy: number, out: number, n: number, act: number): void;
-  meanPixelsGrad(dy: number, out: number, n: number, p: number, c: number): void;
+  meanPixelsGrad(dy: number, add: number, out: number, n: number, p: number, c: number): void;
   scaleChannelsGateGrad(dy: number, x: number, dgate: number, n: number, p: number, c: number): void;
   packFilterOIHW(w: number, out: number, taps: number, ci: number, co: number): void;
   tapsFromOIHW(w: number, out: number, taps: number, ci: number, co: number): void;
