@@ -9,10 +9,11 @@
 // step and the same batches (same pipeline, seeds from (seed, epoch, position)), on tfjs' WASM
 // backend with our WASM SIMD training kernels in their relaxed-SIMD build (fused multiply-add:
 // Chromium has relaxed SIMD on, this project's Node runs with --experimental-wasm-relaxed-simd);
-// Node loads tfjs' SIMD build, the isolated page its threaded SIMD build. Threads split work by outputs (XNNPACK's output tiles; our forward kernels'
-// chunks of output rows / channels; our backprop kernels stay on the calling thread), not one sum
-// across threads, so each value is summed in the same order whichever thread computes it: measured
-// bit-identical with 1 and 2 threads. A difference here means the page computes something else.
+// Node loads tfjs' SIMD build, the isolated page its threaded SIMD build. Threads split work by
+// outputs (XNNPACK's output tiles; our forward kernels' chunks of output rows / channels; our
+// backprop kernels stay on the calling thread), not one sum across threads, so each value is summed
+// in the same order whichever thread computes it: measured bit-identical with 1 and 2 threads. A
+// difference here means the page computes something else.
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';

@@ -16,9 +16,8 @@ function geometry(kernel: string, x: TensorInfo, filter: TensorInfo, attrs: Trai
  * `filter` in torch's layout `[Co,Ci,k,k]` (the parameter itself: no transpose on the tape; packed
  * into scratch on each call, the weights change every step), optional `bias` `[Co]` (added in the
  * GEMM; attr `bias` true with it, for the gradient); attrs `stride`, `pad` (symmetric, explicit),
- * `dilation`. No activation (BatchNorm
- * follows, or the caller's). Its gradient (registered by `@mnv3/layers/train`) is
- * {@link Mnv3Conv2dTrainGrad}.
+ * `dilation`. No activation (BatchNorm follows, or the caller's). Its gradient (registered by
+ * `@mnv3/layers/train`) is {@link Mnv3Conv2dTrainGrad}.
  */
 const forward = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
   const be = backend as WasmBackendLike;
