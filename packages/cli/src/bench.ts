@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import * as tf from '@tensorflow/tfjs-core';
 import { BENCH_MODELS, FLOAT_TWIN, interleaved, ours, summarize } from '@mnv3/bench';
+import { relaxedSimdEnabled } from '@mnv3/layers';
 import { parseVerbArgs } from './args.js';
 import { UsageError } from './errors.js';
 
@@ -18,7 +19,8 @@ export const BENCH_USAGE = `usage: mnv3 bench --model NAME [--quantize] [--input
            quantized post-training)
 
 Latency is the median after warm-up; for side-by-side ratios against ONNX Runtime and PyTorch
-run the pipeline: pnpm bench.`;
+run the pipeline: pnpm bench. Our kernels run their relaxed-SIMD build (fused multiply-add) where
+the engine has relaxed SIMD, which mnv3 turns on in Node 20; MNV3_RELAXED_SIMD=0 keeps the plain one.`;
 
 export async function benchCommand(argv: string[], out: (s: string) => void): Promise<void> {
   const { values, positionals } = parseVerbArgs(argv, {
@@ -70,6 +72,7 @@ export async function benchCommand(argv: string[], out: (s: string) => void): Pr
       input: [...mine.input],
       threads,
       backend: tf.getBackend(),
+      relaxed_simd: relaxedSimdEnabled(),
       runs: stats.runs,
       median_ms: stats.median_ms,
       min_ms: stats.min_ms,
@@ -80,7 +83,7 @@ export async function benchCommand(argv: string[], out: (s: string) => void): Pr
     };
     if (values.json) out(JSON.stringify(result));
     else {
-      out(`${result.model} ${result.input.join('x')} on ${result.backend}, ${threads} thread(s), ${runs} runs after ${warmup} warm-up`);
+      out(`${result.model} ${result.input.join('x')} on ${result.backend} (${result.relaxed_simd ? 'relaxed-SIMD' : 'plain-SIMD'} kernels), ${threads} thread(s), ${runs} runs after ${warmup} warm-up`);
       out(`median ${stats.median_ms.toFixed(2)} ms (min ${stats.min_ms.toFixed(2)}, max ${stats.max_ms.toFixed(2)}); ${(mine.params / 1e6).toFixed(2)} M params, ${(mine.macs / 1e9).toFixed(3)} GMACs`);
       if (float && result.float_over_int8 !== undefined) {
         out(`float model, interleaved: median ${float.median_ms.toFixed(2)} ms; int8 is ${result.float_over_int8.toFixed(2)}× faster (median of per-round float / int8)`);
