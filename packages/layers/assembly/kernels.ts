@@ -38,7 +38,6 @@ const SIX4: v128 = f32x4.splat(6);
   return v;
 }
 
-
 /** out[i] = act(x[i]) for the n floats, elements [i0, i1) of them (in place when out == x). */
 export function activation(x: usize, out: usize, n: i32, act: i32, i0: i32, i1: i32): void {
   let i = i0;

@@ -319,6 +319,8 @@ export class Linear extends Layer<tf.Tensor2D> {
   readonly bias: Parameter | null;
   /** Runs as a 1x1 convolution over `[N,1,1,in]`: one GEMM kernel for both on the fast path. */
   private kernel: ConvKernel | null = null;
+  /** That convolution's geometry (eval mode's kernel and train mode's `conv2dTrain`). */
+  private readonly geometry: ConvGeometry;
 
   constructor(
     readonly inFeatures: number,
@@ -329,6 +331,7 @@ export class Linear extends Layer<tf.Tensor2D> {
     this.weight = this.registerParameter('weight', [outFeatures, inFeatures]);
     this.bias = options.bias === false ? null : this.registerParameter('bias', [outFeatures]);
     this.activation = options.activation ?? null;
+    this.geometry = { inChannels: inFeatures, outChannels: outFeatures, kernelSize: 1, stride: 1, padding: 0, dilation: 1, groups: 1 };
   }
   private readonly activation: ActivationName | null;
 
@@ -339,10 +342,8 @@ export class Linear extends Layer<tf.Tensor2D> {
   }
 
   protected override build(): void {
-    const { inFeatures, outFeatures } = this;
-    const geometry = { inChannels: inFeatures, outChannels: outFeatures, kernelSize: 1, stride: 1, padding: 0, dilation: 1, groups: 1 };
     // PyTorch's [out, in] weight is the [out, in, 1, 1] filter of that convolution.
-    this.kernel = this.own(ConvKernel.create(geometry, this.weight.value, this.bias?.value ?? null, this.activation));
+    this.kernel = this.own(ConvKernel.create(this.geometry, this.weight.value, this.bias?.value ?? null, this.activation));
   }
 
   forward(x: tf.Tensor2D): tf.Tensor2D {
@@ -360,7 +361,7 @@ export class Linear extends Layer<tf.Tensor2D> {
         const x4 = tf.reshape(x, [n, 1, 1, this.inFeatures]) as tf.Tensor4D;
         // torch's [out, in] weight is the [out, in, 1, 1] filter of that convolution.
         const filter = tf.reshape(w, [this.outFeatures, this.inFeatures, 1, 1]) as tf.Tensor4D;
-        const y4 = conv2dTrain(x4, filter, { inChannels: this.inFeatures, outChannels: this.outFeatures, kernelSize: 1, stride: 1, padding: 0, dilation: 1, groups: 1 }, b as tf.Tensor1D | undefined);
+        const y4 = conv2dTrain(x4, filter, this.geometry, b as tf.Tensor1D | undefined);
         return activateTrain(tf.reshape(y4, [n, this.outFeatures]) as tf.Tensor2D, this.activation);
       });
     }

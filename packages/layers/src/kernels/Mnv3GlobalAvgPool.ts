@@ -4,7 +4,7 @@ import { runSplit } from './kernel-pool.js';
 import { addressOf, kernelsFor, type WasmBackendLike } from './wasm-module.js';
 
 /** `nn.AdaptiveAvgPool2d(1)` + flatten: `x` `[N,H,W,C]` → `[N,C]`, the mean over H×W in one pass. */
-const kernelFunc = ({ inputs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
+export const globalAvgPoolKernel = ({ inputs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
   const be = backend as WasmBackendLike;
   const x = inputs.x!;
   const [n, h, w, c] = x.shape as [number, number, number, number];
@@ -15,4 +15,4 @@ const kernelFunc = ({ inputs, backend }: Parameters<KernelFunc>[0]): TensorInfo 
   return out;
 };
 
-export const mnv3GlobalAvgPoolConfig: KernelConfig = { kernelName: Mnv3GlobalAvgPool, backendName: 'wasm', kernelFunc };
+export const mnv3GlobalAvgPoolConfig: KernelConfig = { kernelName: Mnv3GlobalAvgPool, backendName: 'wasm', kernelFunc: globalAvgPoolKernel };

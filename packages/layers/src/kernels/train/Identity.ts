@@ -10,10 +10,12 @@ interface RefCounting {
  * Identity copies the buffer, and the gradient tape clones every tensor it saves for the backward
  * pass: 807 whole-buffer copies in one MobileNetV3-Small training step.
  */
-const kernelFunc = ({ inputs, backend }: Parameters<KernelFunc>[0]): TensorInfo => {
-  const x = inputs.x!;
-  (backend as unknown as RefCounting).incRef(x.dataId);
+/** `x` as a new output sharing its data (one more reference to the buffer). */
+export function shareData(backend: unknown, x: TensorInfo): TensorInfo {
+  (backend as RefCounting).incRef(x.dataId);
   return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
-};
+}
+
+const kernelFunc = ({ inputs, backend }: Parameters<KernelFunc>[0]): TensorInfo => shareData(backend, inputs.x!);
 
 export const identityConfig: KernelConfig = { kernelName: 'Identity', backendName: 'wasm', kernelFunc };

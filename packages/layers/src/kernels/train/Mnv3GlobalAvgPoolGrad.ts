@@ -1,7 +1,8 @@
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { Mnv3GlobalAvgPoolFork, Mnv3GlobalAvgPoolGrad } from '../names.js';
-import { runSplit } from '../kernel-pool.js';
+import { globalAvgPoolKernel } from '../Mnv3GlobalAvgPool.js';
 import { addressOf, type WasmBackendLike } from '../wasm-module.js';
+import { shareData } from './Identity.js';
 import { trainKernelsFor } from './train-module.js';
 
 /**
@@ -20,26 +21,13 @@ const grad = ({ inputs, attrs, backend }: Parameters<KernelFunc>[0]): TensorInfo
   return out;
 };
 
-interface RefCounting {
-  incRef(dataId: object): void;
-}
-
 /**
  * Global average pooling that also passes `x` through: outputs the mean `[N,C]` and `x` itself
  * (its data shared, as `Identity`). Squeeze-and-excitation pools x and scales x: given the
  * pass-through to scale, x has one consumer on the tape, and its gradient is one pass
  * (`Mnv3GlobalAvgPoolGrad` with `add`) instead of the pooling's gradient then a sum of the two.
  */
-const fork = ({ inputs, backend }: Parameters<KernelFunc>[0]): TensorInfo[] => {
-  const be = backend as WasmBackendLike;
-  const x = inputs.x!;
-  const [n, h, w, c] = x.shape as [number, number, number, number];
-  const { l } = trainKernelsFor(be, Mnv3GlobalAvgPoolFork);
-  const out = be.makeOutput([n, c], 'float32');
-  runSplit(l.exports, l.pool, 'meanPixels', [addressOf(be, x), addressOf(be, out), n, h * w, c], c, 4, (n * h * w * c) / 3);
-  (backend as unknown as RefCounting).incRef(x.dataId);
-  return [out, { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype }];
-};
+const fork = (args: Parameters<KernelFunc>[0]): TensorInfo[] => [globalAvgPoolKernel(args), shareData(args.backend, args.inputs.x!)];
 
 export const mnv3GlobalAvgPoolGradConfig: KernelConfig = { kernelName: Mnv3GlobalAvgPoolGrad, backendName: 'wasm', kernelFunc: grad };
 export const mnv3GlobalAvgPoolForkConfig: KernelConfig = { kernelName: Mnv3GlobalAvgPoolFork, backendName: 'wasm', kernelFunc: fork };
