@@ -335,15 +335,18 @@ export async function averageCheckpointsCommand(argv: string[], out: (s: string)
   out(`averaged ${positionals.length} checkpoint(s) → ${values.out}`);
 }
 
-export const EVAL_USAGE = `usage: mnv3 eval --model NAME --weights SRC --data fashion-mnist|DIR [--image-size S] [--resize-size R]
-                 [--ema] [--limit N] [--batch-size B] [--json]
+export const EVAL_USAGE = `usage: mnv3 eval --model NAME --weights SRC --data fashion-mnist|DIR [--split SPLIT] [--image-size S]
+                 [--resize-size R] [--ema] [--limit N] [--batch-size B] [--json]
 
   Acc@1, acc@5 and loss of a classifier (train.py --test-only): SRC a .pth (a train.py checkpoint
   or a state dict; --ema takes its model_ema), a .safetensors file or a weights name (IMAGENET1K_V1,
-  DEFAULT, …); fashion-mnist is its test split (t10k, Debian's files),
-  DIR an ImageFolder (class folders). Images: resize to R then centre crop S (defaults 64/64 for
+  DEFAULT, …); fashion-mnist is Debian's files, DIR an ImageFolder (class folders).
+  SPLIT  of fashion-mnist: test (t10k, the default), or the recipes' train (the first 50,000 images
+         of the training file) or val (its last 10,000): how well a model fits what it trained on. Images: resize to R then centre crop S (defaults 64/64 for
   Fashion-MNIST, 256/224 for folders), ImageNet's normalisation.
   NAME   ${CLASSIFICATION_MODELS.names().join(', ')}`;
+
+const EVAL_SPLITS = ['train', 'val', 'test'];
 
 export async function evalCommand(argv: string[], out: (s: string) => void): Promise<void> {
   const { values, positionals } = parseVerbArgs(argv, {
@@ -352,6 +355,7 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
     data: { type: 'string' },
     'image-size': { type: 'string' },
     'resize-size': { type: 'string' },
+    split: { type: 'string' },
     ema: { type: 'boolean' },
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -363,6 +367,10 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
   if (!models.includes(values.model)) throw new UsageError(`unknown model "${values.model}"; valid: ${models.join(', ')}`);
   if (!values.weights) throw new UsageError('--weights is required: a .pth checkpoint (train.py format or a state dict)');
   if (!values.data) throw new UsageError('--data is required: fashion-mnist or an ImageFolder directory');
+  const fashion = values.data === 'fashion-mnist';
+  const split = values.split ?? 'test';
+  if (!fashion && values.split !== undefined) throw new UsageError('--split picks a split of fashion-mnist; an ImageFolder is evaluated whole');
+  if (!EVAL_SPLITS.includes(split)) throw new UsageError(`unknown --split "${split}"; valid: ${EVAL_SPLITS.join(', ')}`);
   let sd: StateDict;
   const weights = values.weights;
   const byName: boolean = isWeightsName(weights);
@@ -392,14 +400,17 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
   }
   const head = [...sd].filter(([k, v]) => k.endsWith('.weight') && v.shape.length === 2).pop();
   const numClasses = head ? head[1].shape[0]! : 1000;
-  const fashion = values.data === 'fashion-mnist';
   const size = values['image-size'] === undefined ? (fashion ? 64 : 224) : positiveInt(values['image-size'], '--image-size');
   const resize = values['resize-size'] === undefined ? (fashion ? size : Math.floor((size * 256) / 224)) : positiveInt(values['resize-size'], '--resize-size');
   const batchSize = positiveInt(values['batch-size'] ?? '64', '--batch-size');
   const limit = values.limit === undefined ? undefined : positiveInt(values.limit, '--limit');
 
   let images: PackedImages;
-  if (fashion) {
+  if (fashion && split !== 'test') {
+    // The trainer's own split of the training file (loadRecipeData), so that train and val here are
+    // the images a Fashion-MNIST run trained and validated on.
+    images = (await loadRecipeData(getRecipe('mobilenet_v3_small-fashion-mnist')))[split as 'train' | 'val'];
+  } else if (fashion) {
     const { readFashionMnist } = await import('@mnv3/io/node');
     const te = await readFashionMnist({ train: false });
     images = packUniform(te.images, te.labels, 28, 28, 1);
@@ -433,7 +444,7 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
   const loader = new BatchLoader(images, pipelineSpec(recipe, 'eval'), { batchSize, shuffle: false, seed: 0, workers: 0 });
   try {
     const r = await evaluate(model as never, loader);
-    if (values.json) out(JSON.stringify({ model: values.model, weights: values.weights, data: values.data, ema: values.ema ?? false, ...r }));
+    if (values.json) out(JSON.stringify({ model: values.model, weights: values.weights, data: values.data, ...(fashion ? { split } : {}), ema: values.ema ?? false, ...r }));
     else out(`Acc@1 ${r.acc1.toFixed(3)} Acc@5 ${r.acc5.toFixed(3)} loss ${r.loss.toFixed(4)} (${r.images} images)`);
   } finally {
     await loader.close();

@@ -176,6 +176,8 @@ describe('mnv3 train', () => {
     [['average-checkpoints', '--out', '/tmp/x.pth'], /no CKPT given/],
     [['eval', '--model', 'alexnet', '--weights', 'w.pth', '--data', 'fashion-mnist'], /unknown model "alexnet"; valid: .*mobilenet_v3_small/],
     [['eval', '--model', 'mobilenet_v3_small', '--weights', 'w.pth'], /--data is required/],
+    [['eval', '--model', 'mobilenet_v3_small', '--weights', 'w.pth', '--data', 'fashion-mnist', '--split', 'holdout'], /unknown --split "holdout"; valid: train, val, test/],
+    [['eval', '--model', 'mobilenet_v3_small', '--weights', 'w.pth', '--data', '/some/folder', '--split', 'val'], /--split picks a split of fashion-mnist; an ImageFolder is evaluated whole/],
     [['eval', '--model', 'mobilenet_v3_small', '--weights', 'IMAGENET9K', '--data', 'fashion-mnist'], /unknown weights "IMAGENET9K" for mobilenet_v3_small; valid: IMAGENET1K_V1, FASHION_MNIST_V1, DEFAULT/],
   ])('usage error %j exits 2', async (args, message) => {
     const { code, stderr } = await mnv3(args);
@@ -207,6 +209,21 @@ describe('mnv3 average-checkpoints and mnv3 eval', () => {
     const test = JSON.parse(readFileSync(join(resumed, 'test.json'), 'utf8')) as { test: { acc1: number; loss: number } };
     expect(r.acc1).toBe(test.test.acc1);
     expect(r.loss).toBeCloseTo(test.test.loss, 5);
+  });
+
+  it('--split val evaluates the images the run validated on (its history.json), --split train its training images', async () => {
+    const history = JSON.parse(readFileSync(join(run, 'history.json'), 'utf8')) as { epochs: { valAcc1: number; valLoss: number }[] };
+    const args = ['eval', '--model', 'mobilenet_v3_small', '--weights', join(run, 'model_0.pth'), '--data', 'fashion-mnist', '--image-size', '32', '--limit', '32', '--json'];
+    const val = await mnv3([...args, '--split', 'val']);
+    expect(val.code).toBe(0);
+    const r = JSON.parse(val.stdout) as { split: string; acc1: number; loss: number; images: number };
+    expect(r.split).toBe('val');
+    expect(r.images).toBe(32);
+    expect(r.acc1).toBe(history.epochs[0]!.valAcc1);
+    expect(r.loss).toBeCloseTo(history.epochs[0]!.valLoss, 5);
+    const train = await mnv3([...args, '--split', 'train']);
+    expect(train.code).toBe(0);
+    expect((JSON.parse(train.stdout) as { split: string; images: number }).split).toBe('train');
   });
 });
 
