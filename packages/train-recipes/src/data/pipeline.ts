@@ -12,10 +12,13 @@ import {
   RandAugment,
   RandomErasing,
   TrivialAugmentWide,
+  centerCrop,
+  computeResizedOutputSize,
   cropImage,
   hflip,
   normalize,
   resizeTensor,
+  toTensor,
   seededRng,
   type AutoAugmentPolicy,
   type FloatImage,
@@ -116,17 +119,30 @@ export function sampleSeed(seed: number, epoch: number, position: number): numbe
   return mixSeed(seed, 0x5a, epoch, position);
 }
 
-function imageAt(images: PackedImages, i: number): RgbImage {
-  const a = images.offsets[i]!;
-  const b = images.offsets[i + 1]!;
-  const data = images.data.slice(a, b);
-  const width = images.widths[i]!;
-  const height = images.heights[i]!;
-  if (images.channels === 3) return { width, height, data };
-  // Grayscale to 3 channels (torchvision's Grayscale(num_output_channels=3)): the models take RGB.
+/** Sample i as stored: grayscale sets stay one channel (resizes and crops treat channels alike). */
+function imageAt(images: PackedImages, i: number): TensorImage {
+  const data = images.data.slice(images.offsets[i]!, images.offsets[i + 1]!);
+  const [width, height] = [images.widths[i]!, images.heights[i]!];
+  return images.channels === 1 ? { width, height, data, channels: 1 } : { width, height, data };
+}
+
+/** Grayscale to 3 channels (torchvision's Grayscale(num_output_channels=3)): the models take RGB. */
+function toRgb(img: TensorImage): RgbImage {
+  if (img.channels !== 1) return img;
+  const { width, height, data } = img;
   const rgb = new Uint8Array(width * height * 3);
   for (let p = 0; p < width * height; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = data[p]!;
   return { width, height, data: rgb };
+}
+
+/**
+ * `normalize(toTensor(x), mean, std)` for all 256 values of each channel, entry `3·v + c`: computed
+ * by those functions themselves, so a lookup gives their float32 bits.
+ */
+function normalizedTable(mean: readonly number[], std: readonly number[]): Float32Array {
+  const ramp = new Uint8Array(256 * 3);
+  for (let k = 0; k < ramp.length; k++) ramp[k] = Math.floor(k / 3);
+  return normalize(toTensor({ width: 256, height: 1, data: ramp }), mean, std, true).data;
 }
 
 function policyFor(spec: PipelineSpec): { apply(img: TensorImage, rng: Rng): TensorImage } | null {
@@ -165,19 +181,43 @@ export function makeTransform(spec: PipelineSpec): (images: PackedImages, i: num
           randomEraseProb: spec.randomErase,
         })
       : null;
-  // Evaluation is the weights' preset on the tensor path (what FASHION_MNIST_V1 declares).
+  // Evaluation is the weights' preset on the tensor path (what FASHION_MNIST_V1 declares); grayscale
+  // images are resized before they become RGB, a third of the work for the same values.
   const evalPreset =
     spec.mode === 'eval' ? ImageClassification({ resizeSize: spec.valResizeSize, cropSize: spec.valCropSize, interpolation: spec.interpolation, mean: spec.mean, std: spec.std, inputType: 'tensor' }) : null;
+  const table = normalizedTable(spec.mean, spec.std);
+  // toTensor then normalize, by table, from 1 or 3 channels.
   const toFloat = (img: TensorImage): FloatImage => {
-    const data = new Float32Array(img.data.length);
-    for (let k = 0; k < data.length; k++) data[k] = Math.fround(img.data[k]! / 255);
-    return normalize({ data, shape: [img.height, img.width, 3] }, spec.mean, spec.std, true);
+    const n = img.width * img.height;
+    const src = img.data;
+    const data = new Float32Array(n * 3);
+    if (img.channels === 1) {
+      for (let p = 0, o = 0; p < n; p++, o += 3) {
+        const v = 3 * src[p]!;
+        data[o] = table[v]!;
+        data[o + 1] = table[v + 1]!;
+        data[o + 2] = table[v + 2]!;
+      }
+    } else {
+      for (let o = 0; o < 3 * n; o += 3) {
+        data[o] = table[3 * src[o]!]!;
+        data[o + 1] = table[3 * src[o + 1]! + 1]!;
+        data[o + 2] = table[3 * src[o + 2]! + 2]!;
+      }
+    }
+    return { data, shape: [img.height, img.width, 3] };
+  };
+  const evaluate = (img: TensorImage): FloatImage => {
+    if (img.channels !== 1) return evalPreset!.apply(img);
+    const [h, w] = computeResizedOutputSize([img.height, img.width], spec.valResizeSize);
+    const resized = h === img.height && w === img.width ? img : resizeTensor(img, [h, w], spec.interpolation);
+    return toFloat(centerCrop(toRgb(resized), [spec.valCropSize, spec.valCropSize]));
   };
   return (images, i, seed) => {
     const img = imageAt(images, i);
-    if (evalPreset) return evalPreset.apply(img);
+    if (evalPreset) return evaluate(img);
     const rng = seededRng(seed);
-    if (preset) return preset.apply(img, rng);
+    if (preset) return preset.apply(toRgb(img), rng);
     // The Fashion-MNIST recipe: Resize(size) → RandomCrop(size, padding) → flip → policy → normalise → erase.
     const size = spec.trainCropSize;
     let x = resizeCenterCrop(img, size, size, spec.interpolation);
@@ -188,7 +228,7 @@ export function makeTransform(spec: PipelineSpec): (images: PackedImages, i: num
       x = cropImage(x, top, left, size, size);
     }
     if (spec.hflipProb > 0 && rng() < Math.fround(spec.hflipProb)) x = hflip(x);
-    if (policy) x = policy.apply(x, rng);
+    if (policy) x = policy.apply(toRgb(x), rng);
     const f = toFloat(x);
     return erase ? erase.apply(f, rng) : f;
   };
