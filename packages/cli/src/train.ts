@@ -50,6 +50,7 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
   --image-size S  train and evaluate at S×S (the recipe's crop size otherwise)
   TRAIN_PY_FLAG   any of train.py's training flags overrides the recipe, with train.py's meaning:
                   ${HYPERPARAMETER_FLAGS.map((s) => s.flag).join(' ').replace(/(.{1,84})(?: |$)/g, '$1\n                  ').trimEnd()}
+  --auto-augment none  the recipe without its augmentation policy (train.py's default, None)
   --lr-noise START,END  timm's LR noise over epochs [START, END) (the recipe's noise percentage,
                   std and seed), or "none"
   --limit-*       use at most N images of a split (quick runs); W loader threads (default 2)
@@ -103,7 +104,8 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     const v = (values as Record<string, string | boolean | undefined>)[spec.flag.slice(2)];
     if (v === undefined) continue;
     if (typeof v === 'boolean') overrides[spec.key] = v;
-    else if (spec.type === 'str') overrides[spec.key] = v;
+    // train.py cannot set --auto-augment back to None; "none" does (a recipe without its policy).
+    else if (spec.type === 'str') overrides[spec.key] = spec.key === 'autoAugment' && v === 'none' ? null : v;
     else {
       const n = Number(v);
       if (v.trim() === '' || !Number.isFinite(n)) throw new UsageError(`${spec.flag} needs ${spec.type === 'int' ? 'an integer' : 'a number'}, got "${v}"`);

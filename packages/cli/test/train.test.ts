@@ -163,6 +163,17 @@ describe('mnv3 train', () => {
     expect(stdout).toMatch(/^epoch 1: lr 0\.005000 /m);
   });
 
+  it('--auto-augment none drops the recipe\'s policy (train.py\'s default None, so the torchrun command has no --auto-augment)', async () => {
+    const args = ['train', '--recipe', `${RECIPE}-full`, '--print-torchrun', '--data-path', '/data/fm', '--output-dir', 'out'];
+    const withPolicy = await mnv3(args);
+    expect(withPolicy.code).toBe(0);
+    expect(withPolicy.stdout).toContain(' --auto-augment ta_wide ');
+    const none = await mnv3([...args, '--auto-augment', 'none']);
+    expect(none.code).toBe(0);
+    expect(none.stdout).not.toContain('--auto-augment');
+    expect(none.stdout).toContain(' --random-erase 0.2 ');
+  });
+
   it.each([
     [['train'], /--recipe is required \(or --resume CKPT of a run to continue\); valid: mobilenet_v3_large, mobilenet_v3_small, mobilenet_v3_small-fashion-mnist, mobilenet_v3_small-fashion-mnist-full/],
     [['train', '--recipe', 'resnet9'], /unknown recipe "resnet9"; valid: mobilenet_v3_large/],
