@@ -342,10 +342,11 @@ export const EVAL_USAGE = `usage: mnv3 eval --model NAME --weights SRC --data fa
 
   Acc@1, acc@5 and loss of a classifier (train.py --test-only): SRC a .pth (a train.py checkpoint
   or a state dict; --ema takes its model_ema), a .safetensors file or a weights name (IMAGENET1K_V1,
-  DEFAULT, …); fashion-mnist is Debian's files, DIR an ImageFolder (class folders).
+  DEFAULT, …); fashion-mnist is Debian's files, DIR an ImageFolder (class folders). Images: resize
+  to R then centre crop S (defaults 64/64 for Fashion-MNIST, 256/224 for folders), ImageNet's
+  normalisation.
   SPLIT  of fashion-mnist: test (t10k, the default), or the recipes' train (the first 50,000 images
-         of the training file) or val (its last 10,000): how well a model fits what it trained on. Images: resize to R then centre crop S (defaults 64/64 for
-  Fashion-MNIST, 256/224 for folders), ImageNet's normalisation.
+         of the training file) or val (its last 10,000): how well a model fits what it trained on.
   NAME   ${CLASSIFICATION_MODELS.names().join(', ')}`;
 
 const EVAL_SPLITS = ['train', 'val', 'test'];
