@@ -234,7 +234,23 @@ describe('mnv3 average-checkpoints and mnv3 eval', () => {
     expect(r.loss).toBeCloseTo(history.epochs[0]!.valLoss, 5);
     const train = await mnv3([...args, '--split', 'train']);
     expect(train.code).toBe(0);
-    expect((JSON.parse(train.stdout) as { split: string; images: number }).split).toBe('train');
+    const t = JSON.parse(train.stdout) as { split: string; acc1: number; loss: number };
+    expect(t.split).toBe('train');
+    // The same 32 images (the first of the training file) as PNGs in class folders give the same result.
+    const fm = await readFashionMnist({ train: true });
+    expect(new Set(fm.labels.subarray(0, 32)).size).toBe(10); // every class folder exists, so folder i is class i
+    const root = join(dir, 'train-head');
+    for (let i = 0; i < 32; i++) {
+      const rgb = new Uint8Array(784 * 3);
+      for (let p = 0; p < 784; p++) rgb[3 * p] = rgb[3 * p + 1] = rgb[3 * p + 2] = fm.images[i * 784 + p]!;
+      mkdirSync(join(root, String(fm.labels[i])), { recursive: true });
+      writeFileSync(join(root, String(fm.labels[i]), `${i}.png`), encodePng({ width: 28, height: 28, data: rgb }));
+    }
+    const folder = await mnv3(['eval', '--model', 'mobilenet_v3_small', '--weights', join(run, 'model_0.pth'), '--data', root, '--image-size', '32', '--resize-size', '32', '--json']);
+    expect(folder.code).toBe(0);
+    const f = JSON.parse(folder.stdout) as { acc1: number; loss: number };
+    expect(t.acc1).toBe(f.acc1);
+    expect(t.loss).toBeCloseTo(f.loss, 5);
   });
 });
 
