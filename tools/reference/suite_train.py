@@ -4,7 +4,7 @@ checkpoint averaging and the norm / other parameter split.
 
 Everything here is torch computing: torch.optim (foreach=False, the single-tensor path that
 torch 1.13 takes by default), torch.optim.lr_scheduler, F.cross_entropy and its autograd,
-torch.Generator, torch.optim.swa_utils.AveragedModel, torchvision.ops._utils.
+torch.Generator, torch.nn.utils.clip_grad_norm_, torch.optim.swa_utils.AveragedModel, torchvision.ops._utils.
 split_normalization_params. Two references are formulas computed here in torch float32 because no
 installed library has them: RMSprop with TensorFlow's epsilon placement (sqrt(v + eps), the same
 update otherwise) and the reference scripts' checkpoint averaging (sum in checkpoint order, then
@@ -327,6 +327,26 @@ def ce_cases(write):
         write(f"ce_{name}", {"logits": logits.detach(), "target": target, "loss": loss.detach(), "grad": logits.grad}, {"config": dict(labelSmoothing=ls, target=kind)})
 
 
+# train.py's --clip-grad-norm: torch.nn.utils.clip_grad_norm_(model.parameters(), max_norm), the
+# 2-norm, on gradients of three scales. max_norm below the total clips; far above it the factor is
+# clamped to 1.
+CLIP_CASES = [("clips", 0.5), ("mildly", 9.0), ("no_clip", 1e3)]
+
+
+def clip_cases(write):
+    for ci, (name, max_norm) in enumerate(CLIP_CASES):
+        params = [torch.zeros(s, requires_grad=True) for s in SHAPES]
+        tensors = {}
+        for i, (p, scale) in enumerate(zip(params, GRAD_SCALES)):
+            p.grad = _seeded(p.shape, 5200 + 10 * ci + i, scale * 0.3)
+            tensors[f"g.{i}"] = p.grad.clone()
+        total = nn.utils.clip_grad_norm_(params, max_norm)
+        for i, p in enumerate(params):
+            tensors[f"clipped.{i}"] = p.grad
+        tensors["total_norm"] = total.reshape(1)
+        write(f"clip_{name}", tensors, {"config": dict(maxNorm=max_norm, shapes=[list(s) for s in SHAPES])})
+
+
 # ---------------------------------------------------------------------------------------------
 # TorchVision's ExponentialMovingAverage: AveragedModel(model, avg_fn=ema_avg, use_buffers=True)
 
@@ -443,6 +463,7 @@ def build(write, out):
     generator_cases(write)
     noise_cases(write)
     ce_cases(write)
+    clip_cases(write)
     ema_cases(write)
     checkpoint_cases(write, out)
     split_cases(write)

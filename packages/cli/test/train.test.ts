@@ -150,11 +150,12 @@ describe('mnv3 train', () => {
   });
 
   it("takes train.py's training flags as overrides of the recipe", async () => {
-    const flags = ['--lr-scheduler', 'cosineannealinglr', '--lr-warmup-epochs', '2', '--lr-warmup-method', 'linear', '--model-ema-decay', '0.9998', '--label-smoothing', '0.05', '--lr-noise', '18,54'];
+    const flags = ['--lr-scheduler', 'cosineannealinglr', '--lr-warmup-epochs', '2', '--lr-warmup-method', 'linear', '--model-ema-decay', '0.9998', '--label-smoothing', '0.05', '--lr-noise', '18,54', '--clip-grad-norm', '1.5'];
     const p = await mnv3(['train', '--recipe', `${RECIPE}-full`, '--epochs', '60', ...flags, '--print-torchrun', '--data-path', '/data/fm', '--output-dir', 'out']);
     expect(p.code).toBe(0);
     expect(p.stdout).toContain(' --label-smoothing 0.05 --lr-scheduler cosineannealinglr --lr-warmup-epochs 2 --lr-warmup-method linear ');
     expect(p.stdout).toContain(' --model-ema --model-ema-decay 0.9998 ');
+    expect(p.stdout).toContain(' --clip-grad-norm 1.5 ');
     expect(p.stdout).toContain('LR noise over epochs [18, 54)');
     // And the trainer runs with them: cosine annealing over 2 epochs gives lr/2 at epoch 1.
     const { code, stdout } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '2', '--lr', '0.01', '--lr-scheduler', 'cosineannealinglr', '--output-dir', join(dir, 'cosine'), ...TINY]);
@@ -180,6 +181,7 @@ describe('mnv3 train', () => {
     [['train', '--recipe', RECIPE, '--epochs', '0'], /epochs \(--epochs\) must be ≥ 1, got 0/],
     [['train', '--recipe', RECIPE, '--lr-scheduler', 'polylr'], /lrScheduler \(--lr-scheduler\) must be one of steplr, cosineannealinglr, exponentiallr; got "polylr"/],
     [['train', '--recipe', RECIPE, '--model-ema-decay', 'high'], /--model-ema-decay needs a number, got "high"/],
+    [['train', '--recipe', RECIPE, '--clip-grad-norm', '0'], /clipGradNorm \(--clip-grad-norm\) must be > 0 \(or null: no clipping\), got 0/],
     [['train', '--recipe', RECIPE, '--lr-noise', '9'], /--lr-noise needs START,END epochs with START < END \(e\.g\. 18,54\) or "none", got "9"/],
     [['train', '--recipe', RECIPE, '--bogus'], /Unknown option '--bogus'/],
     [['train', '--recipe', RECIPE, '--resume', '/nonexistent.pth'], /--resume \/nonexistent.pth: no such file/],

@@ -10,6 +10,7 @@ export type { EpsPlacement, RMSpropOptions } from './optim/rmsprop.js';
 export { EPS_PLACEMENTS, RMSprop } from './optim/rmsprop.js';
 export type { AdamWOptions } from './optim/adamw.js';
 export { AdamW } from './optim/adamw.js';
+export { clipGradNorm } from './optim/clip-grad.js';
 export type { CrossEntropyOptions } from './loss.js';
 export { crossEntropy } from './loss.js';
 export type { SchedulableOptimizer, Scheduler, SchedulerStateDict } from './lr-scheduler.js';
@@ -37,6 +38,7 @@ export {
   TRAIN_PY_DEFAULTS,
   TRAIN_PY_FLAGS,
   TRAIN_QUANTIZATION_FLAGS,
+  assertTrainable,
   getQatRecipe,
   getRecipe,
   qatRecipeNamespace,
@@ -45,6 +47,7 @@ export {
   renderTorchrun,
   renderTorchrunQuantization,
   torchrunUnsupported,
+  trainerUnsupported,
 } from './recipes.js';
 export type { TrainCheckpointParts } from './checkpoint.js';
 export { trainCheckpoint } from './checkpoint.js';

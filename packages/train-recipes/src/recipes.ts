@@ -257,7 +257,7 @@ export const RECIPE_NAMES = Object.keys(RECIPES);
 /** Why a recipe, an override or a rendering was refused. */
 export class RecipeError extends Error {
   constructor(
-    readonly code: 'unknown-recipe' | 'unknown-argument' | 'invalid-value' | 'not-expressible',
+    readonly code: 'unknown-recipe' | 'unknown-argument' | 'invalid-value' | 'not-expressible' | 'not-trainable',
     message: string,
   ) {
     super(message);
@@ -317,6 +317,7 @@ function checkArg(spec: FlagSpec, v: unknown): void {
   if (['batchSize', 'epochs', 'lrStepSize', 'modelEmaSteps', 'worldSize', 'raReps', 'valResizeSize', 'valCropSize', 'trainCropSize'].includes(spec.key) && (v as number) < 1) {
     throw new RecipeError('invalid-value', `${where} must be ≥ 1, got ${String(v)}`);
   }
+  if (spec.key === 'clipGradNorm' && v === 0) throw new RecipeError('invalid-value', `${where} must be > 0 (or null: no clipping), got 0`);
   if (['randomErase', 'labelSmoothing'].includes(spec.key) && (v as number) > 1) throw new RecipeError('invalid-value', `${where} must be in [0, 1], got ${String(v)}`);
 }
 
@@ -383,6 +384,35 @@ export function torchrunUnsupported(recipe: Recipe): string[] {
   if (recipe.stochasticDepthProb > 0) out.push(`stochastic depth ${recipe.stochasticDepthProb} (TorchVision's MobileNetV3 has none)`);
   if (recipe.lrNoise) out.push(`LR noise over epochs [${recipe.lrNoise.noiseRangeT.join(', ')}) (timm's; train.py has none)`);
   return out;
+}
+
+/**
+ * The train.py arguments a recipe sets that our trainer does not implement (empty when `train()`
+ * runs it as train.py would). A recipe may carry them for `renderTorchrun`; training refuses them
+ * (`assertTrainable`) rather than quietly running another recipe.
+ */
+export function trainerUnsupported(recipe: Recipe): string[] {
+  const a = recipe.args;
+  const out: string[] = [];
+  if (a.mixupAlpha > 0) out.push(`--mixup-alpha ${a.mixupAlpha} (RandomMixup)`);
+  if (a.cutmixAlpha > 0) out.push(`--cutmix-alpha ${a.cutmixAlpha} (RandomCutmix)`);
+  if (a.raSampler) out.push('--ra-sampler (repeated augmentation)');
+  if (a.amp) out.push("--amp (CUDA's mixed precision; the WASM backend trains in float32)");
+  if (a.autoAugment === 'augmix') out.push('--auto-augment augmix (AugMix is not ported)');
+  if (a.weights !== null) out.push(`--weights ${a.weights} (a pretrained start; training here starts from scratch)`);
+  if (a.testOnly) out.push('--test-only (evaluation only: evaluate() or mnv3 eval)');
+  return out;
+}
+
+/** Throws a `RecipeError('not-trainable')` listing what {@link trainerUnsupported} finds. */
+export function assertTrainable(recipe: Recipe): void {
+  const unsupported = trainerUnsupported(recipe);
+  if (unsupported.length > 0) {
+    throw new RecipeError(
+      'not-trainable',
+      `recipe ${recipe.name} sets what this trainer does not implement: ${unsupported.join('; ')}. Set them back to train.py's defaults, or train it with PyTorch (renderTorchrun)`,
+    );
+  }
 }
 
 /** Options of {@link renderTorchrun}. */

@@ -14,9 +14,10 @@ import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { crossEntropy } from './loss.js';
 import { LRNoise } from './lr-noise.js';
 import type { Scheduler } from './lr-scheduler.js';
+import { clipGradNorm } from './optim/clip-grad.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { RMSprop } from './optim/rmsprop.js';
-import { namespaceDifferences, recipeNamespace, type Recipe } from './recipes.js';
+import { assertTrainable, namespaceDifferences, recipeNamespace, type Recipe } from './recipes.js';
 import { createLrScheduler, createOptimizer } from './train.js';
 import { ExponentialMovingAverage, emaDecay, setWeightDecay } from './utils.js';
 import type { Batch, BatchSource } from './data/batches.js';
@@ -213,6 +214,7 @@ export class Trainer {
     readonly recipe: Recipe,
     options: TrainerOptions,
   ) {
+    assertTrainable(recipe);
     const a = recipe.args;
     this.seed = options.seed ?? 0;
     this.numClasses = options.numClasses;
@@ -303,7 +305,9 @@ export class Trainer {
         hitsT = tf.keep(correct(logits, y));
         return crossEntropy(logits, y, { labelSmoothing: a.labelSmoothing });
       }, this.params);
-      return { value: g.value, grads: g.grads, hits: hitsT! };
+      // train.py's --clip-grad-norm: clip_grad_norm_ between backward and the optimiser step.
+      const grads = a.clipGradNorm === null ? g.grads : clipGradNorm(g.grads, a.clipGradNorm).grads;
+      return { value: g.value, grads, hits: hitsT! };
     });
     // Read the loss without blocking the thread; step only on a finite one.
     const [lossData, h] = await Promise.all([value.data(), hits.data()]);

@@ -17,7 +17,7 @@ import { writeFileAtomic, writeTorchCheckpoint } from '@mnv3/io/node';
 import { trainCheckpoint } from './checkpoint.js';
 import { trainingChart } from './charts.js';
 import { EpochTally, appendEpoch, formatLog, newHistory, parseHistory, serializeHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
-import type { Recipe } from './recipes.js';
+import { assertTrainable, type Recipe } from './recipes.js';
 import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, type EvalResult, type StepResult, type TrainData } from './train-core.js';
 import { averageCheckpoints } from './utils.js';
 import { loadRecipeData } from './data/datasets.js';
@@ -108,6 +108,7 @@ export async function writeEpochFiles(dir: string, history: TrainHistory): Promi
  * await train(recipe, { data, outputDir: 'runs/fm' });
  */
 export async function train(recipe: Recipe, options: TrainOptions): Promise<TrainResult> {
+  assertTrainable(recipe);
   if (options.epochs !== undefined) {
     if (!Number.isSafeInteger(options.epochs) || options.epochs < 1) throw new RangeError(`train: epochs must be an integer ≥ 1, got ${String(options.epochs)}`);
     recipe = Object.freeze({ ...recipe, args: Object.freeze({ ...recipe.args, epochs: options.epochs }) });

@@ -6,6 +6,7 @@ import {
   RECIPE_NAMES,
   RecipeError,
   TRAIN_PY_FLAGS,
+  assertTrainable,
   getQatRecipe,
   getRecipe,
   qatRecipeNamespace,
@@ -14,6 +15,7 @@ import {
   renderTorchrun,
   renderTorchrunQuantization,
   torchrunUnsupported,
+  trainerUnsupported,
 } from '../src/index.js';
 
 const paths = { dataPath: '/data/imagenet', outputDir: 'runs/mnv3' };
@@ -82,6 +84,23 @@ describe('recipes', () => {
     // Overrides give a new recipe; the table is untouched.
     expect(getRecipe('mobilenet_v3_large', { epochs: 3, lrScheduler: 'CosineAnnealingLR' }).args).toMatchObject({ epochs: 3, lrScheduler: 'cosineannealinglr' });
     expect(getRecipe('mobilenet_v3_large').args.epochs).toBe(600);
+  });
+
+  it('lists the train.py arguments the trainer does not implement (the recipes themselves set none)', () => {
+    for (const name of RECIPE_NAMES) expect(trainerUnsupported(getRecipe(name)), name).toEqual([]);
+    const r = getRecipe('mobilenet_v3_large', { mixupAlpha: 0.2, cutmixAlpha: 1, clipGradNorm: 5, raSampler: true, amp: true, autoAugment: 'augmix', weights: 'IMAGENET1K_V1', testOnly: true });
+    expect(trainerUnsupported(r)).toEqual([
+      '--mixup-alpha 0.2 (RandomMixup)',
+      '--cutmix-alpha 1 (RandomCutmix)',
+      '--ra-sampler (repeated augmentation)',
+      "--amp (CUDA's mixed precision; the WASM backend trains in float32)",
+      '--auto-augment augmix (AugMix is not ported)',
+      '--weights IMAGENET1K_V1 (a pretrained start; training here starts from scratch)',
+      '--test-only (evaluation only: evaluate() or mnv3 eval)',
+    ]);
+    expect(() => assertTrainable(r)).toThrow(RecipeError);
+    // PyTorch can train it: the torchrun command renders these flags.
+    expect(renderTorchrun(r, { dataPath: '/data', outputDir: 'out' })).toMatch(/--mixup-alpha 0\.2 --cutmix-alpha 1 .*--clip-grad-norm 5/);
   });
 
   it("gives train.py's Namespace: every flag in parser order with train.py's types, then distributed and our extras", () => {

@@ -86,6 +86,16 @@ describe('train()', () => {
     await expect(train(recipe, { data, outputDir: join(dir, 'other'), resume: join(dir, 'full', 'model_0.pth'), workers: 0, seed: 8 })).rejects.toThrow(/another run: seed 7 \(this run: 8\)/);
   });
 
+  it("refuses train.py arguments it does not implement instead of ignoring them, before any work", async () => {
+    const mixed = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, mixupAlpha: 0.2, cutmixAlpha: 1 });
+    const out = join(dir, 'refused');
+    await expect(train(mixed, { data, outputDir: out, workers: 0 })).rejects.toThrow(
+      /recipe mobilenet_v3_small-fashion-mnist sets what this trainer does not implement: --mixup-alpha 0\.2 \(RandomMixup\); --cutmix-alpha 1 \(RandomCutmix\)\. Set them back to train\.py's defaults/,
+    );
+    expect(existsSync(out)).toBe(false);
+    expect(() => new Trainer(mixed, { numClasses: 10 })).toThrow(/does not implement: --mixup-alpha 0\.2/);
+  });
+
   it('stops on a NaN loss naming the epoch, step and learning rate, and keeps the last checkpoint', async () => {
     const wild = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, epochs: 3, lr: 1e6, opt: 'sgd', momentum: 0 });
     const out = join(dir, 'nan');
@@ -173,6 +183,28 @@ describe('Trainer (the state and step train() and pages share)', () => {
       await loader.close();
       trainer.dispose();
     }
+  });
+
+  it('clips the gradients as train.py --clip-grad-norm does: one SGD step of lr 1 moves the parameters by the norm', async () => {
+    // Without clipping the same step moves them by the gradient's norm, well above 0.25.
+    const moved: number[] = [];
+    for (const clipGradNorm of [null, 0.25]) {
+      const r = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, opt: 'sgd', momentum: 0, lr: 1, weightDecay: 0, clipGradNorm });
+      const trainer = new Trainer(r, { numClasses: 10, seed: 3 });
+      const loader = new BatchLoader(data.train, pipelineSpec(r, 'train'), { batchSize: 32, shuffle: true, seed: 3, workers: 0 });
+      try {
+        const before = trainer.model.parameters().map((p) => p.dataSync().slice());
+        await trainer.trainEpoch(0, loader, { maxSteps: 1 });
+        let sq = 0;
+        trainer.model.parameters().forEach((p, i) => p.dataSync().forEach((v, j) => (sq += (v - before[i]![j]!) ** 2)));
+        moved.push(Math.sqrt(sq));
+      } finally {
+        await loader.close();
+        trainer.dispose();
+      }
+    }
+    expect(moved[0]).toBeGreaterThan(0.5);
+    expect(moved[1]).toBeCloseTo(0.25, 3);
   });
 
   it("WorkerBatchLoader gives BatchLoader's batches over any worker transport (here: in-process ports)", async () => {
