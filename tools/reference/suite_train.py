@@ -12,12 +12,15 @@ divide; integers floor-divided).
 """
 import argparse
 import json
+import math
 import os
 import warnings
+from unittest import mock
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+import torchvision.transforms.functional as TF
 from torchvision.models import mobilenet_v3_large, mobilenet_v3_small
 from torchvision.ops._utils import split_normalization_params
 
@@ -347,6 +350,88 @@ def clip_cases(write):
         write(f"clip_{name}", tensors, {"config": dict(maxNorm=max_norm, shapes=[list(s) for s in SHAPES])})
 
 
+# train.py's --mixup-alpha / --cutmix-alpha: RandomMixup and RandomCutmix, as TorchVision 0.14's
+# references/classification/transforms.py has them (BSD-3-Clause, (c) Soumith Chintala 2016; the
+# references are not installed with torchvision, so their forward is copied here unchanged but for
+# the argument checks). Their draws are replaced (torch._sample_dirichlet, torch.randint) so that
+# the test can give ours the same lambda and box centre: the arithmetic is what is checked.
+class RandomMixup(torch.nn.Module):
+    def __init__(self, num_classes, p=0.5, alpha=1.0, inplace=False):
+        super().__init__()
+        self.num_classes, self.p, self.alpha, self.inplace = num_classes, p, alpha, inplace
+
+    def forward(self, batch, target):
+        if not self.inplace:
+            batch = batch.clone()
+            target = target.clone()
+        if target.ndim == 1:
+            target = torch.nn.functional.one_hot(target, num_classes=self.num_classes).to(dtype=batch.dtype)
+        if torch.rand(1).item() >= self.p:
+            return batch, target
+        batch_rolled = batch.roll(1, 0)
+        target_rolled = target.roll(1, 0)
+        lambda_param = float(torch._sample_dirichlet(torch.tensor([self.alpha, self.alpha]))[0])
+        batch_rolled.mul_(1.0 - lambda_param)
+        batch.mul_(lambda_param).add_(batch_rolled)
+        target_rolled.mul_(1.0 - lambda_param)
+        target.mul_(lambda_param).add_(target_rolled)
+        return batch, target
+
+
+class RandomCutmix(torch.nn.Module):
+    def __init__(self, num_classes, p=0.5, alpha=1.0, inplace=False):
+        super().__init__()
+        self.num_classes, self.p, self.alpha, self.inplace = num_classes, p, alpha, inplace
+
+    def forward(self, batch, target):
+        if not self.inplace:
+            batch = batch.clone()
+            target = target.clone()
+        if target.ndim == 1:
+            target = torch.nn.functional.one_hot(target, num_classes=self.num_classes).to(dtype=batch.dtype)
+        if torch.rand(1).item() >= self.p:
+            return batch, target
+        batch_rolled = batch.roll(1, 0)
+        target_rolled = target.roll(1, 0)
+        lambda_param = float(torch._sample_dirichlet(torch.tensor([self.alpha, self.alpha]))[0])
+        _, H, W = TF.get_dimensions(batch)
+        r_x = torch.randint(W, (1,))
+        r_y = torch.randint(H, (1,))
+        r = 0.5 * math.sqrt(1.0 - lambda_param)
+        r_w_half = int(r * W)
+        r_h_half = int(r * H)
+        x1 = int(torch.clamp(r_x - r_w_half, min=0))
+        y1 = int(torch.clamp(r_y - r_h_half, min=0))
+        x2 = int(torch.clamp(r_x + r_w_half, max=W))
+        y2 = int(torch.clamp(r_y + r_h_half, max=H))
+        batch[:, :, y1:y2, x1:x2] = batch_rolled[:, :, y1:y2, x1:x2]
+        lambda_param = float(1.0 - (x2 - x1) * (y2 - y1) / (W * H))
+        target_rolled.mul_(1.0 - lambda_param)
+        target.mul_(lambda_param).add_(target_rolled)
+        return batch, target
+
+
+# name, transform, batch size, lambda drawn, box centre (x, y); images 3×7×7, 4 classes
+MIX_CASES = [
+    ("mixup", "mixup", 5, 0.3, None),
+    ("mixup_one", "mixup", 1, 0.8137, None),
+    ("cutmix_clipped", "cutmix", 5, 0.55, (1, 5)),
+    ("cutmix_inside", "cutmix", 4, 0.1, (3, 3)),
+    ("cutmix_empty", "cutmix", 3, 0.999, (2, 4)),
+]
+
+
+def mix_cases(write):
+    for ci, (name, kind, n, lam, centre) in enumerate(MIX_CASES):
+        batch = _seeded((n, 3, 7, 7), 5300 + ci)
+        target = torch.tensor([0, 2, 2, 3, 1][:n], dtype=torch.int64)
+        t = (RandomMixup if kind == "mixup" else RandomCutmix)(4, p=1.0, alpha=0.2)
+        draws = iter(torch.tensor([c]) for c in (centre or ()))
+        with mock.patch.object(torch, "_sample_dirichlet", lambda a: torch.tensor([lam, 1.0 - lam], dtype=torch.float64)), mock.patch.object(torch, "randint", lambda *a, **k: next(draws)):
+            out, soft = t(batch, target)
+        write(f"mix_{name}", {"batch": batch, "target": target, "out": out, "soft": soft}, {"config": dict(kind=kind, n=n, lam=lam, centre=list(centre) if centre else None)})
+
+
 # ---------------------------------------------------------------------------------------------
 # TorchVision's ExponentialMovingAverage: AveragedModel(model, avg_fn=ema_avg, use_buffers=True)
 
@@ -464,6 +549,7 @@ def build(write, out):
     noise_cases(write)
     ce_cases(write)
     clip_cases(write)
+    mix_cases(write)
     ema_cases(write)
     checkpoint_cases(write, out)
     split_cases(write)

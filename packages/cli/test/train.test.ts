@@ -150,10 +150,10 @@ describe('mnv3 train', () => {
   });
 
   it("takes train.py's training flags as overrides of the recipe", async () => {
-    const flags = ['--lr-scheduler', 'cosineannealinglr', '--lr-warmup-epochs', '2', '--lr-warmup-method', 'linear', '--model-ema-decay', '0.9998', '--label-smoothing', '0.05', '--lr-noise', '18,54', '--clip-grad-norm', '1.5'];
+    const flags = ['--lr-scheduler', 'cosineannealinglr', '--lr-warmup-epochs', '2', '--lr-warmup-method', 'linear', '--model-ema-decay', '0.9998', '--label-smoothing', '0.05', '--lr-noise', '18,54', '--clip-grad-norm', '1.5', '--mixup-alpha', '0.2', '--cutmix-alpha', '1'];
     const p = await mnv3(['train', '--recipe', `${RECIPE}-full`, '--epochs', '60', ...flags, '--print-torchrun', '--data-path', '/data/fm', '--output-dir', 'out']);
     expect(p.code).toBe(0);
-    expect(p.stdout).toContain(' --label-smoothing 0.05 --lr-scheduler cosineannealinglr --lr-warmup-epochs 2 --lr-warmup-method linear ');
+    expect(p.stdout).toContain(' --label-smoothing 0.05 --mixup-alpha 0.2 --cutmix-alpha 1 --lr-scheduler cosineannealinglr --lr-warmup-epochs 2 --lr-warmup-method linear ');
     expect(p.stdout).toContain(' --model-ema --model-ema-decay 0.9998 ');
     expect(p.stdout).toContain(' --clip-grad-norm 1.5 ');
     expect(p.stdout).toContain('LR noise over epochs [18, 54)');

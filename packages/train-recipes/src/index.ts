@@ -62,3 +62,5 @@ export type { Batch, BatchLoaderOptions, BatchSource } from './data/batches.js';
 export { WorkerBatchLoader, epochOrder } from './data/batches.js';
 export type { PackedImages, PipelineSpec } from './data/pipeline.js';
 export { fillBatch, makeTransform, mixSeed, packUniform, sampleSeed, subset } from './data/pipeline.js';
+export type { CutmixBox, MixSpec } from './data/mix.js';
+export { batchMixSeed, cutmixBatch, cutmixBox, mixBatch, mixedTargets, mixupBatch, sampleBeta } from './data/mix.js';

@@ -201,7 +201,8 @@ export async function trainQat(recipe: QatRecipe, options: TrainQatOptions): Pro
     optimizer.loadStateDict(resumed.optimizer as never);
     scheduler.loadStateDict(resumed.lrScheduler as never);
   }
-  const spec = (mode: 'train' | 'eval') => pipelineSpec(base, mode);
+  // train_quantization.py's data is train.py's load_data: the samples' pipeline, no batch mixing.
+  const spec = (mode: 'train' | 'eval') => ({ ...pipelineSpec(base, mode), mixupAlpha: 0, cutmixAlpha: 0 });
   const workers = options.workers ?? 2;
   const trainLoader = new BatchLoader(data.train, spec('train'), { batchSize: a.batchSize, shuffle: true, seed, workers });
   const valLoader = new BatchLoader(data.val, spec('eval'), { batchSize: a.evalBatchSize, shuffle: false, seed, workers });

@@ -21,6 +21,7 @@ import { assertTrainable, namespaceDifferences, recipeNamespace, type Recipe } f
 import { createLrScheduler, createOptimizer } from './train.js';
 import { ExponentialMovingAverage, emaDecay, setWeightDecay } from './utils.js';
 import type { Batch, BatchSource } from './data/batches.js';
+import { mixedTargets } from './data/mix.js';
 import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineSpec } from './data/pipeline.js';
 
 /** Why training stopped or refused to start. */
@@ -91,6 +92,7 @@ export function pipelineSpec(recipe: Recipe, mode: 'train' | 'eval'): PipelineSp
     interpolation: a.interpolation === 'nearest' ? 'nearest' : 'bilinear',
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
+    ...(mode === 'train' ? { mixupAlpha: a.mixupAlpha, cutmixAlpha: a.cutmixAlpha } : {}),
   };
 }
 
@@ -119,6 +121,17 @@ export function correct(logits: tf.Tensor2D, labels: tf.Tensor1D): tf.Tensor1D {
     const top5 = tf.sum(hit);
     return tf.stack([top1, top5]) as tf.Tensor1D;
   });
+}
+
+/** The index of each row's largest value (the first on ties), `[n][c]` → `[n]`. */
+function argmaxRows(x: Float32Array, c: number): Int32Array {
+  const out = new Int32Array(x.length / c);
+  for (let k = 0; k < out.length; k++) {
+    let best = 0;
+    for (let j = 1; j < c; j++) if (x[k * c + j]! > x[k * c + best]!) best = j;
+    out[k] = best;
+  }
+  return out;
 }
 
 /**
@@ -296,14 +309,19 @@ export class Trainer {
     const s0 = performance.now();
     const lr = this.lr;
     this.masks.forEach((m, k) => (m.rng = seededRng(mixSeed(this.seed, 0xd7, epoch, b.step, k))));
+    // A mixed batch (--mixup-alpha / --cutmix-alpha) trains on soft targets; its accuracy counts
+    // their argmax, as train.py's utils.accuracy does with 2-D targets.
+    const soft = b.lambda === undefined ? null : mixedTargets(b.labels, b.lambda, this.numClasses);
+    const labels = soft ? argmaxRows(soft, this.numClasses) : b.labels;
     const { value, grads, hits } = tf.tidy(() => {
       const x = tf.tensor4d(b.images, [b.n, b.size, b.size, 3]);
-      const y = tf.tensor1d(b.labels, 'int32');
+      const y = tf.tensor1d(labels, 'int32');
+      const target = soft ? tf.tensor2d(soft, [b.n, this.numClasses]) : y;
       let hitsT: tf.Tensor | null = null;
       const g = tf.variableGrads(() => {
         const logits = this.model.forward(x);
         hitsT = tf.keep(correct(logits, y));
-        return crossEntropy(logits, y, { labelSmoothing: a.labelSmoothing });
+        return crossEntropy(logits, target, { labelSmoothing: a.labelSmoothing });
       }, this.params);
       // train.py's --clip-grad-norm: clip_grad_norm_ between backward and the optimiser step.
       const grads = a.clipGradNorm === null ? g.grads : clipGradNorm(g.grads, a.clipGradNorm).grads;

@@ -15,7 +15,7 @@ import '@mnv3/layers/train';
 import { encodePng, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { ORACLE_PYTHON, REPO_ROOT } from '@mnv3/test-utils';
-import { Trainer, WorkerBatchLoader, getRecipe, parseHistory, type Recipe } from '../src/index.js';
+import { Trainer, WorkerBatchLoader, getRecipe, parseHistory, type Batch, type Recipe } from '../src/index.js';
 import { batchResponder } from '../src/data/batches.js';
 import { BatchLoader, TrainError, loadRecipeData, pipelineSpec, train, type TrainData, type TrainResult } from '../src/node.js';
 
@@ -87,13 +87,13 @@ describe('train()', () => {
   });
 
   it("refuses train.py arguments it does not implement instead of ignoring them, before any work", async () => {
-    const mixed = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, mixupAlpha: 0.2, cutmixAlpha: 1 });
+    const refused = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, raSampler: true, amp: true });
     const out = join(dir, 'refused');
-    await expect(train(mixed, { data, outputDir: out, workers: 0 })).rejects.toThrow(
-      /recipe mobilenet_v3_small-fashion-mnist sets what this trainer does not implement: --mixup-alpha 0\.2 \(RandomMixup\); --cutmix-alpha 1 \(RandomCutmix\)\. Set them back to train\.py's defaults/,
+    await expect(train(refused, { data, outputDir: out, workers: 0 })).rejects.toThrow(
+      /recipe mobilenet_v3_small-fashion-mnist sets what this trainer does not implement: --ra-sampler \(repeated augmentation\); --amp \(CUDA's mixed precision; the WASM backend trains in float32\)\. Set them back to train\.py's defaults/,
     );
     expect(existsSync(out)).toBe(false);
-    expect(() => new Trainer(mixed, { numClasses: 10 })).toThrow(/does not implement: --mixup-alpha 0\.2/);
+    expect(() => new Trainer(refused, { numClasses: 10 })).toThrow(/does not implement: --ra-sampler/);
   });
 
   it('stops on a NaN loss naming the epoch, step and learning rate, and keeps the last checkpoint', async () => {
@@ -205,6 +205,35 @@ describe('Trainer (the state and step train() and pages share)', () => {
     }
     expect(moved[0]).toBeGreaterThan(0.5);
     expect(moved[1]).toBeCloseTo(0.25, 3);
+  });
+
+  it('mixes batches as train.py --mixup-alpha / --cutmix-alpha do: the same with 0 or 2 workers, trained on soft targets', async () => {
+    const r = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, mixupAlpha: 0.2, cutmixAlpha: 1 });
+    const spec = pipelineSpec(r, 'train');
+    expect(pipelineSpec(r, 'eval').mixupAlpha).toBeUndefined();
+    const seen: Batch[][] = [];
+    for (const workers of [0, 2]) {
+      const loader = new BatchLoader(data.train, spec, { batchSize: 32, shuffle: true, seed: 5, workers });
+      const got = [];
+      for await (const b of loader.epoch(1)) got.push(b);
+      await loader.close();
+      seen.push(got);
+    }
+    expect(seen[0]!.every((b) => b.lambda !== undefined && b.lambda >= 0 && b.lambda <= 1)).toBe(true);
+    expect(seen[1]).toEqual(seen[0]);
+    // The trainer takes the soft targets: the same batch without its lambda gives another loss.
+    const losses: number[] = [];
+    const { lambda: _mixed, ...unmixed } = seen[0]![0]!;
+    for (const b of [seen[0]![0]!, unmixed]) {
+      const trainer = new Trainer(r, { numClasses: 10, seed: 3 });
+      try {
+        losses.push((await trainer.step(b, 1)).loss);
+      } finally {
+        trainer.dispose();
+      }
+    }
+    expect(Number.isFinite(losses[0])).toBe(true);
+    expect(losses[0]).not.toBe(losses[1]);
   });
 
   it("WorkerBatchLoader gives BatchLoader's batches over any worker transport (here: in-process ports)", async () => {

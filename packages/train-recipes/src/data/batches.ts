@@ -6,6 +6,7 @@
 import { batches, shuffledIndices } from '@mnv3/io';
 import { seededRng } from '@mnv3/transforms';
 import { fillBatch, makeTransform, mixSeed, outputSize, type PackedImages, type PipelineSpec } from './pipeline.js';
+import { batchMixSeed, mixBatch } from './mix.js';
 
 /** One batch: images float32 NHWC `[n, S, S, 3]`, labels int32 `[n]`. */
 export interface Batch {
@@ -15,6 +16,11 @@ export interface Batch {
   n: number;
   /** The batch's position in the epoch (0-based step). */
   step: number;
+  /**
+   * Set when the batch was mixed with itself rolled by one (train.py's --mixup-alpha /
+   * --cutmix-alpha): the targets are `mixedTargets(labels, lambda, classes)`.
+   */
+  lambda?: number;
 }
 
 /** What the trainer and `evaluate` read batches from. */
@@ -59,6 +65,7 @@ export interface BatchReply {
   id: number;
   images?: Float32Array;
   labels?: Int32Array;
+  lambda?: number;
   error?: string;
 }
 
@@ -71,7 +78,8 @@ export function batchResponder(images: PackedImages, spec: PipelineSpec): (m: Ba
       const out = new Float32Array(m.indices.length * size * size * 3);
       const labels = new Int32Array(m.indices.length);
       fillBatch(transform, images, m.indices, m.seed, m.epoch, m.first, out, labels);
-      return { reply: { id: m.id, images: out, labels }, transfer: [out.buffer, labels.buffer] };
+      const lambda = mixBatch(spec, out, labels.length, size, batchMixSeed(m.seed, m.epoch, m.first));
+      return { reply: { id: m.id, images: out, labels, ...(lambda !== undefined ? { lambda } : {}) }, transfer: [out.buffer, labels.buffer] };
     } catch (e) {
       return { reply: { id: m.id, error: e instanceof Error ? e.message : String(e) }, transfer: [] };
     }
@@ -87,8 +95,11 @@ export interface LoaderPort {
 /** Starts one worker holding `images` and `spec`, wired to the loader's reply and error handlers. */
 export type SpawnWorker = (onReply: (m: BatchReply) => void, onError: (e: Error) => void) => LoaderPort;
 
+/** A made batch, before its place in the epoch is known. */
+type Made = { images: Float32Array; labels: Int32Array; lambda?: number };
+
 interface Pending {
-  resolve: (b: { images: Float32Array; labels: Int32Array }) => void;
+  resolve: (b: Made) => void;
   reject: (e: Error) => void;
 }
 
@@ -118,7 +129,7 @@ export class WorkerBatchLoader implements BatchSource {
       if (!p) return;
       this.pending.delete(m.id);
       if (m.error !== undefined) p.reject(new Error(`loader worker: ${m.error}`));
-      else p.resolve({ images: m.images!, labels: m.labels! });
+      else p.resolve({ images: m.images!, labels: m.labels!, ...(m.lambda !== undefined ? { lambda: m.lambda } : {}) });
     };
     for (let w = 0; w < count; w++) this.ports.push(spawn(onReply, (e) => this.fail(e)));
   }
@@ -134,13 +145,14 @@ export class WorkerBatchLoader implements BatchSource {
     return Math.ceil(this.images.length / this.options.batchSize);
   }
 
-  private make(indices: Uint32Array, epoch: number, first: number, w: number): Promise<{ images: Float32Array; labels: Int32Array }> {
+  private make(indices: Uint32Array, epoch: number, first: number, w: number): Promise<Made> {
     if (this.failure) return Promise.reject(this.failure);
     if (this.transform) {
       const images = new Float32Array(indices.length * this.size * this.size * 3);
       const labels = new Int32Array(indices.length);
       fillBatch(this.transform, this.images, indices, this.options.seed, epoch, first, images, labels);
-      return Promise.resolve({ images, labels });
+      const lambda = mixBatch(this.spec, images, labels.length, this.size, batchMixSeed(this.options.seed, epoch, first));
+      return Promise.resolve({ images, labels, ...(lambda !== undefined ? { lambda } : {}) });
     }
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -154,7 +166,7 @@ export class WorkerBatchLoader implements BatchSource {
     const order = epochOrder(this.images.length, this.options.seed, epoch, this.options.shuffle);
     const bs = batches(order, this.options.batchSize);
     const ahead = Math.max(1, this.ports.length * (this.options.prefetch ?? 2));
-    const queue: Promise<{ images: Float32Array; labels: Int32Array }>[] = [];
+    const queue: Promise<Made>[] = [];
     let next = fromStep;
     const request = () => {
       if (next < bs.length) {
@@ -166,7 +178,7 @@ export class WorkerBatchLoader implements BatchSource {
     for (let step = fromStep; step < bs.length; step++) {
       const b = await queue.shift()!;
       request();
-      yield { images: b.images, labels: b.labels, size: this.size, n: b.labels.length, step };
+      yield { images: b.images, labels: b.labels, size: this.size, n: b.labels.length, step, ...(b.lambda !== undefined ? { lambda: b.lambda } : {}) };
     }
   }
 

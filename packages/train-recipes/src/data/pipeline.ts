@@ -96,6 +96,9 @@ export interface PipelineSpec {
   interpolation: 'bilinear' | 'nearest';
   mean: readonly number[];
   std: readonly number[];
+  /** train.py's --mixup-alpha / --cutmix-alpha: batch mixing after the samples' pipeline (mix.ts; 0 or absent: off). */
+  mixupAlpha?: number;
+  cutmixAlpha?: number;
 }
 
 /** The side of the images a pipeline makes. */
