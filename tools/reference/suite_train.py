@@ -432,6 +432,53 @@ def mix_cases(write):
         write(f"mix_{name}", {"batch": batch, "target": target, "out": out, "soft": soft}, {"config": dict(kind=kind, n=n, lam=lam, centre=list(centre) if centre else None)})
 
 
+# train.py's --ra-sampler --ra-reps R: RASampler from TorchVision 0.14's
+# references/classification/sampler.py (BSD-3-Clause; not installed with torchvision, so copied here
+# without its distributed defaults), on one process as torchrun --nproc_per_node=1 runs it. The test
+# gives our order the same epoch permutation (torch.randperm's, recorded here).
+class RASampler(torch.utils.data.Sampler):
+    def __init__(self, dataset, num_replicas, rank, shuffle=True, seed=0, repetitions=3):
+        self.dataset = dataset
+        self.num_replicas = num_replicas
+        self.rank = rank
+        self.epoch = 0
+        self.num_samples = int(math.ceil(len(self.dataset) * float(repetitions) / self.num_replicas))
+        self.total_size = self.num_samples * self.num_replicas
+        self.num_selected_samples = int(math.floor(len(self.dataset) // 256 * 256 / self.num_replicas))
+        self.shuffle = shuffle
+        self.seed = seed
+        self.repetitions = repetitions
+
+    def __iter__(self):
+        if self.shuffle:
+            g = torch.Generator()
+            g.manual_seed(self.seed + self.epoch)
+            indices = torch.randperm(len(self.dataset), generator=g).tolist()
+        else:
+            indices = list(range(len(self.dataset)))
+        indices = [ele for ele in indices for i in range(self.repetitions)]
+        indices += indices[: (self.total_size - len(indices))]
+        assert len(indices) == self.total_size
+        indices = indices[self.rank : self.total_size : self.num_replicas]
+        assert len(indices) == self.num_samples
+        return iter(indices[: self.num_selected_samples])
+
+
+# name, dataset size, repetitions, epoch
+RA_CASES = [("n600_r3", 600, 3, 0), ("n1000_r4", 1000, 4, 5), ("n256_r2", 256, 2, 1)]
+
+
+def ra_cases(write):
+    for name, n, reps, epoch in RA_CASES:
+        sampler = RASampler(range(n), num_replicas=1, rank=0, shuffle=True, seed=0, repetitions=reps)
+        sampler.epoch = epoch
+        g = torch.Generator()
+        g.manual_seed(epoch)
+        perm = torch.randperm(n, generator=g)
+        order = torch.tensor(list(iter(sampler)), dtype=torch.int64)
+        write(f"ra_{name}", {"perm": perm, "order": order}, {"config": dict(n=n, repetitions=reps)})
+
+
 # ---------------------------------------------------------------------------------------------
 # TorchVision's ExponentialMovingAverage: AveragedModel(model, avg_fn=ema_avg, use_buffers=True)
 
@@ -550,6 +597,7 @@ def build(write, out):
     ce_cases(write)
     clip_cases(write)
     mix_cases(write)
+    ra_cases(write)
     ema_cases(write)
     checkpoint_cases(write, out)
     split_cases(write)

@@ -22,7 +22,7 @@ const HYPERPARAMETER_FLAGS = TRAIN_PY_FLAGS.filter((s) =>
     [
       'batchSize', 'epochs', 'opt', 'lr', 'momentum', 'weightDecay', 'normWeightDecay', 'biasWeightDecay', 'labelSmoothing',
       'lrScheduler', 'lrWarmupEpochs', 'lrWarmupMethod', 'lrWarmupDecay', 'lrStepSize', 'lrGamma', 'lrMin',
-      'mixupAlpha', 'cutmixAlpha', 'autoAugment', 'raMagnitude', 'randomErase', 'modelEma', 'modelEmaSteps', 'modelEmaDecay', 'clipGradNorm',
+      'mixupAlpha', 'cutmixAlpha', 'autoAugment', 'raMagnitude', 'randomErase', 'raSampler', 'raReps', 'modelEma', 'modelEmaSteps', 'modelEmaDecay', 'clipGradNorm',
       'interpolation', 'valResizeSize', 'valCropSize', 'trainCropSize',
     ] as string[]
   ).includes(s.key),

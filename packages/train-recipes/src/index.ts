@@ -59,7 +59,7 @@ export { ablationChart, trainingChart } from './charts.js';
 export type { Classifier, EvalResult, StepResult, TrainData, TrainerOptions } from './train-core.js';
 export { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec } from './train-core.js';
 export type { Batch, BatchLoaderOptions, BatchSource } from './data/batches.js';
-export { WorkerBatchLoader, epochOrder } from './data/batches.js';
+export { WorkerBatchLoader, epochOrder, repeatedAugmentationOrder } from './data/batches.js';
 export type { PackedImages, PipelineSpec } from './data/pipeline.js';
 export { fillBatch, makeTransform, mixSeed, packUniform, sampleSeed, subset } from './data/pipeline.js';
 export type { CutmixBox, MixSpec } from './data/mix.js';

@@ -394,7 +394,6 @@ export function torchrunUnsupported(recipe: Recipe): string[] {
 export function trainerUnsupported(recipe: Recipe): string[] {
   const a = recipe.args;
   const out: string[] = [];
-  if (a.raSampler) out.push('--ra-sampler (repeated augmentation)');
   if (a.amp) out.push("--amp (CUDA's mixed precision; the WASM backend trains in float32)");
   if (a.autoAugment === 'augmix') out.push('--auto-augment augmix (AugMix is not ported)');
   if (a.weights !== null) out.push(`--weights ${a.weights} (a pretrained start; training here starts from scratch)`);

@@ -118,6 +118,9 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   const data = options.data ?? (await loadRecipeData(recipe, options.dataDir !== undefined ? { dataDir: options.dataDir } : {}));
   const numClasses = data.numClasses;
   if (data.train.length === 0 || data.val.length === 0) throw new TrainError('bad-data', `train: the train and validation splits need images (got ${data.train.length} and ${data.val.length})`);
+  if (a.raSampler && data.train.length < 256) {
+    throw new TrainError('bad-data', `train: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 training images per epoch, as RASampler does: none of these ${data.train.length} images`);
+  }
   await mkdir(options.outputDir, { recursive: true });
 
   const trainer = new Trainer(recipe, { numClasses, seed });
@@ -147,7 +150,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   }
 
   const workers = options.workers ?? 2;
-  const trainLoader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), { batchSize: a.batchSize, shuffle: true, seed, workers });
+  const trainLoader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), { batchSize: a.batchSize, shuffle: true, seed, workers, ...(a.raSampler ? { repetitions: a.raReps } : {}) });
   const valLoader = new BatchLoader(data.val, pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
   const ls = a.labelSmoothing;
   const stepLosses = new Map<number, number[]>();

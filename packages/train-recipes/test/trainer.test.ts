@@ -87,13 +87,21 @@ describe('train()', () => {
   });
 
   it("refuses train.py arguments it does not implement instead of ignoring them, before any work", async () => {
-    const refused = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, raSampler: true, amp: true });
+    const refused = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, amp: true, testOnly: true });
     const out = join(dir, 'refused');
     await expect(train(refused, { data, outputDir: out, workers: 0 })).rejects.toThrow(
-      /recipe mobilenet_v3_small-fashion-mnist sets what this trainer does not implement: --ra-sampler \(repeated augmentation\); --amp \(CUDA's mixed precision; the WASM backend trains in float32\)\. Set them back to train\.py's defaults/,
+      /recipe mobilenet_v3_small-fashion-mnist sets what this trainer does not implement: --amp \(CUDA's mixed precision; the WASM backend trains in float32\); --test-only \(evaluation only: evaluate\(\) or mnv3 eval\)\. Set them back to train\.py's defaults/,
     );
     expect(existsSync(out)).toBe(false);
-    expect(() => new Trainer(refused, { numClasses: 10 })).toThrow(/does not implement: --ra-sampler/);
+    expect(() => new Trainer(refused, { numClasses: 10 })).toThrow(/does not implement: --amp/);
+    // --ra-sampler reaches the loader (repeated augmentation keeps ⌊n / 256⌋·256 images: none of 192).
+    const ra = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, raSampler: true });
+    await expect(train(ra, { data, outputDir: join(dir, 'ra'), workers: 0 })).rejects.toThrow(/train: repeated augmentation \(--ra-sampler\) keeps .* none of these 192 images/);
+    expect(existsSync(join(dir, 'ra'))).toBe(false);
+    // With 300 images an epoch is RASampler's 256 samples: 4 steps of 64 (5 without it).
+    const ra300 = await loadRecipeData(ra, { limit: { train: 300, val: 64 } });
+    const run = await train(getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, batchSize: 64, epochs: 1, raSampler: true }), { data: ra300, outputDir: join(dir, 'ra300'), workers: 0, evaluateTest: false });
+    expect(run.stepLosses.get(0)!.length).toBe(4);
   });
 
   it('stops on a NaN loss naming the epoch, step and learning rate, and keeps the last checkpoint', async () => {

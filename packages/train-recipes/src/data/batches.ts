@@ -43,12 +43,28 @@ export interface BatchLoaderOptions {
   workers?: number;
   /** Batches in flight per worker (default 2). */
   prefetch?: number;
+  /**
+   * Repeated augmentation (train.py's --ra-sampler with --ra-reps R): each image of the epoch's
+   * order R times in a row, cut to ⌊n / 256⌋·256 samples, as TorchVision's RASampler on one process.
+   */
+  repetitions?: number;
 }
 
-/** The permutation of epoch `epoch` (what a resumed run replays). */
-export function epochOrder(n: number, seed: number, epoch: number, shuffle: boolean): Uint32Array {
-  if (!shuffle) return Uint32Array.from({ length: n }, (_, i) => i);
-  return shuffledIndices(n, seededRng(mixSeed(seed, 0x51, epoch)));
+/**
+ * RASampler's order on one process (references/classification/sampler.py, num_replicas 1) for the
+ * epoch's permutation `perm`: each index `repetitions` times in a row, then the first ⌊n / 256⌋·256.
+ */
+export function repeatedAugmentationOrder(perm: Uint32Array, repetitions: number): Uint32Array {
+  const keep = Math.floor(perm.length / 256) * 256;
+  const out = new Uint32Array(keep);
+  for (let i = 0; i < keep; i++) out[i] = perm[Math.floor(i / repetitions)]!;
+  return out;
+}
+
+/** The order of epoch `epoch` (what a resumed run replays): a seeded permutation, or 0 … n − 1 unshuffled. */
+export function epochOrder(n: number, seed: number, epoch: number, shuffle: boolean, repetitions?: number): Uint32Array {
+  const perm = shuffle ? shuffledIndices(n, seededRng(mixSeed(seed, 0x51, epoch))) : Uint32Array.from({ length: n }, (_, i) => i);
+  return repetitions === undefined ? perm : repeatedAugmentationOrder(perm, repetitions);
 }
 
 /** A request to a worker: the samples at positions `first, first+1, …` of epoch `epoch`'s order. */
@@ -121,6 +137,9 @@ export class WorkerBatchLoader implements BatchSource {
   ) {
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new RangeError(`${name}: batchSize must be a positive integer, got ${options.batchSize}`);
     this.size = outputSize(spec);
+    const reps = options.repetitions;
+    if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1)) throw new RangeError(`${name}: repetitions (--ra-reps) must be an integer ≥ 1, got ${reps}`);
+    if (reps !== undefined && images.length < 256) throw new RangeError(`${name}: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 samples per epoch, none of these ${images.length} images`);
     const count = options.workers ?? 2;
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`${name}: workers must be an integer ≥ 0, got ${count}`);
     this.transform = count === 0 ? makeTransform(spec) : null;
@@ -142,7 +161,8 @@ export class WorkerBatchLoader implements BatchSource {
 
   /** The number of batches in an epoch. */
   get stepsPerEpoch(): number {
-    return Math.ceil(this.images.length / this.options.batchSize);
+    const n = this.options.repetitions === undefined ? this.images.length : Math.floor(this.images.length / 256) * 256;
+    return Math.ceil(n / this.options.batchSize);
   }
 
   private make(indices: Uint32Array, epoch: number, first: number, w: number): Promise<Made> {
@@ -163,7 +183,7 @@ export class WorkerBatchLoader implements BatchSource {
 
   /** The batches of epoch `epoch`, in order, from step `fromStep` on. */
   async *epoch(epoch: number, fromStep = 0): AsyncGenerator<Batch> {
-    const order = epochOrder(this.images.length, this.options.seed, epoch, this.options.shuffle);
+    const order = epochOrder(this.images.length, this.options.seed, epoch, this.options.shuffle, this.options.repetitions);
     const bs = batches(order, this.options.batchSize);
     const ahead = Math.max(1, this.ports.length * (this.options.prefetch ?? 2));
     const queue: Promise<Made>[] = [];
