@@ -31,7 +31,7 @@ const HYPERPARAMETER_FLAGS = TRAIN_PY_FLAGS.filter((s) =>
 export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--output-dir DIR] [--resume CKPT] [--data-path DIR]
                   [--print-torchrun [--nproc-per-node N]] [--batch-size B] [--lr LR] [--image-size S]
                   [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
-                  [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END]
+                  [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END] [--weights NAME]
        mnv3 train --resume CKPT [--epochs N] [--data-path DIR] [--workers W] …
        mnv3 train --recipe QAT_NAME --weights FLOAT.pth [--ema] [--num-observer-update-epochs N]
                   [--num-batch-norm-update-epochs N] [--epochs N] [--output-dir DIR] [--resume CKPT] [--batch-size B] [--lr LR] …
@@ -57,7 +57,9 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
   --progress      draw the per-epoch progress bar even when stderr is not a terminal (a line every 5 s)
 
   QAT recipes (train_quantization.py): QAT_NAME ${QAT_RECIPE_NAMES.join(', ')}
-  --weights FLOAT.pth  the trained float model to start from (a train.py checkpoint, model_avg.pth, a
+  --weights NAME  (train.py's) start from a weights entry of the model's table (FASHION_MNIST_V1,
+                  IMAGENET1K_V1: downloaded and checked; its class count must be the data's)
+  --weights FLOAT.pth  (QAT recipes) the trained float model to start from (a train.py checkpoint, model_avg.pth, a
                   state dict or a .safetensors file; --ema: a checkpoint's model_ema); prepare_qat with qnnpack's QAT qconfig, SGD + StepLR;
                   after epoch N (0-based) observers are disabled / BatchNorm frozen (--num-*-update-epochs);
                   the QAT and the converted int8 model are evaluated every epoch (log.txt, history.json);
@@ -96,10 +98,12 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   if (!name) throw new UsageError(`--recipe is required (or --resume CKPT of a run to continue); valid: ${all.join(', ')}`);
   if (!all.includes(name)) throw new UsageError(`unknown recipe "${name}"; valid: ${all.join(', ')}`);
   if (QAT_RECIPE_NAMES.includes(name)) return qatCommand(name, values, out);
-  for (const flag of ['weights', 'ema', 'num-observer-update-epochs', 'num-batch-norm-update-epochs'] as const) {
-    if (values[flag] !== undefined) throw new UsageError(`--${flag} is for the QAT recipes (${QAT_RECIPE_NAMES.join(', ')}); ${name} trains from scratch`);
+  for (const flag of ['ema', 'num-observer-update-epochs', 'num-batch-norm-update-epochs'] as const) {
+    if (values[flag] !== undefined) throw new UsageError(`--${flag} is for the QAT recipes (${QAT_RECIPE_NAMES.join(', ')})`);
   }
   const overrides: Record<string, unknown> = {};
+  // train.py's --weights: a weights name of the model's table to start from (checked before any data is read).
+  if (values.weights !== undefined) overrides.weights = values.weights;
   for (const spec of HYPERPARAMETER_FLAGS) {
     const v = (values as Record<string, string | boolean | undefined>)[spec.flag.slice(2)];
     if (v === undefined) continue;
@@ -118,7 +122,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     Object.assign(overrides, { trainCropSize: s, valCropSize: s, valResizeSize: s });
   }
   const outputDir = values['output-dir'] ?? (values.resume ? dirname(values.resume) : `runs/${name}`);
-  let recipe;
+  let recipe: Recipe;
   try {
     // A resume continues its run: the checkpoint's recipe and arguments, the flags given on top
     // (the trainer refuses a recipe or flags that differ from the run's, --epochs aside).
@@ -126,6 +130,16 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   } catch (e) {
     if (e instanceof RecipeError) throw new UsageError(e.message);
     throw e;
+  }
+  if (recipe.args.weights !== null) {
+    if (!isWeightsName(recipe.args.weights)) {
+      throw new UsageError(`--weights ${recipe.args.weights}: ${name} takes a weights name (train.py's --weights, e.g. FASHION_MNIST_V1); a checkpoint file is continued with --resume, or quantized by the QAT recipes (${QAT_RECIPE_NAMES.join(', ')})`);
+    }
+    try {
+      getWeights(CLASSIFICATION_MODELS.get(recipe.args.model).weights, recipe.args.weights, recipe.args.model);
+    } catch (e) {
+      throw new UsageError(`--weights: ${(e as Error).message}`);
+    }
   }
   if (values['print-torchrun']) {
     const nproc = values['nproc-per-node'] === undefined ? undefined : positiveInt(values['nproc-per-node'], '--nproc-per-node');
@@ -148,7 +162,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   });
   const bar = values.progress || (values.progress === undefined && process.stderr.isTTY) ? await epochBar(recipe.args.batchSize, values.progress === true) : null;
   console.error(`mnv3 train: ${recipe.name}: ${recipe.args.model}, ${data.train.length} train / ${data.val.length} val / ${data.test?.length ?? 0} test images, ${recipe.args.epochs} epochs → ${outputDir}`);
-  const result = await train(recipe, {
+  const result = await trainOrUsage(train, recipe, {
     data,
     outputDir,
     workers,
@@ -162,6 +176,16 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   });
   if (result.averaged) out(`averaged epochs ${result.averaged.epochs.join(', ')} → model_avg.pth: val acc@1 ${result.averaged.val.acc1.toFixed(2)}${result.averaged.test ? `, test acc@1 ${result.averaged.test.acc1.toFixed(2)}` : ''}`);
   if (result.test) out(`test: acc@1 ${result.test.acc1.toFixed(2)} acc@5 ${result.test.acc5.toFixed(2)} loss ${result.test.loss.toFixed(4)} (${result.test.images} images)${result.testEma ? `; EMA acc@1 ${result.testEma.acc1.toFixed(2)}` : ''}`);
+}
+
+/** `train()`, with what it refuses in the recipe (a weights entry of another class count…) as a usage error. */
+async function trainOrUsage<A extends unknown[], R>(train: (recipe: Recipe, ...rest: A) => Promise<R>, recipe: Recipe, ...rest: A): Promise<R> {
+  try {
+    return await train(recipe, ...rest);
+  } catch (e) {
+    if (e instanceof RecipeError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /**

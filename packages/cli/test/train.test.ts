@@ -73,7 +73,7 @@ describe('mnv3 train', () => {
     expect(other.stderr).toMatch(/17 feature blocks, so it is a mobilenet_v3_large, not a mobilenet_v3_small/);
     const float = await mnv3(['train', '--recipe', RECIPE, '--weights', join(run, 'checkpoint.pth')]);
     expect(float.code).toBe(2);
-    expect(float.stderr).toMatch(/--weights is for the QAT recipes/);
+    expect(float.stderr).toMatch(/checkpoint\.pth: mobilenet_v3_small-fashion-mnist takes a weights name \(train\.py's --weights, e\.g\. FASHION_MNIST_V1\); a checkpoint file is continued with --resume, or quantized by the QAT recipes/);
   });
 
   it('QAT: --print-torchrun prints train_quantization.py\'s command', async () => {
@@ -181,6 +181,8 @@ describe('mnv3 train', () => {
     [['train', '--recipe', RECIPE, '--epochs', '0'], /epochs \(--epochs\) must be ≥ 1, got 0/],
     [['train', '--recipe', RECIPE, '--lr-scheduler', 'polylr'], /lrScheduler \(--lr-scheduler\) must be one of steplr, cosineannealinglr, exponentiallr; got "polylr"/],
     [['train', '--recipe', RECIPE, '--model-ema-decay', 'high'], /--model-ema-decay needs a number, got "high"/],
+    [['train', '--recipe', RECIPE, '--weights', 'IMAGENET9K'], /--weights: unknown weights "IMAGENET9K" for mobilenet_v3_small; valid: IMAGENET1K_V1, FASHION_MNIST_V1, DEFAULT/],
+    [['train', '--recipe', RECIPE, '--ema'], /--ema is for the QAT recipes/],
     [['train', '--recipe', RECIPE, '--clip-grad-norm', '0'], /clipGradNorm \(--clip-grad-norm\) must be > 0 \(or null: no clipping\), got 0/],
     [['train', '--recipe', RECIPE, '--lr-noise', '9'], /--lr-noise needs START,END epochs with START < END \(e\.g\. 18,54\) or "none", got "9"/],
     [['train', '--recipe', RECIPE, '--bogus'], /Unknown option '--bogus'/],

@@ -396,7 +396,6 @@ export function trainerUnsupported(recipe: Recipe): string[] {
   const out: string[] = [];
   if (a.amp) out.push("--amp (CUDA's mixed precision; the WASM backend trains in float32)");
   if (a.autoAugment === 'augmix') out.push('--auto-augment augmix (AugMix is not ported)');
-  if (a.weights !== null) out.push(`--weights ${a.weights} (a pretrained start; training here starts from scratch)`);
   if (a.testOnly) out.push('--test-only (evaluation only: evaluate() or mnv3 eval)');
   return out;
 }

@@ -9,7 +9,7 @@
 // steps give the same losses in Node and in a page, and a resumed run replays the uninterrupted one.
 import * as tf from '@tensorflow/tfjs-core';
 import { PythonObject, type StateDict } from '@mnv3/io';
-import { Dropout, InvertedResidual, seededRng, type Module, type Rng } from '@mnv3/layers';
+import { Dropout, InvertedResidual, getWeights, overwriteValueParam, resolveStateDict, seededRng, type Module, type Rng } from '@mnv3/layers';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { crossEntropy } from './loss.js';
 import { LRNoise } from './lr-noise.js';
@@ -17,7 +17,7 @@ import type { Scheduler } from './lr-scheduler.js';
 import { clipGradNorm } from './optim/clip-grad.js';
 import type { Optimizer } from './optim/optimizer.js';
 import { RMSprop } from './optim/rmsprop.js';
-import { assertTrainable, namespaceDifferences, recipeNamespace, type Recipe } from './recipes.js';
+import { RecipeError, assertTrainable, namespaceDifferences, recipeNamespace, type Recipe } from './recipes.js';
 import { createLrScheduler, createOptimizer } from './train.js';
 import { ExponentialMovingAverage, emaDecay, setWeightDecay } from './utils.js';
 import type { Batch, BatchSource } from './data/batches.js';
@@ -201,6 +201,34 @@ export interface TrainerOptions {
   numClasses: number;
   /** Seed of the initial weights and the masks (default 0); the loaders take the same seed. */
   seed?: number;
+  /**
+   * Weights to start from instead of the seeded initialisation (train.py's --weights:
+   * `recipeWeights`), loaded strictly before the EMA copies the model, as train.py builds its EMA
+   * from the pretrained model.
+   */
+  weights?: StateDict;
+}
+
+/**
+ * train.py's --weights: the recipe's weights entry of its model's table (`IMAGENET1K_V1`,
+ * `FASHION_MNIST_V1`…), fetched through the checked hub, or undefined when the recipe trains from
+ * scratch. As TorchVision's builders, the entry's class count must be the data's.
+ */
+export async function recipeWeights(recipe: Recipe, numClasses: number): Promise<StateDict | undefined> {
+  const { model, weights: name } = recipe.args;
+  if (name === null) return undefined;
+  let entry;
+  try {
+    entry = getWeights(CLASSIFICATION_MODELS.get(model).weights, name, model);
+  } catch (e) {
+    throw new RecipeError('invalid-value', `weights (--weights): ${e instanceof Error ? e.message : String(e)}`);
+  }
+  try {
+    overwriteValueParam('num_classes', numClasses, entry.meta.categories.length);
+  } catch (e) {
+    throw new RecipeError('invalid-value', `weights (--weights) ${name} classify ${entry.meta.categories.length} classes, the data has ${numClasses} (TorchVision: ${(e as Error).message})`);
+  }
+  return resolveStateDict(entry);
 }
 
 /**
@@ -232,6 +260,7 @@ export class Trainer {
     this.seed = options.seed ?? 0;
     this.numClasses = options.numClasses;
     this.model = buildClassifier(recipe, this.numClasses, this.seed);
+    if (options.weights) this.model.loadStateDict(options.weights);
     this.model.train();
     const variables = new Map(this.model.namedParameters());
     const groups = setWeightDecay(this.model, a.weightDecay, {

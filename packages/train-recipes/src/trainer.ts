@@ -18,7 +18,7 @@ import { trainCheckpoint } from './checkpoint.js';
 import { trainingChart } from './charts.js';
 import { EpochTally, appendEpoch, formatLog, newHistory, parseHistory, serializeHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
 import { assertTrainable, type Recipe } from './recipes.js';
-import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, type EvalResult, type StepResult, type TrainData } from './train-core.js';
+import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, recipeWeights, type EvalResult, type StepResult, type TrainData } from './train-core.js';
 import { averageCheckpoints } from './utils.js';
 import { loadRecipeData } from './data/datasets.js';
 import { BatchLoader } from './data/loader.js';
@@ -121,9 +121,10 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   if (a.raSampler && data.train.length < 256) {
     throw new TrainError('bad-data', `train: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 training images per epoch, as RASampler does: none of these ${data.train.length} images`);
   }
+  const weights = await recipeWeights(recipe, numClasses);
   await mkdir(options.outputDir, { recursive: true });
 
-  const trainer = new Trainer(recipe, { numClasses, seed });
+  const trainer = new Trainer(recipe, { numClasses, seed, ...(weights ? { weights } : {}) });
   const evalModel = buildClassifier(recipe, numClasses, seed);
   const { model, optimizer, ema } = trainer;
   let startEpoch = 0;

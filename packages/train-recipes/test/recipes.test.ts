@@ -86,13 +86,12 @@ describe('recipes', () => {
     expect(getRecipe('mobilenet_v3_large').args.epochs).toBe(600);
   });
 
-  it('lists the train.py arguments the trainer does not implement (the recipes themselves set none; mixup, cutmix, clipping and repeated augmentation it does)', () => {
+  it('lists the train.py arguments the trainer does not implement (the recipes themselves set none; mixup, cutmix, clipping, repeated augmentation and --weights it does)', () => {
     for (const name of RECIPE_NAMES) expect(trainerUnsupported(getRecipe(name)), name).toEqual([]);
     const r = getRecipe('mobilenet_v3_large', { mixupAlpha: 0.2, cutmixAlpha: 1, clipGradNorm: 5, raSampler: true, amp: true, autoAugment: 'augmix', weights: 'IMAGENET1K_V1', testOnly: true });
     expect(trainerUnsupported(r)).toEqual([
       "--amp (CUDA's mixed precision; the WASM backend trains in float32)",
       '--auto-augment augmix (AugMix is not ported)',
-      '--weights IMAGENET1K_V1 (a pretrained start; training here starts from scratch)',
       '--test-only (evaluation only: evaluate() or mnv3 eval)',
     ]);
     expect(() => assertTrainable(r)).toThrow(RecipeError);

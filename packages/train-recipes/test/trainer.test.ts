@@ -12,10 +12,10 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@mnv3/layers/train';
-import { encodePng, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
+import { encodePng, loadTorchCheckpoint, toFloat32, type StateDict } from '@mnv3/io';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { ORACLE_PYTHON, REPO_ROOT } from '@mnv3/test-utils';
-import { Trainer, WorkerBatchLoader, getRecipe, parseHistory, type Batch, type Recipe } from '../src/index.js';
+import { Trainer, WorkerBatchLoader, getRecipe, parseHistory, recipeWeights, type Batch, type Recipe } from '../src/index.js';
 import { batchResponder } from '../src/data/batches.js';
 import { BatchLoader, TrainError, loadRecipeData, pipelineSpec, train, type TrainData, type TrainResult } from '../src/node.js';
 
@@ -102,6 +102,23 @@ describe('train()', () => {
     const ra300 = await loadRecipeData(ra, { limit: { train: 300, val: 64 } });
     const run = await train(getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, batchSize: 64, epochs: 1, raSampler: true }), { data: ra300, outputDir: join(dir, 'ra300'), workers: 0, evaluateTest: false });
     expect(run.stepLosses.get(0)!.length).toBe(4);
+  });
+
+  it("starts from a weights entry as train.py's --weights does (offline: FASHION_MNIST_V1), its EMA too; refuses another class count before any download", async () => {
+    const tuned = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, epochs: 1, weights: 'FASHION_MNIST_V1', opt: 'sgd', lr: 0, momentum: 0, weightDecay: 0, modelEma: true });
+    const want = (await recipeWeights(tuned, 10))!;
+    const key = 'features.0.0.weight';
+    const out = join(dir, 'pretrained');
+    await train(tuned, { data, outputDir: out, workers: 0, evaluateTest: false });
+    // lr 0: the weights after the epoch are the entry's (BatchNorm's running statistics aside).
+    const ckpt = loadTorchCheckpoint(readFileSync(join(out, 'model_0.pth'))) as Map<string, unknown>;
+    const model = ckpt.get('model') as StateDict;
+    const ema = ckpt.get('model_ema') as StateDict;
+    for (const t of [model.get(key), ema.get(`module.${key}`)]) expect(toFloat32(t!)).toEqual(toFloat32(want.get(key)!));
+    const other = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, weights: 'IMAGENET1K_V1' });
+    await expect(train(other, { data, outputDir: join(dir, 'imagenet'), workers: 0 })).rejects.toThrow(/weights \(--weights\) IMAGENET1K_V1 classify 1000 classes, the data has 10/);
+    expect(existsSync(join(dir, 'imagenet'))).toBe(false);
+    await expect(recipeWeights(getRecipe('mobilenet_v3_small-fashion-mnist', { weights: 'IMAGENET9K' }), 10)).rejects.toThrow(/unknown weights "IMAGENET9K" for mobilenet_v3_small; valid: IMAGENET1K_V1, FASHION_MNIST_V1, DEFAULT/);
   });
 
   it('stops on a NaN loss naming the epoch, step and learning rate, and keeps the last checkpoint', async () => {
