@@ -6,7 +6,7 @@ import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { PythonObject, findStateDict, loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { getWeights, isWeightsName, resolveStateDict } from '@mnv3/layers';
 import { writeTorchCheckpoint } from '@mnv3/io/node';
-import { QAT_RECIPE_NAMES, RECIPE_NAMES, RecipeError, TRAIN_PY_FLAGS, averageCheckpoints, getQatRecipe, getRecipe, recipeFromNamespace, renderTorchrun, renderTorchrunQuantization, type Recipe, type RecipeOverrides, type TrainQuantizationArgs } from '@mnv3/train-recipes';
+import { QAT_RECIPE_NAMES, RECIPE_NAMES, RecipeError, TRAIN_PY_FLAGS, averageCheckpoints, getQatRecipe, getRecipe, recipeFromNamespace, recipeWeightsEntry, renderTorchrun, renderTorchrunQuantization, type Recipe, type RecipeOverrides, type TrainQuantizationArgs } from '@mnv3/train-recipes';
 import { BatchLoader, evaluate, loadRecipeData, packUniform, pipelineSpec, subset, type PackedImages } from '@mnv3/train-recipes/node';
 import { parseVerbArgs, positiveFloat, positiveInt } from './args.js';
 import { UsageError } from './errors.js';
@@ -136,9 +136,10 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
       throw new UsageError(`--weights ${recipe.args.weights}: ${name} takes a weights name (train.py's --weights, e.g. FASHION_MNIST_V1); a checkpoint file is continued with --resume, or quantized by the QAT recipes (${QAT_RECIPE_NAMES.join(', ')})`);
     }
     try {
-      getWeights(CLASSIFICATION_MODELS.get(recipe.args.model).weights, recipe.args.weights, recipe.args.model);
+      recipeWeightsEntry(recipe);
     } catch (e) {
-      throw new UsageError(`--weights: ${(e as Error).message}`);
+      if (e instanceof RecipeError) throw new UsageError(e.message);
+      throw e;
     }
   }
   if (values['print-torchrun']) {
@@ -162,7 +163,8 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   });
   const bar = values.progress || (values.progress === undefined && process.stderr.isTTY) ? await epochBar(recipe.args.batchSize, values.progress === true) : null;
   console.error(`mnv3 train: ${recipe.name}: ${recipe.args.model}, ${data.train.length} train / ${data.val.length} val / ${data.test?.length ?? 0} test images, ${recipe.args.epochs} epochs → ${outputDir}`);
-  const result = await trainOrUsage(train, recipe, {
+  // What train() refuses in the recipe (a weights entry of another class count…) is a usage error.
+  const result = await train(recipe, {
     data,
     outputDir,
     workers,
@@ -173,19 +175,11 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
       bar?.end();
       out(`epoch ${r.epoch}: lr ${r.lr.toPrecision(4)} train loss ${r.trainLoss.toFixed(4)} acc@1 ${r.trainAcc1.toFixed(2)} | val loss ${r.valLoss.toFixed(4)} acc@1 ${r.valAcc1.toFixed(2)} acc@5 ${r.valAcc5.toFixed(2)}${r.emaAcc1 !== undefined ? ` | EMA acc@1 ${r.emaAcc1.toFixed(2)}` : ''} | ${r.imgPerSec.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`);
     },
+  }).catch((e: unknown) => {
+    throw e instanceof RecipeError ? new UsageError(e.message) : e;
   });
   if (result.averaged) out(`averaged epochs ${result.averaged.epochs.join(', ')} → model_avg.pth: val acc@1 ${result.averaged.val.acc1.toFixed(2)}${result.averaged.test ? `, test acc@1 ${result.averaged.test.acc1.toFixed(2)}` : ''}`);
   if (result.test) out(`test: acc@1 ${result.test.acc1.toFixed(2)} acc@5 ${result.test.acc5.toFixed(2)} loss ${result.test.loss.toFixed(4)} (${result.test.images} images)${result.testEma ? `; EMA acc@1 ${result.testEma.acc1.toFixed(2)}` : ''}`);
-}
-
-/** `train()`, with what it refuses in the recipe (a weights entry of another class count…) as a usage error. */
-async function trainOrUsage<A extends unknown[], R>(train: (recipe: Recipe, ...rest: A) => Promise<R>, recipe: Recipe, ...rest: A): Promise<R> {
-  try {
-    return await train(recipe, ...rest);
-  } catch (e) {
-    if (e instanceof RecipeError) throw new UsageError(e.message);
-    throw e;
-  }
 }
 
 /**

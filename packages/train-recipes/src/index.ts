@@ -57,9 +57,9 @@ export type { AblationBar, TrainingChartOptions } from './charts.js';
 export { ablationChart, trainingChart } from './charts.js';
 // The trainer's platform-free core (Node's train() and pages use it) and its data pipeline.
 export type { Classifier, EvalResult, StepResult, TrainData, TrainerOptions } from './train-core.js';
-export { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, recipeWeights } from './train-core.js';
+export { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, recipeWeights, recipeWeightsEntry } from './train-core.js';
 export type { Batch, BatchLoaderOptions, BatchSource } from './data/batches.js';
-export { WorkerBatchLoader, epochOrder, repeatedAugmentationOrder } from './data/batches.js';
+export { WorkerBatchLoader, epochOrder, repeatedAugmentationOrder, repeatedAugmentationSamples } from './data/batches.js';
 export type { PackedImages, PipelineSpec } from './data/pipeline.js';
 export { fillBatch, makeTransform, mixSeed, packUniform, sampleSeed, subset } from './data/pipeline.js';
 export type { CutmixBox, MixSpec } from './data/mix.js';

@@ -9,7 +9,7 @@
 // steps give the same losses in Node and in a page, and a resumed run replays the uninterrupted one.
 import * as tf from '@tensorflow/tfjs-core';
 import { PythonObject, type StateDict } from '@mnv3/io';
-import { Dropout, InvertedResidual, getWeights, overwriteValueParam, resolveStateDict, seededRng, type Module, type Rng } from '@mnv3/layers';
+import { Dropout, InvertedResidual, getWeights, overwriteValueParam, resolveStateDict, seededRng, type Module, type Rng, type Weights } from '@mnv3/layers';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { crossEntropy } from './loss.js';
 import { LRNoise } from './lr-noise.js';
@@ -210,19 +210,28 @@ export interface TrainerOptions {
 }
 
 /**
+ * The entry of the model's weights table the recipe's `weights` names (train.py's --weights), or
+ * undefined when it trains from scratch; an unknown name is a `RecipeError` listing the valid ones.
+ */
+export function recipeWeightsEntry(recipe: Recipe): Weights | undefined {
+  const { model, weights: name } = recipe.args;
+  if (name === null) return undefined;
+  try {
+    return getWeights(CLASSIFICATION_MODELS.get(model).weights, name, model);
+  } catch (e) {
+    throw new RecipeError('invalid-value', `--weights: ${e instanceof Error ? e.message : String(e)}`);
+  }
+}
+
+/**
  * train.py's --weights: the recipe's weights entry of its model's table (`IMAGENET1K_V1`,
  * `FASHION_MNIST_V1`…), fetched through the checked hub, or undefined when the recipe trains from
  * scratch. As TorchVision's builders, the entry's class count must be the data's.
  */
 export async function recipeWeights(recipe: Recipe, numClasses: number): Promise<StateDict | undefined> {
-  const { model, weights: name } = recipe.args;
-  if (name === null) return undefined;
-  let entry;
-  try {
-    entry = getWeights(CLASSIFICATION_MODELS.get(model).weights, name, model);
-  } catch (e) {
-    throw new RecipeError('invalid-value', `weights (--weights): ${e instanceof Error ? e.message : String(e)}`);
-  }
+  const entry = recipeWeightsEntry(recipe);
+  if (!entry) return undefined;
+  const name = recipe.args.weights;
   try {
     overwriteValueParam('num_classes', numClasses, entry.meta.categories.length);
   } catch (e) {

@@ -21,6 +21,7 @@ import { assertTrainable, type Recipe } from './recipes.js';
 import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, recipeWeights, type EvalResult, type StepResult, type TrainData } from './train-core.js';
 import { averageCheckpoints } from './utils.js';
 import { loadRecipeData } from './data/datasets.js';
+import { repeatedAugmentationSamples } from './data/batches.js';
 import { BatchLoader } from './data/loader.js';
 
 export type { EvalResult, TrainData } from './train-core.js';
@@ -118,7 +119,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   const data = options.data ?? (await loadRecipeData(recipe, options.dataDir !== undefined ? { dataDir: options.dataDir } : {}));
   const numClasses = data.numClasses;
   if (data.train.length === 0 || data.val.length === 0) throw new TrainError('bad-data', `train: the train and validation splits need images (got ${data.train.length} and ${data.val.length})`);
-  if (a.raSampler && data.train.length < 256) {
+  if (a.raSampler && repeatedAugmentationSamples(data.train.length) === 0) {
     throw new TrainError('bad-data', `train: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 training images per epoch, as RASampler does: none of these ${data.train.length} images`);
   }
   const weights = await recipeWeights(recipe, numClasses);

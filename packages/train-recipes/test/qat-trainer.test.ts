@@ -123,6 +123,12 @@ describe('trainQat()', () => {
     );
   });
 
+  it("ignores the base recipe's batch mixing, as train_quantization.py: the unmixed run's steps", async () => {
+    const mixed = getQatRecipe('mobilenet_v3_small-fashion-mnist-qat', qatRecipe.args, { ...SMALL, mixupAlpha: 1, cutmixAlpha: 1 });
+    const run = await trainQat(mixed, { weights: join(dir, 'float', 'recalibrated.pth'), data: { ...data, test: undefined }, outputDir: join(dir, 'qat-mixed'), workers: 0, seed: 3 });
+    expect(run.stepLosses).toEqual(result.stepLosses);
+  });
+
   it('refuses a float checkpoint of another architecture and observer / BatchNorm epochs past the last epoch', async () => {
     const large = CLASSIFICATION_MODELS.get('mobilenet_v3_large').build({ numClasses: 10 });
     large.initWeights(seededRng(1));

@@ -50,12 +50,17 @@ export interface BatchLoaderOptions {
   repetitions?: number;
 }
 
+/** The samples of an epoch RASampler keeps on one process for `n` images: ⌊n / 256⌋·256. */
+export function repeatedAugmentationSamples(n: number): number {
+  return Math.floor(n / 256) * 256;
+}
+
 /**
  * RASampler's order on one process (references/classification/sampler.py, num_replicas 1) for the
  * epoch's permutation `perm`: each index `repetitions` times in a row, then the first ⌊n / 256⌋·256.
  */
 export function repeatedAugmentationOrder(perm: Uint32Array, repetitions: number): Uint32Array {
-  const keep = Math.floor(perm.length / 256) * 256;
+  const keep = repeatedAugmentationSamples(perm.length);
   const out = new Uint32Array(keep);
   for (let i = 0; i < keep; i++) out[i] = perm[Math.floor(i / repetitions)]!;
   return out;
@@ -85,17 +90,26 @@ export interface BatchReply {
   error?: string;
 }
 
+/** A made batch, before its place in the epoch is known. */
+type Made = { images: Float32Array; labels: Int32Array; lambda?: number };
+
+/** The samples at positions `first, first+1, …` of epoch `epoch`'s order through the pipeline, then the batch mixing (where the worker or the calling thread makes them). */
+function makeBatch(transform: ReturnType<typeof makeTransform>, spec: PipelineSpec, images: PackedImages, m: Omit<BatchRequest, 'id'>): Made {
+  const size = outputSize(spec);
+  const out = new Float32Array(m.indices.length * size * size * 3);
+  const labels = new Int32Array(m.indices.length);
+  fillBatch(transform, images, m.indices, m.seed, m.epoch, m.first, out, labels);
+  const lambda = mixBatch(spec, out, labels.length, size, batchMixSeed(m.seed, m.epoch, m.first));
+  return { images: out, labels, ...(lambda !== undefined ? { lambda } : {}) };
+}
+
 /** The worker side: answers requests for a packed image set through a pipeline. */
 export function batchResponder(images: PackedImages, spec: PipelineSpec): (m: BatchRequest) => { reply: BatchReply; transfer: ArrayBuffer[] } {
   const transform = makeTransform(spec);
-  const size = outputSize(spec);
   return (m) => {
     try {
-      const out = new Float32Array(m.indices.length * size * size * 3);
-      const labels = new Int32Array(m.indices.length);
-      fillBatch(transform, images, m.indices, m.seed, m.epoch, m.first, out, labels);
-      const lambda = mixBatch(spec, out, labels.length, size, batchMixSeed(m.seed, m.epoch, m.first));
-      return { reply: { id: m.id, images: out, labels, ...(lambda !== undefined ? { lambda } : {}) }, transfer: [out.buffer, labels.buffer] };
+      const b = makeBatch(transform, spec, images, m);
+      return { reply: { id: m.id, ...b }, transfer: [b.images.buffer as ArrayBuffer, b.labels.buffer as ArrayBuffer] };
     } catch (e) {
       return { reply: { id: m.id, error: e instanceof Error ? e.message : String(e) }, transfer: [] };
     }
@@ -110,9 +124,6 @@ export interface LoaderPort {
 
 /** Starts one worker holding `images` and `spec`, wired to the loader's reply and error handlers. */
 export type SpawnWorker = (onReply: (m: BatchReply) => void, onError: (e: Error) => void) => LoaderPort;
-
-/** A made batch, before its place in the epoch is known. */
-type Made = { images: Float32Array; labels: Int32Array; lambda?: number };
 
 interface Pending {
   resolve: (b: Made) => void;
@@ -139,7 +150,7 @@ export class WorkerBatchLoader implements BatchSource {
     this.size = outputSize(spec);
     const reps = options.repetitions;
     if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1)) throw new RangeError(`${name}: repetitions (--ra-reps) must be an integer ≥ 1, got ${reps}`);
-    if (reps !== undefined && images.length < 256) throw new RangeError(`${name}: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 samples per epoch, none of these ${images.length} images`);
+    if (reps !== undefined && repeatedAugmentationSamples(images.length) === 0) throw new RangeError(`${name}: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 samples per epoch, none of these ${images.length} images`);
     const count = options.workers ?? 2;
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`${name}: workers must be an integer ≥ 0, got ${count}`);
     this.transform = count === 0 ? makeTransform(spec) : null;
@@ -161,19 +172,13 @@ export class WorkerBatchLoader implements BatchSource {
 
   /** The number of batches in an epoch. */
   get stepsPerEpoch(): number {
-    const n = this.options.repetitions === undefined ? this.images.length : Math.floor(this.images.length / 256) * 256;
+    const n = this.options.repetitions === undefined ? this.images.length : repeatedAugmentationSamples(this.images.length);
     return Math.ceil(n / this.options.batchSize);
   }
 
   private make(indices: Uint32Array, epoch: number, first: number, w: number): Promise<Made> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.transform) {
-      const images = new Float32Array(indices.length * this.size * this.size * 3);
-      const labels = new Int32Array(indices.length);
-      fillBatch(this.transform, this.images, indices, this.options.seed, epoch, first, images, labels);
-      const lambda = mixBatch(this.spec, images, labels.length, this.size, batchMixSeed(this.options.seed, epoch, first));
-      return Promise.resolve({ images, labels, ...(lambda !== undefined ? { lambda } : {}) });
-    }
+    if (this.transform) return Promise.resolve(makeBatch(this.transform, this.spec, this.images, { indices, seed: this.options.seed, epoch, first }));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
