@@ -127,7 +127,7 @@ describe('trainQat()', () => {
     const mixed = getQatRecipe('mobilenet_v3_small-fashion-mnist-qat', qatRecipe.args, { ...SMALL, mixupAlpha: 1, cutmixAlpha: 1 });
     const run = await trainQat(mixed, { weights: join(dir, 'float', 'recalibrated.pth'), data: { ...data, test: undefined }, outputDir: join(dir, 'qat-mixed'), workers: 0, seed: 3 });
     expect(run.stepLosses).toEqual(result.stepLosses);
-  });
+  }, 300_000);
 
   it('refuses a float checkpoint of another architecture and observer / BatchNorm epochs past the last epoch', async () => {
     const large = CLASSIFICATION_MODELS.get('mobilenet_v3_large').build({ numClasses: 10 });
