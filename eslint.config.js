@@ -3,8 +3,8 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  // packages/*/assembly: AssemblyScript (v128, f32, @inline…), which asc type-checks, not tsc/eslint.
-  { ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '**/.cache/**', 'tools/**/*.py', 'packages/*/assembly/**'] },
+  // assembly/ folders: AssemblyScript (v128, f32, @inline…), which asc type-checks, not tsc/eslint.
+  { ignores: ['**/dist/**', '**/node_modules/**', '**/.turbo/**', '**/.cache/**', 'tools/**/*.py', '**/assembly/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -77,7 +77,7 @@ const PROJECTS: Record<string, Project> = {
   // Node's reference with relaxed SIMD on, as Chromium has it: both sides then run the kernels'
   // relaxed-SIMD build (fused multiply-add), whose bits the page must reproduce.
   'examples/web-train': { wasm: true, timeout: 300_000, hookTimeout: 300_000, fileParallelism: false, execArgv: ['--experimental-wasm-relaxed-simd'] },
-  benchmarks: { suites: ['quantize'], timeout: 180_000, hookTimeout: 180_000, include: ['browser/**/*.test.mjs'] },
+  benchmarks: { suites: ['quantize'], timeout: 180_000, hookTimeout: 180_000, include: ['browser/**/*.test.mjs', 'kernels/**/*.test.mjs'] },
 };
 
 function project(key: string, p: Project): TestProjectInlineConfiguration {

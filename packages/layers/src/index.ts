@@ -34,3 +34,5 @@ export { KERNEL_MODES, setKernelMode, getKernelMode, prepareFastKernels, getKern
 export type { Int8Kernel, Int8Kernels } from './kernels/int8.js';
 export { int8Kernels, prepareInt8Kernels, f32Bits } from './kernels/int8.js';
 export { relaxedSimdEnabled, relaxedSimdSupported, setRelaxedSimd } from './kernels/wasm-module.js';
+export type { KernelProfiler, SplitKernel } from './kernels/kernel-pool.js';
+export { setKernelProfiler } from './kernels/kernel-pool.js';

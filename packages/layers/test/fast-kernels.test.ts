@@ -10,6 +10,9 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { assertScaledClose } from '@mnv3/test-utils';
 import { Conv2d, Conv2dNormActivation, InvertedResidual, Linear, SqueezeExcitation, batchNorm2d, getKernelMode, globalAvgPool, hardsigmoid, hardswish, normal, relaxedSimdEnabled, seededRng, setKernelMode, uniform, type ActivationName, type Layer, type Module } from '../src/index.js';
 import type { StateDict } from '@mnv3/io';
+// The kernels this process runs are registered by the test setup from the built package
+// (@mnv3/layers/backend), so their profiler hook is that module's.
+import { setKernelProfiler } from '@mnv3/layers';
 
 const TOL = 1e-5;
 
@@ -330,6 +333,34 @@ describe('fast inverted residual blocks match tfjs', () => {
       ir.dispose();
     });
   }
+});
+
+describe('setKernelProfiler', () => {
+  it("reports each of our kernels' calls with its time, and nothing once turned off", async () => {
+    const ir = randomize(
+      new InvertedResidual(
+        { inputChannels: 24, kernel: 5, expandedChannels: 72, outChannels: 24, useSe: true, activation: 'HS', stride: 1, dilation: 1 },
+        batchNorm2d({ eps: 0.001 }),
+      ),
+      3,
+    );
+    const x = randomInput([1, 9, 9, 24], 3);
+    const calls: [string, number][] = [];
+    setKernelProfiler((kernel, ms) => calls.push([kernel, ms]));
+    try {
+      tf.dispose(ir.forward(x));
+    } finally {
+      setKernelProfiler(null);
+    }
+    // expand (1x1 conv), depthwise, SE (pool, two dense layers, scaling), project (1x1 conv + residual)
+    expect(calls.map(([k]) => k)).toEqual(['conv', 'depthwise', 'meanPixels', 'denseAct', 'denseAct', 'scaleChannels', 'conv']);
+    for (const [, ms] of calls) expect(ms).toBeGreaterThanOrEqual(0);
+    const before = calls.length;
+    tf.dispose(ir.forward(x));
+    expect(calls).toHaveLength(before);
+    ir.dispose();
+    x.dispose();
+  });
 });
 
 describe('the cpu backend', () => {

@@ -158,12 +158,51 @@ export async function startPool(
   };
 }
 
+/** Told each kernel call's wall time: see `setKernelProfiler`. */
+export type KernelProfiler = (kernel: SplitKernel, ms: number) => void;
+
+let profiler: KernelProfiler | null = null;
+
+/**
+ * Calls `fn` after every call of our WASM kernels (float and int8, forward and training) with the
+ * kernel's name and wall time in milliseconds, on the calling thread; null turns it off. For
+ * profiles of where a model's time goes (benchmarks/kernels/int8-profile.mjs); off, it costs one
+ * check per call.
+ *
+ * @example
+ * const ms = new Map<string, number>();
+ * setKernelProfiler((k, t) => ms.set(k, (ms.get(k) ?? 0) + t));
+ * await model.run(x);
+ * setKernelProfiler(null);
+ */
+export function setKernelProfiler(fn: KernelProfiler | null): void {
+  profiler = fn;
+}
+
 /**
  * Runs `kernel(...args, lo, hi)` over work units [0, units), split across the pool when there is
  * one and the work (`ns`, estimated nanoseconds on one thread) is worth it; chunk bounds are
  * multiples of `align`. Without a pool this is the direct call.
  */
 export function runSplit(
+  exports: KernelExports,
+  pool: KernelPool | null | undefined,
+  kernel: SplitKernel,
+  args: readonly number[],
+  units: number,
+  align: number,
+  ns: number,
+): void {
+  if (!profiler) {
+    runSplitNow(exports, pool, kernel, args, units, align, ns);
+    return;
+  }
+  const t0 = performance.now();
+  runSplitNow(exports, pool, kernel, args, units, align, ns);
+  profiler(kernel, performance.now() - t0);
+}
+
+function runSplitNow(
   exports: KernelExports,
   pool: KernelPool | null | undefined,
   kernel: SplitKernel,
