@@ -1,5 +1,4 @@
 #!/usr/bin/env node
-/* global performance */
 // Where the time of the int8 model and of its float twin goes, kernel by kernel (our WASM kernels,
 // through setKernelProfiler), in one process on one thread: the int8 engine's kernels and the float
 // model's, each call's minimum over the rounds, summed per kernel; the depthwise layers one by one;
@@ -11,7 +10,7 @@
 // runs it anyway).
 import { renameSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { BENCH_MODELS, ours } from '@mnv3/bench';
+import { BENCH_MODELS, interleaved, ours, summarize } from '@mnv3/bench';
 import { relaxedSimdEnabled, setKernelProfiler } from '@mnv3/layers';
 import { setupBackend } from '@mnv3/layers/backend';
 
@@ -64,29 +63,10 @@ function byKernel(minima) {
   return [...sums].sort((a, b) => b[1] - a[1]);
 }
 
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
-};
-
-for (let i = 0; i < 3; i++) {
-  await int8.run();
-  await float.run();
-}
-// Whole inferences, profiler off, interleaved.
-const ratios = [];
-const wall = { int8: [], float: [] };
-for (let r = 0; r < rounds; r++) {
-  let t = performance.now();
-  await int8.run();
-  const a = performance.now() - t;
-  t = performance.now();
-  await float.run();
-  const b = performance.now() - t;
-  wall.int8.push(a);
-  wall.float.push(b);
-  ratios.push(b / a);
-}
+// Whole inferences, profiler off, interleaved round by round.
+const samples = await interleaved([int8, float], { warmup: 3, runs: rounds });
+const int8Ms = samples.get(int8.name);
+const floatMs = samples.get(float.name);
 const int8Calls = await profile(() => int8.run());
 const floatCalls = await profile(() => float.run());
 int8.dispose();
@@ -96,8 +76,8 @@ const result = {
   model: values.model,
   relaxedSimd: relaxedSimdEnabled(),
   rounds,
-  wallMs: { int8: median(wall.int8), float: median(wall.float) },
-  floatOverInt8: median(ratios),
+  wallMs: { int8: summarize(int8Ms).median_ms, float: summarize(floatMs).median_ms },
+  floatOverInt8: summarize(floatMs.map((ms, i) => ms / int8Ms[i])).median_ms,
   int8: { kernelMs: total(int8Calls), byKernel: byKernel(int8Calls) },
   float: { kernelMs: total(floatCalls), byKernel: byKernel(floatCalls) },
   depthwise: [],

@@ -193,29 +193,13 @@ export function runSplit(
   align: number,
   ns: number,
 ): void {
-  if (!profiler) {
-    runSplitNow(exports, pool, kernel, args, units, align, ns);
-    return;
-  }
-  const t0 = performance.now();
-  runSplitNow(exports, pool, kernel, args, units, align, ns);
-  profiler(kernel, performance.now() - t0);
-}
-
-function runSplitNow(
-  exports: KernelExports,
-  pool: KernelPool | null | undefined,
-  kernel: SplitKernel,
-  args: readonly number[],
-  units: number,
-  align: number,
-  ns: number,
-): void {
+  const t0 = profiler ? performance.now() : 0;
   const chunks = pool ? Math.min(CHUNKS_PER_THREAD * pool.threads, Math.floor(ns / MIN_CHUNK_NS), Math.ceil(units / align)) : 1;
   if (!pool || chunks < 2) {
     (exports[kernel] as (...a: number[]) => void)(...args, 0, units);
-    return;
+  } else {
+    pool.args.set(args);
+    pool.exports.dispatch(pool.ctrl, KERNEL_ID[kernel], units, align, chunks);
   }
-  pool.args.set(args);
-  pool.exports.dispatch(pool.ctrl, KERNEL_ID[kernel], units, align, chunks);
+  profiler?.(kernel, performance.now() - t0);
 }
