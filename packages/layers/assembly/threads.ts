@@ -8,7 +8,7 @@
 // trailing (lo, hi) parameters. Claims go through one 64-bit word, generation · chunk count · next
 // chunk, so a late worker can never claim a chunk of a job it has not seen published.
 import { activation, conv, denseAct, depthwise, meanPixels, scaleChannels } from './kernels';
-import { qadd, qavgpool, qdepthwise, qgemm, qgemm7, qim2col, qmulChannels, qpad16, qquantize, qwiden, qwiden8 } from './int8';
+import { qadd, qavgpool, qdepthwise, qgemm, qgemm7, qim2col, qmulChannels, qpad16, qquantize, qtable, qwiden, qwiden8 } from './int8';
 import { setThreadSlot } from './thread-slot';
 
 /** Generation of the job (i32), bumped by `dispatch` after the job is published; workers watch it. */
@@ -48,6 +48,7 @@ const QAVGPOOL = 13;
 const QMUL_CHANNELS = 14;
 const QADD = 15;
 const QQUANTIZE = 16;
+const QTABLE = 17;
 
 @inline function arg(a: usize, i: usize): u32 {
   return load<u32>(a + (i << 2));
@@ -84,10 +85,10 @@ function runChunk(ctrl: usize, i: i32, chunks: i32): void {
       denseAct(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), lo, hi);
       break;
     case QGEMM:
-      qgemm(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), arg(a, 10), arg(a, 11), lo, hi);
+      qgemm(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), arg(a, 10), lo, hi);
       break;
     case QGEMM7:
-      qgemm7(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), arg(a, 10), arg(a, 11), arg(a, 12), lo, hi);
+      qgemm7(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9), arg(a, 10), arg(a, 11), lo, hi);
       break;
     case QWIDEN:
       qwiden(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), lo, hi);
@@ -104,7 +105,7 @@ function runChunk(ctrl: usize, i: i32, chunks: i32): void {
     case QDEPTHWISE:
       qdepthwise(
         arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9),
-        arg(a, 10), arg(a, 11), arg(a, 12), arg(a, 13), arg(a, 14), arg(a, 15), arg(a, 16), lo, hi,
+        arg(a, 10), arg(a, 11), arg(a, 12), arg(a, 13), arg(a, 14), arg(a, 15), lo, hi,
       );
       break;
     case QAVGPOOL:
@@ -118,6 +119,9 @@ function runChunk(ctrl: usize, i: i32, chunks: i32): void {
       break;
     case QQUANTIZE:
       qquantize(arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), lo, hi);
+      break;
+    case QTABLE:
+      qtable(arg(a, 0), arg(a, 1), lo, hi);
       break;
     default:
       break;

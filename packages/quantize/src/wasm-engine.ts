@@ -114,6 +114,14 @@ function gemmSplit(k: Int8Kernels, kernel: Int8Kernel, args: number[], rows: num
   k.run(kernel, [...args, rows, byBlocks | (w8 ? QGEMM_W8 : 0)], byBlocks ? Math.ceil(co / 8) : rows, byBlocks ? 1 : 4, macs * NS_PER_MAC);
 }
 
+/**
+ * A fused hardswish / hardsigmoid: `bytes` bytes at `ptr` through the layer's 256-byte table, in
+ * place (`qtable`; chunks of whole cache lines, so that threads never share one); no table: nothing.
+ */
+function applyTable(k: Int8Kernels, table: number, ptr: number, bytes: number): void {
+  if (table) k.run('qtable', [ptr, table], bytes, 64, bytes * 0.3);
+}
+
 /** A convolution with groups = 1 (any kernel size) or a linear layer, packed for `qgemm` / `qgemm7`. */
 class GemmLayer {
   readonly kIn: number;
@@ -200,7 +208,8 @@ class GemmLayer {
   /** Runs over `rows` rows already in `qwiden` form in the scratch (int16, kp per row). */
   gemm(rows: number, a: number, out: number): void {
     const k = this.heap.k;
-    gemmSplit(k, 'qgemm', [a, this.w, this.bias, out, this.table, this.kp, this.co, this.scaleBits, this.layer.q.zeroPoint, this.lo], rows, this.co, rows * this.kp * this.co, this.fewRows);
+    gemmSplit(k, 'qgemm', [a, this.w, this.bias, out, this.kp, this.co, this.scaleBits, this.layer.q.zeroPoint, this.lo], rows, this.co, rows * this.kp * this.co, this.fewRows);
+    applyTable(k, this.table, out, rows * this.co);
   }
 
   /** A 1x1 convolution or linear layer on `rows` rows of x (uint8, kIn per row). */
@@ -211,7 +220,8 @@ class GemmLayer {
       const a = this.heap.scratch(rows * this.kq);
       const sums = this.heap.sums(ceil(rows, 4) * 4);
       k.run('qwiden8', [x, a, sums, this.kIn, this.kq], rows, 1, rows * this.kq * 0.3);
-      gemmSplit(k, 'qgemm7', [a, sums, this.w7, this.bias7, out, this.table, this.kq, this.co, this.scaleBits, this.layer.q.zeroPoint, this.lo], rows, this.co, (rows * this.kq * this.co) / 2);
+      gemmSplit(k, 'qgemm7', [a, sums, this.w7, this.bias7, out, this.kq, this.co, this.scaleBits, this.layer.q.zeroPoint, this.lo], rows, this.co, (rows * this.kq * this.co) / 2);
+      applyTable(k, this.table, out, rows * this.co);
       return;
     }
     const a = this.heap.scratch(rows * this.kp * 2);
@@ -272,11 +282,12 @@ class DepthwiseLayer {
     const o = this.heap.slot(x.n * oh * ow * x.c, ...busy);
     k.run(
       'qdepthwise',
-      [xp, this.w, this.bias, o.ptr, this.table, hp, wp, x.c, this.cp, g.kernelSize, g.stride, g.dilation, oh, ow, this.scaleBits, this.conv.q.zeroPoint, this.lo],
+      [xp, this.w, this.bias, o.ptr, hp, wp, x.c, this.cp, g.kernelSize, g.stride, g.dilation, oh, ow, this.scaleBits, this.conv.q.zeroPoint, this.lo],
       x.n * oh,
       1,
       x.n * oh * ow * this.cp * g.kernelSize * g.kernelSize * 0.06,
     );
+    applyTable(k, this.table, o.ptr, x.n * oh * ow * x.c);
     return { ptr: o.ptr, slot: o.slot, n: x.n, h: oh, w: ow, c: x.c, ...this.out };
   }
 }

@@ -37,8 +37,9 @@ const read = (ptr: number, floats: number): number[] => Array.from(f32.subarray(
 const chunksRun = (): number => i32[STATS / 4]! + i32[STATS / 4 + 1]!;
 
 /** Runs a kernel through `dispatch` into `out` (zeroed first). */
-function split(kernel: keyof typeof KERNEL_ID, args: number[], units: number, align: number, chunks: number, out: number, outFloats: number): number[] {
+function split(kernel: keyof typeof KERNEL_ID, args: number[], units: number, align: number, chunks: number, out: number, outFloats: number, init?: (out: number) => void): number[] {
   f32.fill(0, out / 4, out / 4 + outFloats);
+  init?.(out);
   new Uint32Array(memory.buffer, ARGS, args.length).set(args);
   ex.dispatch(CTRL, KERNEL_ID[kernel], units, align, chunks);
   return read(out, outFloats);
@@ -53,6 +54,8 @@ interface Case {
   align: number;
   outFloats: number;
   direct: (out: number) => void;
+  /** Fills `out` before the call (after zeroing it), for kernels that work in place. */
+  init?: (out: number) => void;
 }
 
 function cases(): Case[] {
@@ -101,20 +104,20 @@ function cases(): Case[] {
     {
       name: 'qgemm by rows',
       kernel: 'qgemm',
-      args: (out) => [qa, qw, qb, out, 0, qk, qco, bits(1e-6), 5, 3, qp, 0],
+      args: (out) => [qa, qw, qb, out, qk, qco, bits(1e-6), 5, 3, qp, 0],
       units: qp,
       align: 4,
       outFloats: qbytes(qp * qco),
-      direct: (out) => ex.qgemm(qa, qw, qb, out, 0, qk, qco, bits(1e-6), 5, 3, qp, 0, 0, qp),
+      direct: (out) => ex.qgemm(qa, qw, qb, out, qk, qco, bits(1e-6), 5, 3, qp, 0, 0, qp),
     },
     {
-      name: 'qgemm by blocks of output channels, with a table',
+      name: 'qgemm by blocks of output channels',
       kernel: 'qgemm',
-      args: (out) => [qa, qw, qb, out, qt, qk, qco, bits(1e-6), 5, 0, 3, 1],
+      args: (out) => [qa, qw, qb, out, qk, qco, bits(1e-6), 5, 0, 3, 1],
       units: 3,
       align: 1,
       outFloats: qbytes(3 * qco),
-      direct: (out) => ex.qgemm(qa, qw, qb, out, qt, qk, qco, bits(1e-6), 5, 0, 3, 1, 0, 3),
+      direct: (out) => ex.qgemm(qa, qw, qb, out, qk, qco, bits(1e-6), 5, 0, 3, 1, 0, 3),
     },
     {
       name: 'qwiden',
@@ -144,13 +147,13 @@ function cases(): Case[] {
       direct: (out) => ex.qpad16(qx, out, qh, qwd, qc, qcp, qpad | (1 << 16), 100, 0, qn * qhp),
     },
     {
-      name: 'qdepthwise 5x5 stride 2 with a table',
+      name: 'qdepthwise 5x5 stride 2',
       kernel: 'qdepthwise',
-      args: (out) => [qxp, qdw, qb, out, qt, qhp, qwp, qc, qcp, qkk, 2, 1, qoh, qow, bits(1e-7), 9, 9],
+      args: (out) => [qxp, qdw, qb, out, qhp, qwp, qc, qcp, qkk, 2, 1, qoh, qow, bits(1e-7), 9, 9],
       units: qn * qoh,
       align: 1,
       outFloats: qbytes(qn * qoh * qow * qc),
-      direct: (out) => ex.qdepthwise(qxp, qdw, qb, out, qt, qhp, qwp, qc, qcp, qkk, 2, 1, qoh, qow, bits(1e-7), 9, 9, 0, qn * qoh),
+      direct: (out) => ex.qdepthwise(qxp, qdw, qb, out, qhp, qwp, qc, qcp, qkk, 2, 1, qoh, qow, bits(1e-7), 9, 9, 0, qn * qoh),
     },
     {
       name: 'qavgpool',
@@ -187,6 +190,16 @@ function cases(): Case[] {
       align: 8,
       outFloats: qbytes(1003),
       direct: (out) => ex.qquantize(qf, out, bits(40), 128, 0, 1003),
+    },
+    {
+      name: 'qtable (in place, chunks of whole cache lines)',
+      kernel: 'qtable',
+      args: (out) => [out, qt],
+      units: 1001,
+      align: 64,
+      outFloats: qbytes(1001),
+      init: (out) => new Uint8Array(memory.buffer).copyWithin(out, qx, qx + 1001),
+      direct: (out) => ex.qtable(out, qt, 0, 1001),
     },
   ];
   return [
@@ -273,11 +286,12 @@ function checkAll(): void {
   const ref = alloc(8192, 0);
   for (const cs of cases()) {
     f32.fill(0, ref / 4, ref / 4 + cs.outFloats);
+    cs.init?.(ref);
     cs.direct(ref);
     const expected = read(ref, cs.outFloats);
     for (const chunks of CHUNKS) {
       const before = chunksRun();
-      const got = split(cs.kernel, cs.args(out), cs.units, cs.align, chunks, out, cs.outFloats);
+      const got = split(cs.kernel, cs.args(out), cs.units, cs.align, chunks, out, cs.outFloats, cs.init);
       expect(got, `${cs.name} in ${chunks} chunks`).toEqual(expected);
       expect(chunksRun() - before, `${cs.name}: chunks run`).toBe(chunks);
     }

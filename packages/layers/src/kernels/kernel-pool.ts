@@ -28,6 +28,7 @@ export const KERNEL_ID = {
   qmulChannels: 14,
   qadd: 15,
   qquantize: 16,
+  qtable: 17,
 } as const;
 export type SplitKernel = keyof typeof KERNEL_ID;
 

@@ -62,21 +62,22 @@ export interface KernelExports {
     r1: number,
   ): void;
   // int8 kernels (assembly/int8.ts); float parameters as float32 bits (`f32Bits`).
-  qgemm(a: number, w: number, bias: number, out: number, table: number, kp: number, co: number, scale: number, zo: number, lo: number, rows: number, mode: number, r0: number, r1: number): void;
-  qgemm7(a: number, sums: number, w: number, bias: number, out: number, table: number, kq: number, co: number, scale: number, zo: number, lo: number, rows: number, byBlocks: number, r0: number, r1: number): void;
+  qgemm(a: number, w: number, bias: number, out: number, kp: number, co: number, scale: number, zo: number, lo: number, rows: number, mode: number, r0: number, r1: number): void;
+  qgemm7(a: number, sums: number, w: number, bias: number, out: number, kq: number, co: number, scale: number, zo: number, lo: number, rows: number, byBlocks: number, r0: number, r1: number): void;
   qhasRelaxed(): number;
   qwiden(x: number, out: number, c: number, kp: number, z: number, r0: number, r1: number): void;
   qwiden8(x: number, out: number, sums: number, c: number, kq: number, r0: number, r1: number): void;
   qim2col(x: number, out: number, h: number, wd: number, c: number, oh: number, ow: number, k: number, stride: number, dil: number, pad: number, kp: number, z: number, r0: number, r1: number): void;
   qpad16(x: number, out: number, h: number, wd: number, c: number, cp: number, padDil: number, z: number, r0: number, r1: number): void;
   qdepthwise(
-    xp: number, w: number, bias: number, out: number, table: number, hp: number, wp: number, c: number, cp: number, k: number, stride: number, dil: number,
+    xp: number, w: number, bias: number, out: number, hp: number, wp: number, c: number, cp: number, k: number, stride: number, dil: number,
     oh: number, ow: number, scale: number, zo: number, lo: number, r0: number, r1: number,
   ): void;
   qavgpool(x: number, out: number, n: number, p: number, c: number, scale: number, z: number, c0: number, c1: number): void;
   qmulChannels(x: number, g: number, out: number, p: number, c: number, zx: number, zg: number, mult: number, zo: number, r0: number, r1: number): void;
   qadd(a: number, b: number, out: number, am: number, bm: number, zpp: number, shift: number, mask: number, thr: number, zo: number, i0: number, i1: number): void;
   qquantize(x: number, out: number, inv: number, z: number, i0: number, i1: number): void;
+  qtable(x: number, table: number, i0: number, i1: number): void;
 }
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` the kernels use (typed here, not imported). */
