@@ -366,17 +366,20 @@ export function qim2col(
 }
 
 /**
- * The padded pair image `qdepthwise` reads: out `[n][h+2·pad][wd+2·pad][cp][2]` int16 where pixel
- * (y, x), channel ch holds (X(y, x, ch), X(y, x + dil, ch)), X = x - z inside the map and 0 in the
- * padding, past the right edge and in channels [c, cp) (cp a multiple of 8). Two horizontally
- * adjacent taps of a channel are then one int16 pair, for `i32x4.dot_i16x8_s`. `padDil`: pad |
- * dil << 16. Rows [r0, r1) of the n·(h+2·pad).
+ * The padded pair image `qdepthwise` reads: out `[n][h+2·pad][ceil((wd+2·pad)/step)][cp][2]` int16
+ * where pixel (y, x), channel ch holds (X(y, x·step, ch), X(y, x·step + dil, ch)) in padded
+ * coordinates, X = x - z inside the map and 0 in the padding, past the right edge and in channels
+ * [c, cp) (cp a multiple of 8). Two horizontally adjacent taps of a channel are then one int16
+ * pair, for `i32x4.dot_i16x8_s`. `step` 2 keeps only the even columns, all that a stride-2
+ * convolution with dilation 1 reads (half the copy). `padDil`: pad | dil << 16 | step << 24. Rows
+ * [r0, r1) of the n·(h+2·pad).
  */
 export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, padDil: i32, z: i32, r0: i32, r1: i32): void {
   const pad = padDil & 0xffff;
-  const dil = padDil >>> 16;
+  const dil = (padDil >>> 16) & 0xff;
+  const step = padDil >>> 24;
   const hp = h + 2 * pad;
-  const wp = wd + 2 * pad;
+  const wp = (wd + 2 * pad + step - 1) / step;
   const zv = i16x8.splat(<i16>z);
   const zero = i16x8.splat(0);
   const c8 = c & ~7;
@@ -394,7 +397,7 @@ export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, p
     const xrow = x + <usize>((b * h + y) * wd) * inPix;
     let op = orow;
     for (let px = 0; px < wp; px++, op += pixBytes) {
-      const x0 = px - pad;
+      const x0 = px * step - pad;
       const x1 = x0 + dil;
       const in0 = x0 >= 0 && x0 < wd;
       const in1 = x1 >= 0 && x1 < wd;
@@ -418,7 +421,8 @@ export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, p
 }
 
 /**
- * Depthwise convolution on `qpad16`'s pair image xp `[n][hp][wp][cp][2]`: w int16 `[k][ceil(k/2)]
+ * Depthwise convolution on `qpad16`'s pair image xp `[n][hp][wp][cp][2]` (its columns `step` apart;
+ * stride and 2·dil multiples of step): w int16 `[k][ceil(k/2)]
  * [cp][2]` (taps kx = 2i and 2i + 1 of each channel, the latter 0 past k), bias int32 `[cp]`, out
  * uint8 `[n][oh][ow][c]`, requantized. Each `i32x4.dot_i16x8_s` does two taps
  * of four channels; 4 output pixels × 8 channels at a time share the weight loads. Output rows
@@ -426,7 +430,7 @@ export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, p
  */
 export function qdepthwise(
   xp: usize, w: usize, bias: usize, out: usize,
-  hp: i32, wp: i32, c: i32, cp: i32, k: i32, stride: i32, dil: i32, oh: i32, ow: i32,
+  hp: i32, wp: i32, c: i32, cp: i32, k: i32, stride: i32, dil: i32, step: i32, oh: i32, ow: i32,
   scaleBits: i32, zo: i32, lo: i32, r0: i32, r1: i32,
 ): void {
   const scale = reinterpret<f32>(scaleBits);
@@ -435,9 +439,9 @@ export function qdepthwise(
   const lov = i8x16.splat(<i8>lo);
   const pix = <usize>cp << 2;
   const kh = (k + 1) >> 1;
-  const dx = <usize>(2 * dil) * pix;
+  const dx = <usize>((2 * dil) / step) * pix;
   const dy = <usize>dil * <usize>wp * pix;
-  const sp = <usize>stride * pix;
+  const sp = <usize>(stride / step) * pix;
   const ow4 = ow & ~3;
   const outPix = <usize>c;
   for (let row = r0; row < r1; row++) {
