@@ -366,25 +366,26 @@ export function qim2col(
 }
 
 /**
- * The padded pair image `qdepthwise` reads: out `[n][h+2·pad][ceil((wd+2·pad)/step)][cp][2]` int16
- * where pixel (y, x), channel ch holds (X(y, x·step, ch), X(y, x·step + dil, ch)) in padded
- * coordinates, X = x - z inside the map and 0 in the padding, past the right edge and in channels
- * [c, cp) (cp a multiple of 8). Two horizontally adjacent taps of a channel are then one int16
- * pair, for `i32x4.dot_i16x8_s`. `step` 2 keeps only the even columns, all that a stride-2
- * convolution with dilation 1 reads (half the copy). `padDil`: pad | dil << 16 | step << 24. Rows
- * [r0, r1) of the n·(h+2·pad).
+ * The padded pair image `qdepthwise` reads, in blocks of 8 channels: out `[n][h+2·pad][cp/8][wq][8][2]`
+ * int16, wq = ceil((wd+2·pad)/step), where pixel x of a row's block holds, for each of its channels
+ * ch, (X(y, x·step, ch), X(y, x·step + dil, ch)) in padded coordinates, X = x - z inside the map and
+ * 0 in the padding, past the right edge and in channels [c, cp) (cp a multiple of 8). Two
+ * horizontally adjacent taps of a channel are then one int16 pair, for `i32x4.dot_i16x8_s`, and
+ * the 8 channels of neighbouring pixels lie 32 bytes apart (a 4-pixel tile reads two cache lines,
+ * at constant offsets). `step` 2 keeps only the even columns, all that a stride-2 convolution
+ * reads. `padDil`: pad | dil << 16 | step << 24. Rows [r0, r1) of the n·(h+2·pad).
  */
 export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, padDil: i32, z: i32, r0: i32, r1: i32): void {
   const pad = padDil & 0xffff;
   const dil = (padDil >>> 16) & 0xff;
   const step = padDil >>> 24;
   const hp = h + 2 * pad;
-  const wp = (wd + 2 * pad + step - 1) / step;
+  const wq = (wd + 2 * pad + step - 1) / step;
   const zv = i16x8.splat(<i16>z);
   const zero = i16x8.splat(0);
   const c8 = c & ~7;
-  const pixBytes = <usize>cp << 2;
-  const rowBytes = <usize>wp * pixBytes;
+  const blockBytes = <usize>wq << 5;
+  const rowBytes = <usize>(cp >> 3) * blockBytes;
   const inPix = <usize>c;
   for (let r = r0; r < r1; r++) {
     const b = r / hp;
@@ -395,42 +396,46 @@ export function qpad16(x: usize, out: usize, h: i32, wd: i32, c: i32, cp: i32, p
       continue;
     }
     const xrow = x + <usize>((b * h + y) * wd) * inPix;
-    let op = orow;
-    for (let px = 0; px < wp; px++, op += pixBytes) {
+    for (let px = 0; px < wq; px++) {
       const x0 = px * step - pad;
       const x1 = x0 + dil;
       const in0 = x0 >= 0 && x0 < wd;
       const in1 = x1 >= 0 && x1 < wd;
       const p0 = xrow + <usize>x0 * inPix;
       const p1 = xrow + <usize>x1 * inPix;
+      let op = orow + (<usize>px << 5);
       let j = 0;
-      for (; j < c8; j += 8) {
+      for (; j < c8; j += 8, op += blockBytes) {
         const u = in0 ? i16x8.sub(v128.load8x8_u(p0 + <usize>j), zv) : zero;
         const v = in1 ? i16x8.sub(v128.load8x8_u(p1 + <usize>j), zv) : zero;
-        v128.store(op + (<usize>j << 2), v128.shuffle<u8>(u, v, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23));
-        v128.store(op + (<usize>j << 2), v128.shuffle<u8>(u, v, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), 16);
+        v128.store(op, v128.shuffle<u8>(u, v, 0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23));
+        v128.store(op, v128.shuffle<u8>(u, v, 8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31), 16);
       }
-      for (; j < cp; j++) {
-        const u = in0 && j < c ? <i32>load<u8>(p0 + <usize>j) - z : 0;
-        const v = in1 && j < c ? <i32>load<u8>(p1 + <usize>j) - z : 0;
-        store<i16>(op + (<usize>j << 2), <i16>u);
-        store<i16>(op + (<usize>j << 2), <i16>v, 2);
+      if (j < cp) {
+        // the last block: channels [c8, c), then zeros
+        for (let t = 0; t < 8; t++) {
+          const ch = j + t;
+          const u = in0 && ch < c ? <i32>load<u8>(p0 + <usize>ch) - z : 0;
+          const v = in1 && ch < c ? <i32>load<u8>(p1 + <usize>ch) - z : 0;
+          store<i16>(op + (<usize>t << 2), <i16>u);
+          store<i16>(op + (<usize>t << 2), <i16>v, 2);
+        }
       }
     }
   }
 }
 
 /**
- * Depthwise convolution on `qpad16`'s pair image xp `[n][hp][wp][cp][2]` (its columns `step` apart;
- * stride and 2·dil multiples of step): w int16 `[k][ceil(k/2)]
+ * Depthwise convolution on `qpad16`'s pair image xp `[n][hp][cp/8][wq][8][2]`, made with `step` =
+ * stride (1 or 2): consecutive output pixels read consecutive pixels of it. w int16 `[k][ceil(k/2)]
  * [cp][2]` (taps kx = 2i and 2i + 1 of each channel, the latter 0 past k), bias int32 `[cp]`, out
- * uint8 `[n][oh][ow][c]`, requantized. Each `i32x4.dot_i16x8_s` does two taps
- * of four channels; 4 output pixels × 8 channels at a time share the weight loads. Output rows
- * [r0, r1) of the n·oh.
+ * uint8 `[n][oh][ow][c]`, requantized. Each `i32x4.dot_i16x8_s` does two taps of four channels;
+ * tiles of 4 output pixels × 8 channels share the weight loads and read the image at constant
+ * offsets. Output rows [r0, r1) of the n·oh.
  */
 export function qdepthwise(
   xp: usize, w: usize, bias: usize, out: usize,
-  hp: i32, wp: i32, c: i32, cp: i32, k: i32, stride: i32, dil: i32, step: i32, oh: i32, ow: i32,
+  hp: i32, wq: i32, c: i32, cp: i32, k: i32, stride: i32, dil: i32, oh: i32, ow: i32,
   scaleBits: i32, zo: i32, lo: i32, r0: i32, r1: i32,
 ): void {
   const scale = reinterpret<f32>(scaleBits);
@@ -439,63 +444,55 @@ export function qdepthwise(
   const lov = i8x16.splat(<i8>lo);
   const pix = <usize>cp << 2;
   const kh = (k + 1) >> 1;
-  const dx = <usize>((2 * dil) / step) * pix;
-  const dy = <usize>dil * <usize>wp * pix;
-  const sp = <usize>(stride / step) * pix;
+  const blockBytes = <usize>wq << 5;
+  const rowBytes = <usize>(cp >> 3) * blockBytes;
+  // the next pair of taps in a row: 2·dil columns on, in pixels of the image (columns `stride` apart)
+  const dx = <usize>((2 * dil) / stride) << 5;
+  const dy = <usize>dil * rowBytes;
   const ow4 = ow & ~3;
   const outPix = <usize>c;
   for (let row = r0; row < r1; row++) {
     const b = row / oh;
     const oy = row - b * oh;
-    const xrow = xp + (<usize>b * <usize>hp + <usize>(oy * stride)) * <usize>wp * pix;
+    const xrow = xp + (<usize>b * <usize>hp + <usize>(oy * stride)) * rowBytes;
     const orow = out + (<usize>b * <usize>oh + <usize>oy) * <usize>ow * outPix;
-    let ox = 0;
-    for (; ox < ow4; ox += 4) {
-      const xs = xrow + <usize>ox * sp;
-      const op = orow + <usize>ox * outPix;
-      for (let j = 0; j < cp; j += 8) {
-        const jo = <usize>j << 2;
-        const b0 = v128.load(bias + (<usize>j << 2));
-        const b1 = v128.load(bias + (<usize>j << 2), 16);
+    for (let j = 0; j < cp; j += 8) {
+      const xb = xrow + <usize>(j >> 3) * blockBytes;
+      const b0 = v128.load(bias + (<usize>j << 2));
+      const b1 = v128.load(bias + (<usize>j << 2), 16);
+      const wj = w + (<usize>j << 2);
+      const lanes = min(8, c - j);
+      let ox = 0;
+      for (; ox < ow4; ox += 4) {
         let a00 = b0, a01 = b1, a10 = b0, a11 = b1, a20 = b0, a21 = b1, a30 = b0, a31 = b1;
-        let xr = xs + jo;
-        let wr = w + jo;
+        let xr = xb + (<usize>ox << 5);
+        let wr = wj;
         for (let ky = 0; ky < k; ky++, xr += dy) {
           let xq = xr;
           for (let i = 0; i < kh; i++, xq += dx, wr += pix) {
             const w0 = v128.load(wr);
             const w1 = v128.load(wr, 16);
-            let xq1 = xq;
-            a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v128.load(xq1), w0));
-            a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v128.load(xq1, 16), w1));
-            xq1 += sp;
-            a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v128.load(xq1), w0));
-            a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v128.load(xq1, 16), w1));
-            xq1 += sp;
-            a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v128.load(xq1), w0));
-            a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v128.load(xq1, 16), w1));
-            xq1 += sp;
-            a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v128.load(xq1), w0));
-            a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v128.load(xq1, 16), w1));
+            a00 = i32x4.add(a00, i32x4.dot_i16x8_s(v128.load(xq), w0));
+            a01 = i32x4.add(a01, i32x4.dot_i16x8_s(v128.load(xq, 16), w1));
+            a10 = i32x4.add(a10, i32x4.dot_i16x8_s(v128.load(xq, 32), w0));
+            a11 = i32x4.add(a11, i32x4.dot_i16x8_s(v128.load(xq, 48), w1));
+            a20 = i32x4.add(a20, i32x4.dot_i16x8_s(v128.load(xq, 64), w0));
+            a21 = i32x4.add(a21, i32x4.dot_i16x8_s(v128.load(xq, 80), w1));
+            a30 = i32x4.add(a30, i32x4.dot_i16x8_s(v128.load(xq, 96), w0));
+            a31 = i32x4.add(a31, i32x4.dot_i16x8_s(v128.load(xq, 112), w1));
           }
         }
-        const lanes = min(8, c - j);
-        const o = op + <usize>j;
+        const o = orow + <usize>ox * outPix + <usize>j;
         store8(o, requant8(a00, a01, s, zov, lov), lanes);
         store8(o + outPix, requant8(a10, a11, s, zov, lov), lanes);
         store8(o + 2 * outPix, requant8(a20, a21, s, zov, lov), lanes);
         store8(o + 3 * outPix, requant8(a30, a31, s, zov, lov), lanes);
       }
-    }
-    for (; ox < ow; ox++) {
-      const xs = xrow + <usize>ox * sp;
-      const op = orow + <usize>ox * outPix;
-      for (let j = 0; j < cp; j += 8) {
-        const jo = <usize>j << 2;
-        let a0 = v128.load(bias + (<usize>j << 2));
-        let a1 = v128.load(bias + (<usize>j << 2), 16);
-        let xr = xs + jo;
-        let wr = w + jo;
+      for (; ox < ow; ox++) {
+        let a0 = b0;
+        let a1 = b1;
+        let xr = xb + (<usize>ox << 5);
+        let wr = wj;
         for (let ky = 0; ky < k; ky++, xr += dy) {
           let xq = xr;
           for (let i = 0; i < kh; i++, xq += dx, wr += pix) {
@@ -503,7 +500,7 @@ export function qdepthwise(
             a1 = i32x4.add(a1, i32x4.dot_i16x8_s(v128.load(xq, 16), v128.load(wr, 16)));
           }
         }
-        store8(op + <usize>j, requant8(a0, a1, s, zov, lov), min(8, c - j));
+        store8(orow + <usize>ox * outPix + <usize>j, requant8(a0, a1, s, zov, lov), lanes);
       }
     }
   }

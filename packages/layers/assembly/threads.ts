@@ -105,7 +105,7 @@ function runChunk(ctrl: usize, i: i32, chunks: i32): void {
     case QDEPTHWISE:
       qdepthwise(
         arg(a, 0), arg(a, 1), arg(a, 2), arg(a, 3), arg(a, 4), arg(a, 5), arg(a, 6), arg(a, 7), arg(a, 8), arg(a, 9),
-        arg(a, 10), arg(a, 11), arg(a, 12), arg(a, 13), arg(a, 14), arg(a, 15), arg(a, 16), lo, hi,
+        arg(a, 10), arg(a, 11), arg(a, 12), arg(a, 13), arg(a, 14), arg(a, 15), lo, hi,
       );
       break;
     case QAVGPOOL:

@@ -248,6 +248,7 @@ class DepthwiseLayer {
   ) {
     const q = conv.q;
     const g = conv.geometry;
+    if (g.stride !== 1 && g.stride !== 2) throw new RangeError(`${conv.name}: the int8 depthwise kernel takes stride 1 or 2 (MobileNetV3's), got ${g.stride}`);
     const c = g.outChannels;
     const k = g.kernelSize;
     const kh = Math.ceil(k / 2);
@@ -274,8 +275,9 @@ class DepthwiseLayer {
     const g = this.conv.geometry;
     const pad = g.padding;
     const hp = x.h + 2 * pad;
-    // A stride-2 convolution reads the pairs of even columns only: the pair image keeps just those.
-    const step = g.stride === 2 ? 2 : 1;
+    // The image's columns are `stride` apart (a stride-2 convolution reads the even ones only), so
+    // that consecutive output pixels read consecutive pixels of it.
+    const step = g.stride;
     const wp = Math.ceil((x.w + 2 * pad) / step);
     const xp = this.heap.scratch(x.n * hp * wp * this.cp * 4);
     k.run('qpad16', [x.ptr, xp, x.h, x.w, x.c, this.cp, pad | (g.dilation << 16) | (step << 24), x.zeroPoint], x.n * hp, 1, x.n * hp * wp * this.cp * 0.4);
@@ -284,7 +286,7 @@ class DepthwiseLayer {
     const o = this.heap.slot(x.n * oh * ow * x.c, ...busy);
     k.run(
       'qdepthwise',
-      [xp, this.w, this.bias, o.ptr, hp, wp, x.c, this.cp, g.kernelSize, g.stride, g.dilation, step, oh, ow, this.scaleBits, this.conv.q.zeroPoint, this.lo],
+      [xp, this.w, this.bias, o.ptr, hp, wp, x.c, this.cp, g.kernelSize, g.stride, g.dilation, oh, ow, this.scaleBits, this.conv.q.zeroPoint, this.lo],
       x.n * oh,
       1,
       x.n * oh * ow * this.cp * g.kernelSize * g.kernelSize * 0.06,

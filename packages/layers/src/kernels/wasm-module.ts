@@ -70,7 +70,7 @@ export interface KernelExports {
   qim2col(x: number, out: number, h: number, wd: number, c: number, oh: number, ow: number, k: number, stride: number, dil: number, pad: number, kp: number, z: number, r0: number, r1: number): void;
   qpad16(x: number, out: number, h: number, wd: number, c: number, cp: number, padDil: number, z: number, r0: number, r1: number): void;
   qdepthwise(
-    xp: number, w: number, bias: number, out: number, hp: number, wp: number, c: number, cp: number, k: number, stride: number, dil: number, step: number,
+    xp: number, w: number, bias: number, out: number, hp: number, wq: number, c: number, cp: number, k: number, stride: number, dil: number,
     oh: number, ow: number, scale: number, zo: number, lo: number, r0: number, r1: number,
   ): void;
   qavgpool(x: number, out: number, n: number, p: number, c: number, scale: number, z: number, c0: number, c1: number): void;
