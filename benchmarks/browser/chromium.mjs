@@ -20,9 +20,10 @@ export async function buildPage() {
   await build({ configFile: fileURLToPath(new URL('./vite.config.ts', import.meta.url)), logLevel: 'warn' });
 }
 
-export async function launch() {
+/** Headless Chromium; `extraArgs` after the usual ones (e.g. `--js-flags=…`). */
+export async function launch(extraArgs = []) {
   const { chromium } = await import('playwright-core');
-  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  return chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, ...extraArgs] });
 }
 
 /** Opens `url`, waits for the page's `window.__mnv3.status` to leave `running`, returns the state. */

@@ -62,7 +62,10 @@ export async function measure(bytes, { rounds = 9, check = false } = {}) {
   const X = 1024;
   const W = X + 1024;
   const STEPS = 64;
+  // FORMS' MACs again: this function is serialised into the page, so it cannot close over FORMS.
   const MACS = { dot16: 64, dot7: 128, dot7Add: 128, mulAdd: 32, fma: 32 };
+  // The data each form reads (the fused forms read their unfused twin's).
+  const fillAs = { dot16: 'dot16', dot7: 'dot7', dot7Add: 'dot7', mulAdd: 'mulAdd', fma: 'mulAdd' };
   const buf = e.memory.buffer;
   let seed = 12345;
   const rand = (lo, hi) => {
@@ -102,13 +105,11 @@ export async function measure(bytes, { rounds = 9, check = false } = {}) {
   if (check) {
     const out = {};
     for (const f of forms) {
-      const fillAs = f === 'fma' ? 'mulAdd' : f === 'dot7Add' ? 'dot7' : f;
-      const want = fill(fillAs);
+      const want = fill(fillAs[f]);
       out[f] = { want, got: e[f](X, W, 1) };
     }
     return out;
   }
-  const fillAs = { dot16: 'dot16', dot7: 'dot7', dot7Add: 'dot7', mulAdd: 'mulAdd', fma: 'mulAdd' };
   const iters = 20000;
   const best = {};
   for (let round = 0; round < rounds; round++) {
@@ -124,9 +125,8 @@ export async function measure(bytes, { rounds = 9, check = false } = {}) {
 }
 
 async function inChromium(bytes, options) {
-  const { chromium } = await import('playwright-core');
-  const { CHROMIUM, CHROMIUM_ARGS } = await import('../browser/chromium.mjs');
-  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: [...CHROMIUM_ARGS, '--js-flags=--no-liftoff'] });
+  const { launch } = await import('../browser/chromium.mjs');
+  const browser = await launch(['--js-flags=--no-liftoff']);
   try {
     const page = await browser.newPage();
     const result = await page.evaluate(

@@ -275,18 +275,17 @@ class DepthwiseLayer {
     const g = this.conv.geometry;
     const pad = g.padding;
     const hp = x.h + 2 * pad;
-    // The image's columns are `stride` apart (a stride-2 convolution reads the even ones only), so
-    // that consecutive output pixels read consecutive pixels of it.
-    const step = g.stride;
-    const wp = Math.ceil((x.w + 2 * pad) / step);
-    const xp = this.heap.scratch(x.n * hp * wp * this.cp * 4);
-    k.run('qpad16', [x.ptr, xp, x.h, x.w, x.c, this.cp, pad | (g.dilation << 16) | (step << 24), x.zeroPoint], x.n * hp, 1, x.n * hp * wp * this.cp * 0.4);
+    // The pair image's columns are `stride` apart (a stride-2 convolution reads the even ones
+    // only), so that consecutive output pixels read consecutive pixels of it.
+    const wq = Math.ceil((x.w + 2 * pad) / g.stride);
+    const xp = this.heap.scratch(x.n * hp * wq * this.cp * 4);
+    k.run('qpad16', [x.ptr, xp, x.h, x.w, x.c, this.cp, pad | (g.dilation << 16) | (g.stride << 24), x.zeroPoint], x.n * hp, 1, x.n * hp * wq * this.cp * 0.4);
     const oh = Math.floor((x.h + 2 * pad - g.dilation * (g.kernelSize - 1) - 1) / g.stride) + 1;
     const ow = Math.floor((x.w + 2 * pad - g.dilation * (g.kernelSize - 1) - 1) / g.stride) + 1;
     const o = this.heap.slot(x.n * oh * ow * x.c, ...busy);
     k.run(
       'qdepthwise',
-      [xp, this.w, this.bias, o.ptr, hp, wp, x.c, this.cp, g.kernelSize, g.stride, g.dilation, oh, ow, this.scaleBits, this.conv.q.zeroPoint, this.lo],
+      [xp, this.w, this.bias, o.ptr, hp, wq, x.c, this.cp, g.kernelSize, g.stride, g.dilation, oh, ow, this.scaleBits, this.conv.q.zeroPoint, this.lo],
       x.n * oh,
       1,
       x.n * oh * ow * this.cp * g.kernelSize * g.kernelSize * 0.06,
