@@ -434,8 +434,10 @@ def mix_cases(write):
 
 # train.py's --ra-sampler --ra-reps R: RASampler from TorchVision 0.14's
 # references/classification/sampler.py (BSD-3-Clause; not installed with torchvision, so copied here
-# without its distributed defaults), on one process as torchrun --nproc_per_node=1 runs it. The test
-# gives our order the same epoch permutation (torch.randperm's, recorded here).
+# without its distributed defaults), on 1 to 3 processes as torchrun --nproc_per_node=N runs it; and
+# without it, train.py's DistributedSampler (torch's) on N processes. Each case records the epoch's
+# permutation (torch.randperm's, which both samplers draw from seed + epoch) and every rank's order;
+# the test gives our order the same permutation.
 class RASampler(torch.utils.data.Sampler):
     def __init__(self, dataset, num_replicas, rank, shuffle=True, seed=0, repetitions=3):
         self.dataset = dataset
@@ -464,19 +466,88 @@ class RASampler(torch.utils.data.Sampler):
         return iter(indices[: self.num_selected_samples])
 
 
-# name, dataset size, repetitions, epoch
-RA_CASES = [("n600_r3", 600, 3, 0), ("n1000_r4", 1000, 4, 5), ("n256_r2", 256, 2, 1)]
+# name, dataset size, repetitions (None: DistributedSampler), epoch, processes
+SAMPLER_CASES = [
+    ("ra_n600_r3", 600, 3, 0, 1),
+    ("ra_n1000_r4", 1000, 4, 5, 1),
+    ("ra_n256_r2", 256, 2, 1, 1),
+    ("ra_n1000_r3_w2", 1000, 3, 2, 2),
+    ("ra_n700_r3_w3", 700, 3, 1, 3),
+    ("dist_n10_w3", 10, None, 0, 3),
+    ("dist_n1001_w2", 1001, None, 4, 2),
+    ("dist_n2_w3", 2, None, 1, 3),
+]
 
 
-def ra_cases(write):
-    for name, n, reps, epoch in RA_CASES:
-        sampler = RASampler(range(n), num_replicas=1, rank=0, shuffle=True, seed=0, repetitions=reps)
-        sampler.epoch = epoch
+def sampler_cases(write):
+    for name, n, reps, epoch, world in SAMPLER_CASES:
         g = torch.Generator()
         g.manual_seed(epoch)
-        perm = torch.randperm(n, generator=g)
-        order = torch.tensor(list(iter(sampler)), dtype=torch.int64)
-        write(f"ra_{name}", {"perm": perm, "order": order}, {"config": dict(n=n, repetitions=reps)})
+        tensors = {"perm": torch.randperm(n, generator=g)}
+        for rank in range(world):
+            if reps is None:
+                sampler = torch.utils.data.distributed.DistributedSampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=0)
+                sampler.set_epoch(epoch)
+            else:
+                sampler = RASampler(range(n), num_replicas=world, rank=rank, shuffle=True, seed=0, repetitions=reps)
+                sampler.epoch = epoch
+            tensors[f"order{rank}"] = torch.tensor(list(iter(sampler)), dtype=torch.int64)
+        write(name, tensors, {"config": dict(n=n, repetitions=reps, world_size=world)})
+
+
+# ---------------------------------------------------------------------------------------------
+# Data parallelism as `torchrun --nproc_per_node=2 train.py` runs it: two processes (gloo), each
+# MobileNetV3-Small wrapped in DistributedDataParallel (broadcast_buffers, as train.py leaves it),
+# each on its own batch; backward all-reduces the gradients, then clip_grad_norm_ and RMSprop's
+# step, as train_one_epoch does. Dropout is off: its masks come from torch's generator, ours from
+# our own.
+DDP_WORLD = 2
+DDP_STEPS = 3
+DDP_LR = 0.01
+DDP_BATCH = 8
+DDP_SIZE = 64
+
+
+def _ddp_rank(rank, init_file, out_dir, init_state, xs, ys):
+    import torch.distributed as dist
+
+    torch.set_num_threads(1)
+    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=DDP_WORLD)
+    model = mobilenet_v3_small(num_classes=10, dropout=0.0)
+    model.load_state_dict(init_state)
+    model.train()
+    ddp = nn.parallel.DistributedDataParallel(model)
+    opt = torch.optim.RMSprop(model.parameters(), lr=DDP_LR, alpha=0.9, eps=0.0316, momentum=0.9, weight_decay=1e-5)
+    losses = []
+    for step in range(DDP_STEPS):
+        loss = F.cross_entropy(ddp(xs[step, rank]), ys[step, rank], label_smoothing=0.1)
+        opt.zero_grad()
+        loss.backward()
+        nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        losses.append(loss.item())
+    torch.save({"losses": torch.tensor(losses, dtype=torch.float64), "state": model.state_dict()}, os.path.join(out_dir, f"rank{rank}.pt"))
+    dist.destroy_process_group()
+
+
+def ddp_cases(write):
+    import tempfile
+
+    import torch.multiprocessing as mp
+    from common import randomize
+
+    model = randomize(mobilenet_v3_small(num_classes=10, dropout=0.0), 8100)
+    init_state = {k: v.clone() for k, v in model.state_dict().items()}
+    xs = _seeded((DDP_STEPS, DDP_WORLD, DDP_BATCH, 3, DDP_SIZE, DDP_SIZE), 8200)
+    ys = torch.randint(0, 10, (DDP_STEPS, DDP_WORLD, DDP_BATCH), generator=torch.Generator().manual_seed(8300))
+    with tempfile.TemporaryDirectory() as tmp:
+        mp.start_processes(_ddp_rank, args=(os.path.join(tmp, "init"), tmp, init_state, xs, ys), nprocs=DDP_WORLD, start_method="fork")
+        ranks = [torch.load(os.path.join(tmp, f"rank{r}.pt")) for r in range(DDP_WORLD)]
+    tensors = {"x": xs, "y": ys, "loss": torch.stack([r["losses"] for r in ranks])}
+    tensors.update({f"init.{k}": v for k, v in init_state.items()})
+    # Rank 0's state is the one train.py saves (every rank has its weights; its BatchNorm statistics are broadcast).
+    tensors.update({f"final0.{k}": v for k, v in ranks[0]["state"].items()})
+    write("ddp_mobilenet_v3_small", tensors, {"config": dict(world_size=DDP_WORLD, steps=DDP_STEPS, lr=DDP_LR, batch_size=DDP_BATCH, image_size=DDP_SIZE, clip_grad_norm=1.0, label_smoothing=0.1)})
 
 
 # ---------------------------------------------------------------------------------------------
@@ -597,7 +668,8 @@ def build(write, out):
     ce_cases(write)
     clip_cases(write)
     mix_cases(write)
-    ra_cases(write)
+    sampler_cases(write)
+    ddp_cases(write)
     ema_cases(write)
     checkpoint_cases(write, out)
     split_cases(write)

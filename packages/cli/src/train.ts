@@ -29,7 +29,7 @@ const HYPERPARAMETER_FLAGS = TRAIN_PY_FLAGS.filter((s) =>
 );
 
 export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--output-dir DIR] [--resume CKPT] [--data-path DIR]
-                  [--print-torchrun [--nproc-per-node N]] [--batch-size B] [--lr LR] [--image-size S]
+                  [--nproc-per-node N] [--print-torchrun] [--batch-size B] [--lr LR] [--image-size S]
                   [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
                   [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END] [--weights NAME]
        mnv3 train --resume CKPT [--epochs N] [--data-path DIR] [--workers W] …
@@ -46,6 +46,9 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
          differ from the run's are refused, except --epochs, which may grow)
   --data-path     Fashion-MNIST's idx folder (default Debian's /usr/share/datasets/fashion-mnist), or an
                   ImageFolder root with train/ and val/ for the ImageNet recipes
+  --nproc-per-node N  train on N replicas (worker threads, one per core), as torchrun --nproc_per_node=N
+                  runs train.py: each takes its share of every epoch (DistributedSampler), --batch-size is
+                  per replica, gradients are averaged at every step (DistributedDataParallel); default 1
   --print-torchrun print the equivalent torchrun … train.py command of TorchVision's reference and exit
   --image-size S  train and evaluate at S×S (the recipe's crop size otherwise)
   TRAIN_PY_FLAG   any of train.py's training flags overrides the recipe, with train.py's meaning:
@@ -117,6 +120,9 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     }
   }
   if (values['lr-noise'] !== undefined) overrides.lrNoise = parseLrNoise(values['lr-noise'], name);
+  // torchrun's --nproc_per_node sets train.py's world size; --print-torchrun renders it instead.
+  const nproc = values['nproc-per-node'] === undefined ? undefined : positiveInt(values['nproc-per-node'], '--nproc-per-node');
+  if (nproc !== undefined && !values['print-torchrun']) overrides.worldSize = nproc;
   if (values['image-size'] !== undefined) {
     const s = positiveInt(values['image-size'], '--image-size');
     Object.assign(overrides, { trainCropSize: s, valCropSize: s, valResizeSize: s });
@@ -143,7 +149,6 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     }
   }
   if (values['print-torchrun']) {
-    const nproc = values['nproc-per-node'] === undefined ? undefined : positiveInt(values['nproc-per-node'], '--nproc-per-node');
     out(renderTorchrun(recipe, { dataPath: values['data-path'] ?? (recipe.dataset === 'fashion-mnist' ? '/path/to/fashion-mnist-imagefolder' : '/path/to/imagenet'), outputDir, allowUnsupported: true, ...(nproc ? { nprocPerNode: nproc } : {}) }));
     return;
   }
@@ -161,8 +166,11 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     limit: { train: limit('limit-train'), val: limit('limit-val'), test: limit('limit-test') },
     onSkip: (path, err) => console.error(`mnv3 train: warning: skipped ${path}: ${err.message}`),
   });
-  const bar = values.progress || (values.progress === undefined && process.stderr.isTTY) ? await epochBar(recipe.args.batchSize, values.progress === true) : null;
-  console.error(`mnv3 train: ${recipe.name}: ${recipe.args.model}, ${data.train.length} train / ${data.val.length} val / ${data.test?.length ?? 0} test images, ${recipe.args.epochs} epochs → ${outputDir}`);
+  const { worldSize } = recipe.args;
+  // The bar and the epoch lines count every replica's images (train.py's img/s is per process).
+  const bar = values.progress || (values.progress === undefined && process.stderr.isTTY) ? await epochBar(recipe.args.batchSize * worldSize, values.progress === true) : null;
+  const replicas = worldSize > 1 ? ` on ${worldSize} replicas of batch ${recipe.args.batchSize}` : '';
+  console.error(`mnv3 train: ${recipe.name}: ${recipe.args.model}, ${data.train.length} train / ${data.val.length} val / ${data.test?.length ?? 0} test images, ${recipe.args.epochs} epochs${replicas} → ${outputDir}`);
   // What train() refuses in the recipe (a weights entry of another class count…) is a usage error.
   const result = await train(recipe, {
     data,
@@ -173,7 +181,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     onStep: bar ? (s) => bar.step(s) : undefined,
     onEpoch: (r) => {
       bar?.end();
-      out(`epoch ${r.epoch}: lr ${r.lr.toPrecision(4)} train loss ${r.trainLoss.toFixed(4)} acc@1 ${r.trainAcc1.toFixed(2)} | val loss ${r.valLoss.toFixed(4)} acc@1 ${r.valAcc1.toFixed(2)} acc@5 ${r.valAcc5.toFixed(2)}${r.emaAcc1 !== undefined ? ` | EMA acc@1 ${r.emaAcc1.toFixed(2)}` : ''} | ${r.imgPerSec.toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`);
+      out(`epoch ${r.epoch}: lr ${r.lr.toPrecision(4)} train loss ${r.trainLoss.toFixed(4)} acc@1 ${r.trainAcc1.toFixed(2)} | val loss ${r.valLoss.toFixed(4)} acc@1 ${r.valAcc1.toFixed(2)} acc@5 ${r.valAcc5.toFixed(2)}${r.emaAcc1 !== undefined ? ` | EMA acc@1 ${r.emaAcc1.toFixed(2)}` : ''} | ${(r.imgPerSec * worldSize).toFixed(0)} img/s, ${r.seconds.toFixed(1)} s`);
     },
   }).catch((e: unknown) => {
     throw e instanceof RecipeError ? new UsageError(e.message) : e;
@@ -278,14 +286,15 @@ async function qatCommand(name: string, values: TrainValues, out: (s: string) =>
     throw e;
   }
   const outputDir = str('output-dir') ?? `runs/${name}`;
+  const nproc = str('nproc-per-node') === undefined ? 1 : positiveInt(str('nproc-per-node')!, '--nproc-per-node');
   if (values['print-torchrun']) {
-    const nproc = str('nproc-per-node') === undefined ? 1 : positiveInt(str('nproc-per-node')!, '--nproc-per-node');
     const b = recipe.base.args;
     const cmd = renderTorchrunQuantization(recipe.args, { dataPath: str('data-path') ?? '/path/to/fashion-mnist-imagefolder', outputDir, nprocPerNode: nproc });
     // train_quantization.py has the crop flags too (train.py's load_data reads them); --weights there is a weights name.
     out(`${cmd.replace(' --output-dir', ` --val-resize-size ${b.valResizeSize} --val-crop-size ${b.valCropSize} --train-crop-size ${b.trainCropSize} --output-dir`)}  # not expressible in train_quantization.py: --weights takes a TorchVision weights name, so load the float checkpoint (${str('weights') ?? 'FLOAT.pth'}) into the model in its code`);
     return;
   }
+  if (nproc !== 1) throw new UsageError(`--nproc-per-node ${nproc}: the QAT recipes train on one process here (the float recipes train on N); --print-torchrun renders train_quantization.py on N`);
   const weights = str('weights');
   if (!weights) throw new UsageError(`--weights is required for ${name}: the trained float model (a train.py checkpoint of ${recipe.base.name}, model_avg.pth or a state dict)`);
   await readFile(weights).catch(() => {

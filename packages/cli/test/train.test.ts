@@ -39,6 +39,29 @@ describe('mnv3 train', () => {
     expect(readFileSync(join(run, 'training.svg'), 'utf8')).toMatch(/^<svg/);
   });
 
+  it('--nproc-per-node 2 trains on two replicas (torchrun’s meaning: batch per replica), resumes on two, refuses one (exit 1, as any other change of a run)', async () => {
+    const out = join(dir, 'ddp');
+    const { code, stdout, stderr } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '1', '--nproc-per-node', '2', '--output-dir', out, ...TINY]);
+    expect(stderr).toContain('1 epochs on 2 replicas of batch 32');
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/^epoch 0: lr 0\.008000 train loss \d+\.\d{4} acc@1 [\d.]+ \| val loss /m);
+    const ckpt = loadTorchCheckpoint(new Uint8Array(readFileSync(join(out, 'checkpoint.pth')))) as Map<string, unknown>;
+    expect((ckpt.get('args') as { attributes: Map<string, unknown> }).attributes.get('world_size')).toBe(2);
+    const more = await mnv3(['train', '--resume', join(out, 'checkpoint.pth'), '--epochs', '2', ...TINY.slice(4)]);
+    expect(more.stderr).toContain('2 epochs on 2 replicas of batch 32');
+    expect(more.code).toBe(0);
+    expect(more.stdout).toMatch(/^epoch 1: /m);
+    const torchrun = await mnv3(['train', '--resume', join(out, 'checkpoint.pth'), '--print-torchrun']);
+    expect(torchrun.stdout).toMatch(/^torchrun --nproc_per_node=2 train\.py .*--train-crop-size 32 /);
+    expect(torchrun.stdout).not.toContain('--world-size');
+    const one = await mnv3(['train', '--resume', join(out, 'checkpoint.pth'), '--epochs', '3', '--nproc-per-node', '1', ...TINY.slice(4)]);
+    expect(one.code).toBe(1);
+    expect(one.stderr).toMatch(/another run: world_size 2 \(this run: 1\)/);
+    const qat = await mnv3(['train', '--recipe', QAT, '--weights', join(out, 'checkpoint.pth'), '--nproc-per-node', '2']);
+    expect(qat.code).toBe(2);
+    expect(qat.stderr).toMatch(/--nproc-per-node 2: the QAT recipes train on one process here/);
+  });
+
   it('QAT: --recipe …-qat --weights FLOAT.pth trains, evaluates QAT and int8 models, writes quantized.safetensors and test.json', async () => {
     const out = join(dir, 'qat');
     const { code, stdout, stderr } = await mnv3([

@@ -3,10 +3,12 @@
 // WASM backend beside PyTorch 1.13's, in one run: img/s of one train.py step (forward,
 // cross-entropy, backward, RMSprop(alpha 0.9, eps 0.0316, momentum 0.9, weight decay 1e-5), the
 // batch's top-1 / top-5 hits), one thread each, rounds interleaved; then tf.profile of one step, by
-// kernel. Ours is the trainer's own `Trainer.step`. Not a test: numbers for the README. Needs
-// `pnpm build` first.
+// kernel. Ours is the trainer's own `Trainer.step`. With --cores N, each batch also runs on N
+// cores: ours as N data-parallel replicas of batch/N (`mnv3 train --nproc-per-node N`: rank 0 here,
+// the others in worker threads running this file, gradients averaged every step), PyTorch's step on
+// N threads at the whole batch. Not a test: numbers for the README. Needs `pnpm build` first.
 //
-//   node --experimental-wasm-relaxed-simd packages/train-recipes/scripts/train-speed.mjs [--batches 64,128] [--steps 5] [--rounds 2] [--no-torch] [--profile]
+//   node --experimental-wasm-relaxed-simd packages/train-recipes/scripts/train-speed.mjs [--batches 64,128] [--steps 5] [--rounds 2] [--cores 2] [--no-torch] [--profile]
 //        [--json FILE] [--readme FILE]   (results as JSON; the "Training step" section of a README, after its TRAIN_MARKER)
 //   MNV3_KERNELS=plain node packages/train-recipes/scripts/train-speed.mjs   # tfjs ops only (reference path)
 // `pnpm --filter @mnv3/benchmarks bench:train` runs it into benchmarks/results/train.json and benchmarks/README.md.
@@ -14,14 +16,39 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
+import { Worker, isMainThread, workerData } from 'node:worker_threads';
 import * as tf from '@tensorflow/tfjs-core';
 import { writeFileAtomic } from '@mnv3/io/node';
 import { setupBackend } from '@mnv3/layers/backend';
 import { normal, relaxedSimdEnabled, seededRng } from '@mnv3/layers';
 
+/** A noise batch of `n` images (the same for a seed). */
+function noiseBatch(n, seed, step) {
+  const images = normal(seededRng(seed), n * 64 * 64 * 3);
+  return { images, labels: Int32Array.from({ length: n }, (_, i) => i % 10), size: 64, n, step };
+}
+
+if (!isMainThread) {
+  // A replica of a --cores row: steps with rank 0 (each step meets it at the all-reduce) until it aborts the group.
+  const { sab, rank, worldSize, numel, batch } = workerData;
+  await setupBackend({ backend: 'wasm' });
+  await import('@mnv3/layers/train');
+  const { GradientAverager, Trainer, getRecipe } = await import('@mnv3/train-recipes');
+  const trainer = new Trainer(getRecipe('mobilenet_v3_small-fashion-mnist', { batchSize: batch, worldSize }), { numClasses: 10, seed: 0, averager: new GradientAverager(sab, rank, worldSize, numel) });
+  const b = noiseBatch(batch, 1000 + rank, 0);
+  try {
+    for (;;) await trainer.step(b, 0);
+  } catch (e) {
+    if (e?.name !== 'ReplicaAbortedError') throw e;
+  }
+  trainer.dispose();
+  process.exit(0);
+}
+
 const { values } = parseArgs({
   options: {
     batches: { type: 'string', default: '64,128' },
+    cores: { type: 'string', default: '1' },
     steps: { type: 'string', default: '5' },
     rounds: { type: 'string', default: '2' },
     'no-torch': { type: 'boolean' },
@@ -31,6 +58,8 @@ const { values } = parseArgs({
   },
 });
 const batches = values.batches.split(',').map(Number);
+const cores = Number(values.cores);
+if (!(Number.isInteger(cores) && cores >= 1 && batches.every((b) => b % cores === 0))) throw new Error(`--cores must be an integer ≥ 1 dividing every batch size, got ${values.cores}`);
 const steps = Number(values.steps);
 const rounds = Number(values.rounds);
 const RECIPE = 'mobilenet_v3_small-fashion-mnist';
@@ -43,7 +72,7 @@ const NEXT_MARKER = '<!-- results -->';
 
 const info = await setupBackend({ backend: 'wasm' });
 await import('@mnv3/layers/train');
-const { Trainer, getRecipe } = await import('@mnv3/train-recipes');
+const { GradientAverager, Trainer, getRecipe, gradientAverageBuffer } = await import('@mnv3/train-recipes');
 
 /** One trainer per batch size (its own model and optimiser state), and a fixed batch of noise. */
 const runs = new Map(
@@ -54,6 +83,32 @@ const runs = new Map(
     return [batch, { trainer: new Trainer(recipe, { numClasses: classes, seed: 0 }), batch: (step) => ({ images, labels, size, n: batch, step }) }];
   }),
 );
+
+/** Per batch, a --cores row's rank 0 and its replicas (worker threads), started on first use. */
+const groups = new Map();
+function group(batch) {
+  if (!groups.has(batch)) {
+    const per = batch / cores;
+    const recipe = getRecipe(RECIPE, { batchSize: per, worldSize: cores });
+    const probe = new Trainer(getRecipe(RECIPE, { batchSize: per }), { numClasses: classes, seed: 0 });
+    const numel = probe.model.parameters().reduce((n, p) => n + p.size, 0);
+    probe.dispose();
+    const sab = gradientAverageBuffer(cores, numel);
+    const averager = new GradientAverager(sab, 0, cores, numel);
+    const workers = Array.from({ length: cores - 1 }, (_, k) => new Worker(new URL(import.meta.url), { workerData: { sab, rank: k + 1, worldSize: cores, numel, batch: per } }));
+    groups.set(batch, { trainer: new Trainer(recipe, { numClasses: classes, seed: 0, averager }), averager, workers, batch: (step) => noiseBatch(per, 1000, step) });
+  }
+  return groups.get(batch);
+}
+
+/** img/s of the whole batch over `cores` replicas: rank 0's step time, which waits for the others at every all-reduce. */
+async function oursOnCores(batch) {
+  const { trainer, batch: at } = group(batch);
+  await trainer.step(at(0), 0); // warm-up
+  let ms = 0;
+  for (let i = 1; i <= steps; i++) ms += (await trainer.step(at(i), 0)).ms;
+  return (batch * steps * 1000) / ms;
+}
 
 async function ours(batch) {
   const { trainer, batch: at } = runs.get(batch);
@@ -68,7 +123,7 @@ const a = r.args;
 const TORCH = `
 import sys, time, torch
 from torchvision import models
-torch.set_num_threads(1)
+torch.set_num_threads(int(sys.argv[3]))
 torch.manual_seed(0)
 batch, steps, size, classes = int(sys.argv[1]), int(sys.argv[2]), ${size}, ${classes}
 model = models.mobilenet_v3_small(num_classes=classes).to(memory_format=torch.channels_last).train()
@@ -84,7 +139,7 @@ def step():
     top5 = out.topk(5, 1).indices  # train.py's utils.accuracy
     return loss.item(), (top5[:, 0] == y).sum().item(), (top5 == y[:, None]).any(1).sum().item()
 step()
-if len(sys.argv) <= 3:
+if len(sys.argv) <= 4:
     t0 = time.perf_counter()
     for _ in range(steps):
         step()
@@ -93,7 +148,7 @@ else:
     # Self CPU time per step of each op, summed into the parts partOf (train-speed.mjs) uses for ours.
     import json
     from torch.profiler import profile, ProfilerActivity
-    n = int(sys.argv[3])
+    n = int(sys.argv[4])
     with profile(activities=[ProfilerActivity.CPU], record_shapes=True) as p:
         for _ in range(n):
             step()
@@ -120,13 +175,13 @@ else:
     print(json.dumps(parts))
 `;
 
-function torchRate(batch) {
-  return Number(execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps)], { encoding: 'utf8' }).trim());
+function torchRate(batch, threads = 1) {
+  return Number(execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps), String(threads)], { encoding: 'utf8' }).trim());
 }
 
-/** PyTorch's step by part (self CPU time per step over `n` profiled steps, torch.profiler), ms. */
+/** PyTorch's step by part (self CPU time per step over `n` profiled steps, torch.profiler, one thread), ms. */
 function torchParts(batch, n) {
-  return JSON.parse(execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps), String(n)], { encoding: 'utf8' }));
+  return JSON.parse(execFileSync(PYTHON, ['-c', TORCH, String(batch), String(steps), '1', String(n)], { encoding: 'utf8' }));
 }
 
 /** The parts both profiles are summed into (the keys torchParts prints), in the README's order. */
@@ -157,23 +212,30 @@ function partOf(name, inputShapes) {
 
 const load = loadavg().map((l) => l.toFixed(2)).join(' ');
 console.log(`backend ${info.backend}, SIMD ${info.simd}, fast kernels ${info.fastKernels}, kernel mode ${process.env.MNV3_KERNELS ?? 'fast'}; ${RECIPE}'s step, MobileNetV3-Small ${size}x${size}, ${steps} steps per round`);
-const results = {};
+/** The rows: every batch on one core, then (--cores N) on N. */
+const configs = [...batches.map((batch) => ({ batch, cores: 1 })), ...(cores > 1 ? batches.map((batch) => ({ batch, cores })) : [])];
+const results = new Map(configs.map((c) => [c, []]));
 for (let round = 0; round < rounds; round++) {
-  for (const b of batches) {
-    const o = await ours(b);
-    const t = values['no-torch'] ? NaN : torchRate(b);
-    (results[b] ??= []).push({ ours: o, torch: t });
-    console.log(`round ${round + 1} batch ${b}: mnv3 ${o.toFixed(0)} img/s, torch ${t.toFixed(0)} img/s, ratio ${(o / t).toFixed(2)}`);
+  for (const c of configs) {
+    const o = c.cores === 1 ? await ours(c.batch) : await oursOnCores(c.batch);
+    const t = values['no-torch'] ? NaN : torchRate(c.batch, c.cores);
+    results.get(c).push({ ours: o, torch: t });
+    console.log(`round ${round + 1} batch ${c.batch}, ${c.cores} core(s): mnv3 ${o.toFixed(0)} img/s, torch ${t.toFixed(0)} img/s, ratio ${(o / t).toFixed(2)}`);
   }
 }
 const median = (a) => [...a].sort((p, q) => p - q)[Math.floor(a.length / 2)];
-const rows = batches.map((b) => {
-  const rs = results[b];
+const rows = configs.map((c) => {
+  const rs = results.get(c);
   const ratios = rs.map((x) => x.ours / x.torch);
-  const row = { batch: b, oursBest: Math.max(...rs.map((x) => x.ours)), torchBest: Math.max(...rs.map((x) => x.torch)), ratioMedian: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), rounds: rs };
-  console.log(`batch ${b}: best mnv3 ${row.oursBest.toFixed(0)} img/s, best torch ${row.torchBest.toFixed(0)} img/s, ratios per round ${ratios.map((v) => v.toFixed(2)).join(' ')} (median ${row.ratioMedian.toFixed(2)})`);
+  const row = { batch: c.batch, cores: c.cores, oursBest: Math.max(...rs.map((x) => x.ours)), torchBest: Math.max(...rs.map((x) => x.torch)), ratioMedian: median(ratios), ratioMin: Math.min(...ratios), ratioMax: Math.max(...ratios), rounds: rs };
+  console.log(`batch ${c.batch}, ${c.cores} core(s): best mnv3 ${row.oursBest.toFixed(0)} img/s, best torch ${row.torchBest.toFixed(0)} img/s, ratios per round ${ratios.map((v) => v.toFixed(2)).join(' ')} (median ${row.ratioMedian.toFixed(2)})`);
   return row;
 });
+for (const g of groups.values()) {
+  g.averager.abort();
+  await Promise.all(g.workers.map((w) => new Promise((ok) => w.once('exit', ok))));
+  g.trainer.dispose();
+}
 
 let profile = null;
 if (values.profile) {
@@ -227,11 +289,11 @@ function renderSection(r) {
     TRAIN_MARKER,
     '## Training step (Node)',
     '',
-    `\`pnpm --filter @mnv3/benchmarks bench:train\`: one step of the \`${r.recipe}\` recipe (MobileNetV3-Small, 10 classes, ${r.size}×${r.size}: forward, cross-entropy, backward, RMSprop with weight decay, the batch's top-1 / top-5 hits) by our \`Trainer.step\` on tfjs-wasm beside the same step of PyTorch ${r.torch ?? '(missing)'} (channels-last, \`torch.optim.RMSprop\`), one thread each, ${r.rounds} rounds of ${r.steps} steps after a warm-up step, alternating. Measured ${r.date} on ${r.cpu} (load average ${r.loadAverage} at the start), Node ${r.node}, kernel mode ${r.kernelMode}, our kernels' ${r.relaxedSimd ? 'relaxed-SIMD build (fused multiply-add; Node 20 needs `--experimental-wasm-relaxed-simd`, which bench:train passes and `mnv3` turns on itself)' : 'plain-SIMD build'}. The ratio is mnv3 img/s / PyTorch img/s per round (above 1 means mnv3 is faster; the issue's goal is ≥ 1.0).`,
+    `\`pnpm --filter @mnv3/benchmarks bench:train\`: one step of the \`${r.recipe}\` recipe (MobileNetV3-Small, 10 classes, ${r.size}×${r.size}: forward, cross-entropy, backward, RMSprop with weight decay, the batch's top-1 / top-5 hits) by our \`Trainer.step\` on tfjs-wasm beside the same step of PyTorch ${r.torch ?? '(missing)'} (channels-last, \`torch.optim.RMSprop\`), one thread each${r.rows.some((x) => x.cores > 1) ? '; on more cores, ours as data-parallel replicas of batch / cores in worker threads (`mnv3 train --nproc-per-node N`, gradients averaged every step) and PyTorch on as many threads at the whole batch' : ''}, ${r.rounds} rounds of ${r.steps} steps after a warm-up step, alternating. Measured ${r.date} on ${r.cpu} (load average ${r.loadAverage} at the start), Node ${r.node}, kernel mode ${r.kernelMode}, our kernels' ${r.relaxedSimd ? 'relaxed-SIMD build (fused multiply-add; Node 20 needs `--experimental-wasm-relaxed-simd`, which bench:train passes and `mnv3` turns on itself)' : 'plain-SIMD build'}. The ratio is mnv3 img/s / PyTorch img/s per round (above 1 means mnv3 is faster; the issue's goal is ≥ 1.0).`,
     '',
-    '| batch | mnv3 img/s (best round) | PyTorch img/s (best round) | mnv3 / PyTorch, median (min–max) | ≥ 1.0? |',
-    '| --- | --- | --- | --- | --- |',
-    ...r.rows.map((x) => `| ${x.batch} | ${x.oursBest.toFixed(0)} | ${x.torchBest.toFixed(0)} | ${x.ratioMedian.toFixed(2)} (${x.ratioMin.toFixed(2)}–${x.ratioMax.toFixed(2)}) | ${x.ratioMedian >= 1 ? 'yes' : 'no'} |`),
+    '| batch | cores | mnv3 img/s (best round) | PyTorch img/s (best round) | mnv3 / PyTorch, median (min–max) | ≥ 1.0? |',
+    '| --- | --- | --- | --- | --- | --- |',
+    ...r.rows.map((x) => `| ${x.batch} | ${x.cores ?? 1} | ${x.oursBest.toFixed(0)} | ${x.torchBest.toFixed(0)} | ${x.ratioMedian.toFixed(2)} (${x.ratioMin.toFixed(2)}–${x.ratioMax.toFixed(2)}) | ${x.ratioMedian >= 1 ? 'yes' : 'no'} |`),
   ];
   if (r.profile) {
     const p = r.profile;

@@ -58,8 +58,11 @@ export { ablationChart, trainingChart } from './charts.js';
 // The trainer's platform-free core (Node's train() and pages use it) and its data pipeline.
 export type { Classifier, EvalResult, StepResult, TrainData, TrainerOptions } from './train-core.js';
 export { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, recipeWeights, recipeWeightsEntry } from './train-core.js';
-export type { Batch, BatchLoaderOptions, BatchSource } from './data/batches.js';
-export { WorkerBatchLoader, epochOrder, repeatedAugmentationOrder, repeatedAugmentationSamples } from './data/batches.js';
+export type { Batch, BatchLoaderOptions, BatchSource, Replica } from './data/batches.js';
+export { WorkerBatchLoader, distributedOrder, epochOrder, repeatedAugmentationOrder, repeatedAugmentationSamples } from './data/batches.js';
+// Data parallelism's all-reduce (train() runs the replicas in Node; see replicas.ts).
+export type { AverageResult } from './gradient-average.js';
+export { GradientAverager, ReplicaAbortedError, gradientAverageBuffer } from './gradient-average.js';
 export type { PackedImages, PipelineSpec } from './data/pipeline.js';
 export { fillBatch, makeTransform, mixSeed, packUniform, sampleSeed, subset } from './data/pipeline.js';
 export type { CutmixBox, MixSpec } from './data/mix.js';

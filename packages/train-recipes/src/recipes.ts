@@ -413,7 +413,7 @@ export function assertTrainable(recipe: Recipe): void {
 
 /** Options of {@link renderTorchrun}. */
 export interface TorchrunOptions {
-  /** Processes on this node (GPUs); default the recipe's reference (8 for TorchVision's). */
+  /** Processes on this node (GPUs); default the recipe's `worldSize` when above 1, else its reference (8 for TorchVision's). */
   nprocPerNode?: number;
   /** `--data-path`: an ImageFolder root with train/ and val/. */
   dataPath: string;
@@ -439,7 +439,7 @@ export interface TorchrunOptions {
  * // 'torchrun --nproc_per_node=8 train.py --data-path /data/imagenet --model mobilenet_v3_large --batch-size 128 --epochs 600 --opt rmsprop --lr 0.064 --wd 0.00001 --lr-step-size 2 --lr-gamma 0.973 --auto-augment imagenet --random-erase 0.2 --output-dir out'
  */
 export function renderTorchrun(recipe: Recipe, options: TorchrunOptions): string {
-  const nproc = options.nprocPerNode ?? recipe.referenceNprocPerNode;
+  const nproc = options.nprocPerNode ?? (recipe.args.worldSize > 1 ? recipe.args.worldSize : recipe.referenceNprocPerNode);
   if (!Number.isSafeInteger(nproc) || nproc < 1) throw new RecipeError('invalid-value', `nprocPerNode must be an integer ≥ 1, got ${String(nproc)}`);
   for (const k of ['dataPath', 'outputDir'] as const) {
     if (typeof options[k] !== 'string' || options[k] === '') throw new RecipeError('invalid-value', `renderTorchrun needs ${k} (a path), got ${JSON.stringify(options[k])}`);
@@ -454,7 +454,8 @@ export function renderTorchrun(recipe: Recipe, options: TorchrunOptions): string
 function renderCommand(head: string, flags: readonly FlagSpec<string>[], values: Record<string, unknown>, paths: { dataPath: string; outputDir: string }, unsupported: string[]): string {
   const parts = [head, '--data-path', renderValue(paths.dataPath), '--model', renderValue(values.model as string)];
   for (const spec of flags) {
-    if (spec.key === 'dataPath' || spec.key === 'model' || spec.key === 'outputDir') continue;
+    // torchrun sets the world size (--nproc_per_node), train.py's --world-size flag is overwritten.
+    if (spec.key === 'dataPath' || spec.key === 'model' || spec.key === 'outputDir' || spec.key === 'worldSize') continue;
     const v = values[spec.key] as string | number | boolean | null;
     if (v === spec.default || v === undefined) continue;
     if (spec.type === 'bool') {

@@ -15,7 +15,8 @@ import { crossEntropy } from './loss.js';
 import { LRNoise } from './lr-noise.js';
 import type { Scheduler } from './lr-scheduler.js';
 import { clipGradNorm } from './optim/clip-grad.js';
-import type { Optimizer } from './optim/optimizer.js';
+import type { Gradients, Optimizer } from './optim/optimizer.js';
+import type { GradientAverager } from './gradient-average.js';
 import { RMSprop } from './optim/rmsprop.js';
 import { RecipeError, assertTrainable, namespaceDifferences, recipeNamespace, type Recipe } from './recipes.js';
 import { createLrScheduler, createOptimizer } from './train.js';
@@ -27,7 +28,7 @@ import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineS
 /** Why training stopped or refused to start. */
 export class TrainError extends Error {
   constructor(
-    readonly code: 'nan-loss' | 'resume-mismatch' | 'bad-checkpoint' | 'bad-data' | 'write-failed',
+    readonly code: 'nan-loss' | 'resume-mismatch' | 'bad-checkpoint' | 'bad-data' | 'write-failed' | 'replica-failed',
     message: string,
   ) {
     super(message);
@@ -207,6 +208,13 @@ export interface TrainerOptions {
    * from the pretrained model.
    */
   weights?: StateDict;
+  /**
+   * This trainer's end of a data-parallel group (one of the recipe's `worldSize` replicas): each
+   * step's gradients are averaged over the group before the update, as DistributedDataParallel
+   * does; the replica's rank also seeds its dropout / stochastic-depth masks. Needed exactly when
+   * the recipe's `worldSize` is above 1 (`train()` makes the group in Node).
+   */
+  averager?: GradientAverager;
 }
 
 /**
@@ -259,6 +267,9 @@ export class Trainer {
   readonly numClasses: number;
   private readonly masks: { rng: Rng }[];
   private readonly params: tf.Variable[];
+  private readonly averager: GradientAverager | null;
+  /** This replica's rank in its data-parallel group (0 on its own). */
+  readonly rank: number;
 
   constructor(
     readonly recipe: Recipe,
@@ -268,6 +279,14 @@ export class Trainer {
     const a = recipe.args;
     this.seed = options.seed ?? 0;
     this.numClasses = options.numClasses;
+    this.averager = options.averager ?? null;
+    this.rank = this.averager?.rank ?? 0;
+    if ((this.averager?.worldSize ?? 1) !== a.worldSize) {
+      throw new RecipeError(
+        'not-trainable',
+        `recipe ${recipe.name} trains on ${a.worldSize} processes (world_size) but this trainer is ${this.averager ? `one of ${this.averager.worldSize}` : 'on its own'}: train() starts the replicas in Node (mnv3 train --nproc-per-node N)`,
+      );
+    }
     this.model = buildClassifier(recipe, this.numClasses, this.seed);
     if (options.weights) this.model.loadStateDict(options.weights);
     this.model.train();
@@ -346,7 +365,8 @@ export class Trainer {
     const a = this.recipe.args;
     const s0 = performance.now();
     const lr = this.lr;
-    this.masks.forEach((m, k) => (m.rng = seededRng(mixSeed(this.seed, 0xd7, epoch, b.step, k))));
+    const rank = this.rank === 0 ? [] : [this.rank];
+    this.masks.forEach((m, k) => (m.rng = seededRng(mixSeed(this.seed, 0xd7, epoch, b.step, k, ...rank))));
     // A mixed batch (--mixup-alpha / --cutmix-alpha) trains on soft targets; its accuracy counts
     // their argmax, as train.py's utils.accuracy does with 2-D targets.
     const soft = b.lambda === undefined ? null : mixedTargets(b.labels, b.lambda, this.numClasses);
@@ -361,16 +381,36 @@ export class Trainer {
         hitsT = tf.keep(correct(logits, y));
         return crossEntropy(logits, target, { labelSmoothing: a.labelSmoothing });
       }, this.params);
-      // train.py's --clip-grad-norm: clip_grad_norm_ between backward and the optimiser step.
-      const grads = a.clipGradNorm === null ? g.grads : clipGradNorm(g.grads, a.clipGradNorm).grads;
-      return { value: g.value, grads, hits: hitsT! };
+      return { value: g.value, grads: g.grads, hits: hitsT! };
     });
     // Read the loss without blocking the thread; step only on a finite one.
     const [lossData, h] = await Promise.all([value.data(), hits.data()]);
     const loss = lossData[0]!;
-    if (Number.isFinite(loss)) this.optimizer.step(grads);
-    tf.dispose([value, hits, ...Object.values(grads)]);
-    if (!Number.isFinite(loss)) throw new TrainError('nan-loss', `loss is ${loss} at epoch ${epoch}, step ${b.step} (learning rate ${lr}); training stopped`);
+    let update: Gradients = grads;
+    const owned: tf.Tensor[] = [];
+    let notFinite = Number.isFinite(loss) ? [] : [this.rank];
+    if (this.averager) {
+      // DDP's all-reduce, which backward runs: every replica then clips and steps alike.
+      const r = await this.averager.average(this.params.map((p) => grads[p.name]!), notFinite.length === 0);
+      if (r.finite) {
+        owned.push(...r.grads);
+        update = new Map(this.params.map((p, i) => [p, r.grads[i]!]));
+      } else notFinite = r.ranks;
+    }
+    if (notFinite.length === 0) {
+      // train.py's --clip-grad-norm: clip_grad_norm_ between backward and the optimiser step.
+      if (a.clipGradNorm !== null) {
+        const c = clipGradNorm(update, a.clipGradNorm);
+        owned.push(...(c.grads instanceof Map ? c.grads.values() : Object.values(c.grads)), c.totalNorm);
+        update = c.grads;
+      }
+      this.optimizer.step(update);
+    }
+    tf.dispose([value, hits, ...Object.values(grads), ...owned]);
+    if (notFinite.length > 0) {
+      const whose = this.averager ? `the loss of process ${notFinite.join(', ')} of ${this.averager.worldSize} is not finite` : `loss is ${loss}`;
+      throw new TrainError('nan-loss', `${whose} at epoch ${epoch}, step ${b.step} (learning rate ${lr}); training stopped`);
+    }
     if (this.ema && b.step % a.modelEmaSteps === 0) {
       const t = namedTensors(this.model);
       this.ema.updateParameters(t);

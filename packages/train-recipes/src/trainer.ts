@@ -12,6 +12,7 @@ import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import * as tf from '@tensorflow/tfjs-core';
+import type { Module } from '@mnv3/layers';
 import { loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { writeFileAtomic, writeTorchCheckpoint } from '@mnv3/io/node';
 import { trainCheckpoint } from './checkpoint.js';
@@ -23,6 +24,8 @@ import { averageCheckpoints } from './utils.js';
 import { loadRecipeData } from './data/datasets.js';
 import { repeatedAugmentationSamples } from './data/batches.js';
 import { BatchLoader } from './data/loader.js';
+import { ReplicaAbortedError } from './gradient-average.js';
+import { ReplicaGroup } from './replicas.js';
 
 export type { EvalResult, TrainData } from './train-core.js';
 export { TrainError, evaluate, pipelineSpec } from './train-core.js';
@@ -41,7 +44,7 @@ export interface TrainOptions {
   resume?: string;
   /** Seed of the initial weights, shuffles, augmentations and masks (default 0). */
   seed?: number;
-  /** Loader worker threads (default 2; 0 = on the training thread). Results do not depend on it. */
+  /** Loader worker threads (default 2; 0 = on the training thread), per replica. Results do not depend on it. */
   workers?: number;
   /** Called after each epoch with its record. */
   onEpoch?: (record: EpochRecord) => void;
@@ -66,6 +69,13 @@ export interface TrainResult {
   averaged?: { epochs: number[]; val: EvalResult; test?: EvalResult };
   /** tf.memory().numTensors after each step of the run (flat when nothing leaks). */
   numTensors: number[];
+}
+
+/** The number of parameter values of a model (what a data-parallel step averages). */
+function parameterCount(model: Module): number {
+  let n = 0;
+  for (const [, p] of model.namedStateEntries()) if (p.kind === 'parameter') n += p.shape.reduce((a, d) => a * d, 1);
+  return n;
 }
 
 function stripModule(sd: StateDict): StateDict {
@@ -119,14 +129,18 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   const data = options.data ?? (await loadRecipeData(recipe, options.dataDir !== undefined ? { dataDir: options.dataDir } : {}));
   const numClasses = data.numClasses;
   if (data.train.length === 0 || data.val.length === 0) throw new TrainError('bad-data', `train: the train and validation splits need images (got ${data.train.length} and ${data.val.length})`);
-  if (a.raSampler && repeatedAugmentationSamples(data.train.length) === 0) {
+  if (a.raSampler && repeatedAugmentationSamples(data.train.length, a.worldSize) === 0) {
     throw new TrainError('bad-data', `train: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 training images per epoch, as RASampler does: none of these ${data.train.length} images`);
   }
   const weights = await recipeWeights(recipe, numClasses);
   await mkdir(options.outputDir, { recursive: true });
 
-  const trainer = new Trainer(recipe, { numClasses, seed, ...(weights ? { weights } : {}) });
+  const workers = options.workers ?? 2;
   const evalModel = buildClassifier(recipe, numClasses, seed);
+  // world_size > 1: ranks 1 … N − 1 in worker threads (ReplicaGroup), started once rank 0's checkpoint has loaded.
+  let group: ReplicaGroup | null = null;
+  const averager = a.worldSize > 1 ? ReplicaGroup.averagerFor(a.worldSize, parameterCount(evalModel)) : null;
+  const trainer = new Trainer(recipe, { numClasses, seed, ...(weights ? { weights } : {}), ...(averager ? { averager } : {}) });
   const { model, optimizer, ema } = trainer;
   let startEpoch = 0;
   let history = newHistory(recipe.name);
@@ -151,8 +165,14 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
     }
   }
 
-  const workers = options.workers ?? 2;
-  const trainLoader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), { batchSize: a.batchSize, shuffle: true, seed, workers, ...(a.raSampler ? { repetitions: a.raReps } : {}) });
+  const trainLoader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), {
+    batchSize: a.batchSize,
+    shuffle: true,
+    seed,
+    workers,
+    ...(a.raSampler ? { repetitions: a.raReps } : {}),
+    ...(a.worldSize > 1 ? { replica: { rank: 0, worldSize: a.worldSize } } : {}),
+  });
   const valLoader = new BatchLoader(data.val, pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
   const ls = a.labelSmoothing;
   const stepLosses = new Map<number, number[]>();
@@ -163,6 +183,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   };
   let result: TrainResult;
   try {
+    if (averager) group = ReplicaGroup.start(averager, { recipe, numClasses, seed, images: data.train, workers, ...(weights ? { weights } : {}), ...(options.resume ? { resume: options.resume } : {}) });
     for (let epoch = startEpoch; epoch < a.epochs; epoch++) {
       const t0 = performance.now();
       const lr = trainer.lr;
@@ -176,6 +197,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
         await trainer.trainEpoch(epoch, trainLoader, { onStep });
       } catch (e) {
         if (e instanceof TrainError && e.code === 'nan-loss') throw new TrainError('nan-loss', `${e.message}, the last checkpoint (epoch ${epoch - 1}) is kept`);
+        if (e instanceof ReplicaAbortedError) throw new TrainError('replica-failed', `${e.message}; training stopped at epoch ${epoch}, the last checkpoint (epoch ${epoch - 1}) is kept`);
         throw e;
       }
       trainer.endEpoch();
@@ -221,6 +243,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       await writeFileAtomic(join(options.outputDir, 'test.json'), `${JSON.stringify({ recipe: recipe.name, epochs: a.epochs, test: result.test, ...(result.testEma ? { testEma: result.testEma } : {}), ...(result.averaged ? { averaged: result.averaged } : {}) }, null, 2)}\n`);
     }
   } finally {
+    await group?.close();
     await trainLoader.close();
     await valLoader.close();
     trainer.dispose();

@@ -1,17 +1,8 @@
-// train.py's --ra-sampler --ra-reps R: the epoch order against TorchVision 0.14's RASampler (one
-// process, the same permutation), and the loader's batches: each image R times in a row, each copy
-// augmented on its own.
+// train.py's --ra-sampler --ra-reps R: the loader's batches, each image R times in a row, each copy
+// augmented on its own (the order itself against TorchVision's RASampler, on 1 to 3 processes, is in
+// data-parallel.test.ts).
 import { describe, expect, it } from 'vitest';
-import { WorkerBatchLoader, getRecipe, packUniform, pipelineSpec, repeatedAugmentationOrder } from '../src/index.js';
-import { get, trainFixture, trainFixtures } from './fixtures.js';
-
-describe.each(trainFixtures('ra_'))('%s against RASampler', (name) => {
-  it('gives its order for the same permutation', () => {
-    const f = trainFixture(name);
-    const ints = (k: string) => Uint32Array.from(get(f, k).data as BigInt64Array, Number);
-    expect(repeatedAugmentationOrder(ints('perm'), (f.config as { repetitions: number }).repetitions)).toEqual(ints('order'));
-  });
-});
+import { WorkerBatchLoader, getRecipe, packUniform, pipelineSpec } from '../src/index.js';
 
 describe('the loader with repeated augmentation', () => {
   const images = packUniform(Uint8Array.from({ length: 300 * 8 * 8 }, (_, i) => (i * 37) % 251), Array.from({ length: 300 }, (_, i) => i % 10), 8, 8, 1);

@@ -48,28 +48,69 @@ export interface BatchLoaderOptions {
    * order R times in a row, cut to ⌊n / 256⌋·256 samples, as TorchVision's RASampler on one process.
    */
   repetitions?: number;
+  /**
+   * This loader's share of a data-parallel run (train.py under `torchrun --nproc_per_node=N`): rank
+   * `rank` of `worldSize` takes the samples DistributedSampler (or RASampler) gives that rank, from
+   * the permutation every rank shares, and augments them with its own seed. Default rank 0 of 1.
+   */
+  replica?: Replica;
 }
 
-/** The samples of an epoch RASampler keeps on one process for `n` images: ⌊n / 256⌋·256. */
-export function repeatedAugmentationSamples(n: number): number {
-  return Math.floor(n / 256) * 256;
+/** One process of a data-parallel run: its rank and the number of processes. */
+export interface Replica {
+  rank: number;
+  worldSize: number;
+}
+
+const ONE: Replica = { rank: 0, worldSize: 1 };
+
+function checkReplica(r: Replica, name: string): void {
+  if (!Number.isSafeInteger(r.worldSize) || r.worldSize < 1) throw new RangeError(`${name}: replica.worldSize must be an integer ≥ 1, got ${String(r.worldSize)}`);
+  if (!Number.isSafeInteger(r.rank) || r.rank < 0 || r.rank >= r.worldSize) throw new RangeError(`${name}: replica.rank must be an integer in [0, ${r.worldSize}), got ${String(r.rank)}`);
+}
+
+/** The samples of an epoch RASampler keeps on one process of `worldSize` for `n` images: ⌊⌊n / 256⌋·256 / worldSize⌋. */
+export function repeatedAugmentationSamples(n: number, worldSize = 1): number {
+  return Math.floor((Math.floor(n / 256) * 256) / worldSize);
 }
 
 /**
- * RASampler's order on one process (references/classification/sampler.py, num_replicas 1) for the
- * epoch's permutation `perm`: each index `repetitions` times in a row, then the first ⌊n / 256⌋·256.
+ * RASampler's order (references/classification/sampler.py) for the epoch's permutation `perm`:
+ * each index `repetitions` times in a row, padded from its start to a multiple of the world size,
+ * every `worldSize`-th from `rank` on, then the first ⌊⌊n / 256⌋·256 / worldSize⌋.
  */
-export function repeatedAugmentationOrder(perm: Uint32Array, repetitions: number): Uint32Array {
-  const keep = repeatedAugmentationSamples(perm.length);
+export function repeatedAugmentationOrder(perm: Uint32Array, repetitions: number, replica: Replica = ONE): Uint32Array {
+  const { rank, worldSize } = replica;
+  const repeated = perm.length * repetitions;
+  const keep = repeatedAugmentationSamples(perm.length, worldSize);
   const out = new Uint32Array(keep);
-  for (let i = 0; i < keep; i++) out[i] = perm[Math.floor(i / repetitions)]!;
+  for (let i = 0; i < keep; i++) {
+    const j = (rank + i * worldSize) % repeated;
+    out[i] = perm[Math.floor(j / repetitions)]!;
+  }
   return out;
 }
 
-/** The order of epoch `epoch` (what a resumed run replays): a seeded permutation, or 0 … n − 1 unshuffled. */
-export function epochOrder(n: number, seed: number, epoch: number, shuffle: boolean, repetitions?: number): Uint32Array {
+/**
+ * DistributedSampler's order (torch.utils.data.distributed, drop_last=False) for the epoch's
+ * permutation `perm`: padded by repeating it from its start to a multiple of the world size, then
+ * every `worldSize`-th from `rank` on (⌈n / worldSize⌉ samples).
+ */
+export function distributedOrder(perm: Uint32Array, replica: Replica): Uint32Array {
+  const { rank, worldSize } = replica;
+  const out = new Uint32Array(Math.ceil(perm.length / worldSize));
+  for (let i = 0; i < out.length; i++) out[i] = perm[(rank + i * worldSize) % perm.length]!;
+  return out;
+}
+
+/**
+ * The order of epoch `epoch` (what a resumed run replays): a seeded permutation, or 0 … n − 1
+ * unshuffled, through RASampler when `repetitions` is given, and the share of `replica`.
+ */
+export function epochOrder(n: number, seed: number, epoch: number, shuffle: boolean, repetitions?: number, replica: Replica = ONE): Uint32Array {
   const perm = shuffle ? shuffledIndices(n, seededRng(mixSeed(seed, 0x51, epoch))) : Uint32Array.from({ length: n }, (_, i) => i);
-  return repetitions === undefined ? perm : repeatedAugmentationOrder(perm, repetitions);
+  if (repetitions !== undefined) return repeatedAugmentationOrder(perm, repetitions, replica);
+  return replica.worldSize === 1 ? perm : distributedOrder(perm, replica);
 }
 
 /** A request to a worker: the samples at positions `first, first+1, …` of epoch `epoch`'s order. */
@@ -138,6 +179,9 @@ export class WorkerBatchLoader implements BatchSource {
   private nextId = 0;
   private readonly transform: ReturnType<typeof makeTransform> | null;
   private failure: Error | null = null;
+  private readonly replica: Replica;
+  /** The seed of the samples' augmentations: the run's, mixed with the rank on ranks > 0. */
+  private readonly augmentSeed: number;
 
   constructor(
     readonly images: PackedImages,
@@ -148,9 +192,13 @@ export class WorkerBatchLoader implements BatchSource {
   ) {
     if (!Number.isInteger(options.batchSize) || options.batchSize < 1) throw new RangeError(`${name}: batchSize must be a positive integer, got ${options.batchSize}`);
     this.size = outputSize(spec);
+    this.replica = options.replica ?? ONE;
+    checkReplica(this.replica, name);
+    this.augmentSeed = this.replica.rank === 0 ? options.seed : mixSeed(options.seed, 0xd5, this.replica.rank);
     const reps = options.repetitions;
     if (reps !== undefined && !(Number.isInteger(reps) && reps >= 1)) throw new RangeError(`${name}: repetitions (--ra-reps) must be an integer ≥ 1, got ${reps}`);
-    if (reps !== undefined && repeatedAugmentationSamples(images.length) === 0) throw new RangeError(`${name}: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 samples per epoch, none of these ${images.length} images`);
+    // (⌊n / 256⌋·256 samples per epoch, split over the processes: none below 256 images.)
+    if (reps !== undefined && repeatedAugmentationSamples(images.length, this.replica.worldSize) === 0) throw new RangeError(`${name}: repeated augmentation (--ra-sampler) keeps ⌊n / 256⌋·256 samples per epoch, none of these ${images.length} images`);
     const count = options.workers ?? 2;
     if (!Number.isInteger(count) || count < 0) throw new RangeError(`${name}: workers must be an integer ≥ 0, got ${count}`);
     this.transform = count === 0 ? makeTransform(spec) : null;
@@ -172,23 +220,24 @@ export class WorkerBatchLoader implements BatchSource {
 
   /** The number of batches in an epoch. */
   get stepsPerEpoch(): number {
-    const n = this.options.repetitions === undefined ? this.images.length : repeatedAugmentationSamples(this.images.length);
+    const { worldSize } = this.replica;
+    const n = this.options.repetitions === undefined ? Math.ceil(this.images.length / worldSize) : repeatedAugmentationSamples(this.images.length, worldSize);
     return Math.ceil(n / this.options.batchSize);
   }
 
   private make(indices: Uint32Array, epoch: number, first: number, w: number): Promise<Made> {
     if (this.failure) return Promise.reject(this.failure);
-    if (this.transform) return Promise.resolve(makeBatch(this.transform, this.spec, this.images, { indices, seed: this.options.seed, epoch, first }));
+    if (this.transform) return Promise.resolve(makeBatch(this.transform, this.spec, this.images, { indices, seed: this.augmentSeed, epoch, first }));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.ports[w % this.ports.length]!.post({ id, indices: Uint32Array.from(indices), seed: this.options.seed, epoch, first }, []);
+      this.ports[w % this.ports.length]!.post({ id, indices: Uint32Array.from(indices), seed: this.augmentSeed, epoch, first }, []);
     });
   }
 
   /** The batches of epoch `epoch`, in order, from step `fromStep` on. */
   async *epoch(epoch: number, fromStep = 0): AsyncGenerator<Batch> {
-    const order = epochOrder(this.images.length, this.options.seed, epoch, this.options.shuffle, this.options.repetitions);
+    const order = epochOrder(this.images.length, this.options.seed, epoch, this.options.shuffle, this.options.repetitions, this.replica);
     const bs = batches(order, this.options.batchSize);
     const ahead = Math.max(1, this.ports.length * (this.options.prefetch ?? 2));
     const queue: Promise<Made>[] = [];

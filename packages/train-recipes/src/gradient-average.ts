@@ -1,0 +1,147 @@
+// Data parallelism's one collective, as torch's DistributedDataParallel runs it after backward: every
+// replica's gradients divided by the world size and summed (an all-reduce), so that every replica
+// applies the same update to the same weights. Here the replicas are threads of one machine (worker
+// threads in Node) and the all-reduce goes through a SharedArrayBuffer: each replica writes its
+// gradients into its own slot, waits at a barrier, and sums all slots in rank order, so that every
+// replica gets the same bits. Slots alternate between two regions by step parity: a replica that
+// reaches the next step's writes cannot overwrite what a slower one is still reading, with one
+// barrier per step.
+import * as tf from '@tensorflow/tfjs-core';
+
+// Header words: the barrier's generation and arrivals, the abort flag, then per region and rank
+// whether that replica's loss was finite.
+const GEN = 0;
+const ARRIVED = 1;
+const ABORTED = 2;
+const HEADER = 4;
+
+/** `Atomics.waitAsync` (ES2024; in Node ≥ 16 and Chromium), typed here for the ES2022 lib. */
+type WaitAsync = (a: Int32Array, index: number, value: number, timeout?: number) => { async: false; value: string } | { async: true; value: Promise<string> };
+const waitAsync = (Atomics as unknown as { waitAsync?: WaitAsync }).waitAsync;
+
+/** Why the all-reduce could not finish: another replica failed, or this group was aborted. */
+export class ReplicaAbortedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReplicaAbortedError';
+  }
+}
+
+/**
+ * The shared memory of a data-parallel group of `worldSize` replicas, each averaging `numel`
+ * float32 gradient values per step. Make it once and give it (it is transferable by sharing) to
+ * every replica's {@link GradientAverager}.
+ */
+export function gradientAverageBuffer(worldSize: number, numel: number): SharedArrayBuffer {
+  if (!Number.isSafeInteger(worldSize) || worldSize < 1) throw new RangeError(`gradientAverageBuffer: worldSize must be an integer ≥ 1, got ${String(worldSize)}`);
+  if (!Number.isSafeInteger(numel) || numel < 1) throw new RangeError(`gradientAverageBuffer: numel must be an integer ≥ 1, got ${String(numel)}`);
+  return new SharedArrayBuffer(bufferBytes(worldSize, numel));
+}
+
+function bufferBytes(worldSize: number, numel: number): number {
+  return 4 * (HEADER + 2 * worldSize) + 4 * 2 * worldSize * numel;
+}
+
+/** The outcome of one step's all-reduce. */
+export type AverageResult = { finite: true; grads: tf.Tensor[] } | { finite: false; ranks: number[] };
+
+/**
+ * One replica's end of the group's all-reduce. `average(grads, finite)` is called by every replica
+ * at every step, with its gradients in the same parameter order: it returns their average over the
+ * replicas (new tensors, the caller disposes them), or, when some replica's loss was not finite,
+ * which ranks had such a loss (then no replica steps).
+ *
+ * @example
+ * const sab = gradientAverageBuffer(2, numel);      // shared with the other replica's thread
+ * const averager = new GradientAverager(sab, rank, 2, numel);
+ * const r = await averager.average(grads, Number.isFinite(loss));
+ */
+export class GradientAverager {
+  private readonly header: Int32Array;
+  private readonly slots: Float32Array[][];
+  private readonly sum: Float32Array;
+  private steps = 0;
+  /** Why the group stopped, when a replica other than this one failed (set by whoever watches them). */
+  abortReason = 'another replica stopped';
+
+  constructor(
+    readonly sab: SharedArrayBuffer,
+    readonly rank: number,
+    readonly worldSize: number,
+    readonly numel: number,
+  ) {
+    if (!(sab instanceof SharedArrayBuffer) || sab.byteLength !== bufferBytes(worldSize, numel)) {
+      throw new RangeError(`GradientAverager: the shared buffer does not fit ${worldSize} replicas of ${numel} values (make it with gradientAverageBuffer)`);
+    }
+    if (!Number.isSafeInteger(rank) || rank < 0 || rank >= worldSize) throw new RangeError(`GradientAverager: rank must be an integer in [0, ${worldSize}), got ${String(rank)}`);
+    if (!waitAsync) throw new Error('GradientAverager: this engine has no Atomics.waitAsync (Node ≥ 16, Chromium ≥ 87)');
+    this.header = new Int32Array(sab, 0, HEADER + 2 * worldSize);
+    const base = 4 * (HEADER + 2 * worldSize);
+    this.slots = [0, 1].map((region) => Array.from({ length: worldSize }, (_, r) => new Float32Array(sab, base + 4 * numel * (region * worldSize + r), numel)));
+    this.sum = new Float32Array(numel);
+  }
+
+  /** Stops the group: every replica waiting in `average` (now or later) throws a {@link ReplicaAbortedError}. */
+  abort(): void {
+    Atomics.store(this.header, ABORTED, 1);
+    Atomics.notify(this.header, GEN);
+  }
+
+  get aborted(): boolean {
+    return Atomics.load(this.header, ABORTED) !== 0;
+  }
+
+  /** DDP's all-reduce of this step's gradients (every replica calls it once per step). */
+  async average(grads: readonly tf.Tensor[], finite: boolean): Promise<AverageResult> {
+    const region = this.steps++ % 2;
+    const mine = this.slots[region]![this.rank]!;
+    let offset = 0;
+    for (const g of grads) {
+      const size = g.size;
+      if (offset + size > this.numel) throw new RangeError(`GradientAverager: the gradients hold more than the ${this.numel} values the group was made for`);
+      if (finite) mine.set(g.dataSync() as Float32Array, offset);
+      offset += size;
+    }
+    if (offset !== this.numel) throw new RangeError(`GradientAverager: the gradients hold ${offset} values, the group was made for ${this.numel}`);
+    Atomics.store(this.header, HEADER + region * this.worldSize + this.rank, finite ? 1 : 0);
+    await this.barrier();
+    const ranks: number[] = [];
+    for (let r = 0; r < this.worldSize; r++) if (Atomics.load(this.header, HEADER + region * this.worldSize + r) !== 1) ranks.push(r);
+    if (ranks.length > 0) return { finite: false, ranks };
+    // DDP divides each replica's gradients by the world size, then sums them in rank order.
+    const sum = this.sum;
+    const w = this.worldSize;
+    const slots = this.slots[region]!;
+    sum.set(slots[0]!);
+    for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! / w;
+    for (let r = 1; r < w; r++) {
+      const s = slots[r]!;
+      for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + Math.fround(s[i]! / w);
+    }
+    offset = 0;
+    const out = grads.map((g) => {
+      const t = tf.tensor(sum.slice(offset, offset + g.size), g.shape, 'float32');
+      offset += g.size;
+      return t;
+    });
+    return { finite: true, grads: out };
+  }
+
+  /** Waits until every replica has arrived (a generation-counting barrier on `Atomics.waitAsync`). */
+  private async barrier(): Promise<void> {
+    const h = this.header;
+    const gen = Atomics.load(h, GEN);
+    if (this.aborted) throw new ReplicaAbortedError(this.abortReason);
+    if (Atomics.add(h, ARRIVED, 1) === this.worldSize - 1) {
+      Atomics.store(h, ARRIVED, 0);
+      Atomics.add(h, GEN, 1);
+      Atomics.notify(h, GEN);
+      return;
+    }
+    while (Atomics.load(h, GEN) === gen) {
+      if (this.aborted) throw new ReplicaAbortedError(this.abortReason);
+      const w = waitAsync!(h, GEN, gen, 1000);
+      if (w.async) await w.value;
+    }
+  }
+}
