@@ -1,11 +1,12 @@
 // Data parallelism's one collective, as torch's DistributedDataParallel runs it after backward: every
 // replica's gradients divided by the world size and summed (an all-reduce), so that every replica
 // applies the same update to the same weights. Here the replicas are threads of one machine (worker
-// threads in Node) and the all-reduce goes through a SharedArrayBuffer: each replica writes its
-// gradients into its own slot, waits at a barrier, and sums all slots in rank order, so that every
-// replica gets the same bits. Slots alternate between two regions by step parity: a replica that
-// reaches the next step's writes cannot overwrite what a slower one is still reading, with one
-// barrier per step.
+// threads in Node) and the all-reduce goes through a SharedArrayBuffer, as a reduce-scatter then an
+// all-gather: each replica writes its gradients into its own slot; after a barrier, replica r sums
+// the r-th chunk of every slot in rank order into the shared average; after a second barrier every
+// replica reads the whole average, the same bits for all. Slots and averages alternate between two
+// regions by step parity, so that a replica already in the next step cannot overwrite what a slower
+// one is still reading.
 import * as tf from '@tensorflow/tfjs-core';
 
 // Header words: the barrier's generation and arrivals, the abort flag, then per region and rank
@@ -39,7 +40,7 @@ export function gradientAverageBuffer(worldSize: number, numel: number): SharedA
 }
 
 function bufferBytes(worldSize: number, numel: number): number {
-  return 4 * (HEADER + 2 * worldSize) + 4 * 2 * worldSize * numel;
+  return 4 * (HEADER + 2 * worldSize) + 4 * 2 * (worldSize + 1) * numel;
 }
 
 /** The outcome of one step's all-reduce. */
@@ -59,7 +60,7 @@ export type AverageResult = { finite: true; grads: tf.Tensor[] } | { finite: fal
 export class GradientAverager {
   private readonly header: Int32Array;
   private readonly slots: Float32Array[][];
-  private readonly sum: Float32Array;
+  private readonly averages: Float32Array[];
   private steps = 0;
   /** Why the group stopped, when a replica other than this one failed (set by whoever watches them). */
   abortReason = 'another replica stopped';
@@ -78,7 +79,7 @@ export class GradientAverager {
     this.header = new Int32Array(sab, 0, HEADER + 2 * worldSize);
     const base = 4 * (HEADER + 2 * worldSize);
     this.slots = [0, 1].map((region) => Array.from({ length: worldSize }, (_, r) => new Float32Array(sab, base + 4 * numel * (region * worldSize + r), numel)));
-    this.sum = new Float32Array(numel);
+    this.averages = [0, 1].map((region) => new Float32Array(sab, base + 4 * numel * (2 * worldSize + region), numel));
   }
 
   /** Stops the group: every replica waiting in `average` (now or later) throws a {@link ReplicaAbortedError}. */
@@ -108,19 +109,27 @@ export class GradientAverager {
     const ranks: number[] = [];
     for (let r = 0; r < this.worldSize; r++) if (Atomics.load(this.header, HEADER + region * this.worldSize + r) !== 1) ranks.push(r);
     if (ranks.length > 0) return { finite: false, ranks };
-    // DDP divides each replica's gradients by the world size, then sums them in rank order.
-    const sum = this.sum;
+    // This replica's chunk of the average. DDP divides each replica's gradients by the world size,
+    // then sums them in rank order (with 2 replicas: (a + b) / 2, the same bits, subnormal halves aside).
     const w = this.worldSize;
     const slots = this.slots[region]!;
-    sum.set(slots[0]!);
-    for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! / w;
-    for (let r = 1; r < w; r++) {
-      const s = slots[r]!;
-      for (let i = 0; i < sum.length; i++) sum[i] = sum[i]! + Math.fround(s[i]! / w);
+    const avg = this.averages[region]!;
+    const chunk = Math.ceil(this.numel / w);
+    const end = Math.min(this.numel, (this.rank + 1) * chunk);
+    if (w === 2) {
+      const [a, b] = slots as [Float32Array, Float32Array];
+      for (let i = this.rank * chunk; i < end; i++) avg[i] = Math.fround(a[i]! + b[i]!) * 0.5;
+    } else {
+      for (let i = this.rank * chunk; i < end; i++) {
+        let v = Math.fround(slots[0]![i]! / w);
+        for (let r = 1; r < w; r++) v = Math.fround(v + Math.fround(slots[r]![i]! / w));
+        avg[i] = v;
+      }
     }
+    await this.barrier();
     offset = 0;
     const out = grads.map((g) => {
-      const t = tf.tensor(sum.slice(offset, offset + g.size), g.shape, 'float32');
+      const t = tf.tensor(avg.slice(offset, offset + g.size), g.shape, 'float32');
       offset += g.size;
       return t;
     });
@@ -141,7 +150,12 @@ export class GradientAverager {
     while (Atomics.load(h, GEN) === gen) {
       if (this.aborted) throw new ReplicaAbortedError(this.abortReason);
       const w = waitAsync!(h, GEN, gen, 1000);
-      if (w.async) await w.value;
+      if (!w.async) continue;
+      // A pending waitAsync does not keep Node's event loop alive: without this timer a replica with
+      // nothing else to do (no loader workers) would end its thread while it waits.
+      const alive = setTimeout(() => {}, 2000);
+      await w.value;
+      clearTimeout(alive);
     }
   }
 }
