@@ -189,6 +189,24 @@ describe('train() on 2 replicas (the second in a worker thread)', () => {
     }
   }, 60_000);
 
+  it('keeps a replica waiting as long as rank 0 takes (as during an evaluation), without loader workers to keep its thread alive', async () => {
+    const probe = new Trainer(getRecipe('mobilenet_v3_small-fashion-mnist', SMALL), { numClasses: 10 });
+    const numel = probe.model.parameters().reduce((n, p) => n + p.size, 0);
+    probe.dispose();
+    const averager = ReplicaGroup.averagerFor(2, numel);
+    const group = ReplicaGroup.start(averager, { recipe, numClasses: 10, seed: 7, images: data.train, workers: 0 });
+    const grads = [tf.zeros([numel])];
+    try {
+      await new Promise((ok) => setTimeout(ok, 3000)); // the replica reached its first step's all-reduce long ago
+      const r = await averager.average(grads, true);
+      expect(r.finite).toBe(true);
+      if (r.finite) tf.dispose(r.grads);
+    } finally {
+      tf.dispose(grads);
+      await group.close();
+    }
+  }, 60_000);
+
   it('stops on a NaN loss in any replica, naming them', async () => {
     const wild = getRecipe('mobilenet_v3_small-fashion-mnist', { ...SMALL, epochs: 2, lr: 1e6, opt: 'sgd', momentum: 0, worldSize: 2 });
     const err = await train(wild, { data, outputDir: join(dir, 'nan'), workers: 0 }).catch((e: unknown) => e);
