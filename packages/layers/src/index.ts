@@ -30,7 +30,7 @@ export { countMacs, countMacsAsync } from './profiling.js';
 export type { BilinearSamples } from './roi-align-sampling.js';
 export { bilinearGather, bilinearGatherHost, GATHER_HEADER_WORDS, GATHER_SAMPLE_WORDS } from './roi-align-sampling.js';
 export type { KernelMode, KernelThreadStats } from './kernels/fast.js';
-export { KERNEL_MODES, setKernelMode, getKernelMode, prepareFastKernels, getKernelThreadStats } from './kernels/fast.js';
+export { KERNEL_MODES, setKernelMode, getKernelMode, prepareFastKernels, getKernelThreadStats, wasmValues } from './kernels/fast.js';
 export type { Int8Kernel, Int8Kernels } from './kernels/int8.js';
 export { int8Kernels, prepareInt8Kernels, f32Bits } from './kernels/int8.js';
 export { relaxedSimdEnabled, relaxedSimdSupported, setRelaxedSimd } from './kernels/wasm-module.js';

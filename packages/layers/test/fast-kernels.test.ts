@@ -12,7 +12,7 @@ import { Conv2d, Conv2dNormActivation, InvertedResidual, Linear, SqueezeExcitati
 import type { StateDict } from '@mnv3/io';
 // The kernels this process runs are registered by the test setup from the built package
 // (@mnv3/layers/backend), so their profiler hook is that module's.
-import { setKernelProfiler } from '@mnv3/layers';
+import { setKernelProfiler, wasmValues } from '@mnv3/layers';
 
 const TOL = 1e-5;
 
@@ -360,6 +360,27 @@ describe('setKernelProfiler', () => {
     expect(calls).toHaveLength(before);
     ir.dispose();
     x.dispose();
+  });
+});
+
+describe('wasmValues', () => {
+  it("views a float32 tensor's values on the WASM heap (reads and writes go through), null for int32 and on the cpu backend", async () => {
+    const t = tf.tensor([1.5, -2, 3.25, 4], [2, 2]);
+    const view = wasmValues(t)!;
+    expect(Array.from(view)).toEqual([1.5, -2, 3.25, 4]);
+    view[1] = 7;
+    expect(Array.from(t.dataSync())).toEqual([1.5, 7, 3.25, 4]);
+    const ints = tf.tensor([1, 2], [2], 'int32');
+    expect(wasmValues(ints)).toBeNull();
+    tf.dispose([t, ints]);
+    await tf.setBackend('cpu');
+    try {
+      const c = tf.tensor([1, 2]);
+      expect(wasmValues(c)).toBeNull();
+      c.dispose();
+    } finally {
+      await tf.setBackend('wasm');
+    }
   });
 });
 

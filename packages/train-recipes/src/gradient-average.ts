@@ -8,6 +8,7 @@
 // regions by step parity, so that a replica already in the next step cannot overwrite what a slower
 // one is still reading.
 import * as tf from '@tensorflow/tfjs-core';
+import { wasmValues } from '@mnv3/layers';
 
 // Header words: the barrier's generation and arrivals, the abort flag, then per region and rank
 // whether that replica's loss was finite.
@@ -100,7 +101,8 @@ export class GradientAverager {
     for (const g of grads) {
       const size = g.size;
       if (offset + size > this.numel) throw new RangeError(`GradientAverager: the gradients hold more than the ${this.numel} values the group was made for`);
-      if (finite) mine.set(g.dataSync() as Float32Array, offset);
+      // Straight from the WASM heap where the backend is WASM (dataSync would copy first).
+      if (finite) mine.set(wasmValues(g) ?? (g.dataSync() as Float32Array), offset);
       offset += size;
     }
     if (offset !== this.numel) throw new RangeError(`GradientAverager: the gradients hold ${offset} values, the group was made for ${this.numel}`);
@@ -129,9 +131,17 @@ export class GradientAverager {
     await this.barrier();
     offset = 0;
     const out = grads.map((g) => {
-      const t = tf.tensor(avg.slice(offset, offset + g.size), g.shape, 'float32');
+      const values = avg.subarray(offset, offset + g.size);
       offset += g.size;
-      return t;
+      // A new tensor filled on the WASM heap in place; elsewhere, from a copy.
+      const t = tf.zeros(g.shape, 'float32');
+      const heap = wasmValues(t);
+      if (heap) {
+        heap.set(values);
+        return t;
+      }
+      t.dispose();
+      return tf.tensor(values.slice(), g.shape, 'float32');
     });
     return { finite: true, grads: out };
   }

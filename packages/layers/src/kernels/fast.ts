@@ -80,6 +80,23 @@ export interface KernelThreadStats {
 }
 
 /**
+ * The values of a float32 tensor where tfjs' WASM backend keeps them, as a view of its heap (no
+ * copy), or null on another backend. Use it at once: the next tfjs call may grow the heap and
+ * detach the view. Writing through it is for tensors of one's own that nothing else shares (e.g.
+ * one just made by `tf.zeros`).
+ *
+ * @example wasmValues(grad)?.subarray(0, 4) // the first four values, without dataSync's copy
+ */
+export function wasmValues(t: tf.Tensor): Float32Array | null {
+  if (tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return null;
+  const backend = tf.backend() as unknown as WasmBackendLike;
+  const d = backend.dataIdMap.get(t.dataId);
+  const memory = backend.wasm.asm?.memory ?? backend.wasm.wasmMemory;
+  if (!d || !memory) return null;
+  return new Float32Array(memory.buffer, d.memoryOffset, t.size);
+}
+
+/**
  * How our fast kernels use threads on the current backend: for diagnostics and tests (e.g. that
  * the pool's workers did run chunks). `{ threads: 1, chunks: [], sleeping: 0 }` without a pool.
  */
