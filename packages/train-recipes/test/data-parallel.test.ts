@@ -153,13 +153,15 @@ describe('train() on 2 replicas (the second in a worker thread)', () => {
 
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  it('trains on half of each epoch per replica and records world_size in the checkpoint', () => {
+  it('trains on half of each epoch per replica, leaks no tensors, records world_size in the checkpoint', () => {
     expect(full.stepLosses.get(0)).toHaveLength(6); // ⌈96 / 16⌉
     const ckpt = loadTorchCheckpoint(new Uint8Array(readFileSync(join(dir, 'full', 'checkpoint.pth')))) as Map<string, unknown>;
     const args = ckpt.get('args') as { attributes: Map<string, unknown> };
     expect(args.attributes.get('world_size')).toBe(2);
     const mean = (xs: number[]) => xs.reduce((s, v) => s + v, 0) / xs.length;
     expect(mean(full.stepLosses.get(1)!)).toBeLessThan(mean(full.stepLosses.get(0)!));
+    // The averaged gradients are disposed with the step's own tensors.
+    expect(new Set(full.numTensors.slice(1)).size, `numTensors per step: ${full.numTensors.join(',')}`).toBe(1);
   });
 
   it("resumes exactly: both replicas continue from model_0.pth with the uninterrupted run's losses", async () => {
