@@ -101,8 +101,8 @@ export class GradientAverager {
     for (const g of grads) {
       const size = g.size;
       if (offset + size > this.numel) throw new RangeError(`GradientAverager: the gradients hold more than the ${this.numel} values the group was made for`);
-      // Straight from the WASM heap where the backend is WASM (dataSync would copy first).
-      if (finite) mine.set(wasmValues(g) ?? (g.dataSync() as Float32Array), offset);
+      // Straight from the WASM heap where the backend is WASM; elsewhere without blocking the thread.
+      if (finite) mine.set(wasmValues(g) ?? ((await g.data()) as Float32Array), offset);
       offset += size;
     }
     if (offset !== this.numel) throw new RangeError(`GradientAverager: the gradients hold ${offset} values, the group was made for ${this.numel}`);

@@ -9,7 +9,7 @@ import { setupBackend, type BackendName } from '@mnv3/layers/backend';
 import { loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { GradientAverager } from './gradient-average.js';
 import type { Recipe } from './recipes.js';
-import { Trainer, pipelineSpec } from './train-core.js';
+import { Trainer, pipelineSpec, trainLoaderOptions } from './train-core.js';
 import { BatchLoader } from './data/loader.js';
 import type { PackedImages } from './data/pipeline.js';
 
@@ -34,14 +34,7 @@ async function run(d: ReplicaData): Promise<void> {
   const a = d.recipe.args;
   const averager = new GradientAverager(d.sab, d.rank, a.worldSize, d.numel);
   const trainer = new Trainer(d.recipe, { numClasses: d.numClasses, seed: d.seed, averager, ...(d.weights ? { weights: d.weights } : {}) });
-  const loader = new BatchLoader(d.images, pipelineSpec(d.recipe, 'train'), {
-    batchSize: a.batchSize,
-    shuffle: true,
-    seed: d.seed,
-    workers: d.workers,
-    replica: { rank: d.rank, worldSize: a.worldSize },
-    ...(a.raSampler ? { repetitions: a.raReps } : {}),
-  });
+  const loader = new BatchLoader(d.images, pipelineSpec(d.recipe, 'train'), trainLoaderOptions(d.recipe, d.seed, d.workers, d.rank));
   try {
     const start = d.resume ? trainer.resume(loadTorchCheckpoint(new Uint8Array(await readFile(d.resume))), d.resume) : 0;
     for (let epoch = start; epoch < a.epochs; epoch++) {

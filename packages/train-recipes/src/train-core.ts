@@ -21,7 +21,7 @@ import { RMSprop } from './optim/rmsprop.js';
 import { RecipeError, assertTrainable, namespaceDifferences, recipeNamespace, type Recipe } from './recipes.js';
 import { createLrScheduler, createOptimizer } from './train.js';
 import { ExponentialMovingAverage, emaDecay, setWeightDecay } from './utils.js';
-import type { Batch, BatchSource } from './data/batches.js';
+import type { Batch, BatchLoaderOptions, BatchSource } from './data/batches.js';
 import { mixedTargets } from './data/mix.js';
 import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineSpec } from './data/pipeline.js';
 
@@ -94,6 +94,22 @@ export function pipelineSpec(recipe: Recipe, mode: 'train' | 'eval'): PipelineSp
     mean: IMAGENET_MEAN,
     std: IMAGENET_STD,
     ...(mode === 'train' ? { mixupAlpha: a.mixupAlpha, cutmixAlpha: a.cutmixAlpha } : {}),
+  };
+}
+
+/**
+ * The training loader's options for replica `rank` of the recipe's `worldSize` (train.py's
+ * DistributedSampler share, or RASampler with --ra-sampler); rank 0 of 1 is a run on its own.
+ */
+export function trainLoaderOptions(recipe: Recipe, seed: number, workers: number, rank = 0): BatchLoaderOptions {
+  const a = recipe.args;
+  return {
+    batchSize: a.batchSize,
+    shuffle: true,
+    seed,
+    workers,
+    ...(a.raSampler ? { repetitions: a.raReps } : {}),
+    ...(a.worldSize > 1 ? { replica: { rank, worldSize: a.worldSize } } : {}),
   };
 }
 

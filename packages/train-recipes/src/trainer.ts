@@ -19,7 +19,7 @@ import { trainCheckpoint } from './checkpoint.js';
 import { trainingChart } from './charts.js';
 import { EpochTally, appendEpoch, formatLog, newHistory, parseHistory, serializeHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
 import { assertTrainable, type Recipe } from './recipes.js';
-import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, recipeWeights, type EvalResult, type StepResult, type TrainData } from './train-core.js';
+import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, trainLoaderOptions, recipeWeights, type EvalResult, type StepResult, type TrainData } from './train-core.js';
 import { averageCheckpoints } from './utils.js';
 import { loadRecipeData } from './data/datasets.js';
 import { repeatedAugmentationSamples } from './data/batches.js';
@@ -165,14 +165,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
     }
   }
 
-  const trainLoader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), {
-    batchSize: a.batchSize,
-    shuffle: true,
-    seed,
-    workers,
-    ...(a.raSampler ? { repetitions: a.raReps } : {}),
-    ...(a.worldSize > 1 ? { replica: { rank: 0, worldSize: a.worldSize } } : {}),
-  });
+  const trainLoader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), trainLoaderOptions(recipe, seed, workers));
   const valLoader = new BatchLoader(data.val, pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
   const ls = a.labelSmoothing;
   const stepLosses = new Map<number, number[]>();

@@ -85,7 +85,7 @@ export interface KernelThreadStats {
  * detach the view. Writing through it is for tensors of one's own that nothing else shares (e.g.
  * one just made by `tf.zeros`).
  *
- * @example wasmValues(grad)?.subarray(0, 4) // the first four values, without dataSync's copy
+ * @example wasmValues(grad)?.subarray(0, 4) // the first four values, without data()'s copy
  */
 export function wasmValues(t: tf.Tensor): Float32Array | null {
   if (tf.getBackend() !== 'wasm' || t.dtype !== 'float32') return null;
