@@ -31,7 +31,7 @@ const HYPERPARAMETER_FLAGS = TRAIN_PY_FLAGS.filter((s) =>
 export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--output-dir DIR] [--resume CKPT] [--data-path DIR]
                   [--nproc-per-node N] [--print-torchrun] [--batch-size B] [--lr LR] [--image-size S]
                   [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
-                  [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END] [--weights NAME]
+                  [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END] [--val-size N] [--weights NAME]
        mnv3 train --resume CKPT [--epochs N] [--data-path DIR] [--workers W] …
        mnv3 train --recipe QAT_NAME --weights FLOAT.pth [--ema] [--num-observer-update-epochs N]
                   [--num-batch-norm-update-epochs N] [--epochs N] [--output-dir DIR] [--resume CKPT] [--batch-size B] [--lr LR] …
@@ -56,6 +56,9 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
   --auto-augment none  the recipe without its augmentation policy (train.py's default, None)
   --lr-noise START,END  timm's LR noise over epochs [START, END) (the recipe's noise percentage,
                   std and seed), or "none"
+  --val-size N    hold out N training images for validation (Fashion-MNIST: the last N of its 60,000,
+                  default 10,000; an ImageFolder: a seeded N of train/, default a tenth); a recorded
+                  argument of the run, like the train.py flags
   --limit-*       use at most N images of a split (quick runs); W loader threads (default 2)
   --progress      draw the per-epoch progress bar even when stderr is not a terminal (a line every 5 s)
 
@@ -92,6 +95,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     'num-observer-update-epochs': { type: 'string' },
     'num-batch-norm-update-epochs': { type: 'string' },
     'lr-noise': { type: 'string' },
+    'val-size': { type: 'string' },
     ...Object.fromEntries(HYPERPARAMETER_FLAGS.map((s) => [s.flag.slice(2), { type: s.type === 'bool' ? ('boolean' as const) : ('string' as const) }])),
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -120,6 +124,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     }
   }
   if (values['lr-noise'] !== undefined) overrides.lrNoise = parseLrNoise(values['lr-noise'], name);
+  if (values['val-size'] !== undefined) overrides.valSize = positiveInt(values['val-size'], '--val-size');
   // torchrun's --nproc_per_node sets train.py's world size; --print-torchrun renders it instead.
   const nproc = values['nproc-per-node'] === undefined ? undefined : positiveInt(values['nproc-per-node'], '--nproc-per-node');
   if (nproc !== undefined && !values['print-torchrun']) overrides.worldSize = nproc;
@@ -165,6 +170,9 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     ...(values['data-path'] ? { dataDir: values['data-path'] } : {}),
     limit: { train: limit('limit-train'), val: limit('limit-val'), test: limit('limit-test') },
     onSkip: (path, err) => console.error(`mnv3 train: warning: skipped ${path}: ${err.message}`),
+  }).catch((e: unknown) => {
+    // A --val-size the data cannot hold.
+    throw e instanceof RecipeError ? new UsageError(`--val-size: ${e.message}`) : e;
   });
   const { worldSize } = recipe.args;
   // The bar and the epoch lines count every replica's images (train.py's img/s is per process).
@@ -364,7 +372,7 @@ export async function averageCheckpointsCommand(argv: string[], out: (s: string)
   out(`averaged ${positionals.length} checkpoint(s) → ${values.out}`);
 }
 
-export const EVAL_USAGE = `usage: mnv3 eval --model NAME --weights SRC --data fashion-mnist|DIR [--split SPLIT] [--image-size S]
+export const EVAL_USAGE = `usage: mnv3 eval --model NAME --weights SRC --data fashion-mnist|DIR [--split SPLIT [--val-size N]] [--image-size S]
                  [--resize-size R] [--ema] [--limit N] [--batch-size B] [--json]
 
   Acc@1, acc@5 and loss of a classifier (train.py --test-only): SRC a .pth (a train.py checkpoint
@@ -373,7 +381,8 @@ export const EVAL_USAGE = `usage: mnv3 eval --model NAME --weights SRC --data fa
   to R then centre crop S (defaults 64/64 for Fashion-MNIST, 256/224 for folders), ImageNet's
   normalisation.
   SPLIT  of fashion-mnist: test (t10k, the default), or the recipes' train (the first 50,000 images
-         of the training file) or val (its last 10,000): how well a model fits what it trained on.
+         of the training file) or val (its last 10,000): how well a model fits what it trained on;
+         --val-size N moves that cut as mnv3 train's does (the last N validate)
   NAME   ${CLASSIFICATION_MODELS.names().join(', ')}`;
 
 const EVAL_SPLITS = ['train', 'val', 'test'];
@@ -386,6 +395,7 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
     'image-size': { type: 'string' },
     'resize-size': { type: 'string' },
     split: { type: 'string' },
+    'val-size': { type: 'string' },
     ema: { type: 'boolean' },
     limit: { type: 'string' },
     'batch-size': { type: 'string' },
@@ -401,6 +411,8 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
   const split = values.split ?? 'test';
   if (!fashion && values.split !== undefined) throw new UsageError('--split picks a split of fashion-mnist; an ImageFolder is evaluated whole');
   if (!EVAL_SPLITS.includes(split)) throw new UsageError(`unknown --split "${split}"; valid: ${EVAL_SPLITS.join(', ')}`);
+  const valSize = values['val-size'] === undefined ? undefined : positiveInt(values['val-size'], '--val-size');
+  if (valSize !== undefined && split === 'test') throw new UsageError('--val-size moves the cut between the train and val splits of fashion-mnist: pass --split train or val with it');
   let sd: StateDict;
   const weights = values.weights;
   const byName: boolean = isWeightsName(weights);
@@ -439,7 +451,11 @@ export async function evalCommand(argv: string[], out: (s: string) => void): Pro
   if (fashion && split !== 'test') {
     // The trainer's own split of the training file (loadRecipeData), so that train and val here are
     // the images a Fashion-MNIST run trained and validated on.
-    images = (await loadRecipeData(getRecipe('mobilenet_v3_small-fashion-mnist')))[split as 'train' | 'val'];
+    const recipe = getRecipe('mobilenet_v3_small-fashion-mnist', valSize === undefined ? {} : { valSize });
+    const data = await loadRecipeData(recipe).catch((e: unknown) => {
+      throw e instanceof RecipeError ? new UsageError(`--val-size: ${e.message}`) : e;
+    });
+    images = data[split as 'train' | 'val'];
   } else if (fashion) {
     const { readFashionMnist } = await import('@mnv3/io/node');
     const te = await readFashionMnist({ train: false });

@@ -152,6 +152,12 @@ export interface RecipeExtras {
   lrNoise: { noiseRangeT: [number, number]; noisePct: number; noiseStd: number; noiseSeed: number } | null;
   /** After training, average the last `count` checkpoints that improved acc@1 (0 = no averaging). */
   averageLastImproved: number;
+  /**
+   * Images of the training data held out for validation (the per-epoch evaluation and every choice;
+   * the test set stays for the end): Fashion-MNIST the last `valSize` of its 60,000 training images,
+   * an ImageFolder a seeded `valSize` of train/; null: 10,000 and a tenth.
+   */
+  valSize: number | null;
 }
 
 /** A training recipe: train.py's arguments plus what train.py cannot express. */
@@ -175,6 +181,7 @@ const IMAGENET_EXTRAS: RecipeExtras = {
   stochasticDepthProb: 0,
   lrNoise: null,
   averageLastImproved: 3,
+  valSize: null,
 };
 
 function mobilenetV3ImageNet(model: string): Recipe {
@@ -293,6 +300,7 @@ const EXTRA_DESTS: readonly [keyof RecipeExtras, string, 'float' | 'other'][] = 
   ['stochasticDepthProb', 'stochastic_depth_prob', 'float'],
   ['lrNoise', 'lr_noise', 'other'],
   ['averageLastImproved', 'average_last_improved', 'other'],
+  ['valSize', 'val_size', 'other'],
 ];
 
 const EXTRA_KEYS: readonly (keyof RecipeExtras)[] = EXTRA_DESTS.map(([key]) => key);
@@ -331,6 +339,7 @@ function checkExtras(r: RecipeExtras): void {
   for (const k of ['rmspropEps', 'rmspropAlpha'] as const) if (!(typeof r[k] === 'number' && r[k] > 0 && Number.isFinite(r[k]))) throw bad(k, `must be a number > 0, got ${String(r[k])}`);
   if (r.epsPlacement !== 'outside' && r.epsPlacement !== 'inside') throw bad('epsPlacement', `must be 'outside' or 'inside', got ${JSON.stringify(r.epsPlacement)}`);
   if (!Number.isSafeInteger(r.averageLastImproved) || r.averageLastImproved < 0) throw bad('averageLastImproved', `must be an integer ≥ 0, got ${String(r.averageLastImproved)}`);
+  if (r.valSize !== null && !(Number.isSafeInteger(r.valSize) && r.valSize >= 1)) throw bad('valSize', `must be null (the dataset's default) or an integer ≥ 1, got ${String(r.valSize)}`);
   if (r.lrNoise !== null) {
     const n = r.lrNoise;
     if (typeof n !== 'object' || !Array.isArray(n.noiseRangeT) || n.noiseRangeT.length !== 2 || !n.noiseRangeT.every(Number.isSafeInteger) || n.noiseRangeT[0] >= n.noiseRangeT[1]) {

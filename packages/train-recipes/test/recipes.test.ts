@@ -78,6 +78,7 @@ describe('recipes', () => {
     expect(() => getRecipe('mobilenet_v3_large', { batchSize: 0 })).toThrow(/batchSize \(--batch-size\) must be ≥ 1/);
     expect(() => getRecipe('mobilenet_v3_large', { lrStepSize: null as never })).toThrow(/cannot be null/);
     expect(() => getRecipe('mobilenet_v3_large', { numClasses: 1 })).toThrow(/numClasses must be an integer ≥ 2/);
+    expect(() => getRecipe('mobilenet_v3_large', { valSize: 0 })).toThrow(/valSize must be null \(the dataset's default\) or an integer ≥ 1, got 0/);
     expect(() => getRecipe('mobilenet_v3_large', { lrNoise: { noiseRangeT: [5, 2], noisePct: 0.67, noiseStd: 1, noiseSeed: 42 } })).toThrow(/lrNoise must be null or/);
     expect(() => renderTorchrun(getRecipe('mobilenet_v3_large'), { nprocPerNode: 0, ...paths })).toThrow(/nprocPerNode must be an integer ≥ 1/);
     expect(() => renderTorchrun(getRecipe('mobilenet_v3_large'), { dataPath: '', outputDir: 'o' })).toThrow(/needs dataPath/);
@@ -116,7 +117,9 @@ describe('recipes', () => {
     const tuned = getRecipe('mobilenet_v3_small-fashion-mnist-full', {
       epochs: 45, lrScheduler: 'cosineannealinglr', lrWarmupEpochs: 2, lrWarmupMethod: 'linear', modelEmaDecay: 0.9998,
       autoAugment: 'imagenet', normWeightDecay: 0, lrNoise: { noiseRangeT: [13, 40], noisePct: 0.5, noiseStd: 0.8, noiseSeed: 7 }, hflipProb: 0.25,
+      valSize: 1000,
     });
+    expect(recipeNamespace(tuned).attributes.get('val_size')).toBe(1000);
     for (const recipe of [...RECIPE_NAMES.map((n) => getRecipe(n)), tuned]) {
       expect(recipeFromNamespace(recipeNamespace(recipe)), recipe.name).toEqual(recipe);
       const pickled = loadTorchCheckpoint(saveTorchCheckpoint(new Map([['args', recipeNamespace(recipe)]]))) as Map<string, unknown>;

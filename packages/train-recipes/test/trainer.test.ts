@@ -15,7 +15,7 @@ import '@mnv3/layers/train';
 import { encodePng, loadTorchCheckpoint, toFloat32, type StateDict } from '@mnv3/io';
 import { CLASSIFICATION_MODELS } from '@mnv3/backbone';
 import { ORACLE_PYTHON, REPO_ROOT } from '@mnv3/test-utils';
-import { Trainer, WorkerBatchLoader, getRecipe, parseHistory, recipeWeights, type Batch, type Recipe } from '../src/index.js';
+import { Trainer, WorkerBatchLoader, RecipeError, getRecipe, parseHistory, recipeWeights, type Batch, type Recipe } from '../src/index.js';
 import { batchResponder } from '../src/data/batches.js';
 import { BatchLoader, TrainError, loadRecipeData, pipelineSpec, train, type TrainData, type TrainResult } from '../src/node.js';
 
@@ -40,6 +40,12 @@ describe('train()', () => {
     expect(all.val.length).toBe(10_000);
     expect(all.test!.length).toBe(10_000);
     expect(all.numClasses).toBe(10);
+    // The recipe's valSize moves the cut: the last 1,000 training images validate, the other 59,000 train.
+    const most = await loadRecipeData(getRecipe(recipe.name, { valSize: 1000 }), {});
+    expect([most.train.length, most.val.length, most.test!.length]).toEqual([59_000, 1000, 10_000]);
+    expect(Array.from(most.val.labels)).toEqual(Array.from(all.val.labels.subarray(9000)));
+    expect(Array.from(most.train.labels.subarray(50_000))).toEqual(Array.from(all.val.labels.subarray(0, 9000)));
+    await expect(loadRecipeData(getRecipe(recipe.name, { valSize: 60_000 }), {})).rejects.toThrow(new RecipeError('invalid-value', "valSize must be below Fashion-MNIST's 60000 training images, got 60000"));
   });
 
   it('trains: the loss goes down, files are written, numTensors stays flat', () => {
@@ -307,6 +313,8 @@ describe('ImageFolder data', () => {
     const d = await loadRecipeData(imagenet, { dataDir: root, onSkip: (path) => skipped.push(path) });
     expect(skipped).toEqual([join(root, 'train', 'bag', 'broken.png')]);
     expect([d.train.length, d.val.length, d.test!.length, d.numClasses]).toEqual([18, 2, 8, 2]);
+    const five = await loadRecipeData(getRecipe('mobilenet_v3_small', { valSize: 5 }), { dataDir: root });
+    expect([five.train.length, five.val.length]).toEqual([15, 5]);
     const r = await train(imagenet, { data: d, outputDir: join(dir, 'folder-run'), workers: 2 });
     expect(r.stepLosses.get(0)).toHaveLength(3);
     expect(r.stepLosses.get(0)!.every(Number.isFinite)).toBe(true);

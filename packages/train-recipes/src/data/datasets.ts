@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DatasetError, loadImageFolder, readFashionMnist } from '@mnv3/io/node';
 import { shuffledIndices } from '@mnv3/io';
 import { seededRng } from '@mnv3/transforms';
-import type { Recipe } from '../recipes.js';
+import { RecipeError, type Recipe } from '../recipes.js';
 import type { TrainData } from '../train-core.js';
 import { packUniform, subset, type PackedImages } from './pipeline.js';
 
@@ -13,8 +13,6 @@ import { packUniform, subset, type PackedImages } from './pipeline.js';
 export interface LoadDataOptions {
   /** Fashion-MNIST: the folder of the idx files (default Debian's). ImageFolder: a folder with `train/` and `val/`. */
   dataDir?: string;
-  /** Images held out of the training set for validation (Fashion-MNIST: the last 10,000; ImageFolder: 10%). */
-  valSize?: number;
   /** Keep at most this many images of each split (small runs and tests). */
   limit?: { train?: number; val?: number; test?: number };
   /** Called for each ImageFolder image that could not be decoded (it is skipped). */
@@ -55,6 +53,7 @@ async function packFolder(root: string, onSkip?: LoadDataOptions['onSkip']): Pro
  * The train / validation / test splits of a recipe's dataset, as packed uint8 images.
  * Fashion-MNIST: train = the first 50,000 training images, val = the last 10,000, test = t10k.
  * ImageFolder (`dataDir/train`, `dataDir/val`): val = a seeded 10% of train/, test = val/.
+ * The recipe's `valSize` sets another validation size.
  *
  * @example const data = await loadRecipeData(getRecipe('mobilenet_v3_small-fashion-mnist'), { limit: { train: 512 } });
  */
@@ -65,8 +64,8 @@ export async function loadRecipeData(recipe: Recipe, options: LoadDataOptions = 
     const tr = await readFashionMnist({ ...(root ? { root } : {}), train: true });
     const te = await readFashionMnist({ ...(root ? { root } : {}), train: false });
     const all = packUniform(tr.images, tr.labels, 28, 28, 1);
-    const valSize = options.valSize ?? 10_000;
-    if (!(valSize > 0 && valSize < all.length)) throw new RangeError(`loadRecipeData: valSize must be in [1, ${all.length - 1}], got ${valSize}`);
+    const valSize = recipe.valSize ?? 10_000;
+    if (!(valSize < all.length)) throw new RecipeError('invalid-value', `valSize must be below Fashion-MNIST's ${all.length} training images, got ${valSize}`);
     const cut = all.length - valSize;
     const train = subset(all, Array.from({ length: Math.min(cut, limit.train ?? cut) }, (_, i) => i));
     const val = subset(all, Array.from({ length: Math.min(valSize, limit.val ?? valSize) }, (_, i) => cut + i));
@@ -77,7 +76,8 @@ export async function loadRecipeData(recipe: Recipe, options: LoadDataOptions = 
   const { images: trainAll, classes } = await packFolder(join(options.dataDir, 'train'), options.onSkip);
   if (classes.length < 2) throw new DatasetError('no-classes', `loadRecipeData: ${join(options.dataDir, 'train')} has ${classes.length} class; classification needs at least 2`);
   const order = shuffledIndices(trainAll.length, seededRng(0x7a1));
-  const valSize = options.valSize ?? Math.max(1, Math.round(trainAll.length / 10));
+  const valSize = recipe.valSize ?? Math.max(1, Math.round(trainAll.length / 10));
+  if (!(valSize < trainAll.length)) throw new RecipeError('invalid-value', `valSize must be below the ${trainAll.length} images of ${join(options.dataDir, 'train')}, got ${valSize}`);
   const valIdx = Array.from(order.subarray(0, valSize)).sort((x, y) => x - y);
   const trainIdx = Array.from(order.subarray(valSize)).sort((x, y) => x - y);
   const { images: test } = await packFolder(join(options.dataDir, 'val'), options.onSkip);
