@@ -56,8 +56,8 @@ export { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFix
 export type { AblationBar, TrainingChartOptions } from './charts.js';
 export { ablationChart, trainingChart } from './charts.js';
 // The trainer's platform-free core (Node's train() and pages use it) and its data pipeline.
-export type { Classifier, EvalResult, StepResult, TrainData, TrainerOptions } from './train-core.js';
-export { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, recipeWeights, recipeWeightsEntry } from './train-core.js';
+export type { Classifier, EvalBatch, EvalResult, StepResult, TrainData, TrainerOptions } from './train-core.js';
+export { TrainError, Trainer, buildClassifier, evalShard, evaluate, evaluateBatches, pipelineSpec, recipeWeights, recipeWeightsEntry, summarizeEval } from './train-core.js';
 export type { Batch, BatchLoaderOptions, BatchSource, Replica } from './data/batches.js';
 export { WorkerBatchLoader, distributedOrder, epochOrder, repeatedAugmentationOrder, repeatedAugmentationSamples } from './data/batches.js';
 // Data parallelism's all-reduce (train() runs the replicas in Node; see replicas.ts).

@@ -23,7 +23,7 @@ import { createLrScheduler, createOptimizer } from './train.js';
 import { ExponentialMovingAverage, emaDecay, setWeightDecay } from './utils.js';
 import type { Batch, BatchLoaderOptions, BatchSource } from './data/batches.js';
 import { mixedTargets } from './data/mix.js';
-import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, type PackedImages, type PipelineSpec } from './data/pipeline.js';
+import { IMAGENET_MEAN, IMAGENET_STD, mixSeed, subset, type PackedImages, type PipelineSpec } from './data/pipeline.js';
 
 /** Why training stopped or refused to start. */
 export class TrainError extends Error {
@@ -151,16 +151,17 @@ function argmaxRows(x: Float32Array, c: number): Int32Array {
   return out;
 }
 
-/**
- * Evaluates a model (eval mode: BatchNorm's running statistics, no dropout) on a split: acc@1,
- * acc@5 in percent and the mean cross-entropy (with the recipe's label smoothing, as train.py's
- * evaluate uses the training criterion).
- */
-export async function evaluate(model: Classifier, loader: BatchSource, labelSmoothing = 0): Promise<EvalResult> {
-  let n = 0;
-  let c1 = 0;
-  let c5 = 0;
-  let lossSum = 0;
+/** One evaluated batch: its mean loss, its images and its top-1 / top-5 hits. */
+export interface EvalBatch {
+  loss: number;
+  n: number;
+  c1: number;
+  c5: number;
+}
+
+/** {@link evaluate}'s batches, in the loader's order (the pieces a data-parallel evaluation gathers). */
+export async function evaluateBatches(model: Classifier, loader: BatchSource, labelSmoothing = 0): Promise<EvalBatch[]> {
+  const out: EvalBatch[] = [];
   for await (const b of loader.epoch(0)) {
     const [loss, hits] = tf.tidy(() => {
       const x = tf.tensor4d(b.images, [b.n, b.size, b.size, 3]);
@@ -169,13 +170,46 @@ export async function evaluate(model: Classifier, loader: BatchSource, labelSmoo
       return [crossEntropy(logits, y, { labelSmoothing }), correct(logits, y)];
     });
     const h = await hits.data();
-    lossSum += (await loss.data())[0]! * b.n;
-    c1 += h[0]!;
-    c5 += h[1]!;
-    n += b.n;
+    out.push({ loss: (await loss.data())[0]!, n: b.n, c1: h[0]!, c5: h[1]! });
     tf.dispose([loss, hits]);
   }
+  return out;
+}
+
+/** Acc@1, acc@5 and mean loss of evaluated batches, summed in their order. */
+export function summarizeEval(batches: readonly EvalBatch[]): EvalResult {
+  let n = 0;
+  let c1 = 0;
+  let c5 = 0;
+  let lossSum = 0;
+  for (const b of batches) {
+    lossSum += b.loss * b.n;
+    c1 += b.c1;
+    c5 += b.c5;
+    n += b.n;
+  }
   return { acc1: (100 * c1) / n, acc5: (100 * c5) / n, loss: lossSum / n, images: n };
+}
+
+/**
+ * Evaluates a model (eval mode: BatchNorm's running statistics, no dropout) on a split: acc@1,
+ * acc@5 in percent and the mean cross-entropy (with the recipe's label smoothing, as train.py's
+ * evaluate uses the training criterion).
+ */
+export async function evaluate(model: Classifier, loader: BatchSource, labelSmoothing = 0): Promise<EvalResult> {
+  return summarizeEval(await evaluateBatches(model, loader, labelSmoothing));
+}
+
+/**
+ * Replica `rank`'s shard of a split of `images` to evaluate, out of `worldSize`: whole batches of
+ * `batchSize`, contiguous and in rank order (possibly none), so that the replicas' batches, put
+ * together, are one process's batches and every image is counted once (torch's DistributedSampler
+ * pads the split with repeats instead).
+ */
+export function evalShard(images: PackedImages, batchSize: number, rank: number, worldSize: number): PackedImages {
+  const batches = Math.ceil(images.length / batchSize);
+  const [start, end] = [rank, rank + 1].map((r) => Math.min(images.length, Math.floor((r * batches) / worldSize) * batchSize)) as [number, number];
+  return subset(images, Array.from({ length: end - start }, (_, i) => start + i));
 }
 
 /**

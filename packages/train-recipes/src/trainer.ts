@@ -19,13 +19,14 @@ import { trainCheckpoint } from './checkpoint.js';
 import { trainingChart } from './charts.js';
 import { EpochTally, appendEpoch, formatLog, newHistory, parseHistory, serializeHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
 import { assertTrainable, type Recipe } from './recipes.js';
-import { TrainError, Trainer, buildClassifier, evaluate, pipelineSpec, trainLoaderOptions, recipeWeights, type EvalResult, type StepResult, type TrainData } from './train-core.js';
+import { TrainError, Trainer, buildClassifier, evalShard, evaluate, evaluateBatches, pipelineSpec, summarizeEval, trainLoaderOptions, recipeWeights, type EvalResult, type StepResult, type TrainData } from './train-core.js';
 import { averageCheckpoints } from './utils.js';
 import { loadRecipeData } from './data/datasets.js';
 import { repeatedAugmentationSamples } from './data/batches.js';
 import { BatchLoader } from './data/loader.js';
 import { ReplicaAbortedError } from './gradient-average.js';
 import { ReplicaGroup } from './replicas.js';
+import type { PackedImages } from './data/pipeline.js';
 
 export type { EvalResult, TrainData } from './train-core.js';
 export { TrainError, evaluate, pipelineSpec } from './train-core.js';
@@ -166,17 +167,24 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   }
 
   const trainLoader = new BatchLoader(data.train, pipelineSpec(recipe, 'train'), trainLoaderOptions(recipe, seed, workers));
-  const valLoader = new BatchLoader(data.val, pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
+  // With replicas, rank 0 evaluates its shard of each split and the replicas the rest (ReplicaGroup.evaluate).
+  const test = data.test && (options.evaluateTest ?? true) && data.test.length > 0 ? data.test : undefined;
+  const evalImages = { val: data.val, ...(test ? { test } : {}) };
+  const mine = (images: PackedImages) => (averager ? evalShard(images, a.batchSize, 0, a.worldSize) : images);
+  const evalLoader = (images: PackedImages) => new BatchLoader(mine(images), pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
+  const valLoader = evalLoader(data.val);
   const ls = a.labelSmoothing;
   const stepLosses = new Map<number, number[]>();
   const numTensors: number[] = [];
-  const evalWith = async (sd: StateDict, loader: BatchLoader): Promise<EvalResult> => {
+  const evalWith = async (sd: StateDict, split: 'val' | 'test', loader: BatchLoader): Promise<EvalResult> => {
     evalModel.loadStateDict(sd);
-    return evaluate(evalModel, loader, ls);
+    if (!group) return evaluate(evalModel, loader, ls);
+    const [own, others] = await Promise.all([evaluateBatches(evalModel, loader, ls), group.evaluate(split, sd)]);
+    return summarizeEval([...own, ...others]);
   };
   let result: TrainResult;
   try {
-    if (averager) group = ReplicaGroup.start(averager, { recipe, numClasses, seed, images: data.train, workers, ...(weights ? { weights } : {}), ...(options.resume ? { resume: options.resume } : {}) });
+    if (averager) group = ReplicaGroup.start(averager, { recipe, numClasses, seed, images: data.train, evalImages, workers, ...(weights ? { weights } : {}), ...(options.resume ? { resume: options.resume } : {}) });
     for (let epoch = startEpoch; epoch < a.epochs; epoch++) {
       const t0 = performance.now();
       const lr = trainer.lr;
@@ -196,9 +204,10 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       trainer.endEpoch();
       stepLosses.set(epoch, tally.losses);
       const sd = model.stateDict();
-      const val = await evalWith(sd, valLoader);
+      const val = await evalWith(sd, 'val', valLoader);
       let emaEval: EvalResult | undefined;
-      if (ema) emaEval = await evalWith(stripModule(await ema.stateDict()), valLoader);
+      if (ema) emaEval = await evalWith(stripModule(await ema.stateDict()), 'val', valLoader);
+      group?.proceed();
       const ckpt = await trainCheckpoint({ model: sd, optimizer, lrScheduler: trainer.scheduler, epoch, args: trainer.checkpointArgs(), ...(ema ? { modelEma: ema } : {}) });
       await writeEpochCheckpoint(options.outputDir, epoch, ckpt);
       const record = tally.record(epoch, lr, val, emaEval ? { emaAcc1: emaEval.acc1, emaAcc5: emaEval.acc5 } : {}, (performance.now() - t0) / 1000);
@@ -222,19 +231,20 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
       const avg = averageCheckpoints(files);
       await writeTorchCheckpoint(join(options.outputDir, 'model_avg.pth'), avg.checkpoint);
       averagedSd = avg.model;
-      result.averaged = { epochs, val: await evalWith(avg.model, valLoader) };
+      result.averaged = { epochs, val: await evalWith(avg.model, 'val', valLoader) };
     }
-    if (data.test && (options.evaluateTest ?? true) && data.test.length > 0) {
-      const testLoader = new BatchLoader(data.test, pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
+    if (test) {
+      const testLoader = evalLoader(test);
       try {
-        result.test = await evalWith(model.stateDict(), testLoader);
-        if (ema) result.testEma = await evalWith(stripModule(await ema.stateDict()), testLoader);
-        if (averagedSd && result.averaged) result.averaged.test = await evalWith(averagedSd, testLoader);
+        result.test = await evalWith(model.stateDict(), 'test', testLoader);
+        if (ema) result.testEma = await evalWith(stripModule(await ema.stateDict()), 'test', testLoader);
+        if (averagedSd && result.averaged) result.averaged.test = await evalWith(averagedSd, 'test', testLoader);
       } finally {
         await testLoader.close();
       }
       await writeFileAtomic(join(options.outputDir, 'test.json'), `${JSON.stringify({ recipe: recipe.name, epochs: a.epochs, test: result.test, ...(result.testEma ? { testEma: result.testEma } : {}), ...(result.averaged ? { averaged: result.averaged } : {}) }, null, 2)}\n`);
     }
+    group?.proceed(); // to their end
   } finally {
     await group?.close();
     await trainLoader.close();

@@ -2,8 +2,8 @@
 // DistributedSampler and RASampler orders for every rank; two replicas stepping together give
 // torch's DDP losses and weights (two gloo processes in the oracle: all-reduce in backward, then
 // clip_grad_norm_ and RMSprop) and keep bit-identical weights, each its own BatchNorm statistics;
-// train() with world_size 2 runs the second replica in a worker thread, resumes exactly, and a
-// replica that fails stops the run with its error.
+// train() with world_size 2 runs the second replica in a worker thread, evaluates on both (one
+// process's result, bit for bit), resumes exactly, and a replica that fails stops the run with its error.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,8 +11,8 @@ import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import '@mnv3/layers/train';
 import { loadTorchCheckpoint, toFloat32, type HostTensor, type StateDict } from '@mnv3/io';
-import { GradientAverager, ReplicaAbortedError, Trainer, WorkerBatchLoader, distributedOrder, getRecipe, gradientAverageBuffer, packUniform, pipelineSpec, repeatedAugmentationOrder, type Batch } from '../src/index.js';
-import { TrainError, loadRecipeData, train, type TrainData, type TrainResult } from '../src/node.js';
+import { GradientAverager, ReplicaAbortedError, Trainer, WorkerBatchLoader, buildClassifier, distributedOrder, evalShard, evaluate, getRecipe, gradientAverageBuffer, packUniform, pipelineSpec, repeatedAugmentationOrder, type Batch } from '../src/index.js';
+import { BatchLoader, TrainError, loadRecipeData, train, type TrainData, type TrainResult } from '../src/node.js';
 import { ReplicaGroup } from '../src/replicas.js';
 import { f32, get, scaledError, trainFixture, trainFixtures } from './fixtures.js';
 
@@ -164,6 +164,40 @@ describe('train() on 2 replicas (the second in a worker thread)', () => {
     expect(new Set(full.numTensors.slice(1)).size, `numTensors per step: ${full.numTensors.join(',')}`).toBe(1);
   });
 
+  it("evaluates on both replicas, each its shard of whole batches: one process's result on the same weights, bit for bit", async () => {
+    const model = buildClassifier(recipe, 10, 0);
+    const ckpt = loadTorchCheckpoint(new Uint8Array(readFileSync(join(dir, 'full', 'model_1.pth')))) as Map<string, unknown>;
+    model.loadStateDict(ckpt.get('model') as StateDict);
+    const whole = async (images: typeof data.val) => {
+      const loader = new BatchLoader(images, pipelineSpec(recipe, 'eval'), { batchSize: 16, shuffle: false, seed: 7, workers: 0 });
+      try {
+        return await evaluate(model, loader, 0);
+      } finally {
+        await loader.close();
+      }
+    };
+    try {
+      const val = await whole(data.val);
+      const last = full.history.epochs[1]!;
+      expect([last.valAcc1, last.valAcc5, last.valLoss]).toEqual([val.acc1, val.acc5, val.loss]);
+      expect(full.test).toEqual(await whole(data.test!));
+      expect(full.test!.images).toBe(64);
+    } finally {
+      model.dispose();
+    }
+  }, 120_000);
+
+  it('shards a split into whole batches in rank order, every image once (a shard may be empty)', () => {
+    const labels = (p: { labels: Int32Array }) => Array.from(p.labels);
+    for (const [n, batch, world] of [[64, 16, 2], [70, 16, 3], [5, 16, 2], [33, 8, 4]] as const) {
+      const images = packUniform(new Uint8Array(n * 4), Array.from({ length: n }, (_, i) => i), 2, 2, 1);
+      const shards = Array.from({ length: world }, (_, r) => evalShard(images, batch, r, world));
+      expect(shards.flatMap(labels), `${n} images, batch ${batch}, ${world} replicas`).toEqual(labels(images));
+      for (const s of shards.slice(0, -1)) expect(s.length % batch, `${n}/${batch}/${world}`).toBe(0);
+    }
+    expect(evalShard(packUniform(new Uint8Array(20), [0, 1, 2, 3, 4], 2, 2, 1), 16, 0, 2).length).toBe(0);
+  });
+
   it("resumes exactly: both replicas continue from model_0.pth with the uninterrupted run's losses", async () => {
     const resumed = await train(recipe, { data, outputDir: join(dir, 'resumed'), resume: join(dir, 'full', 'model_0.pth'), workers: 0, seed: 7, evaluateTest: false });
     expect(resumed.stepLosses.get(1)).toEqual(full.stepLosses.get(1));
@@ -179,12 +213,14 @@ describe('train() on 2 replicas (the second in a worker thread)', () => {
     // The replica fails on its checkpoint before its first step: any size of group will do.
     const numel = 10;
     const averager = ReplicaGroup.averagerFor(2, numel);
-    const group = ReplicaGroup.start(averager, { recipe, numClasses: 10, seed: 7, images: data.train, workers: 0, resume: join(dir, 'no-such.pth') });
+    const group = ReplicaGroup.start(averager, { recipe, numClasses: 10, seed: 7, images: data.train, evalImages: { val: data.val }, workers: 0, resume: join(dir, 'no-such.pth') });
     const grads = [tf.zeros([numel])];
     try {
       const err = await averager.average(grads, true).catch((e: unknown) => e);
       expect(err).toBeInstanceOf(ReplicaAbortedError);
       expect((err as Error).message).toMatch(/process 1 of 2 \(a worker thread\) failed: .*no-such\.pth/);
+      // An evaluation asked of a failed group fails the same way, instead of waiting for an answer.
+      await expect(group.evaluate('val', new Map())).rejects.toThrow(/process 1 of 2 \(a worker thread\) failed: .*no-such\.pth/);
     } finally {
       tf.dispose(grads);
       await group.close();
@@ -196,7 +232,7 @@ describe('train() on 2 replicas (the second in a worker thread)', () => {
     const numel = probe.model.parameters().reduce((n, p) => n + p.size, 0);
     probe.dispose();
     const averager = ReplicaGroup.averagerFor(2, numel);
-    const group = ReplicaGroup.start(averager, { recipe, numClasses: 10, seed: 7, images: data.train, workers: 0 });
+    const group = ReplicaGroup.start(averager, { recipe, numClasses: 10, seed: 7, images: data.train, evalImages: { val: data.val }, workers: 0 });
     const grads = [tf.zeros([numel])];
     try {
       await new Promise((ok) => setTimeout(ok, 3000)); // the replica reached its first step's all-reduce long ago
