@@ -11,7 +11,7 @@ import { setupBackend, type BackendName } from '@mnv3/layers/backend';
 import { loadTorchCheckpoint, type StateDict } from '@mnv3/io';
 import { GradientAverager } from './gradient-average.js';
 import type { Recipe } from './recipes.js';
-import { Trainer, buildClassifier, evaluateBatches, pipelineSpec, trainLoaderOptions, type EvalBatch } from './train-core.js';
+import { Trainer, buildClassifier, evalLoaderOptions, evaluateBatches, pipelineSpec, trainLoaderOptions, type EvalBatch } from './train-core.js';
 import { BatchLoader } from './data/loader.js';
 import type { PackedImages } from './data/pipeline.js';
 
@@ -68,7 +68,7 @@ async function run(d: ReplicaData): Promise<void> {
       const images = d.evalImages[split];
       if (!images) throw new Error(`rank 0 asked for an evaluation on the ${split} split, which this replica was not given`);
       let shard = evalLoaders.get(split);
-      if (!shard) evalLoaders.set(split, (shard = new BatchLoader(images, pipelineSpec(d.recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed: d.seed, workers: d.workers })));
+      if (!shard) evalLoaders.set(split, (shard = new BatchLoader(images, pipelineSpec(d.recipe, 'eval'), evalLoaderOptions(d.recipe, d.seed, d.workers))));
       evalModel.loadStateDict(stateDict);
       reply({ evaluated: await evaluateBatches(evalModel, shard, a.labelSmoothing) });
     }

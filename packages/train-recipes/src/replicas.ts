@@ -100,8 +100,8 @@ export class ReplicaGroup {
    * meanwhile): their batches, in rank order.
    */
   async evaluate(split: 'val' | 'test', stateDict: StateDict): Promise<EvalBatch[]> {
+    if (this.averager.aborted) throw new ReplicaAbortedError(this.averager.abortReason);
     const replies = this.workers.map((worker, k) => {
-      if (this.averager.aborted) return Promise.reject(new ReplicaAbortedError(this.averager.abortReason));
       const reply = new Promise<EvalBatch[]>((resolve, reject) => this.waiting[k]!.push({ resolve, reject }));
       worker.postMessage({ evaluate: { split, stateDict } } satisfies ReplicaRequest);
       return reply;

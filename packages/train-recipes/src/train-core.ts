@@ -151,6 +151,14 @@ function argmaxRows(x: Float32Array, c: number): Int32Array {
   return out;
 }
 
+/**
+ * The evaluation loader's options: the recipe's batch size, in order. Rank 0 and the replicas both
+ * use them, so that their shards' batches are one process's batches.
+ */
+export function evalLoaderOptions(recipe: Recipe, seed: number, workers: number): BatchLoaderOptions {
+  return { batchSize: recipe.args.batchSize, shuffle: false, seed, workers };
+}
+
 /** One evaluated batch: its mean loss, its images and its top-1 / top-5 hits. */
 export interface EvalBatch {
   loss: number;

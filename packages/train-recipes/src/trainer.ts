@@ -19,7 +19,7 @@ import { trainCheckpoint } from './checkpoint.js';
 import { trainingChart } from './charts.js';
 import { EpochTally, appendEpoch, formatLog, newHistory, parseHistory, serializeHistory, truncateHistory, type EpochRecord, type TrainHistory } from './history.js';
 import { assertTrainable, type Recipe } from './recipes.js';
-import { TrainError, Trainer, buildClassifier, evalShard, evaluate, evaluateBatches, pipelineSpec, summarizeEval, trainLoaderOptions, recipeWeights, type EvalResult, type StepResult, type TrainData } from './train-core.js';
+import { TrainError, Trainer, buildClassifier, evalLoaderOptions, evalShard, evaluate, evaluateBatches, pipelineSpec, summarizeEval, trainLoaderOptions, recipeWeights, type EvalResult, type StepResult, type TrainData } from './train-core.js';
 import { averageCheckpoints } from './utils.js';
 import { loadRecipeData } from './data/datasets.js';
 import { repeatedAugmentationSamples } from './data/batches.js';
@@ -171,7 +171,7 @@ export async function train(recipe: Recipe, options: TrainOptions): Promise<Trai
   const test = data.test && (options.evaluateTest ?? true) && data.test.length > 0 ? data.test : undefined;
   const evalImages = { val: data.val, ...(test ? { test } : {}) };
   const mine = (images: PackedImages) => (averager ? evalShard(images, a.batchSize, 0, a.worldSize) : images);
-  const evalLoader = (images: PackedImages) => new BatchLoader(mine(images), pipelineSpec(recipe, 'eval'), { batchSize: a.batchSize, shuffle: false, seed, workers });
+  const evalLoader = (images: PackedImages) => new BatchLoader(mine(images), pipelineSpec(recipe, 'eval'), evalLoaderOptions(recipe, seed, workers));
   const valLoader = evalLoader(data.val);
   const ls = a.labelSmoothing;
   const stepLosses = new Map<number, number[]>();
