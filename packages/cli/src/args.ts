@@ -52,6 +52,12 @@ export function positiveInt(s: string, flag: string): number {
   return v;
 }
 
+export function nonNegativeInt(s: string, flag: string): number {
+  const v = Number(s);
+  if (s.trim() === '' || !Number.isInteger(v) || v < 0) throw new UsageError(`${flag} needs an integer ≥ 0, got "${s}"`);
+  return v;
+}
+
 export function positiveFloat(s: string, flag: string): number {
   const v = Number(s);
   if (!Number.isFinite(v) || v <= 0) throw new UsageError(`${flag} needs a positive number, got "${s}"`);

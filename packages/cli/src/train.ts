@@ -8,7 +8,7 @@ import { getWeights, isWeightsName, resolveStateDict } from '@mnv3/layers';
 import { writeTorchCheckpoint } from '@mnv3/io/node';
 import { QAT_RECIPE_NAMES, RECIPE_NAMES, RecipeError, TRAIN_PY_FLAGS, averageCheckpoints, getQatRecipe, getRecipe, recipeFromNamespace, recipeWeightsEntry, renderTorchrun, renderTorchrunQuantization, type Recipe, type RecipeOverrides, type TrainQuantizationArgs } from '@mnv3/train-recipes';
 import { BatchLoader, evaluate, loadRecipeData, packUniform, pipelineSpec, subset, type PackedImages } from '@mnv3/train-recipes/node';
-import { parseVerbArgs, positiveFloat, positiveInt } from './args.js';
+import { nonNegativeInt, parseVerbArgs, positiveFloat, positiveInt } from './args.js';
 import { UsageError } from './errors.js';
 import { checkOutputPath } from './files.js';
 
@@ -31,7 +31,8 @@ const HYPERPARAMETER_FLAGS = TRAIN_PY_FLAGS.filter((s) =>
 export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--output-dir DIR] [--resume CKPT] [--data-path DIR]
                   [--nproc-per-node N] [--print-torchrun] [--batch-size B] [--lr LR] [--image-size S]
                   [--limit-train N] [--limit-val N] [--limit-test N] [--workers W] [--seed K]
-                  [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END] [--val-size N] [--weights NAME]
+                  [TRAIN_PY_FLAG VALUE …] [--lr-noise START,END] [--val-size N] [--random-crop-padding P]
+                  [--weights NAME]
        mnv3 train --resume CKPT [--epochs N] [--data-path DIR] [--workers W] …
        mnv3 train --recipe QAT_NAME --weights FLOAT.pth [--ema] [--num-observer-update-epochs N]
                   [--num-batch-norm-update-epochs N] [--epochs N] [--output-dir DIR] [--resume CKPT] [--batch-size B] [--lr LR] …
@@ -59,6 +60,8 @@ export const TRAIN_USAGE = `usage: mnv3 train --recipe NAME [--epochs N] [--outp
   --val-size N    hold out N training images for validation (Fashion-MNIST: the last N of its 60,000,
                   default 10,000; an ImageFolder: a seeded N of train/, default a tenth); a recorded
                   argument of the run, like the train.py flags
+  --random-crop-padding P  pad by P pixels before the training RandomCrop (recipes that crop with
+                  RandomCrop; the Fashion-MNIST recipes pad by 4)
   --limit-*       use at most N images of a split (quick runs); W loader threads (default 2)
   --progress      draw the per-epoch progress bar even when stderr is not a terminal (a line every 5 s)
 
@@ -96,6 +99,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     'num-batch-norm-update-epochs': { type: 'string' },
     'lr-noise': { type: 'string' },
     'val-size': { type: 'string' },
+    'random-crop-padding': { type: 'string' },
     ...Object.fromEntries(HYPERPARAMETER_FLAGS.map((s) => [s.flag.slice(2), { type: s.type === 'bool' ? ('boolean' as const) : ('string' as const) }])),
   });
   if (positionals.length) throw new UsageError(`unexpected argument ${positionals[0]}`);
@@ -125,6 +129,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
   }
   if (values['lr-noise'] !== undefined) overrides.lrNoise = parseLrNoise(values['lr-noise'], name);
   if (values['val-size'] !== undefined) overrides.valSize = positiveInt(values['val-size'], '--val-size');
+  if (values['random-crop-padding'] !== undefined) overrides.randomCropPadding = nonNegativeInt(values['random-crop-padding'], '--random-crop-padding');
   // torchrun's --nproc_per_node sets train.py's world size; --print-torchrun renders it instead.
   const nproc = values['nproc-per-node'] === undefined ? undefined : positiveInt(values['nproc-per-node'], '--nproc-per-node');
   if (nproc !== undefined && !values['print-torchrun']) overrides.worldSize = nproc;

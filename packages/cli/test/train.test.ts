@@ -209,6 +209,7 @@ describe('mnv3 train', () => {
     [['train', '--recipe', RECIPE, '--clip-grad-norm', '0'], /clipGradNorm \(--clip-grad-norm\) must be > 0 \(or null: no clipping\), got 0/],
     [['train', '--recipe', RECIPE, '--lr-noise', '9'], /--lr-noise needs START,END epochs with START < END \(e\.g\. 18,54\) or "none", got "9"/],
     [['train', '--recipe', RECIPE, '--val-size', '0'], /--val-size needs a positive integer, got "0"/],
+    [['train', '--recipe', RECIPE, '--random-crop-padding', '2.5'], /--random-crop-padding needs an integer ≥ 0, got "2.5"/],
     [['train', '--recipe', RECIPE, '--val-size', '60000', '--limit-train', '8'], /--val-size: valSize must be below Fashion-MNIST's 60000 training images, got 60000/],
     [['eval', '--model', 'mobilenet_v3_small', '--weights', 'w.pth', '--data', 'fashion-mnist', '--val-size', '1000'], /--val-size moves the cut between the train and val splits of fashion-mnist: pass --split train or val with it/],
     [['train', '--recipe', RECIPE, '--bogus'], /Unknown option '--bogus'/],
@@ -254,11 +255,14 @@ describe('mnv3 average-checkpoints and mnv3 eval', () => {
 
   it('--val-size moves the train / val cut: recorded in the checkpoint, and eval --val-size finds the same val images', async () => {
     const out = join(dir, 'val1000');
-    const { code, stderr } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '1', '--val-size', '1000', '--output-dir', out, ...TINY]);
+    const { code, stderr } = await mnv3(['train', '--recipe', RECIPE, '--epochs', '1', '--val-size', '1000', '--random-crop-padding', '8', '--output-dir', out, ...TINY]);
     expect(code).toBe(0);
     expect(stderr).toContain('96 train / 32 val / 32 test images');
     const ckpt = loadTorchCheckpoint(new Uint8Array(readFileSync(join(out, 'checkpoint.pth')))) as Map<string, unknown>;
-    expect((ckpt.get('args') as { attributes: Map<string, unknown> }).attributes.get('val_size')).toBe(1000);
+    const recorded = (ckpt.get('args') as { attributes: Map<string, unknown> }).attributes;
+    expect(recorded.get('val_size')).toBe(1000);
+    // The recipe pads by 4; the flag's 8 is what the run records (and what a resume must keep).
+    expect(recorded.get('random_crop_padding')).toBe(8);
     const history = JSON.parse(readFileSync(join(out, 'history.json'), 'utf8')) as { epochs: { valLoss: number }[] };
     const args = ['eval', '--model', 'mobilenet_v3_small', '--weights', join(out, 'model_0.pth'), '--data', 'fashion-mnist', '--image-size', '32', '--limit', '32', '--split', 'val', '--json'];
     const moved = JSON.parse((await mnv3([...args, '--val-size', '1000'])).stdout) as { loss: number };
