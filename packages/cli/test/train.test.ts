@@ -210,6 +210,7 @@ describe('mnv3 train', () => {
     [['train', '--recipe', RECIPE, '--lr-noise', '9'], /--lr-noise needs START,END epochs with START < END \(e\.g\. 18,54\) or "none", got "9"/],
     [['train', '--recipe', RECIPE, '--val-size', '0'], /--val-size needs a positive integer, got "0"/],
     [['train', '--recipe', RECIPE, '--random-crop-padding', '2.5'], /--random-crop-padding needs an integer ≥ 0, got "2.5"/],
+    [['train', '--recipe', 'mobilenet_v3_small', '--random-crop-padding', '8'], /randomCropPadding pads a RandomCrop; this recipe crops with RandomResizedCrop/],
     [['train', '--recipe', RECIPE, '--val-size', '60000', '--limit-train', '8'], /--val-size: valSize must be below Fashion-MNIST's 60000 training images, got 60000/],
     [['eval', '--model', 'mobilenet_v3_small', '--weights', 'w.pth', '--data', 'fashion-mnist', '--val-size', '1000'], /--val-size moves the cut between the train and val splits of fashion-mnist: pass --split train or val with it/],
     [['train', '--recipe', RECIPE, '--bogus'], /Unknown option '--bogus'/],

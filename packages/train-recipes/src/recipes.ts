@@ -335,6 +335,8 @@ function checkExtras(r: RecipeExtras): void {
   if (!Number.isSafeInteger(r.numClasses) || r.numClasses < 2) throw bad('numClasses', `must be an integer ≥ 2, got ${String(r.numClasses)}`);
   if (r.trainCrop !== 'RandomResizedCrop' && r.trainCrop !== 'RandomCrop') throw bad('trainCrop', `must be 'RandomResizedCrop' or 'RandomCrop', got ${JSON.stringify(r.trainCrop)}`);
   if (!Number.isSafeInteger(r.randomCropPadding) || r.randomCropPadding < 0) throw bad('randomCropPadding', `must be an integer ≥ 0, got ${String(r.randomCropPadding)}`);
+  // RandomResizedCrop has no padding: a padding there would be silently ignored.
+  if (r.trainCrop === 'RandomResizedCrop' && r.randomCropPadding !== 0) throw bad('randomCropPadding', `pads a RandomCrop; this recipe crops with RandomResizedCrop (no padding), so it must stay 0, got ${r.randomCropPadding}`);
   for (const k of ['hflipProb', 'stochasticDepthProb'] as const) if (!(r[k] >= 0 && r[k] <= 1)) throw bad(k, `must be in [0, 1], got ${String(r[k])}`);
   for (const k of ['rmspropEps', 'rmspropAlpha'] as const) if (!(typeof r[k] === 'number' && r[k] > 0 && Number.isFinite(r[k]))) throw bad(k, `must be a number > 0, got ${String(r[k])}`);
   if (r.epsPlacement !== 'outside' && r.epsPlacement !== 'inside') throw bad('epsPlacement', `must be 'outside' or 'inside', got ${JSON.stringify(r.epsPlacement)}`);

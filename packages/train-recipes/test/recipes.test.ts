@@ -79,6 +79,8 @@ describe('recipes', () => {
     expect(() => getRecipe('mobilenet_v3_large', { lrStepSize: null as never })).toThrow(/cannot be null/);
     expect(() => getRecipe('mobilenet_v3_large', { numClasses: 1 })).toThrow(/numClasses must be an integer ≥ 2/);
     expect(() => getRecipe('mobilenet_v3_large', { valSize: 0 })).toThrow(/valSize must be null \(the dataset's default\) or an integer ≥ 1, got 0/);
+    expect(() => getRecipe('mobilenet_v3_large', { randomCropPadding: 8 })).toThrow(/randomCropPadding pads a RandomCrop; this recipe crops with RandomResizedCrop \(no padding\), so it must stay 0, got 8/);
+    expect(getRecipe('mobilenet_v3_small-fashion-mnist', { randomCropPadding: 8 }).randomCropPadding).toBe(8);
     expect(() => getRecipe('mobilenet_v3_large', { lrNoise: { noiseRangeT: [5, 2], noisePct: 0.67, noiseStd: 1, noiseSeed: 42 } })).toThrow(/lrNoise must be null or/);
     expect(() => renderTorchrun(getRecipe('mobilenet_v3_large'), { nprocPerNode: 0, ...paths })).toThrow(/nprocPerNode must be an integer ≥ 1/);
     expect(() => renderTorchrun(getRecipe('mobilenet_v3_large'), { dataPath: '', outputDir: 'o' })).toThrow(/needs dataPath/);
