@@ -46,17 +46,15 @@ export function parseTaskArgs<O extends Options>(
   return { values, positionals, model, weights, numClasses };
 }
 
-export function positiveInt(s: string, flag: string): number {
+/** An integer flag of at least `min` (an empty value is not 0). */
+function integerAtLeast(s: string, flag: string, min: 0 | 1): number {
   const v = Number(s);
-  if (!Number.isInteger(v) || v < 1) throw new UsageError(`${flag} needs a positive integer, got "${s}"`);
+  if (s.trim() === '' || !Number.isInteger(v) || v < min) throw new UsageError(`${flag} needs ${min === 1 ? 'a positive integer' : 'an integer ≥ 0'}, got "${s}"`);
   return v;
 }
 
-export function nonNegativeInt(s: string, flag: string): number {
-  const v = Number(s);
-  if (s.trim() === '' || !Number.isInteger(v) || v < 0) throw new UsageError(`${flag} needs an integer ≥ 0, got "${s}"`);
-  return v;
-}
+export const positiveInt = (s: string, flag: string): number => integerAtLeast(s, flag, 1);
+export const nonNegativeInt = (s: string, flag: string): number => integerAtLeast(s, flag, 0);
 
 export function positiveFloat(s: string, flag: string): number {
   const v = Number(s);

@@ -163,8 +163,7 @@ export async function trainCommand(argv: string[], out: (s: string) => void): Pr
     return;
   }
   const limit = (flag: 'limit-train' | 'limit-val' | 'limit-test') => (values[flag] === undefined ? undefined : positiveInt(values[flag], `--${flag}`));
-  const workers = values.workers === undefined ? 2 : Number(values.workers);
-  if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers needs an integer ≥ 0, got "${values.workers}"`);
+  const workers = values.workers === undefined ? 2 : nonNegativeInt(values.workers, '--workers');
   const seed = values.seed === undefined ? (resumed?.seed ?? 0) : Number(values.seed);
   if (!Number.isInteger(seed)) throw new UsageError(`--seed needs an integer, got "${values.seed}"`);
   await mkdir(outputDir, { recursive: true });
@@ -285,10 +284,7 @@ async function qatCommand(name: string, values: TrainValues, out: (s: string) =>
     ['num-batch-norm-update-epochs', 'numBatchNormUpdateEpochs'],
   ] as const) {
     const v = str(flag);
-    if (v === undefined) continue;
-    const n = Number(v);
-    if (!/^\d+$/.test(v) || !Number.isSafeInteger(n)) throw new UsageError(`--${flag} needs an integer ≥ 0, got "${v}"`);
-    overrides[key] = n;
+    if (v !== undefined) overrides[key] = nonNegativeInt(v, `--${flag}`);
   }
   const size = str('image-size') === undefined ? undefined : positiveInt(str('image-size')!, '--image-size');
   let recipe;
@@ -315,8 +311,7 @@ async function qatCommand(name: string, values: TrainValues, out: (s: string) =>
   });
   const resume = str('resume'); // (checked by trainCommand's checkpointRun)
   const limit = (flag: 'limit-train' | 'limit-val' | 'limit-test') => (str(flag) === undefined ? undefined : positiveInt(str(flag)!, `--${flag}`));
-  const workers = str('workers') === undefined ? 2 : Number(str('workers'));
-  if (!Number.isInteger(workers) || workers < 0) throw new UsageError(`--workers needs an integer ≥ 0, got "${str('workers')}"`);
+  const workers = str('workers') === undefined ? 2 : nonNegativeInt(str('workers')!, '--workers');
   const seed = str('seed') === undefined ? 0 : Number(str('seed'));
   if (!Number.isInteger(seed)) throw new UsageError(`--seed needs an integer, got "${str('seed')}"`);
   await mkdir(outputDir, { recursive: true });
