@@ -77,6 +77,54 @@ export async function trainingChart(history: TrainHistory, options: TrainingChar
   });
 }
 
+/** One run of a {@link comparisonChart}: its label and its history. */
+export interface ChartRun {
+  label: string;
+  history: TrainHistory;
+}
+
+/**
+ * Several runs' curves side by side as an SVG (say, one recipe trained by PyTorch and by us, or from
+ * two seeds): train loss, val acc@1 and, for runs with an EMA, its val acc@1, one line per run.
+ * Throws a RangeError when there is no run, a run has no epochs or two runs share a label.
+ *
+ * @example await writeFileAtomic('torch-vs-mnv3.svg', await comparisonChart([{ label: 'PyTorch', history: a }, { label: 'mnv3', history: b }], 'Fashion-MNIST, 60 epochs'));
+ */
+export async function comparisonChart(runs: readonly ChartRun[], title: string): Promise<string> {
+  if (runs.length === 0) throw new RangeError('comparisonChart: no runs to draw');
+  const labels = new Set<string>();
+  for (const r of runs) {
+    if (!r.history || !Array.isArray(r.history.epochs) || r.history.epochs.length === 0) throw new RangeError(`comparisonChart: run "${r.label}" has no epochs to draw`);
+    if (labels.has(r.label)) throw new RangeError(`comparisonChart: two runs are labelled "${r.label}"; labels must differ`);
+    labels.add(r.label);
+  }
+  const loss: Point[] = [];
+  const acc1: Point[] = [];
+  const ema: Point[] = [];
+  for (const { label, history } of runs) {
+    for (const e of history.epochs) {
+      loss.push({ epoch: e.epoch, series: label, value: e.trainLoss });
+      acc1.push({ epoch: e.epoch, series: label, value: e.valAcc1 });
+      if (e.emaAcc1 !== undefined) ema.push({ epoch: e.epoch, series: label, value: e.emaAcc1 });
+    }
+  }
+  const panel = (values: Point[], panelTitle: string, yTitle: string) => ({
+    title: panelTitle,
+    width: 280,
+    height: 180,
+    data: { values },
+    mark: { type: 'line', point: { size: 12 } },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false } },
+      color: { field: 'series', type: 'nominal', title: null, sort: null },
+    },
+  });
+  const panels = [panel(loss, 'Train loss', 'cross-entropy loss'), panel(acc1, 'Val acc@1', 'acc@1 (%)')];
+  if (ema.length > 0) panels.push(panel(ema, 'Val acc@1 (EMA)', 'acc@1 (%)'));
+  return svgOf({ $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, hconcat: panels });
+}
+
 /** One row of an ablation: a label (the recipe step) and its test acc@1 (percent). */
 export interface AblationBar {
   label: string;

@@ -53,8 +53,8 @@ export type { TrainCheckpointParts } from './checkpoint.js';
 export { trainCheckpoint } from './checkpoint.js';
 export type { EpochRecord, TrainHistory } from './history.js';
 export { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFixed, pyFloatRepr, serializeHistory, truncateHistory } from './history.js';
-export type { AblationBar, TrainingChartOptions } from './charts.js';
-export { ablationChart, trainingChart } from './charts.js';
+export { ablationChart, comparisonChart, trainingChart } from './charts.js';
+export type { AblationBar, ChartRun, TrainingChartOptions } from './charts.js';
 // The trainer's platform-free core (Node's train() and pages use it) and its data pipeline.
 export type { Classifier, EvalBatch, EvalResult, StepResult, TrainData, TrainerOptions } from './train-core.js';
 export { TrainError, Trainer, buildClassifier, evalShard, evaluate, evaluateBatches, pipelineSpec, recipeWeights, recipeWeightsEntry, summarizeEval } from './train-core.js';

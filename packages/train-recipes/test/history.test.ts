@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ORACLE_PYTHON } from '@mnv3/test-utils';
-import { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFixed, pyFloatRepr, serializeHistory, trainingChart, truncateHistory, ablationChart, type EpochRecord } from '../src/index.js';
+import { appendEpoch, formatEpochLog, formatLog, newHistory, parseHistory, pyFixed, pyFloatRepr, serializeHistory, trainingChart, truncateHistory, ablationChart, comparisonChart, type EpochRecord } from '../src/index.js';
 
 const rec = (epoch: number, extra: Partial<EpochRecord> = {}): EpochRecord => ({
   epoch,
@@ -89,6 +89,34 @@ describe('training chart', () => {
 
   it('refuses an empty history', async () => {
     await expect(trainingChart(newHistory('r'))).rejects.toThrow(/no epochs to draw/);
+  });
+});
+
+describe('comparison chart', () => {
+  it("draws each run's train loss, val acc@1 and EMA val acc@1 as one line per run and panel", async () => {
+    let a = newHistory('mobilenet_v3_small-fashion-mnist-full (PyTorch 1.13)');
+    let b = newHistory('mobilenet_v3_small-fashion-mnist-full');
+    for (let e = 0; e < 3; e++) {
+      a = appendEpoch(a, rec(e, { emaAcc1: 70 + e, emaAcc5: 99 }));
+      b = appendEpoch(b, rec(e, { emaAcc1: 71 + e, emaAcc5: 99 }));
+    }
+    const svg = await comparisonChart([{ label: 'PyTorch 1.13', history: a }, { label: 'mnv3, seed 0', history: b }], 'Fashion-MNIST, 3 epochs');
+    expect(svg.startsWith('<svg')).toBe(true);
+    for (const text of ['Fashion-MNIST, 3 epochs', 'Train loss', 'Val acc@1', 'Val acc@1 (EMA)', '>PyTorch 1.13<', '>mnv3, seed 0<']) expect(svg, text).toContain(text);
+    expect(svg.match(/aria-roledescription="line mark"/g)).toHaveLength(6);
+    // without an EMA there is no EMA panel
+    let c = newHistory('r');
+    c = appendEpoch(c, rec(0));
+    const plain = await comparisonChart([{ label: 'plain', history: c }], 't');
+    expect(plain).not.toContain('Val acc@1 (EMA)');
+    expect(plain.match(/aria-roledescription="line mark"/g)).toHaveLength(2);
+  });
+
+  it('refuses no runs, a run without epochs and two runs with one label', async () => {
+    const h = appendEpoch(newHistory('r'), rec(0));
+    await expect(comparisonChart([], 't')).rejects.toThrow(/no runs/);
+    await expect(comparisonChart([{ label: 'x', history: newHistory('r') }], 't')).rejects.toThrow(/run "x" has no epochs/);
+    await expect(comparisonChart([{ label: 'x', history: h }, { label: 'x', history: h }], 't')).rejects.toThrow(/two runs are labelled "x"/);
   });
 });
 
