@@ -1,7 +1,7 @@
-import { randomBytes } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, rename, rm, stat, writeFile } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, stat } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { writeFileAtomic as writeWhole } from '@mnv3/io/node';
 import { UsageError } from './errors.js';
 
 /** Checks, before any work, that an output flag's file can be written: its folder exists and is writable. */
@@ -15,14 +15,15 @@ export async function checkOutputPath(flag: string, path: string): Promise<void>
   });
 }
 
-/** Writes a file so that readers never see it half-written: a temp file, then a rename. */
+/**
+ * `@mnv3/io`'s atomic write (a temporary sibling, fsync, rename: readers never see half a file), with
+ * an error that names the file asked for rather than the temporary one.
+ */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
   try {
-    await writeFile(tmp, data);
-    await rename(tmp, path);
+    await writeWhole(path, data);
   } catch (e) {
-    await rm(tmp, { force: true });
-    throw new Error(`cannot write ${path}: ${(e as Error).message.replace(tmp, path)}`, { cause: e });
+    const cause = (e as Error).message.replace(/, \w+ '[^']*\.tmp'$/, '');
+    throw new Error(`cannot write ${path}: ${cause}`, { cause: e });
   }
 }
