@@ -86,15 +86,20 @@ export interface ChartRun {
 /**
  * Several runs' curves side by side as an SVG (say, one recipe trained by PyTorch and by us, or from
  * two seeds): train loss, val acc@1 and, for runs with an EMA, its val acc@1, one line per run.
- * Throws a RangeError when there is no run, a run has no epochs or two runs share a label.
+ * `fromEpoch` leaves out the epochs before it, whose large values would flatten the later ones.
+ * Throws a RangeError when there is no run, a run has no epochs from `fromEpoch` on or two runs share a label.
  *
- * @example await writeFileAtomic('torch-vs-mnv3.svg', await comparisonChart([{ label: 'PyTorch', history: a }, { label: 'mnv3', history: b }], 'Fashion-MNIST, 60 epochs'));
+ * @example await writeFileAtomic('torch-vs-mnv3.svg', await comparisonChart([{ label: 'PyTorch', history: a }, { label: 'mnv3', history: b }], 'Fashion-MNIST, 60 epochs', { fromEpoch: 10 }));
  */
-export async function comparisonChart(runs: readonly ChartRun[], title: string): Promise<string> {
+export async function comparisonChart(runs: readonly ChartRun[], title: string, options: { fromEpoch?: number } = {}): Promise<string> {
+  const from = options.fromEpoch ?? 0;
+  if (!Number.isSafeInteger(from) || from < 0) throw new RangeError(`comparisonChart: fromEpoch must be an integer ≥ 0, got ${String(options.fromEpoch)}`);
   if (runs.length === 0) throw new RangeError('comparisonChart: no runs to draw');
   const labels = new Set<string>();
   for (const r of runs) {
-    if (!r.history || !Array.isArray(r.history.epochs) || r.history.epochs.length === 0) throw new RangeError(`comparisonChart: run "${r.label}" has no epochs to draw`);
+    if (!r.history || !Array.isArray(r.history.epochs) || !r.history.epochs.some((e) => e.epoch >= from)) {
+      throw new RangeError(`comparisonChart: run "${r.label}" has no epochs to draw${from > 0 ? ` from epoch ${from} on` : ''}`);
+    }
     if (labels.has(r.label)) throw new RangeError(`comparisonChart: two runs are labelled "${r.label}"; labels must differ`);
     labels.add(r.label);
   }
@@ -102,7 +107,7 @@ export async function comparisonChart(runs: readonly ChartRun[], title: string):
   const acc1: Point[] = [];
   const ema: Point[] = [];
   for (const { label, history } of runs) {
-    for (const e of history.epochs) {
+    for (const e of history.epochs.filter((r) => r.epoch >= from)) {
       loss.push({ epoch: e.epoch, series: label, value: e.trainLoss });
       acc1.push({ epoch: e.epoch, series: label, value: e.valAcc1 });
       if (e.emaAcc1 !== undefined) ema.push({ epoch: e.epoch, series: label, value: e.emaAcc1 });

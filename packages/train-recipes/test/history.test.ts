@@ -110,6 +110,10 @@ describe('comparison chart', () => {
     const plain = await comparisonChart([{ label: 'plain', history: c }], 't');
     expect(plain).not.toContain('Val acc@1 (EMA)');
     expect(plain.match(/aria-roledescription="line mark"/g)).toHaveLength(2);
+    // fromEpoch drops the early epochs: epoch 2's train loss (0.4) is drawn, epoch 0's (1.2) is not
+    const late = await comparisonChart([{ label: 'PyTorch 1.13', history: a }], 't', { fromEpoch: 2 });
+    expect(late).toContain('aria-label="epoch: 2; cross-entropy loss: 0.4;');
+    expect(late).not.toMatch(/aria-label="epoch: 0;/);
   });
 
   it('refuses no runs, a run without epochs and two runs with one label', async () => {
@@ -117,6 +121,8 @@ describe('comparison chart', () => {
     await expect(comparisonChart([], 't')).rejects.toThrow(/no runs/);
     await expect(comparisonChart([{ label: 'x', history: newHistory('r') }], 't')).rejects.toThrow(/run "x" has no epochs/);
     await expect(comparisonChart([{ label: 'x', history: h }, { label: 'x', history: h }], 't')).rejects.toThrow(/two runs are labelled "x"/);
+    await expect(comparisonChart([{ label: 'x', history: h }], 't', { fromEpoch: 1 })).rejects.toThrow(/run "x" has no epochs to draw from epoch 1 on/);
+    await expect(comparisonChart([{ label: 'x', history: h }], 't', { fromEpoch: -1 })).rejects.toThrow(/fromEpoch must be an integer ≥ 0, got -1/);
   });
 });
 
