@@ -14,16 +14,22 @@ if (!values.out || positionals.length === 0) {
   console.error('usage: compare-runs.mjs --out FILE.svg [--title T] [--from-epoch E] LABEL=history.json [LABEL=history.json ...]');
   process.exit(2);
 }
+const fail = (message) => {
+  console.error(`compare-runs: ${message}`);
+  process.exit(2);
+};
 const runs = positionals.map((arg) => {
   const at = arg.lastIndexOf('=');
-  if (at <= 0) {
-    console.error(`compare-runs: "${arg}" is not LABEL=history.json`);
-    process.exit(2);
-  }
+  if (at <= 0) fail(`"${arg}" is not LABEL=history.json`);
   const file = arg.slice(at + 1);
-  return { label: arg.slice(0, at), history: parseHistory(readFileSync(file, 'utf8')) };
+  try {
+    return { label: arg.slice(0, at), history: parseHistory(readFileSync(file, 'utf8')) };
+  } catch (e) {
+    return fail(`${file}: ${e.message}`);
+  }
 });
-await writeFileAtomic(values.out, await comparisonChart(runs, values.title ?? 'Training runs', { fromEpoch: Number(values['from-epoch'] ?? 0) }));
+const svg = await comparisonChart(runs, values.title ?? 'Training runs', { fromEpoch: Number(values['from-epoch'] ?? 0) }).catch((e) => fail(e.message));
+await writeFileAtomic(values.out, svg);
 for (const { label, history } of runs) {
   const last = history.epochs.at(-1);
   console.log(`${label}: ${history.epochs.length} epochs, last val acc@1 ${last.valAcc1.toFixed(2)}${last.emaAcc1 === undefined ? '' : ` (EMA ${last.emaAcc1.toFixed(2)})`}`);
