@@ -108,14 +108,15 @@ class ExponentialMovingAverage(torch.optim.swa_utils.AveragedModel):
         super().__init__(model, "cpu", ema_avg, use_buffers=True)
 
 
-def evaluate(model, loader):
+def evaluate(model, loader, criterion):
+    """acc@1, acc@5 and the loss by the training criterion (train.py's evaluate: label smoothing included)."""
     model.eval()
     correct1 = correct5 = total = 0
     loss = 0.0
     with torch.inference_mode():
         for x, y in loader:
             out = model(x.contiguous(memory_format=torch.channels_last))
-            loss += nn.functional.cross_entropy(out, y, reduction="sum").item()
+            loss += criterion(out, y).item() * len(y)
             c1, c5 = hits(out, y)
             correct1, correct5, total = correct1 + c1, correct5 + c5, total + len(y)
     return {"acc1": 100 * correct1 / total, "acc5": 100 * correct5 / total, "loss": loss / total}
@@ -246,7 +247,7 @@ def main():
         for g in optimizer.param_groups:
             g["lr"] = lr
         scheduler.step()
-        val, ema = evaluate(model, val_loader), evaluate(model_ema.module, val_loader)
+        val, ema = evaluate(model, val_loader, criterion), evaluate(model_ema.module, val_loader, criterion)
         # An epoch record of @mnv3/train-recipes' history (mnv3's charts and parseHistory read it).
         record = {"epoch": epoch, "lr": lr + lr * noise, "trainLoss": loss_sum / seen, "trainAcc1": 100 * correct1 / seen,
                   "trainAcc5": 100 * correct5 / seen, "imgPerSec": seen / seconds, "valLoss": val["loss"], "valAcc1": val["acc1"],
@@ -269,12 +270,12 @@ def main():
         if r["valAcc1"] > best:
             best = r["valAcc1"]
             improved.append(r["epoch"])
-    result = {"args": vars(args), "test": evaluate(model, test_loader), "testEma": evaluate(model_ema.module, test_loader)}
+    result = {"args": vars(args), "test": evaluate(model, test_loader, criterion), "testEma": evaluate(model_ema.module, test_loader, criterion)}
     if args.average_last_improved > 0:
         epochs = improved[-args.average_last_improved:]
         avg_model = models.mobilenet_v3_small(num_classes=10)
         avg_model.load_state_dict(average([os.path.join(args.output_dir, f"model_{e}.pth") for e in epochs]))
-        result["averaged"] = {"epochs": epochs, "val": evaluate(avg_model, val_loader), "test": evaluate(avg_model, test_loader)}
+        result["averaged"] = {"epochs": epochs, "val": evaluate(avg_model, val_loader, criterion), "test": evaluate(avg_model, test_loader, criterion)}
     with open(os.path.join(args.output_dir, "test.json"), "w") as f:
         json.dump(result, f, indent=2)
     print(json.dumps(result), flush=True)
