@@ -28,6 +28,22 @@ interface Point {
   value: number;
 }
 
+/** A Vega-Lite panel of one line per series over epochs (a log scale when `scale.type` is 'log'). */
+function linePanel(values: Point[], title: string, yTitle: string, width: number, scale: Record<string, unknown> = {}) {
+  return {
+    title,
+    width,
+    height: 180,
+    data: { values },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
+      y: { field: 'value', type: 'quantitative', title: yTitle, scale: scale.type === 'log' ? scale : { zero: false, ...scale } },
+      color: { field: 'series', type: 'nominal', title: null, sort: null },
+    },
+  };
+}
+
 /**
  * The training curves of a history as an SVG document: four panels over epochs — loss (train and
  * val), acc@1 and acc@5 (train, val, and EMA or the QAT run's int8 model when recorded; percent) and the learning rate (log
@@ -54,18 +70,7 @@ export async function trainingChart(history: TrainHistory, options: TrainingChar
     if (e.int8Acc5 !== undefined) acc5.push({ epoch: e.epoch, series: 'val (int8)', value: e.int8Acc5 });
     lr.push({ epoch: e.epoch, series: 'lr', value: e.lr });
   }
-  const panel = (values: Point[], title: string, yTitle: string, scale: Record<string, unknown> = {}) => ({
-    title,
-    width,
-    height: 180,
-    data: { values },
-    mark: { type: 'line', point: true },
-    encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: scale.type === 'log' ? scale : { zero: false, ...scale } },
-      color: { field: 'series', type: 'nominal', title: null },
-    },
-  });
+  const panel = (values: Point[], title: string, yTitle: string, scale: Record<string, unknown> = {}) => linePanel(values, title, yTitle, width, scale);
   return svgOf({
     $schema: 'https://vega.github.io/schema/vega-lite/v5.json',
     title: options.title ?? history.recipe,
@@ -113,18 +118,7 @@ export async function comparisonChart(runs: readonly ChartRun[], title: string, 
       if (e.emaAcc1 !== undefined) ema.push({ epoch: e.epoch, series: label, value: e.emaAcc1 });
     }
   }
-  const panel = (values: Point[], panelTitle: string, yTitle: string) => ({
-    title: panelTitle,
-    width: 280,
-    height: 180,
-    data: { values },
-    mark: { type: 'line', point: { size: 12 } },
-    encoding: {
-      x: { field: 'epoch', type: 'quantitative', title: 'epoch', axis: { tickMinStep: 1 } },
-      y: { field: 'value', type: 'quantitative', title: yTitle, scale: { zero: false } },
-      color: { field: 'series', type: 'nominal', title: null, sort: null },
-    },
-  });
+  const panel = (values: Point[], panelTitle: string, yTitle: string) => linePanel(values, panelTitle, yTitle, 280);
   const panels = [panel(loss, 'Train loss', 'cross-entropy loss'), panel(acc1, 'Val acc@1', 'acc@1 (%)')];
   if (ema.length > 0) panels.push(panel(ema, 'Val acc@1 (EMA)', 'acc@1 (%)'));
   return svgOf({ $schema: 'https://vega.github.io/schema/vega-lite/v5.json', title, hconcat: panels });
