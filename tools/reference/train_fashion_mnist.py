@@ -23,6 +23,7 @@ Writes history.json (a line per epoch in log.txt too), model_<epoch>.pth, checkp
 format; --resume continues from it, with fresh data-loader randomness) and test.json.
 """
 import argparse
+import io
 import json
 import os
 import sys
@@ -39,7 +40,7 @@ from torchvision.transforms import AutoAugment, AutoAugmentPolicy, Interpolation
 from torchvision.transforms import functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from suite_train import _timm_noise  # noqa: E402
+from suite_train import _ema_decay, _timm_noise  # noqa: E402
 from suite_trained import idx  # noqa: E402
 
 MEAN = [0.485, 0.456, 0.406]
@@ -106,6 +107,13 @@ class ExponentialMovingAverage(torch.optim.swa_utils.AveragedModel):
             return decay * avg_model_param + (1 - decay) * model_param
 
         super().__init__(model, "cpu", ema_avg, use_buffers=True)
+
+
+def write_atomic(path, data):
+    """The whole file or the previous one: a temporary sibling, then a rename."""
+    with open(path + ".tmp", "wb") as f:
+        f.write(data)
+    os.replace(path + ".tmp", path)
 
 
 def evaluate(model, loader, criterion):
@@ -197,8 +205,7 @@ def main():
         scheduler = torch.optim.lr_scheduler.SequentialLR(optimizer, schedulers=[warmup, main_sched], milestones=[warm])
     else:
         scheduler = main_sched
-    alpha = min(1.0, (1.0 - args.model_ema_decay) * args.batch_size * args.model_ema_steps / args.epochs)
-    model_ema = ExponentialMovingAverage(model, 1.0 - alpha)
+    model_ema = ExponentialMovingAverage(model, _ema_decay(args.model_ema_decay, args.model_ema_steps, args.batch_size, args.epochs))
     noise_range = None if args.lr_noise == "none" else [int(t) for t in args.lr_noise.split(",")]
 
     history, start = [], 0
@@ -255,11 +262,12 @@ def main():
         history.append(record)
         ckpt = {"model": model.state_dict(), "optimizer": optimizer.state_dict(), "lr_scheduler": scheduler.state_dict(),
                 "epoch": epoch, "args": vars(args), "model_ema": model_ema.state_dict()}
+        buf = io.BytesIO()
+        torch.save(ckpt, buf)  # serialised once, written twice
         for name in (f"model_{epoch}.pth", "checkpoint.pth"):
-            torch.save(ckpt, os.path.join(args.output_dir, name + ".tmp"))
-            os.replace(os.path.join(args.output_dir, name + ".tmp"), os.path.join(args.output_dir, name))
-        with open(os.path.join(args.output_dir, "history.json"), "w") as f:
-            json.dump({"format": "mnv3-train-history", "version": 1, "recipe": RECIPE, "epochs": history}, f, indent=1)
+            write_atomic(os.path.join(args.output_dir, name), buf.getvalue())
+        write_atomic(os.path.join(args.output_dir, "history.json"),
+                     json.dumps({"format": "mnv3-train-history", "version": 1, "recipe": RECIPE, "epochs": history}, indent=1).encode())
         line = " ".join(f"{k} {v:.5g}" if isinstance(v, float) else f"{k} {v}" for k, v in record.items())
         with open(os.path.join(args.output_dir, "log.txt"), "a") as f:
             f.write(line + "\n")
@@ -276,8 +284,7 @@ def main():
         avg_model = models.mobilenet_v3_small(num_classes=10)
         avg_model.load_state_dict(average([os.path.join(args.output_dir, f"model_{e}.pth") for e in epochs]))
         result["averaged"] = {"epochs": epochs, "val": evaluate(avg_model, val_loader, criterion), "test": evaluate(avg_model, test_loader, criterion)}
-    with open(os.path.join(args.output_dir, "test.json"), "w") as f:
-        json.dump(result, f, indent=2)
+    write_atomic(os.path.join(args.output_dir, "test.json"), json.dumps(result, indent=2).encode())
     print(json.dumps(result), flush=True)
 
 

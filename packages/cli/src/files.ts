@@ -17,13 +17,13 @@ export async function checkOutputPath(flag: string, path: string): Promise<void>
 
 /**
  * `@mnv3/io`'s atomic write (a temporary sibling, fsync, rename: readers never see half a file), with
- * an error that names the file asked for rather than the temporary one.
+ * an error that starts with the file asked for (Node's trailing ", open '…'" would repeat it).
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   try {
     await writeWhole(path, data);
   } catch (e) {
-    const cause = (e as Error).message.replace(/, \w+ '[^']*\.tmp'$/, '');
+    const cause = (e as Error).message.replace(/, \w+ '[^']*'$/, '');
     throw new Error(`cannot write ${path}: ${cause}`, { cause: e });
   }
 }

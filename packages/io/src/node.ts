@@ -63,7 +63,8 @@ export async function writeTorchCheckpoint(path: string, obj: unknown, options: 
 
 /**
  * Writes `data` to `path` whole or not at all: a temporary sibling file, fsync, rename. The
- * previous content of `path`, if any, survives any failure.
+ * previous content of `path`, if any, survives any failure, and the error names `path`, not the
+ * temporary file.
  */
 export async function writeFileAtomic(path: string, data: Uint8Array | string): Promise<void> {
   const tmp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
@@ -78,6 +79,10 @@ export async function writeFileAtomic(path: string, data: Uint8Array | string): 
   } catch (e) {
     await fh?.close().catch(() => undefined);
     await rm(tmp, { force: true }).catch(() => undefined);
+    if (e instanceof Error) {
+      e.message = e.message.replaceAll(tmp, path);
+      if ((e as NodeJS.ErrnoException).path === tmp) (e as NodeJS.ErrnoException).path = path;
+    }
     throw e;
   }
 }

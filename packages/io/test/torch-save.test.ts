@@ -323,7 +323,11 @@ describe('writeTorchCheckpoint (Node)', () => {
       const busy = join(d, 'busy.pth');
       mkdirSync(busy);
       writeFileSync(join(busy, 'keep'), 'x');
-      await expect(writeTorchCheckpoint(busy, { epoch: 2 })).rejects.toThrow();
+      const err = await writeTorchCheckpoint(busy, { epoch: 2 }).catch((e: NodeJS.ErrnoException) => e);
+      expect(err).toBeInstanceOf(Error);
+      // the error names the file asked for, not the temporary sibling
+      expect((err as NodeJS.ErrnoException).message).toContain(busy);
+      expect((err as NodeJS.ErrnoException).message).not.toContain('.tmp');
       expect(readdirSync(busy)).toEqual(['keep']);
       expect(readdirSync(d).filter((f) => f.endsWith('.tmp'))).toEqual([]);
     } finally {

@@ -26,6 +26,8 @@ describe('train_fashion_mnist.py (PyTorch 1.13 on the Fashion-MNIST recipe)', ()
     for (const e of history.epochs) expect(e.emaAcc1).toBeGreaterThanOrEqual(0);
     const test = JSON.parse(readFileSync(join(dir, 'test.json'), 'utf8'));
     for (const k of ['test', 'testEma']) expect(test[k].acc1).toBeGreaterThanOrEqual(0);
+    // the EMA is a network of its own (AveragedModel's deepcopy must not share the model's blocks)
+    expect(test.testEma.loss).not.toBe(test.test.loss);
     expect(test.averaged.epochs.length).toBeGreaterThan(0);
 
     // Resume from epoch 0's checkpoint: the same schedule, noise included.
